@@ -1,0 +1,244 @@
+//! What pushcheck knows about the API under test: the People v2 push contact-information API.
+//!
+//! This module is the one place that spells the API's paths, headers, operations, error codes and
+//! the doc-vs-spec disagreements. Payload rules (field names, types, limits) live in `schemas/`
+//! and are read through [`crate::schema`]; nothing else in the crate re-spells them. Facts are
+//! tagged with where they come from, as in `shared/api-facts.md`: \[doc\] the product page,
+//! \[spec\] the published OpenAPI description, \[sdk\] the mobile SDKs.
+//!
+//! This module must not depend on any runner, the simulator or the CLI.
+
+pub mod docs;
+
+/// Path prefix of every operation \[doc\]\[spec\].
+pub const BASE_PATH: &str = "/people/2/contactInformation/push";
+
+/// Header carrying the application code, required on every request \[doc\].
+pub const APP_CODE_HEADER: &str = "AppCode";
+
+/// Documented rate limit, per operation and account \[spec\]; over it the API answers 429.
+pub const RATE_LIMIT_PER_SECOND: u32 = 50;
+
+/// Push-specific error codes, sent as `{"errorCode": n, "errorMessage": ...}` with HTTP 400 \[spec\].
+pub mod error_code {
+    /// The `AppCode` header is missing.
+    pub const APP_CODE_MISSING: i64 = 48001;
+    /// No push application has that code.
+    pub const APPLICATION_NOT_FOUND: i64 = 48012;
+    /// No registration with that ID in the application (a 400, not a 404).
+    pub const REGISTRATION_NOT_FOUND: i64 = 48013;
+}
+
+/// `messageId`s of the legacy error body \[spec\]\[sdk\].
+pub mod message_id {
+    pub const BAD_REQUEST: &str = "BAD_REQUEST";
+    pub const UNAUTHORIZED: &str = "UNAUTHORIZED";
+    pub const FORBIDDEN: &str = "FORBIDDEN";
+    pub const NOT_FOUND: &str = "NOT_FOUND";
+    pub const TOO_MANY_REQUESTS: &str = "TOO_MANY_REQUESTS";
+    pub const GENERAL_ERROR: &str = "GENERAL_ERROR";
+    pub const PERSONALIZATION_IMPOSSIBLE: &str = "PERSONALIZATION_IMPOSSIBLE";
+    pub const AMBIGUOUS_PERSONALIZE_CANDIDATES: &str = "AMBIGUOUS_PERSONALIZE_CANDIDATES";
+    pub const USER_MERGE_INTERRUPTED: &str = "USER_MERGE_INTERRUPTED";
+    pub const USER_IDENTITY_INVALID: &str = "USER_IDENTITY_INVALID";
+    pub const REQUEST_FORMAT_INVALID: &str = "REQUEST_FORMAT_INVALID";
+}
+
+/// Optional boolean query flags of personalize \[doc\]\[spec\].
+pub mod personalize_flag {
+    /// Reset any previous personalization of the device first \[doc\].
+    pub const FORCE_DEPERSONALIZE: &str = "forceDepersonalize";
+    /// Do not promote the person from LEAD to CUSTOMER \[spec\].
+    pub const KEEP_AS_LEAD: &str = "keepAsLead";
+    /// List the person's push devices in the response \[spec\].
+    pub const RETURN_PUSH: &str = "returnPush";
+    /// Make this device the person's primary device \[spec\].
+    pub const SET_DEVICE_AS_PRIMARY: &str = "setDeviceAsPrimary";
+    /// All four, in the order the spec lists them.
+    pub const ALL: [&str; 4] = [
+        FORCE_DEPERSONALIZE,
+        KEEP_AS_LEAD,
+        RETURN_PUSH,
+        SET_DEVICE_AS_PRIMARY,
+    ];
+}
+
+/// The four operations of the API. There is no create and no delete: registrations are made by
+/// the mobile SDKs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Operation {
+    Get,
+    Patch,
+    Personalize,
+    Depersonalize,
+}
+
+/// One documented error answer of an operation: its status and the error body schemas it may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorAnswer {
+    pub status: u16,
+    pub description: &'static str,
+    /// Names of schemas in `schemas/`; any one of them is a valid body.
+    pub schemas: &'static [&'static str],
+}
+
+const COMMON_ERRORS: &[ErrorAnswer] = &[
+    ErrorAnswer {
+        status: 400,
+        description: "Bad request: AppCode missing (48001), application not found (48012), registration not found (48013), or invalid input",
+        schemas: &["error-push", "error-legacy"],
+    },
+    ErrorAnswer {
+        status: 401,
+        description: "Missing or wrong credentials",
+        schemas: &["error-legacy"],
+    },
+    ErrorAnswer {
+        status: 403,
+        description: "Credentials without the required scope",
+        schemas: &["error-legacy"],
+    },
+    ErrorAnswer {
+        status: 429,
+        description: "Over the rate limit (50 requests/s per operation)",
+        schemas: &["error-api", "error-legacy"],
+    },
+    ErrorAnswer {
+        status: 500,
+        description: "General error",
+        schemas: &["error-legacy"],
+    },
+];
+
+impl Operation {
+    /// Every operation, in the doc's order.
+    pub const ALL: [Operation; 4] = [
+        Operation::Get,
+        Operation::Patch,
+        Operation::Personalize,
+        Operation::Depersonalize,
+    ];
+
+    /// The spec's `operationId`.
+    pub fn operation_id(self) -> &'static str {
+        match self {
+            Operation::Get => "get-push-device-registration",
+            Operation::Patch => "update-push-device-registration",
+            Operation::Personalize => "personalize-push-instance",
+            Operation::Depersonalize => "depersonalize-push-instance",
+        }
+    }
+
+    /// A short human name, used for metrics rows and report lines (never a registration ID).
+    pub fn label(self) -> &'static str {
+        match self {
+            Operation::Get => "GET registration",
+            Operation::Patch => "PATCH registration",
+            Operation::Personalize => "POST personalize",
+            Operation::Depersonalize => "POST depersonalize",
+        }
+    }
+
+    /// HTTP method.
+    pub fn method(self) -> &'static str {
+        match self {
+            Operation::Get => "GET",
+            Operation::Patch => "PATCH",
+            Operation::Personalize | Operation::Depersonalize => "POST",
+        }
+    }
+
+    /// Path relative to [`BASE_PATH`] after the registration ID (empty, or `/personalize`...).
+    fn suffix(self) -> &'static str {
+        match self {
+            Operation::Get | Operation::Patch => "",
+            Operation::Personalize => "/personalize",
+            Operation::Depersonalize => "/depersonalize",
+        }
+    }
+
+    /// The OpenAPI path template, with `{pushRegId}`.
+    pub fn path_template(self) -> String {
+        format!("{BASE_PATH}/{{pushRegId}}{}", self.suffix())
+    }
+
+    /// The concrete path for one registration; the ID is percent-encoded as one path segment.
+    pub fn path(self, registration_id: &str) -> String {
+        format!(
+            "{BASE_PATH}/{}{}",
+            encode_path_segment(registration_id),
+            self.suffix()
+        )
+    }
+
+    /// Name of the schema the request body must follow, if the operation takes a body.
+    pub fn request_schema(self) -> Option<&'static str> {
+        match self {
+            Operation::Patch => Some("patch-request"),
+            Operation::Personalize => Some("personalize-request"),
+            Operation::Get | Operation::Depersonalize => None,
+        }
+    }
+
+    /// Name of the schema of the 200 body; `None` for depersonalize, whose 200 has an empty body.
+    pub fn response_schema(self) -> Option<&'static str> {
+        match self {
+            Operation::Get | Operation::Patch => Some("push-registration"),
+            Operation::Personalize => Some("personalize-response"),
+            Operation::Depersonalize => None,
+        }
+    }
+
+    /// Query flags the operation accepts.
+    pub fn query_flags(self) -> &'static [&'static str] {
+        match self {
+            Operation::Personalize => &personalize_flag::ALL,
+            _ => &[],
+        }
+    }
+
+    /// Documented error answers \[spec\].
+    pub fn error_answers(self) -> &'static [ErrorAnswer] {
+        COMMON_ERRORS
+    }
+
+    /// Short summary for docs and the OpenAPI export.
+    pub fn summary(self) -> &'static str {
+        match self {
+            Operation::Get => "Get push device registration",
+            Operation::Patch => "Update push device registration",
+            Operation::Personalize => "Personalize push device registration",
+            Operation::Depersonalize => "Depersonalize push device registration",
+        }
+    }
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters, so an ID is one path segment.
+pub fn encode_path_segment(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for byte in segment.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_spelled_from_one_prefix() {
+        assert_eq!(
+            Operation::Personalize.path("a b/c"),
+            "/people/2/contactInformation/push/a%20b%2Fc/personalize"
+        );
+        assert_eq!(
+            Operation::Get.path_template(),
+            "/people/2/contactInformation/push/{pushRegId}"
+        );
+    }
+}

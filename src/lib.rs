@@ -1,0 +1,13 @@
+//! pushcheck: contract tests and load tests, in one verdict, for the People v2 push
+//! contact-information API.
+//!
+//! The binary is a thin shell over [`cli::run`]. Modules by domain:
+//! - [`api`]: what is known about the API (paths, headers, operations, error codes, doc examples).
+//! - [`schema`]: the schemas of `schemas/`, compiled once; validation, shape skeletons, OpenAPI.
+//! - [`report`]: renderers; they only read result values.
+//! - [`cli`]: the command line and its exit codes. Nothing else in the library imports it.
+
+pub mod api;
+pub mod cli;
+pub mod report;
+pub mod schema;

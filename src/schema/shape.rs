@@ -1,0 +1,341 @@
+//! Shape skeletons: the types of a JSON value, path by path, and how two skeletons differ.
+//!
+//! A skeleton maps each path of a value to the set of JSON kinds seen there. Paths are JSON
+//! pointers into objects, with `[]` standing for "any element" of an array, so the skeleton of
+//! an array is the union of its elements' skeletons:
+//!
+//! ```text
+//! (root): object
+//! /contactInformation/phones: array
+//! /contactInformation/phones[]: object
+//! /contactInformation/phones[]/number: string
+//! ```
+//!
+//! Numbers are split into `integer` and `float` (as serde_json parsed them: `1.0` is a float).
+//! The skeletons of the doc examples are pinned by insta snapshots; live responses are compared
+//! with them by [`Skeleton::diff`], which classifies each change:
+//! - **additive**: a field the pinned shape does not have (a new optional field);
+//! - **breaking**: a pinned field that is missing, or a field whose kind is not one the pinned
+//!   shape allows (a changed type; a narrower set of kinds is not a change).
+//!
+//! Missing fields are reported at the topmost missing path only, and element paths of an array
+//! that is empty in the compared value are not reported (there is nothing to compare).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::registry::pointer_token;
+
+/// A JSON kind, with numbers split into integer and float.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Null,
+    Boolean,
+    Integer,
+    Float,
+    String,
+    Array,
+    Object,
+}
+
+impl Kind {
+    /// The kind of one value (not looking inside it).
+    pub fn of(value: &Value) -> Kind {
+        match value {
+            Value::Null => Kind::Null,
+            Value::Bool(_) => Kind::Boolean,
+            Value::Number(n) if n.is_f64() => Kind::Float,
+            Value::Number(_) => Kind::Integer,
+            Value::String(_) => Kind::String,
+            Value::Array(_) => Kind::Array,
+            Value::Object(_) => Kind::Object,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Null => "null",
+            Kind::Boolean => "boolean",
+            Kind::Integer => "integer",
+            Kind::Float => "float",
+            Kind::String => "string",
+            Kind::Array => "array",
+            Kind::Object => "object",
+        }
+    }
+}
+
+/// The set of kinds seen at one path.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Kinds(BTreeSet<Kind>);
+
+impl Kinds {
+    fn is_subset(&self, other: &Kinds) -> bool {
+        self.0.is_subset(&other.0)
+    }
+
+    /// Whether `kind` is among them.
+    pub fn contains(&self, kind: Kind) -> bool {
+        self.0.contains(&kind)
+    }
+}
+
+impl fmt::Display for Kinds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.0.iter().map(|k| k.name()).collect();
+        f.write_str(&names.join("|"))
+    }
+}
+
+/// Path → kinds seen there. The root path is the empty string.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Skeleton(BTreeMap<String, Kinds>);
+
+impl Skeleton {
+    /// The skeleton of one value.
+    pub fn of(value: &Value) -> Skeleton {
+        let mut skeleton = Skeleton::default();
+        skeleton.add(String::new(), value);
+        skeleton
+    }
+
+    /// Adds `value`'s skeleton to this one (the union), e.g. to learn a shape from many samples.
+    pub fn merge(&mut self, other: &Skeleton) {
+        for (path, kinds) in &other.0 {
+            self.0
+                .entry(path.clone())
+                .or_default()
+                .0
+                .extend(kinds.0.iter());
+        }
+    }
+
+    fn add(&mut self, path: String, value: &Value) {
+        match value {
+            Value::Object(map) => {
+                for (key, child) in map {
+                    self.add(format!("{path}/{}", pointer_token(key)), child);
+                }
+            }
+            Value::Array(items) => {
+                for item in items {
+                    self.add(format!("{path}[]"), item);
+                }
+            }
+            _ => {}
+        }
+        self.0.entry(path).or_default().0.insert(Kind::of(value));
+    }
+
+    /// The kinds seen at `path`, if any.
+    pub fn get(&self, path: &str) -> Option<&Kinds> {
+        self.0.get(path)
+    }
+
+    /// Every path with its kinds.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Kinds)> {
+        self.0.iter().map(|(p, k)| (p.as_str(), k))
+    }
+
+    /// How `actual` differs from `self` (the pinned shape), in path order.
+    pub fn diff(&self, actual: &Skeleton) -> Vec<ShapeChange> {
+        let mut changes = Vec::new();
+        // Paths under which nothing more is reported (already reported as a whole).
+        let mut reported: Vec<String> = Vec::new();
+        let covered =
+            |reported: &[String], path: &str| reported.iter().any(|r| is_descendant(path, r));
+        for (path, pinned) in &self.0 {
+            if covered(&reported, path) {
+                continue;
+            }
+            match actual.0.get(path) {
+                None => {
+                    if element_of_empty_array(path, actual) {
+                        continue;
+                    }
+                    changes.push(ShapeChange {
+                        path: path.clone(),
+                        change: ChangeKind::Removed,
+                        pinned: Some(pinned.clone()),
+                        actual: None,
+                    });
+                    reported.push(path.clone());
+                }
+                Some(kinds) if !kinds.is_subset(pinned) => {
+                    changes.push(ShapeChange {
+                        path: path.clone(),
+                        change: ChangeKind::Retyped,
+                        pinned: Some(pinned.clone()),
+                        actual: Some(kinds.clone()),
+                    });
+                    reported.push(path.clone());
+                }
+                Some(_) => {}
+            }
+        }
+        for (path, kinds) in &actual.0 {
+            if self.0.contains_key(path) || covered(&reported, path) {
+                continue;
+            }
+            changes.push(ShapeChange {
+                path: path.clone(),
+                change: ChangeKind::Added,
+                pinned: None,
+                actual: Some(kinds.clone()),
+            });
+            reported.push(path.clone());
+        }
+        changes.sort_by(|a, b| a.path.cmp(&b.path));
+        changes
+    }
+}
+
+impl fmt::Display for Skeleton {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (path, kinds) in &self.0 {
+            let shown = if path.is_empty() { "(root)" } else { path };
+            writeln!(f, "{shown}: {kinds}")?;
+        }
+        Ok(())
+    }
+}
+
+/// `path` is strictly below `ancestor` (through an object key or an array element).
+fn is_descendant(path: &str, ancestor: &str) -> bool {
+    path.len() > ancestor.len()
+        && path.starts_with(ancestor)
+        && matches!(path.as_bytes()[ancestor.len()], b'/' | b'[')
+}
+
+/// `path` lies under an array element (`…[]…`) whose array is present but empty in `actual`.
+fn element_of_empty_array(path: &str, actual: &Skeleton) -> bool {
+    path.match_indices("[]").any(|(i, _)| {
+        let array = &path[..i];
+        let elements = &path[..i + 2];
+        actual.get(array).is_some_and(|k| k.contains(Kind::Array)) && actual.get(elements).is_none()
+    })
+}
+
+/// What happened at one path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeKind {
+    /// A path the pinned shape does not have.
+    Added,
+    /// A pinned path that is missing.
+    Removed,
+    /// A path whose kind the pinned shape does not allow.
+    Retyped,
+}
+
+/// How a change affects a client written against the pinned shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// A new optional field: old clients keep working.
+    Additive,
+    /// A removed field or a changed type: old clients may break.
+    Breaking,
+}
+
+/// One difference between a pinned skeleton and an actual one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ShapeChange {
+    pub path: String,
+    pub change: ChangeKind,
+    pub pinned: Option<Kinds>,
+    pub actual: Option<Kinds>,
+}
+
+impl ShapeChange {
+    /// Additive for an added field; breaking otherwise.
+    pub fn severity(&self) -> Severity {
+        match self.change {
+            ChangeKind::Added => Severity::Additive,
+            ChangeKind::Removed | ChangeKind::Retyped => Severity::Breaking,
+        }
+    }
+}
+
+impl fmt::Display for ShapeChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let path = if self.path.is_empty() {
+            "(root)"
+        } else {
+            &self.path
+        };
+        let show = |k: &Option<Kinds>| k.as_ref().map(ToString::to_string).unwrap_or_default();
+        match self.change {
+            ChangeKind::Added => write!(f, "{path}: added ({}), additive", show(&self.actual)),
+            ChangeKind::Removed => {
+                write!(f, "{path}: removed (was {}), breaking", show(&self.pinned))
+            }
+            ChangeKind::Retyped => write!(
+                f,
+                "{path}: retyped from {} to {}, breaking",
+                show(&self.pinned),
+                show(&self.actual)
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn diff(pinned: Value, actual: Value) -> Vec<String> {
+        Skeleton::of(&pinned)
+            .diff(&Skeleton::of(&actual))
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn numbers_split_and_arrays_union() {
+        let s = Skeleton::of(&json!({"a": [1, 2.5, "x"], "b": null}));
+        assert_eq!(
+            s.to_string(),
+            "(root): object\n/a: array\n/a[]: float|integer|string\n/b: null\n"
+        );
+    }
+
+    #[test]
+    fn classifies_changes() {
+        let pinned = json!({"id": "x", "n": 1, "o": {"p": true, "q": "s"}, "t": ["a"]});
+        let actual = json!({"n": "1", "o": {"p": true, "r": 2}, "t": [], "new": {"x": 1}});
+        assert_eq!(
+            diff(pinned, actual),
+            vec![
+                "/id: removed (was string), breaking",
+                "/n: retyped from integer to string, breaking",
+                "/new: added (object), additive",
+                "/o/q: removed (was string), breaking",
+                "/o/r: added (integer), additive",
+            ]
+        );
+    }
+
+    #[test]
+    fn narrower_kinds_and_identical_values_are_no_change() {
+        let mut pinned = Skeleton::of(&json!({"v": 1}));
+        pinned.merge(&Skeleton::of(&json!({"v": 1.5})));
+        assert!(pinned.diff(&Skeleton::of(&json!({"v": 7}))).is_empty());
+        let v = json!({"a": [{"b": [1]}]});
+        assert!(Skeleton::of(&v).diff(&Skeleton::of(&v)).is_empty());
+    }
+
+    #[test]
+    fn a_removed_object_is_reported_once() {
+        let changes = diff(json!({"o": {"a": 1, "b": {"c": 2}}}), json!({}));
+        assert_eq!(changes, vec!["/o: removed (was object), breaking"]);
+    }
+}
