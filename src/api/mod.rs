@@ -8,6 +8,7 @@
 //!
 //! This module must not depend on any runner, the simulator or the CLI.
 
+pub mod auth;
 pub mod docs;
 
 /// Path prefix of every operation \[doc\]\[spec\].
@@ -41,6 +42,8 @@ pub mod message_id {
     pub const AMBIGUOUS_PERSONALIZE_CANDIDATES: &str = "AMBIGUOUS_PERSONALIZE_CANDIDATES";
     pub const USER_MERGE_INTERRUPTED: &str = "USER_MERGE_INTERRUPTED";
     pub const USER_IDENTITY_INVALID: &str = "USER_IDENTITY_INVALID";
+    pub const EMAIL_INVALID: &str = "EMAIL_INVALID";
+    pub const PHONE_INVALID: &str = "PHONE_INVALID";
     pub const REQUEST_FORMAT_INVALID: &str = "REQUEST_FORMAT_INVALID";
 }
 

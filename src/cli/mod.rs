@@ -3,6 +3,7 @@
 //! Everything here is glue: parse, call the library, render, map the outcome to an [`Exit`].
 //! No check logic lives here.
 
+pub mod auth;
 mod schemas;
 
 use std::ffi::OsString;

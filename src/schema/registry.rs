@@ -204,6 +204,7 @@ impl Registry {
         for error in validator.iter_errors(instance) {
             push_violations(&mut out, &error);
         }
+        out.sort_by(|a, b| a.instance_path.cmp(&b.instance_path));
         Ok(out)
     }
 
@@ -244,7 +245,7 @@ fn compile_all(documents: &[(&str, Value)]) -> Result<Vec<jsonschema::Validator>
     let registry = jsonschema::Registry::new()
         .extend(resources)
         .and_then(|b| b.prepare())
-        .map_err(|e| compile_error("(registry)", e.to_string()))?;
+        .map_err(|e| compile_error("schemas/", e.to_string()))?;
     documents
         .iter()
         .map(|(name, doc)| {

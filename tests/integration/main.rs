@@ -1,1 +1,9 @@
+//! pushcheck's integration tests: one test binary, one module per area.
+//!
+//! Tests bind port 0 and read the address back, poll servers with a deadline instead of sleeping,
+//! and only ever talk to 127.0.0.1.
 
+mod util;
+
+// The schemas, the doc examples, shapes, the OpenAPI export and `pushcheck schemas`.
+mod schemas;

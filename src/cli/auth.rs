@@ -1,0 +1,68 @@
+//! Credential and application-code flags shared by `mock`, `contract`, `load` and `check`.
+//!
+//! Each flag can also come from an environment variable, so CI passes secrets through its
+//! secret store instead of the command line. Values are wrapped in [`Secret`] at once.
+
+use clap::Args;
+
+use crate::api::auth::{Credentials, Secret};
+
+/// `--api-key`, `--basic`, `--ibsso`, `--bearer`, `--app-code`.
+#[derive(Debug, Clone, Args)]
+pub struct AuthArgs {
+    /// API key, sent as `Authorization: App <key>`.
+    #[arg(
+        long,
+        env = "PUSHCHECK_API_KEY",
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
+    pub api_key: Option<String>,
+    /// Basic credentials, `USER:PASS`.
+    #[arg(
+        long,
+        env = "PUSHCHECK_BASIC",
+        hide_env_values = true,
+        value_name = "USER:PASS"
+    )]
+    pub basic: Option<String>,
+    /// IBSSO session token, sent as `Authorization: IBSSO <token>`.
+    #[arg(
+        long,
+        env = "PUSHCHECK_IBSSO",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub ibsso: Option<String>,
+    /// OAuth2 access token, sent as `Authorization: Bearer <token>`.
+    #[arg(
+        long,
+        env = "PUSHCHECK_BEARER",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub bearer: Option<String>,
+    /// Application code, sent in the `AppCode` header.
+    #[arg(long, env = "PUSHCHECK_APP_CODE", value_name = "CODE")]
+    pub app_code: Option<String>,
+}
+
+impl AuthArgs {
+    /// Every credential given, in the order API key, Basic, IBSSO, Bearer.
+    pub fn credentials(&self) -> Result<Vec<Credentials>, String> {
+        let mut out = Vec::new();
+        if let Some(key) = &self.api_key {
+            out.push(Credentials::ApiKey(Secret::new(key.clone())));
+        }
+        if let Some(pair) = &self.basic {
+            out.push(Credentials::basic_from_pair(pair).map_err(|e| format!("--basic: {e}"))?);
+        }
+        if let Some(token) = &self.ibsso {
+            out.push(Credentials::Ibsso(Secret::new(token.clone())));
+        }
+        if let Some(token) = &self.bearer {
+            out.push(Credentials::Bearer(Secret::new(token.clone())));
+        }
+        Ok(out)
+    }
+}
