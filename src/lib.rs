@@ -4,10 +4,15 @@
 //! The binary is a thin shell over [`cli::run`]. Modules by domain:
 //! - [`api`]: what is known about the API (paths, headers, operations, error codes, doc examples).
 //! - [`schema`]: the schemas of `schemas/`, compiled once; validation, shape skeletons, OpenAPI.
+//! - [`mock`]: the embedded simulator of the API (HTTP server, state, seeding, faults).
+//! - [`load`]: load scenarios on goose, validation under load, invariants after the load.
 //! - [`report`]: renderers; they only read result values.
 //! - [`cli`]: the command line and its exit codes. Nothing else in the library imports it.
 
 pub mod api;
 pub mod cli;
+pub mod load;
+pub mod contract;
+pub mod mock;
 pub mod report;
 pub mod schema;

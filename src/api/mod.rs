@@ -9,6 +9,7 @@
 //! This module must not depend on any runner, the simulator or the CLI.
 
 pub mod auth;
+pub mod client;
 pub mod docs;
 
 /// Path prefix of every operation \[doc\]\[spec\].

@@ -3,7 +3,11 @@
 //! Everything here is glue: parse, call the library, render, map the outcome to an [`Exit`].
 //! No check logic lives here.
 
+pub mod args;
 pub mod auth;
+mod contract;
+mod load;
+mod mock;
 mod schemas;
 
 use std::ffi::OsString;
@@ -52,10 +56,44 @@ enum Command {
     /// export OpenAPI.
     #[command(subcommand)]
     Schemas(schemas::SchemasCommand),
+    /// Run the contract suite against the embedded simulator (default) or a live account.
+    Contract(Box<contract::ContractArgs>),
+    /// Run the embedded simulator of the API as a standalone server, until SIGINT/SIGTERM.
+    Mock(Box<mock::MockArgs>),
+    /// Run a load scenario (goose): schema validation under load, thresholds, and invariant
+    /// checks after the load, in one verdict.
+    Load(Box<load::LoadArgs>),
 }
 
-/// Runs the command line `args` (including the program name), writing to `out` and `err`.
+/// How output may be styled.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Console {
+    /// ANSI colours (only when stdout is a terminal and `NO_COLOR` is unset).
+    pub color: bool,
+}
+
+impl Console {
+    /// Colour when standard output is a terminal, unless `NO_COLOR` is set.
+    pub fn detect() -> Console {
+        use std::io::IsTerminal;
+        Console {
+            color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        }
+    }
+}
+
+/// Runs the command line `args` (including the program name), writing plain text to `out` and
+/// `err`. Tests call this; the binary calls [`run_with`] with [`Console::detect`].
 pub fn run<I, T>(args: I, out: &mut dyn Write, err: &mut dyn Write) -> Exit
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    run_with(args, out, err, Console::default())
+}
+
+/// Runs the command line `args`, styling output as `console` allows.
+pub fn run_with<I, T>(args: I, out: &mut dyn Write, err: &mut dyn Write, console: Console) -> Exit
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
@@ -75,6 +113,9 @@ where
     };
     let result = match cli.command {
         Command::Schemas(cmd) => schemas::run(cmd, out),
+        Command::Contract(args) => contract::run(*args, out, console),
+        Command::Mock(args) => mock::run(*args, out),
+        Command::Load(args) => load::run(*args, out, err),
     };
     match result {
         Ok(exit) => exit,
@@ -113,4 +154,18 @@ type CmdResult = Result<Exit, Failure>;
 /// Writing to stdout failed (a closed pipe, a full disk): a runtime error.
 fn io_failure(error: std::io::Error) -> Failure {
     Failure::runtime(anyhow::Error::new(error).context("cannot write output"))
+}
+
+/// The tokio runtime a command runs its async work on.
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::runtime(anyhow::Error::new(e).context("cannot start the async runtime")))
+}
+
+/// Writes a report file, naming the path in the error.
+fn write_file(path: &std::path::Path, contents: &[u8]) -> Result<(), Failure> {
+    std::fs::write(path, contents)
+        .map_err(|e| Failure::runtime(anyhow::Error::new(e).context(format!("cannot write {}", path.display()))))
 }

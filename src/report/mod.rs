@@ -1,3 +1,5 @@
 //! Renderers: functions from result values to text. They read results; they never run checks.
 
+pub mod contract;
+pub mod load;
 pub mod schemas;

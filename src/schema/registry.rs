@@ -37,6 +37,7 @@ pub const SCHEMA_FILES: &[(&str, &str)] = schema_files![
     "error-push",
     "error-legacy",
     "error-api",
+    "contract-report",
 ];
 
 /// Which contract to validate against.
@@ -93,6 +94,8 @@ struct Entry {
     title: String,
     description: String,
     document: Value,
+    /// Skeleton paths at which this schema describes a map (see [`Registry::map_paths`]).
+    maps: Vec<String>,
     lenient: jsonschema::Validator,
     strict: jsonschema::Validator,
 }
@@ -137,14 +140,24 @@ impl Registry {
             .collect();
         let lenient = compile_all(&documents)?;
         let strict = compile_all(&strict_documents)?;
+        let maps: Vec<Vec<String>> = documents
+            .iter()
+            .map(|(name, doc)| {
+                let mut out = Vec::new();
+                find_maps(&documents, name, doc, String::new(), &mut out, 0);
+                out
+            })
+            .collect();
         let entries = documents
             .into_iter()
+            .zip(maps)
             .zip(lenient.into_iter().zip(strict))
-            .map(|((name, document), (lenient, strict))| Entry {
+            .map(|(((name, document), maps), (lenient, strict))| Entry {
                 name,
                 title: text_field(&document, "title"),
                 description: text_field(&document, "description"),
                 document,
+                maps,
                 lenient,
                 strict,
             })
@@ -165,6 +178,13 @@ impl Registry {
     /// The parsed schema document (lenient form, as committed).
     pub fn document(&self, name: &str) -> Result<&Value, SchemaError> {
         self.entry(name).map(|e| &e.document)
+    }
+
+    /// Instance paths, in skeleton syntax (`/contactInformation/push[]/additionalData`), at which
+    /// schema `name` describes a map: an object with free keys (no `properties`, and
+    /// `additionalProperties` a schema). Empty for an unknown name.
+    pub fn map_paths(&self, name: &str) -> Vec<String> {
+        self.entry(name).map(|e| e.maps.clone()).unwrap_or_default()
     }
 
     /// The schema's description.
@@ -256,6 +276,63 @@ fn compile_all(documents: &[(&str, Value)]) -> Result<Vec<jsonschema::Validator>
                 .map_err(|e| compile_error(name, e.to_string()))
         })
         .collect()
+}
+
+/// How deep [`find_maps`] follows `$ref`s; the schemas nest far less, and it stops cycles.
+const MAX_MAP_DEPTH: usize = 16;
+
+/// Collects the instance paths where `schema` (inside file `file`) describes a map.
+fn find_maps(
+    documents: &[(&str, Value)],
+    file: &str,
+    schema: &Value,
+    path: String,
+    out: &mut Vec<String>,
+    depth: usize,
+) {
+    let Value::Object(map) = schema else { return };
+    if depth > MAX_MAP_DEPTH {
+        return;
+    }
+    if let Some(Value::String(reference)) = map.get("$ref") {
+        let (target_file, fragment) = reference.split_once('#').unwrap_or((reference, ""));
+        let target_file = if target_file.is_empty() {
+            file
+        } else {
+            target_file.trim_end_matches(".json")
+        };
+        if let Some((name, doc)) = documents.iter().find(|(n, _)| *n == target_file)
+            && let Some(target) = doc.pointer(fragment)
+        {
+            find_maps(documents, name, target, path.clone(), out, depth + 1);
+        }
+    }
+    if !map.contains_key("properties")
+        && map
+            .get("additionalProperties")
+            .is_some_and(Value::is_object)
+    {
+        if !out.contains(&path) {
+            out.push(path);
+        }
+        return;
+    }
+    if let Some(Value::Object(properties)) = map.get("properties") {
+        for (key, sub) in properties {
+            let child = format!("{path}/{}", pointer_token(key));
+            find_maps(documents, file, sub, child, out, depth + 1);
+        }
+    }
+    if let Some(items) = map.get("items") {
+        find_maps(documents, file, items, format!("{path}[]"), out, depth + 1);
+    }
+    for keyword in ["allOf", "anyOf", "oneOf"] {
+        if let Some(Value::Array(subs)) = map.get(keyword) {
+            for sub in subs {
+                find_maps(documents, file, sub, path.clone(), out, depth + 1);
+            }
+        }
+    }
 }
 
 /// Adds `additionalProperties: false` to every object schema that lists `properties` and says

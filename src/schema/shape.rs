@@ -18,6 +18,10 @@
 //! - **breaking**: a pinned field that is missing, or a field whose kind is not one the pinned
 //!   shape allows (a changed type; a narrower set of kinds is not a change).
 //!
+//! Objects the schema declares as maps (free keys, like `additionalData`) fold their entries
+//! into one `{}` path, so attribute names, which are data, never count as shape; the diff leaves
+//! map entries (`…{}…`) to schema validation, since which value types appear is data too.
+//!
 //! Missing fields are reported at the topmost missing path only, and element paths of an array
 //! that is empty in the compared value are not reported (there is nothing to compare).
 
@@ -100,8 +104,15 @@ pub struct Skeleton(BTreeMap<String, Kinds>);
 impl Skeleton {
     /// The skeleton of one value.
     pub fn of(value: &Value) -> Skeleton {
+        Skeleton::of_shaped(value, &[])
+    }
+
+    /// The skeleton of a value whose schema has maps (objects with free keys, like
+    /// `additionalData`) at `maps`: their keys are data, not shape, so every entry of a map is
+    /// folded into one `{}` path (`/additionalData{}: boolean|string`).
+    pub fn of_shaped(value: &Value, maps: &[String]) -> Skeleton {
         let mut skeleton = Skeleton::default();
-        skeleton.add(String::new(), value);
+        skeleton.add(String::new(), value, maps);
         skeleton
     }
 
@@ -116,16 +127,21 @@ impl Skeleton {
         }
     }
 
-    fn add(&mut self, path: String, value: &Value) {
+    fn add(&mut self, path: String, value: &Value, maps: &[String]) {
         match value {
+            Value::Object(map) if maps.contains(&path) => {
+                for child in map.values() {
+                    self.add(format!("{path}{{}}"), child, maps);
+                }
+            }
             Value::Object(map) => {
                 for (key, child) in map {
-                    self.add(format!("{path}/{}", pointer_token(key)), child);
+                    self.add(format!("{path}/{}", pointer_token(key)), child, maps);
                 }
             }
             Value::Array(items) => {
                 for item in items {
-                    self.add(format!("{path}[]"), item);
+                    self.add(format!("{path}[]"), item, maps);
                 }
             }
             _ => {}
@@ -151,7 +167,7 @@ impl Skeleton {
         let covered =
             |reported: &[String], path: &str| reported.iter().any(|r| is_descendant(path, r));
         for (path, pinned) in &self.0 {
-            if covered(&reported, path) {
+            if covered(&reported, path) || path.contains("{}") {
                 continue;
             }
             match actual.0.get(path) {
@@ -180,7 +196,7 @@ impl Skeleton {
             }
         }
         for (path, kinds) in &actual.0 {
-            if self.0.contains_key(path) || covered(&reported, path) {
+            if self.0.contains_key(path) || covered(&reported, path) || path.contains("{}") {
                 continue;
             }
             changes.push(ShapeChange {
@@ -206,11 +222,27 @@ impl fmt::Display for Skeleton {
     }
 }
 
+/// The pinned shape of a response schema: the union of the skeletons of the doc's response
+/// examples that follow it (`push-registration` ← the GET and PATCH responses), if any.
+pub fn pinned(schema: &str) -> Option<Skeleton> {
+    let maps = super::registry().map_paths(schema);
+    let mut examples = crate::api::docs::EXAMPLES
+        .iter()
+        .filter(|e| e.schema == schema && e.name.ends_with("-response"))
+        .map(|e| Skeleton::of_shaped(&super::lint::parse_example(e), &maps))
+        .peekable();
+    examples.peek()?;
+    Some(examples.fold(Skeleton::default(), |mut acc, s| {
+        acc.merge(&s);
+        acc
+    }))
+}
+
 /// `path` is strictly below `ancestor` (through an object key or an array element).
 fn is_descendant(path: &str, ancestor: &str) -> bool {
     path.len() > ancestor.len()
         && path.starts_with(ancestor)
-        && matches!(path.as_bytes()[ancestor.len()], b'/' | b'[')
+        && matches!(path.as_bytes()[ancestor.len()], b'/' | b'[' | b'{')
 }
 
 /// `path` lies under an array element (`…[]…`) whose array is present but empty in `actual`.
@@ -304,7 +336,7 @@ mod tests {
         let s = Skeleton::of(&json!({"a": [1, 2.5, "x"], "b": null}));
         assert_eq!(
             s.to_string(),
-            "(root): object\n/a: array\n/a[]: float|integer|string\n/b: null\n"
+            "(root): object\n/a: array\n/a[]: integer|float|string\n/b: null\n"
         );
     }
 
@@ -331,6 +363,23 @@ mod tests {
         assert!(pinned.diff(&Skeleton::of(&json!({"v": 7}))).is_empty());
         let v = json!({"a": [{"b": [1]}]});
         assert!(Skeleton::of(&v).diff(&Skeleton::of(&v)).is_empty());
+    }
+
+    #[test]
+    fn map_keys_are_data_not_shape() {
+        let maps = vec!["/m".to_owned()];
+        let a = Skeleton::of_shaped(&json!({"m": {"x": 1, "y": "s"}}), &maps);
+        let b = Skeleton::of_shaped(&json!({"m": {"z": 2}}), &maps);
+        assert_eq!(
+            a.to_string(),
+            "(root): object\n/m: object\n/m{}: integer|string\n"
+        );
+        assert!(a.diff(&b).is_empty());
+        assert!(b.diff(&a).is_empty(), "entry kinds are data");
+        assert!(
+            a.diff(&Skeleton::of_shaped(&json!({"m": {}}), &maps))
+                .is_empty()
+        );
     }
 
     #[test]

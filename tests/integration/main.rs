@@ -7,3 +7,9 @@ mod util;
 
 // The schemas, the doc examples, shapes, the OpenAPI export and `pushcheck schemas`.
 mod schemas;
+
+// The embedded simulator: operations, errors, rules under concurrency, hostile input, faults, CLI.
+mod mock;
+
+// The contract suite: the simulator passes it, wiremock breaks are caught, reports, secrets.
+mod contract;

@@ -64,3 +64,58 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The embedded simulator
+
+use pushcheck::mock::{RunningSimulator, Simulator, SimulatorConfig};
+
+/// `Authorization` value of the simulator's default local API key.
+pub const LOCAL_AUTH: &str = "App pushcheck-local-key";
+
+/// Starts a simulator on 127.0.0.1 (a free port) with `config`, and returns it; its
+/// `base_url()` is what a client needs. Dropping it stops the server.
+pub async fn start_simulator(config: SimulatorConfig) -> RunningSimulator {
+    Simulator::start(config).await.expect("start the simulator")
+}
+
+/// A simulator with local defaults and `seeded` registrations.
+pub async fn start_default_simulator(seeded: usize) -> RunningSimulator {
+    start_simulator(SimulatorConfig {
+        seed_registrations: seeded,
+        ..SimulatorConfig::default()
+    })
+    .await
+}
+
+/// The first `limit` registration IDs of the simulator's admin data feed.
+pub async fn seeded_registration_ids(base_url: &str, limit: usize) -> Vec<String> {
+    let url = format!(
+        "{base_url}{}?limit={limit}",
+        pushcheck::mock::ADMIN_REGISTRATIONS
+    );
+    let feed: serde_json::Value = reqwest::get(url)
+        .await
+        .expect("admin feed reachable")
+        .json()
+        .await
+        .expect("admin feed is JSON");
+    feed["registrations"]
+        .as_array()
+        .expect("registrations array")
+        .iter()
+        .map(|r| r["registrationId"].as_str().expect("string id").to_owned())
+        .collect()
+}
+
+/// The violations the simulator's own invariant check reports.
+pub async fn simulator_invariants(base_url: &str) -> Vec<serde_json::Value> {
+    let url = format!("{base_url}{}", pushcheck::mock::ADMIN_INVARIANTS);
+    let body: serde_json::Value = reqwest::get(url)
+        .await
+        .expect("invariants reachable")
+        .json()
+        .await
+        .expect("invariants JSON");
+    body["violations"].as_array().cloned().unwrap_or_default()
+}

@@ -1,0 +1,322 @@
+//! `pushcheck load`: run a load scenario, print one verdict, write the reports.
+//!
+//! Glue only: the scenario file plus flags (flags win) to a [`LoadPlan`], a target (the embedded
+//! simulator unless `--target`), credentials, then [`load::run`], the reporters, and the exit code.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+
+use super::auth::AuthArgs;
+use super::{CmdResult, Exit, Failure, io_failure};
+use crate::load::scenario::{CoMitigation, PositiveNumber, SampleRate, Span, ThinkTime};
+use crate::load::{
+    self, DEFAULT_FEED_LIMIT, FeedSource, JUNIT_XML, LoadConfig, LoadError, LoadPlan, Progress,
+    Rule, SUMMARY_JSON, Scenario, Target,
+};
+use crate::mock::{Simulator, SimulatorConfig, local_credentials};
+use crate::report;
+
+const AFTER_HELP: &str = "\
+Without --target, the embedded simulator is started on 127.0.0.1 and seeded; the data feed is
+its registration listing and its invariant check runs after the load. A loopback --target
+without credentials is sent the simulator's local API key. A non-loopback --target needs
+--allow-remote and is then capped at 50 requests/s per operation (the documented limit)
+unless --max-rps says otherwise; give it --feed FILE (one registration ID per line,
+optionally `,APPCODE`).
+
+Thresholds: goose's rules (p95<500ms, p99<1s for GET registration, error-rate<1%, rps>=100)
+and pushcheck's schema-violation-rate<0.1%. --threshold replaces the file's list.
+
+Examples:
+  pushcheck load --scenario scenarios/smoke.toml --report-dir /tmp/lr
+  pushcheck load --scenario scenarios/read-heavy.toml --users 200 --run-time 1m
+  pushcheck load --scenario scenarios/smoke.toml --threshold 'p95<50ms' --threshold 'schema-violation-rate<=0%'
+
+Exit codes:
+  0  every threshold and invariant passed
+  1  a threshold or invariant failed
+  2  usage or configuration error (bad scenario value, a threshold goose refuses, remote target without --allow-remote)
+  3  runtime error (target unreachable, I/O, the run was interrupted)";
+
+/// `pushcheck load` flags. Each scenario flag overrides the file's value.
+#[derive(Debug, Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct LoadArgs {
+    /// Scenario file (TOML), e.g. scenarios/smoke.toml.
+    #[arg(long, value_name = "FILE")]
+    scenario: Option<PathBuf>,
+    /// Concurrent users.
+    #[arg(long, short = 'u', value_name = "N", help_heading = "Scenario overrides")]
+    users: Option<usize>,
+    /// Users started per second.
+    #[arg(long, value_name = "RATE", value_parser = parse_positive, help_heading = "Scenario overrides")]
+    increase_rate: Option<PositiveNumber>,
+    /// Time to start all users, instead of --increase-rate (e.g. 10s).
+    #[arg(long, value_name = "TIME", value_parser = parse_span, help_heading = "Scenario overrides")]
+    increase_time: Option<Span>,
+    /// How long to hold all users (e.g. 30s, 2m).
+    #[arg(long, short = 't', value_name = "TIME", value_parser = parse_span, help_heading = "Scenario overrides")]
+    run_time: Option<Span>,
+    /// Each user runs its mix N times, instead of --run-time.
+    #[arg(long, value_name = "N", help_heading = "Scenario overrides")]
+    iterations: Option<usize>,
+    /// Requests per second, all users together (0: none).
+    #[arg(long, value_name = "N", help_heading = "Scenario overrides")]
+    throttle: Option<usize>,
+    /// Pause after each request: 20ms or a range 10ms..50ms.
+    #[arg(long, value_name = "TIME", value_parser = parse_think, help_heading = "Scenario overrides")]
+    think_time: Option<ThinkTime>,
+    /// Coordinated-omission mitigation: disabled, average, minimum, maximum.
+    #[arg(long, value_name = "MODE", value_parser = parse_co, help_heading = "Scenario overrides")]
+    co_mitigation: Option<CoMitigation>,
+    /// Share of responses validated against schemas/, 0 to 1.
+    #[arg(long, value_name = "RATE", value_parser = parse_sample, help_heading = "Scenario overrides")]
+    sample_rate: Option<SampleRate>,
+    /// Validate in strict mode (undocumented properties are violations).
+    #[arg(long, help_heading = "Scenario overrides")]
+    strict: bool,
+    /// Pass/fail rule; repeatable; replaces the file's thresholds.
+    #[arg(long, value_name = "RULE", value_parser = parse_rule, help_heading = "Scenario overrides")]
+    threshold: Vec<Rule>,
+
+    /// Base URL of the API under test; without it, the embedded simulator.
+    #[arg(long, env = "PUSHCHECK_TARGET", value_name = "URL", help_heading = "Target")]
+    target: Option<String>,
+    /// Allow a non-loopback --target.
+    #[arg(long, help_heading = "Target")]
+    allow_remote: bool,
+    /// Requests per second per operation (a remote target defaults to the documented 50).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = "Target")]
+    max_rps: Option<u32>,
+    /// Registration IDs to use, one per line (`ID` or `ID,APPCODE`), instead of the simulator's listing.
+    #[arg(long, value_name = "FILE", help_heading = "Target")]
+    feed: Option<PathBuf>,
+    /// At most this many registrations from the simulator's listing.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_FEED_LIMIT, help_heading = "Target")]
+    feed_limit: usize,
+    /// Registrations the embedded simulator seeds.
+    #[arg(long, value_name = "N", default_value_t = 1000, help_heading = "Target")]
+    seed_registrations: usize,
+    #[command(flatten)]
+    auth: AuthArgs,
+
+    /// Write goose's HTML and JSON reports, summary.json and junit.xml here.
+    #[arg(long, value_name = "DIR", help_heading = "Output")]
+    report_dir: Option<PathBuf>,
+    /// A goose JSON report of an earlier run to compare against.
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    baseline: Option<PathBuf>,
+    /// Print the summary JSON on stdout instead of the human verdict.
+    #[arg(long, help_heading = "Output")]
+    json: bool,
+    /// Show goose's info messages on stderr.
+    #[arg(long, short = 'v', help_heading = "Output")]
+    verbose: bool,
+}
+
+fn parse_span(s: &str) -> Result<Span, String> {
+    s.parse()
+}
+fn parse_think(s: &str) -> Result<ThinkTime, String> {
+    s.parse()
+}
+fn parse_co(s: &str) -> Result<CoMitigation, String> {
+    s.parse()
+}
+fn parse_sample(s: &str) -> Result<SampleRate, String> {
+    s.parse()
+}
+fn parse_rule(s: &str) -> Result<Rule, String> {
+    s.parse()
+}
+fn parse_positive(s: &str) -> Result<PositiveNumber, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(PositiveNumber(v)),
+        _ => Err(format!("{s:?} is not a number greater than 0")),
+    }
+}
+
+impl LoadArgs {
+    /// The scenario file's values with every flag given applied on top.
+    fn plan(&self) -> Result<LoadPlan, Failure> {
+        let mut s = match &self.scenario {
+            Some(path) => Scenario::from_file(path).map_err(Failure::usage)?,
+            None => Scenario::default(),
+        };
+        if let Some(u) = self.users {
+            s.users = Some(u);
+        }
+        if let Some(r) = self.increase_rate {
+            s.increase_rate = Some(r);
+            s.increase_time = None;
+        }
+        if let Some(t) = self.increase_time {
+            s.increase_time = Some(t);
+            s.increase_rate = None;
+        }
+        if let Some(t) = self.run_time {
+            s.run_time = Some(t);
+            s.iterations = None;
+        }
+        if let Some(n) = self.iterations {
+            s.iterations = Some(n);
+            s.run_time = None;
+        }
+        if let Some(t) = self.throttle {
+            s.throttle = Some(t);
+        }
+        if let Some(t) = self.think_time {
+            s.think_time = Some(t);
+        }
+        if let Some(m) = self.co_mitigation {
+            s.co_mitigation = Some(m);
+        }
+        let mut validation = s.validation.unwrap_or_default();
+        if let Some(r) = self.sample_rate {
+            validation.sample_rate = Some(r);
+        }
+        if self.strict {
+            validation.mode = Some(load::scenario::ValidationMode::Strict);
+        }
+        s.validation = Some(validation);
+        if !self.threshold.is_empty() {
+            s.thresholds = Some(self.threshold.clone());
+        }
+        s.resolve().map_err(|e| {
+            let source = self
+                .scenario
+                .as_ref()
+                .map_or("flags".to_owned(), |p| p.display().to_string());
+            Failure::usage(anyhow::anyhow!("{source}: {e}"))
+        })
+    }
+}
+
+pub fn run(args: LoadArgs, out: &mut dyn Write, err: &mut dyn Write) -> CmdResult {
+    let plan = args.plan()?;
+    let given = args
+        .auth
+        .credentials()
+        .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
+    let target = match &args.target {
+        Some(url) => Some(Target::parse(url, args.allow_remote).map_err(Failure::usage)?),
+        None => None,
+    };
+    let credentials = match (given.into_iter().next(), &target) {
+        (Some(c), _) => c,
+        (None, Some(t)) if t.remote => {
+            return Err(Failure::usage(anyhow::anyhow!(
+                "a remote target needs credentials: --api-key, --basic, --ibsso or --bearer (or PUSHCHECK_API_KEY …)"
+            )));
+        }
+        (None, _) => local_credentials()
+            .into_iter()
+            .next()
+            .context("the simulator has no local credentials")
+            .map_err(Failure::runtime)?,
+    };
+    load::console::install_logger(args.verbose);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+        .map_err(Failure::runtime)?;
+    let result = runtime.block_on(async {
+        let simulator = match &target {
+            Some(_) => None,
+            None => Some(
+                Simulator::start(SimulatorConfig {
+                    seed_registrations: args.seed_registrations,
+                    ..SimulatorConfig::default()
+                })
+                .await
+                .context("cannot start the embedded simulator")
+                .map_err(Failure::runtime)?,
+            ),
+        };
+        let target = match (&target, &simulator) {
+            (Some(t), _) => t.clone(),
+            (None, Some(sim)) => Target {
+                base_url: sim.base_url().to_owned(),
+                remote: false,
+            },
+            (None, None) => unreachable!("a target or a simulator"),
+        };
+        let feed = match &args.feed {
+            Some(path) => FeedSource::File(path.clone()),
+            None => FeedSource::Admin,
+        };
+        let config = LoadConfig {
+            plan,
+            scenario_file: args.scenario.clone(),
+            target,
+            credentials,
+            simulator_invariants: feed == FeedSource::Admin,
+            feed,
+            app_code: args.auth.app_code.clone(),
+            feed_limit: args.feed_limit,
+            report_dir: args.report_dir.clone(),
+            baseline: args.baseline.clone(),
+            max_rps: args.max_rps,
+            embedded_simulator: simulator.is_some(),
+            progress: std::io::stderr()
+                .is_terminal()
+                .then(|| Box::new(progress_line) as load::ProgressFn),
+        };
+        let result = load::run(config).await;
+        if std::io::stderr().is_terminal() {
+            eprint!("\r\x1b[2K");
+        }
+        if let Some(sim) = simulator {
+            let _ = sim.shutdown().await;
+        }
+        result.map_err(|e| match e {
+            e if e.is_usage() => Failure::usage(e),
+            e @ LoadError::Feed(_) => Failure::runtime(e),
+            e => Failure::runtime(e),
+        })
+    })?;
+
+    if let Some(dir) = &args.report_dir {
+        let write = |name: &str, text: String| {
+            std::fs::write(dir.join(name), text)
+                .with_context(|| format!("cannot write {}", dir.join(name).display()))
+                .map_err(Failure::runtime)
+        };
+        write(SUMMARY_JSON, report::load::summary_json(&result))?;
+        write(JUNIT_XML, report::load::junit(&result))?;
+    }
+    if args.json {
+        writeln!(out, "{}", report::load::summary_json(&result)).map_err(io_failure)?;
+    } else {
+        report::load::human(out, &result, args.report_dir.as_deref()).map_err(io_failure)?;
+    }
+    let _ = err.flush();
+    Ok(if result.verdict.passed {
+        Exit::Passed
+    } else if result.interrupted {
+        Exit::Runtime
+    } else {
+        Exit::CheckFailed
+    })
+}
+
+/// The live progress line, on a terminal only.
+fn progress_line(p: Progress) {
+    let mut err = std::io::stderr().lock();
+    let _ = write!(
+        err,
+        "\r\x1b[2K{:>4}s  users {}/{}  {:.0} req/s  p95 ~{:.1} ms  errors {}",
+        p.elapsed.as_secs(),
+        p.users_active,
+        p.users,
+        p.rps,
+        p.p95_ms,
+        p.errors
+    );
+    let _ = err.flush();
+}

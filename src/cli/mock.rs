@@ -1,0 +1,317 @@
+//! `pushcheck mock`: the embedded simulator as a standalone server.
+//!
+//! Glue only: flags to a [`SimulatorConfig`], start it, print the facts a user needs (one line
+//! each, or one JSON line), serve until SIGINT/SIGTERM. Credentials given by flag or environment
+//! are printed redacted; the local defaults are printed in full, since that is how a user curls
+//! the simulator.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use serde_json::json;
+
+use super::auth::AuthArgs;
+use super::{CmdResult, Exit, Failure, io_failure};
+use crate::api::APP_CODE_HEADER;
+use crate::api::auth::{Credentials, REDACTED};
+use crate::mock::config::{DEFAULT_BODY_LIMIT, DEFAULT_SEED_REGISTRATIONS};
+use crate::mock::{
+    Application, Facts, Faults, MockError, Simulator, SimulatorConfig, Stall, local_credentials,
+};
+
+const AFTER_HELP: &str = "\
+Without credential flags the simulator accepts four local credentials (printed at start):
+  Authorization: App pushcheck-local-key
+  Authorization: Basic base64(pushcheck:pushcheck)
+  Authorization: IBSSO pushcheck-local-ibsso
+  Authorization: Bearer pushcheck-local-bearer
+and the doc's application code. Any of --api-key/--basic/--ibsso/--bearer replaces them.
+
+Admin routes (no credentials): GET /__pushcheck/registrations?limit=N&offset=M,
+POST /__pushcheck/reset, GET /__pushcheck/invariants.
+
+Examples:
+  pushcheck mock --seed-registrations 1000
+  pushcheck mock --json --addr 127.0.0.1:0
+  pushcheck mock --latency 20ms --jitter 5ms --error-rate 0.01 --rate-limit 50 --stall 5s..6s
+
+Exit codes:
+  0  stopped by SIGINT or SIGTERM (or --exit-after-seed finished)
+  2  usage or configuration error (bad flag value, malformed credential)
+  3  runtime error (cannot listen on the address, server failure)";
+
+/// `pushcheck mock` flags.
+#[derive(Debug, Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct MockArgs {
+    /// Address to listen on; port 0 picks a free port (printed at start).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "IP:PORT")]
+    addr: SocketAddr,
+    /// Print the facts as one JSON line on stdout, for scripts.
+    #[arg(long)]
+    json: bool,
+    /// Seed of the generated data: the same seed gives the same registrations.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    seed: u64,
+    /// How many registrations to create at start, as the mobile SDKs would.
+    #[arg(long, default_value_t = DEFAULT_SEED_REGISTRATIONS, value_name = "N")]
+    seed_registrations: usize,
+    /// Seed, print how many registrations and how long it took, and exit without serving.
+    #[arg(long)]
+    exit_after_seed: bool,
+    /// Largest request body accepted, in bytes; larger ones get 413.
+    #[arg(long, default_value_t = DEFAULT_BODY_LIMIT, value_name = "BYTES")]
+    body_limit: usize,
+    #[command(flatten)]
+    auth: AuthArgs,
+    /// Fault: latency added to every API response (e.g. 20ms, 1.5s).
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION", help_heading = "Faults (all off by default)")]
+    latency: Option<Duration>,
+    /// Fault: a further random delay between 0 and this.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION", help_heading = "Faults (all off by default)")]
+    jitter: Option<Duration>,
+    /// Fault: share of API requests answered 500 GENERAL_ERROR (0 to 1).
+    #[arg(long, value_parser = parse_rate, value_name = "RATE", help_heading = "Faults (all off by default)")]
+    error_rate: Option<f64>,
+    /// Fault: requests per second per operation; beyond it, 429 (the API documents 50).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..), value_name = "N", help_heading = "Faults (all off by default)")]
+    rate_limit: Option<u32>,
+    /// Fault: hold every API response during this window after start, e.g. 5s..6s.
+    #[arg(long, value_parser = parse_stall, value_name = "FROM..UNTIL", help_heading = "Faults (all off by default)")]
+    stall: Option<Stall>,
+    /// Fault: share of writes answered 200 but not stored (lost updates), 0 to 1.
+    #[arg(long, value_parser = parse_rate, value_name = "RATE", help_heading = "Faults (all off by default)")]
+    drop_writes: Option<f64>,
+    /// Fault: share of registration bodies served without their required applicationId, 0 to 1.
+    #[arg(long, value_parser = parse_rate, value_name = "RATE", help_heading = "Faults (all off by default)")]
+    break_responses: Option<f64>,
+}
+
+pub fn run(args: MockArgs, out: &mut dyn Write) -> CmdResult {
+    let given = args
+        .auth
+        .credentials()
+        .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
+    let user_credentials = !given.is_empty();
+    let config = SimulatorConfig {
+        addr: args.addr,
+        applications: vec![match &args.auth.app_code {
+            Some(code) => Application::from_code(code.clone()),
+            None => Application::doc(),
+        }],
+        credentials: if user_credentials {
+            given
+        } else {
+            local_credentials()
+        },
+        seed: args.seed,
+        seed_registrations: args.seed_registrations,
+        faults: Faults {
+            latency: args.latency.unwrap_or_default(),
+            jitter: args.jitter.unwrap_or_default(),
+            error_rate: args.error_rate.unwrap_or_default(),
+            rate_limit: args.rate_limit,
+            stall: args.stall,
+            drop_writes: args.drop_writes.unwrap_or_default(),
+            break_responses: args.break_responses.unwrap_or_default(),
+        },
+        body_limit: args.body_limit,
+    };
+
+    if args.exit_after_seed {
+        let summary = Simulator::seed_only(&config).map_err(failure)?;
+        let secs = summary.elapsed.as_secs_f64();
+        if args.json {
+            let line = json!({ "seeded": summary.seeded, "seconds": secs });
+            writeln!(out, "{line}").map_err(io_failure)?;
+        } else {
+            writeln!(
+                out,
+                "seeded {} registrations in {secs:.3} s",
+                summary.seeded
+            )
+            .map_err(io_failure)?;
+        }
+        return Ok(Exit::Passed);
+    }
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+        .map_err(Failure::runtime)?;
+    runtime.block_on(async {
+        let simulator = Simulator::start(config).await.map_err(failure)?;
+        let facts = simulator.facts();
+        if args.json {
+            writeln!(out, "{}", facts_json(facts, user_credentials)).map_err(io_failure)?;
+        } else {
+            write_facts(out, facts, user_credentials).map_err(io_failure)?;
+        }
+        out.flush().map_err(io_failure)?;
+        simulator.run_until_signal().await.map_err(failure)?;
+        Ok(Exit::Passed)
+    })
+}
+
+fn failure(error: MockError) -> Failure {
+    match error {
+        MockError::Config(_) => Failure::usage(error),
+        _ => Failure::runtime(error),
+    }
+}
+
+/// A header value to print: in full for the local defaults, redacted for the user's own.
+fn shown(credentials: &Credentials, user_supplied: bool) -> String {
+    if user_supplied {
+        format!("{} {REDACTED}", credentials.scheme())
+    } else {
+        credentials.header_value().expose().to_owned()
+    }
+}
+
+fn write_facts(out: &mut dyn Write, facts: &Facts, user: bool) -> std::io::Result<()> {
+    writeln!(out, "base URL      {}", facts.base_url)?;
+    for app in &facts.applications {
+        writeln!(
+            out,
+            "app code      {}  (applicationId {})",
+            app.app_code, app.application_id
+        )?;
+    }
+    for c in &facts.credentials {
+        let note = match c {
+            Credentials::Basic { username, .. } if !user => {
+                format!(
+                    "  ({username}:{})",
+                    crate::mock::config::LOCAL_BASIC_PASSWORD
+                )
+            }
+            _ => String::new(),
+        };
+        writeln!(out, "credential    Authorization: {}{note}", shown(c, user))?;
+    }
+    writeln!(
+        out,
+        "seeded        {} registrations (seed {})",
+        facts.seeded, facts.seed
+    )?;
+    writeln!(out, "admin         {}?limit=10", facts.admin_url())?;
+    writeln!(
+        out,
+        "faults        {}",
+        if facts.faults.is_off() {
+            "none".to_owned()
+        } else {
+            format!("{:?}", facts.faults)
+        }
+    )?;
+    if let (Some(id), Some(app), Some(c)) = (
+        &facts.sample_registration,
+        facts.applications.first(),
+        facts.credentials.first(),
+    ) {
+        writeln!(
+            out,
+            "try           curl -H 'Authorization: {}' -H '{APP_CODE_HEADER}: {}' {}{}",
+            shown(c, user),
+            app.app_code,
+            facts.base_url,
+            crate::api::Operation::Get.path(id)
+        )?;
+    }
+    writeln!(out, "stop          Ctrl-C or SIGTERM")
+}
+
+fn facts_json(facts: &Facts, user: bool) -> serde_json::Value {
+    let accepted: Vec<String> = facts.credentials.iter().map(|c| shown(c, user)).collect();
+    json!({
+        "base_url": facts.base_url,
+        "app_codes": facts.applications.iter().map(|a| &a.app_code).collect::<Vec<_>>(),
+        "applications": facts.applications.iter().map(|a| json!({
+            "app_code": a.app_code,
+            "application_id": a.application_id,
+        })).collect::<Vec<_>>(),
+        "credentials": {
+            "authorization": accepted.first(),
+            "app_code": facts.applications.first().map(|a| &a.app_code),
+            "accepted": accepted,
+            "redacted": user,
+        },
+        "seeded": facts.seeded,
+        "seed": facts.seed,
+        "sample_registration": facts.sample_registration,
+        "admin_url": facts.admin_url(),
+    })
+}
+
+/// `250ms`, `5s`, `1.5s`, `100us`, `2m`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .ok_or_else(|| format!("{text:?} needs a unit: us, ms, s or m (e.g. 20ms)"))?;
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 20ms or 1.5s"))?;
+    let seconds = match unit {
+        "us" => value / 1e6,
+        "ms" => value / 1e3,
+        "s" => value,
+        "m" => value * 60.0,
+        _ => {
+            return Err(format!(
+                "unknown unit {unit:?} in {text:?}: use us, ms, s or m"
+            ));
+        }
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|e| format!("{text:?}: {e}"))
+}
+
+/// `5s..6s`.
+fn parse_stall(text: &str) -> Result<Stall, String> {
+    let (from, until) = text
+        .split_once("..")
+        .ok_or_else(|| format!("{text:?} is not a window like 5s..6s"))?;
+    let stall = Stall {
+        from: parse_duration(from)?,
+        until: parse_duration(until)?,
+    };
+    if stall.until <= stall.from {
+        return Err(format!("{text:?}: the window must end after it starts"));
+    }
+    Ok(stall)
+}
+
+/// A share between 0 and 1.
+fn parse_rate(text: &str) -> Result<f64, String> {
+    let rate: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number between 0 and 1"))?;
+    if (0.0..=1.0).contains(&rate) {
+        Ok(rate)
+    } else {
+        Err(format!("{text:?} is not between 0 and 1"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_windows_parse() {
+        assert_eq!(parse_duration("20ms"), Ok(Duration::from_millis(20)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("20").is_err());
+        assert!(parse_duration("20h").is_err());
+        let s = parse_stall("5s..6s").unwrap();
+        assert_eq!(s.until - s.from, Duration::from_secs(1));
+        assert!(parse_stall("6s..5s").is_err());
+        assert!(parse_rate("1.5").is_err());
+    }
+}

@@ -1,0 +1,95 @@
+//! Cases on `POST …/{pushRegId}/depersonalize`: 200 with an empty body, and what it changes for
+//! the next GET and the next personalize.
+
+use serde_json::{Value, json};
+
+use super::{BoxFuture, CaseSpec};
+use crate::api::client::Call;
+use crate::api::{Operation, error_code};
+use crate::contract::ctx::{Ctx, ErrorExpect, check_value};
+
+pub(super) const CASES: &[CaseSpec] = &[
+    CaseSpec::write(
+        "depersonalize.then_get",
+        "depersonalize",
+        "depersonalize answers 200 with an empty body; the registration is still there",
+        1,
+        then_get,
+    ),
+    CaseSpec::write(
+        "depersonalize.then_personalize",
+        "depersonalize",
+        "after depersonalize, another identity needs no forceDepersonalize",
+        1,
+        then_personalize,
+    ),
+    CaseSpec::write(
+        "depersonalize.unpersonalized",
+        "depersonalize",
+        "depersonalizing a device of nobody: 200, empty body",
+        1,
+        unpersonalized,
+    )
+    .relies_on(&[
+        "depersonalize.unpersonalized_ok",
+        "seed.unpersonalized_devices",
+    ]),
+    CaseSpec::read(
+        "depersonalize.unknown_id",
+        "depersonalize",
+        "depersonalize of an unknown ID: 400, errorCode 48013",
+        unknown_id,
+    ),
+];
+
+fn personalize(id: String, phone: &str) -> Call {
+    Call::new(Operation::Personalize, id).json(json!({"identity": {"phoneNumber": phone}}))
+}
+
+fn then_get(ctx: &mut Ctx) -> BoxFuture<'_> {
+    Box::pin(async move {
+        let id = ctx.reg(0);
+        let phone = ctx.phone();
+        ctx.ok(personalize(id.clone(), &phone)).await?;
+        ctx.ok_empty(Call::new(Operation::Depersonalize, id.clone()))
+            .await?;
+        let read = ctx.ok(Call::new(Operation::Get, id.clone())).await?;
+        check_value(
+            "the GET after depersonalize",
+            &read,
+            "/registrationId",
+            &Value::from(id),
+        )
+    })
+}
+
+fn then_personalize(ctx: &mut Ctx) -> BoxFuture<'_> {
+    Box::pin(async move {
+        let id = ctx.reg(0);
+        let (first, second) = (ctx.phone(), ctx.phone());
+        ctx.ok(personalize(id.clone(), &first)).await?;
+        ctx.ok_empty(Call::new(Operation::Depersonalize, id.clone()))
+            .await?;
+        ctx.ok(personalize(id, &second)).await.map(drop)
+    })
+}
+
+fn unpersonalized(ctx: &mut Ctx) -> BoxFuture<'_> {
+    Box::pin(async move {
+        ctx.ok_empty(Call::new(Operation::Depersonalize, ctx.reg(0)))
+            .await
+    })
+}
+
+fn unknown_id(ctx: &mut Ctx) -> BoxFuture<'_> {
+    Box::pin(async move {
+        let id = format!("pushcheck-unknown-{}", ctx.env().run_tag);
+        ctx.error(
+            Call::new(Operation::Depersonalize, id),
+            400,
+            ErrorExpect::Push(error_code::REGISTRATION_NOT_FOUND),
+        )
+        .await
+        .map(drop)
+    })
+}

@@ -1,0 +1,74 @@
+//! Cases on `GET /people/2/contactInformation/push/{pushRegId}`.
+
+use serde_json::Value;
+
+use super::{BoxFuture, CaseSpec};
+use crate::api::client::Call;
+use crate::api::{Operation, error_code};
+use crate::contract::ctx::{Ctx, ErrorExpect, check_value};
+
+pub(super) const CASES: &[CaseSpec] = &[
+    CaseSpec::read(
+        "get.existing",
+        "get",
+        "an existing registration: 200, a valid registration with the ID asked for",
+        get_existing,
+    ),
+    CaseSpec::read(
+        "get.unknown_id",
+        "get",
+        "an ID no registration has: 400, errorCode 48013 (not 404)",
+        get_unknown_id,
+    ),
+    CaseSpec {
+        needs_other_app: true,
+        ..CaseSpec::read(
+            "get.other_application",
+            "get",
+            "a registration of another application: 400, errorCode 48013",
+            get_other_application,
+        )
+    },
+];
+
+/// GET a registration that exists: 200, valid, and it is the one asked for.
+fn get_existing(ctx: &mut Ctx) -> BoxFuture<'_> {
+    Box::pin(async move {
+        let id = ctx.reg(0);
+        let body = ctx.ok(Call::new(Operation::Get, id.clone())).await?;
+        check_value(
+            "the GET response",
+            &body,
+            "/registrationId",
+            &Value::from(id),
+        )
+    })
+}
+
+/// GET an unknown ID: the push error 48013 with HTTP 400.
+fn get_unknown_id(ctx: &mut Ctx) -> BoxFuture<'_> {
+    Box::pin(async move {
+        let id = format!("pushcheck-unknown-{}", ctx.env().run_tag);
+        ctx.error(
+            Call::new(Operation::Get, id),
+            400,
+            ErrorExpect::Push(error_code::REGISTRATION_NOT_FOUND),
+        )
+        .await
+        .map(drop)
+    })
+}
+
+/// GET a registration of another application with this AppCode: 48013.
+fn get_other_application(ctx: &mut Ctx) -> BoxFuture<'_> {
+    Box::pin(async move {
+        let id = ctx.env().other_app_registration.clone().unwrap_or_default();
+        ctx.error(
+            Call::new(Operation::Get, id),
+            400,
+            ErrorExpect::Push(error_code::REGISTRATION_NOT_FOUND),
+        )
+        .await
+        .map(drop)
+    })
+}

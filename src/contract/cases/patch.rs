@@ -1,0 +1,286 @@
+//! Cases on `PATCH /people/2/contactInformation/push/{pushRegId}`: the writable fields, read back
+//! through GET, and the custom-attribute limits at and just past each bound. The bounds are read
+//! from `schemas/custom-attributes.json`, not spelled here.
+
+use serde_json::{Value, json};
+
+use super::{BoxFuture, CaseSpec};
+use crate::api::client::Call;
+use crate::api::docs;
+use crate::api::{Operation, error_code};
+use crate::contract::ctx::{Ctx, ErrorExpect, check_value};
+use crate::schema::lint::parse_example;
+use crate::schema::registry;
+
+pub(super) const CASES: &[CaseSpec] = &[
+    CaseSpec::write("patch.registration_enabled", "patch", "systemData.registrationEnabled is written and read back by GET", 1, patch_registration_enabled),
+    CaseSpec::write("patch.additional_data", "patch", "additionalData is written and read back by GET", 1, patch_additional_data),
+    CaseSpec::write("patch.is_primary", "patch", "isPrimary is written and read back by GET", 1, patch_is_primary)
+        .relies_on(&["primary.unpersonalized_device"]),
+    CaseSpec::write("patch.custom_attribute.name_256_chars", "patch", "an attribute name of exactly the maximum length is accepted", 1, name_at_limit),
+    CaseSpec::write("patch.custom_attribute.name_257_chars", "patch", "an attribute name one character too long: 400", 1, name_past_limit),
+    CaseSpec::write("patch.custom_attribute.string_4096_chars", "patch", "a string value of exactly the maximum length is accepted", 1, string_at_limit),
+    CaseSpec::write("patch.custom_attribute.string_4097_chars", "patch", "a string value one character too long: 400", 1, string_past_limit),
+    CaseSpec::write("patch.custom_attribute.number_max", "patch", "the largest number, 9223372036854775807, is accepted", 1, number_at_limit),
+    CaseSpec::write("patch.custom_attribute.number_max_plus_one", "patch", "9223372036854775808: 400", 1, number_past_limit),
+    CaseSpec::write("patch.custom_attribute.date_valid", "patch", "a real YYYY-MM-DD date (2024-02-29) is accepted", 1, date_valid),
+    CaseSpec::write("patch.custom_attribute.date_invalid", "patch", "a date that does not exist (2024-02-30): 400", 1, date_invalid),
+    CaseSpec::write("patch.doc_example", "patch", "the doc's own PATCH body (with its isPrmary typo) is accepted and the typo'd field ignored", 1, doc_example)
+        .relies_on(&["patch.read_only_fields_ignored"]),
+    CaseSpec::write("patch.read_only_ignored", "patch", "a read-only systemData field in the body is ignored", 1, read_only_ignored)
+        .relies_on(&["patch.read_only_fields_ignored"]),
+    CaseSpec::write("patch.malformed_json", "patch", "a body that is not JSON: 400 with a documented error body", 1, malformed_json),
+    CaseSpec::write("patch.wrong_content_type", "patch", "a text/plain body: 400", 1, wrong_content_type)
+        .relies_on(&["request.content_type_json"]),
+    CaseSpec::read("patch.unknown_id", "patch", "PATCH of an unknown ID: 400, errorCode 48013", unknown_id),
+];
+
+/// A limit of the custom-attribute schema, as a u64.
+fn limit(pointer: &str) -> u64 {
+    registry()
+        .number_at("custom-attributes", pointer)
+        .and_then(serde_json::Number::as_u64)
+        .unwrap_or(0)
+}
+
+fn name_limit() -> usize {
+    limit("/propertyNames/maxLength") as usize
+}
+
+fn string_limit() -> usize {
+    limit("/$defs/value/maxLength") as usize
+}
+
+fn number_limit() -> u64 {
+    limit("/$defs/value/maximum")
+}
+
+/// PATCH `body`, then GET: both must show `expected` at `pointer`.
+async fn write_and_read_back(
+    ctx: &mut Ctx,
+    body: Value,
+    pointer: &str,
+    expected: Value,
+) -> Result<(), crate::contract::result::Failure> {
+    let id = ctx.reg(0);
+    let patched = ctx
+        .ok(Call::new(Operation::Patch, id.clone()).json(body))
+        .await?;
+    check_value("the PATCH response", &patched, pointer, &expected)?;
+    let read = ctx.ok(Call::new(Operation::Get, id)).await?;
+    check_value("the GET after the PATCH", &read, pointer, &expected)
+}
+
+/// PATCH `body` must be refused with 400 and a documented error body.
+async fn refused(ctx: &mut Ctx, body: Value) -> Result<(), crate::contract::result::Failure> {
+    let call = Call::new(Operation::Patch, ctx.reg(0)).json(body);
+    ctx.error(call, 400, ErrorExpect::AnyShape).await.map(drop)
+}
+
+fn patch_registration_enabled(ctx: &mut Ctx) -> BoxFuture<'_> {
+    Box::pin(async move {
+        for enabled in [false, true] {
+            write_and_read_back(
+                ctx,
+                json!({"systemData": {"registrationEnabled": enabled}}),
+                "/systemData/registrationEnabled",
+                Value::Bool(enabled),
+            )
+            .await?;
+        }
+        Ok(())
+    })
+}
+
+fn patch_additional_data(ctx: &mut Ctx) -> BoxFuture<'_> {
+    Box::pin(async move {
+        let note = format!("run {}", ctx.env().run_tag);
+        write_and_read_back(
+            ctx,
+            json!({"additionalData": {"pushcheck_otp": true, "pushcheck_note": note}}),
+            "/additionalData/pushcheck_note",
+            Value::from(note.clone()),
+        )
+        .await
+    })
+}
+
+fn patch_is_primary(ctx: &mut Ctx) -> BoxFuture<'_> {
+    Box::pin(async move {
+        for primary in [true, false] {
+            write_and_read_back(
+                ctx,
+                json!({"isPrimary": primary}),
+                "/isPrimary",
+                Value::Bool(primary),
+            )
+            .await?;
+        }
+        Ok(())
+    })
+}
+
+fn attribute(name: &str, value: Value) -> Value {
+    json!({"additionalData": {name: value}})
+}
+
+fn name_at_limit(ctx: &mut Ctx) -> BoxFuture<'_> {
+    Box::pin(async move {
+        // Every attribute the suite writes is named pushcheck_…, so leftovers on a live
+        // registration are recognisable.
+        let name = format!(
+            "pushcheck_{}",
+            "n".repeat(name_limit() - "pushcheck_".len())
+        );
+        let pointer = format!("/additionalData/{name}");
+        write_and_read_back(ctx, attribute(&name, json!(true)), &pointer, json!(true)).await
+    })
+}
+
+fn name_past_limit(ctx: &mut Ctx) -> BoxFuture<'_> {
+    Box::pin(async move {
+        let name = format!(
+            "pushcheck_{}",
+            "n".repeat(name_limit() + 1 - "pushcheck_".len())
+        );
+        refused(ctx, attribute(&name, json!(true))).await
+    })
+}
+
+fn string_at_limit(ctx: &mut Ctx) -> BoxFuture<'_> {
+    Box::pin(async move {
+        let value = json!("s".repeat(string_limit()));
+        write_and_read_back(
+            ctx,
+            attribute("pushcheck_long", value.clone()),
+            "/additionalData/pushcheck_long",
+            value,
+        )
+        .await
+    })
+}
+
+fn string_past_limit(ctx: &mut Ctx) -> BoxFuture<'_> {
+    Box::pin(async move {
+        refused(
+            ctx,
+            attribute("pushcheck_long", json!("s".repeat(string_limit() + 1))),
+        )
+        .await
+    })
+}
+
+fn number_at_limit(ctx: &mut Ctx) -> BoxFuture<'_> {
+    Box::pin(async move {
+        let value = json!(number_limit());
+        write_and_read_back(
+            ctx,
+            attribute("pushcheck_big", value.clone()),
+            "/additionalData/pushcheck_big",
+            value,
+        )
+        .await
+    })
+}
+
+fn number_past_limit(ctx: &mut Ctx) -> BoxFuture<'_> {
+    Box::pin(
+        async move { refused(ctx, attribute("pushcheck_big", json!(number_limit() + 1))).await },
+    )
+}
+
+fn date_valid(ctx: &mut Ctx) -> BoxFuture<'_> {
+    Box::pin(async move {
+        let value = json!("2024-02-29");
+        write_and_read_back(
+            ctx,
+            attribute("pushcheck_date", value.clone()),
+            "/additionalData/pushcheck_date",
+            value,
+        )
+        .await
+    })
+}
+
+fn date_invalid(ctx: &mut Ctx) -> BoxFuture<'_> {
+    Box::pin(async move { refused(ctx, attribute("pushcheck_date", json!("2024-02-30"))).await })
+}
+
+/// The doc's PATCH example misspells isPrimary; the field must be ignored, not applied.
+fn doc_example(ctx: &mut Ctx) -> BoxFuture<'_> {
+    Box::pin(async move {
+        let id = ctx.reg(0);
+        let before = ctx.ok(Call::new(Operation::Get, id.clone())).await?;
+        let body = docs::example("patch-request")
+            .map(parse_example)
+            .unwrap_or(Value::Null);
+        let patched = ctx.ok(Call::new(Operation::Patch, id).json(body)).await?;
+        let was = before
+            .get("isPrimary")
+            .cloned()
+            .unwrap_or(Value::Bool(false));
+        check_value(
+            "the PATCH response to the doc's body",
+            &patched,
+            "/isPrimary",
+            &was,
+        )?;
+        check_value(
+            "the PATCH response to the doc's body",
+            &patched,
+            "/additionalData/receiveOTP",
+            &json!(true),
+        )
+    })
+}
+
+fn read_only_ignored(ctx: &mut Ctx) -> BoxFuture<'_> {
+    Box::pin(async move {
+        let id = ctx.reg(0);
+        let before = ctx.ok(Call::new(Operation::Get, id.clone())).await?;
+        let os_version = before
+            .pointer("/systemData/osVersion")
+            .cloned()
+            .unwrap_or(Value::Null);
+        let body = json!({"systemData": {"osVersion": "0.0-pushcheck"}});
+        ctx.ok(Call::new(Operation::Patch, id.clone()).json(body))
+            .await?;
+        let after = ctx.ok(Call::new(Operation::Get, id)).await?;
+        check_value(
+            "the GET after patching a read-only field",
+            &after,
+            "/systemData/osVersion",
+            &os_version,
+        )
+    })
+}
+
+fn malformed_json(ctx: &mut Ctx) -> BoxFuture<'_> {
+    Box::pin(async move {
+        let call =
+            Call::new(Operation::Patch, ctx.reg(0)).raw("application/json", "{\"isPrimary\": tru");
+        ctx.error(call, 400, ErrorExpect::AnyShape).await.map(drop)
+    })
+}
+
+fn wrong_content_type(ctx: &mut Ctx) -> BoxFuture<'_> {
+    Box::pin(async move {
+        let call =
+            Call::new(Operation::Patch, ctx.reg(0)).raw("text/plain", "{\"isPrimary\": true}");
+        ctx.error(call, 400, ErrorExpect::AnyShape).await.map(drop)
+    })
+}
+
+fn unknown_id(ctx: &mut Ctx) -> BoxFuture<'_> {
+    Box::pin(async move {
+        let id = format!("pushcheck-unknown-{}", ctx.env().run_tag);
+        let call = Call::new(Operation::Patch, id).json(json!({"isPrimary": true}));
+        ctx.error(
+            call,
+            400,
+            ErrorExpect::Push(error_code::REGISTRATION_NOT_FOUND),
+        )
+        .await
+        .map(drop)
+    })
+}

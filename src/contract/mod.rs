@@ -1,0 +1,24 @@
+//! The contract suite: named cases that exercise the four operations over real HTTP, validate
+//! every response against `schemas/`, compare response shapes with the pinned doc shapes, and
+//! produce a [`SuiteResult`] for the reporters.
+//!
+//! - [`cases`]: the catalog (add a case there).
+//! - [`ctx`]: what a case runs with, and the checks each response goes through.
+//! - [`runner`]: targets (embedded simulator or live account), allocation of registrations,
+//!   live-target safety (writes only with `allow_writes`, originals restored, Ctrl-C handled),
+//!   shape drift over the run.
+//! - [`result`]: the results, as data.
+//!
+//! This module does not print and does not import the load module or the CLI.
+
+// A `Failure` is built at most once per failing case and carries the whole diagnosis
+// (request, status, pointer, expected, got); boxing it would buy nothing on this cold path.
+#![allow(clippy::result_large_err)]
+
+pub mod cases;
+pub mod ctx;
+pub mod result;
+pub mod runner;
+
+pub use result::{CaseResult, Failure, Status, SuiteResult};
+pub use runner::{ContractError, SuiteConfig, Target, run};

@@ -1,0 +1,212 @@
+//! The contract suite's results, as data. Reporters (human, JSON, JUnit) only read these.
+
+use std::time::Duration;
+
+use serde::{Serialize, Serializer};
+
+use crate::schema::Mode;
+use crate::schema::shape::{Severity, ShapeChange};
+
+/// Where the suite ran.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetInfo {
+    /// `simulator` (embedded, in-process) or `live`.
+    pub kind: TargetKind,
+    pub base_url: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetKind {
+    Simulator,
+    Live,
+}
+
+/// A case's outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Passed,
+    Failed,
+    Skipped,
+}
+
+/// Why a case failed: which request, which status, where in the body, expected vs got.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pointer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub got: Option<String>,
+    /// The target could not be reached at all.
+    #[serde(skip)]
+    pub unreachable: bool,
+}
+
+impl Failure {
+    pub fn new(message: impl Into<String>) -> Failure {
+        Failure {
+            message: message.into(),
+            ..Failure::default()
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.message)?;
+        if let Some(request) = &self.request {
+            write!(f, "\n  request:  {request}")?;
+        }
+        if let Some(status) = self.status {
+            write!(f, "\n  status:   {status}")?;
+        }
+        if let Some(pointer) = &self.pointer {
+            let shown = if pointer.is_empty() {
+                "(root)"
+            } else {
+                pointer
+            };
+            write!(f, "\n  at:       {shown}")?;
+        }
+        if let Some(expected) = &self.expected {
+            write!(f, "\n  expected: {expected}")?;
+        }
+        if let Some(got) = &self.got {
+            write!(f, "\n  got:      {got}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One request a case made.
+#[derive(Debug, Clone, Serialize)]
+pub struct Exchange {
+    pub request: String,
+    /// `None` when no response came back.
+    pub status: Option<u16>,
+    #[serde(rename = "duration_ms", serialize_with = "millis")]
+    pub duration: Duration,
+}
+
+/// What a response showed beyond pass/fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FindingKind {
+    /// A field no schema names (a failure with `--strict`).
+    Undocumented,
+    /// A field the pinned shape does not have.
+    Additive,
+    /// A pinned field never seen, or a changed type.
+    Breaking,
+}
+
+/// A finding about one response, or about the shapes seen over the whole run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub kind: FindingKind,
+    /// The schema (response kind) it concerns.
+    pub schema: String,
+    /// JSON pointer (`[]` for any array element in shape paths).
+    pub path: String,
+    pub detail: String,
+}
+
+impl Finding {
+    /// A shape change of a response kind, as a finding.
+    pub fn from_shape(schema: &str, change: &ShapeChange) -> Finding {
+        Finding {
+            kind: match change.severity() {
+                Severity::Additive => FindingKind::Additive,
+                Severity::Breaking => FindingKind::Breaking,
+            },
+            schema: schema.to_owned(),
+            path: change.path.clone(),
+            detail: change.to_string(),
+        }
+    }
+}
+
+/// One case's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseResult {
+    pub name: &'static str,
+    pub group: &'static str,
+    pub summary: &'static str,
+    pub status: Status,
+    #[serde(rename = "duration_ms", serialize_with = "millis")]
+    pub duration: Duration,
+    /// Simulator choices (undocumented behaviour) this case relies on.
+    pub relies_on: &'static [&'static str],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skip_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
+    pub exchanges: Vec<Exchange>,
+    pub findings: Vec<Finding>,
+}
+
+/// Something that went wrong while restoring a live registration.
+#[derive(Debug, Clone, Serialize)]
+pub struct RestoreProblem {
+    pub registration_id: String,
+    pub message: String,
+}
+
+/// Counts of a run.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Summary {
+    pub total: usize,
+    pub passed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+}
+
+/// The whole suite's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct SuiteResult {
+    pub tool: &'static str,
+    pub version: &'static str,
+    pub target: TargetInfo,
+    pub mode: Mode,
+    pub summary: Summary,
+    #[serde(rename = "duration_ms", serialize_with = "millis")]
+    pub duration: Duration,
+    /// Ctrl-C stopped the run; the cases after it did not run.
+    pub interrupted: bool,
+    pub cases: Vec<CaseResult>,
+    /// Shape drift of each response kind over the whole run, against the pinned doc shapes.
+    pub drift: Vec<Finding>,
+    /// Live targets: registrations whose original state could not be fully restored.
+    pub restore_problems: Vec<RestoreProblem>,
+}
+
+impl SuiteResult {
+    /// True when no case failed, the run was not interrupted and every restore succeeded.
+    pub fn passed(&self) -> bool {
+        self.summary.failed == 0 && !self.interrupted && self.restore_problems.is_empty()
+    }
+
+    pub(crate) fn summarize(cases: &[CaseResult]) -> Summary {
+        let count = |s: Status| cases.iter().filter(|c| c.status == s).count();
+        Summary {
+            total: cases.len(),
+            passed: count(Status::Passed),
+            failed: count(Status::Failed),
+            skipped: count(Status::Skipped),
+        }
+    }
+}
+
+/// Durations serialize as whole milliseconds (fractions kept to 0.001 ms).
+pub fn millis<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    let ms = (duration.as_secs_f64() * 1_000_000.0).round() / 1000.0;
+    serializer.serialize_f64(ms)
+}

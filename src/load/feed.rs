@@ -1,0 +1,231 @@
+//! The data feed: which registrations the load touches, and who may write each one.
+//!
+//! Registrations come from the simulator's admin listing (the default) or from a file for a live
+//! account, where there is no create endpoint and IDs must be given. Writes are partitioned so
+//! that each registration has exactly one writer: user `u` of `U` writes only the registrations at
+//! positions `u, u + U, u + 2U, …`. That single writer is what makes "no acknowledged write was
+//! lost" checkable after the run. Reads go anywhere.
+//!
+//! This module does not spell API paths: [`crate::api::Operation::path`] does.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use reqwest::header::HeaderValue;
+use serde::Deserialize;
+
+use crate::api::{Operation, personalize_flag};
+
+/// Admin listing path of the simulator (see [`crate::mock::ADMIN_REGISTRATIONS`]).
+pub use crate::mock::{ADMIN_INVARIANTS, ADMIN_REGISTRATIONS};
+
+/// Page size used when reading the admin listing.
+const PAGE: usize = 1000;
+
+/// One registration of the feed, with everything a request needs prepared once.
+#[derive(Debug, Clone)]
+pub struct FeedEntry {
+    pub registration_id: Arc<str>,
+    pub app_code: HeaderValue,
+    /// `path(Get)` (also PATCH's), `path(Personalize)`, `path(Depersonalize)`.
+    pub(crate) paths: [Box<str>; 3],
+    /// Personalize's path with the flags the load sends (`forceDepersonalize`,
+    /// `setDeviceAsPrimary`).
+    pub(crate) personalize_with_flags: Box<str>,
+}
+
+impl FeedEntry {
+    /// A feed entry; fails when the app code cannot be a header value.
+    pub fn new(registration_id: &str, app_code: &str) -> Result<FeedEntry, String> {
+        let app_code = HeaderValue::from_str(app_code)
+            .map_err(|_| format!("app code {app_code:?} cannot be sent as a header"))?;
+        Ok(FeedEntry {
+            registration_id: Arc::from(registration_id),
+            app_code,
+            paths: [
+                Operation::Get.path(registration_id).into(),
+                Operation::Personalize.path(registration_id).into(),
+                Operation::Depersonalize.path(registration_id).into(),
+            ],
+            personalize_with_flags: format!(
+                "{}?{}=true&{}=true",
+                Operation::Personalize.path(registration_id),
+                personalize_flag::FORCE_DEPERSONALIZE,
+                personalize_flag::SET_DEVICE_AS_PRIMARY
+            )
+            .into(),
+        })
+    }
+
+    /// The request path of `op` for this registration.
+    pub fn path(&self, op: Operation) -> &str {
+        match op {
+            Operation::Get | Operation::Patch => &self.paths[0],
+            Operation::Personalize => &self.paths[1],
+            Operation::Depersonalize => &self.paths[2],
+        }
+    }
+}
+
+/// Where the feed comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedSource {
+    /// The simulator's `GET /__pushcheck/registrations`.
+    Admin,
+    /// A text file: one registration per line, `ID` or `ID<TAB or comma>APPCODE`; `#` comments.
+    File(PathBuf),
+}
+
+/// The registrations of a run.
+#[derive(Debug, Clone, Default)]
+pub struct Feed {
+    pub entries: Vec<FeedEntry>,
+}
+
+/// The feed could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum FeedError {
+    #[error("cannot read the feed file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}: {message}", path = path.display())]
+    Line {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error("cannot read the registration listing at {url}: {message}")]
+    Admin { url: String, message: String },
+    #[error("the feed is empty: {0}")]
+    Empty(String),
+}
+
+impl Feed {
+    /// Reads a feed file; lines without an app code get `default_app_code`.
+    pub fn from_file(path: &Path, default_app_code: Option<&str>) -> Result<Feed, FeedError> {
+        let text = std::fs::read_to_string(path).map_err(|source| FeedError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut entries = Vec::new();
+        for (i, raw) in text.lines().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let err = |message: String| FeedError::Line {
+                path: path.to_owned(),
+                line: i + 1,
+                message,
+            };
+            let (id, app) = match line.split_once(['\t', ',']) {
+                Some((id, app)) => (id.trim(), Some(app.trim())),
+                None => (line, None),
+            };
+            let app = app.or(default_app_code).ok_or_else(|| {
+                err("no app code on this line and no --app-code given".to_owned())
+            })?;
+            entries.push(FeedEntry::new(id, app).map_err(err)?);
+        }
+        if entries.is_empty() {
+            return Err(FeedError::Empty(format!(
+                "{} lists no registration",
+                path.display()
+            )));
+        }
+        Ok(Feed { entries })
+    }
+
+    /// Reads up to `limit` registrations from a simulator's admin listing at `base_url`.
+    pub async fn from_admin(
+        client: &reqwest::Client,
+        base_url: &str,
+        limit: usize,
+    ) -> Result<Feed, FeedError> {
+        #[derive(Deserialize)]
+        struct Page {
+            total: usize,
+            registrations: Vec<Listed>,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Listed {
+            registration_id: String,
+            app_code: String,
+        }
+        let url = format!("{base_url}{ADMIN_REGISTRATIONS}");
+        let admin_err = |message: String| FeedError::Admin {
+            url: url.clone(),
+            message,
+        };
+        let mut entries = Vec::new();
+        loop {
+            let page_size = PAGE.min(limit - entries.len());
+            let response = client
+                .get(format!("{url}?limit={page_size}&offset={}", entries.len()))
+                .send()
+                .await
+                .map_err(|e| admin_err(e.to_string()))?;
+            if !response.status().is_success() {
+                return Err(admin_err(format!(
+                    "HTTP {} (is the target a pushcheck simulator? for a live account give --feed FILE)",
+                    response.status()
+                )));
+            }
+            let page: Page = response
+                .json()
+                .await
+                .map_err(|e| admin_err(format!("unexpected body: {e}")))?;
+            let got = page.registrations.len();
+            for r in page.registrations {
+                entries.push(FeedEntry::new(&r.registration_id, &r.app_code).map_err(admin_err)?);
+            }
+            if got == 0 || entries.len() >= page.total.min(limit) {
+                break;
+            }
+        }
+        if entries.is_empty() {
+            return Err(FeedError::Empty(format!(
+                "the simulator at {base_url} lists no registration"
+            )));
+        }
+        Ok(Feed { entries })
+    }
+
+    /// Number of registrations.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when there is none.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Positions of the registrations user `user` of `users` writes: its partition.
+    pub fn partition(&self, user: usize, users: usize) -> impl Iterator<Item = usize> + '_ {
+        (user..self.entries.len()).step_by(users.max(1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions_are_disjoint_and_cover_the_feed() {
+        let feed = Feed {
+            entries: (0..10)
+                .map(|i| FeedEntry::new(&format!("r{i}"), "app").unwrap())
+                .collect(),
+        };
+        let mut seen: Vec<usize> = (0..3).flat_map(|u| feed.partition(u, 3)).collect();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..10).collect::<Vec<_>>());
+        assert_eq!(feed.partition(5, 20).count(), 1);
+        assert_eq!(feed.partition(15, 20).count(), 0);
+    }
+}

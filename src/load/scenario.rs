@@ -1,0 +1,585 @@
+//! Scenario files: load profiles as TOML data in `scenarios/`, read at run time.
+//!
+//! A file names the operation mix, users, ramp, length, throttle, think time, validation sample
+//! rate, coordinated-omission mitigation and thresholds; `scenarios/README.md` documents every
+//! key and `schemas/load-scenario.json` is its schema. Every value is checked while the file is
+//! read, so a bad value is reported with the file, line, column and field, never later in the
+//! middle of a run. Threshold rules are parsed by goose's own parser (and pushcheck's for
+//! `schema-violation-rate`), so a rule goose would refuse is refused here, with goose's reason.
+//!
+//! This module only reads and resolves settings; it must not start anything.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+use crate::api::Operation;
+use crate::load::threshold::Rule;
+use crate::schema::Mode;
+
+/// A scenario file as written; every field is optional so that flags can fill or override it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Shown in reports; defaults to the file stem.
+    pub name: Option<String>,
+    /// One sentence on what the profile is for.
+    pub description: Option<String>,
+    /// Concurrent goose users.
+    pub users: Option<usize>,
+    /// Users started per second (goose `--increase-rate`).
+    pub increase_rate: Option<PositiveNumber>,
+    /// Time to start all users (goose `--increase-time`), instead of `increase_rate`.
+    pub increase_time: Option<Span>,
+    /// How long to hold all users once started (goose `--run-time`).
+    pub run_time: Option<Span>,
+    /// Each user runs its mix this many times (goose `--iterations`), instead of `run_time`.
+    pub iterations: Option<usize>,
+    /// Requests per second, all users together; 0 means none.
+    pub throttle: Option<usize>,
+    /// Pause after each request: `"20ms"` or a uniform range `"10ms..50ms"`.
+    pub think_time: Option<ThinkTime>,
+    /// Coordinated-omission mitigation: `disabled`, `average`, `minimum` or `maximum`.
+    pub co_mitigation: Option<CoMitigation>,
+    /// Operation weights.
+    pub mix: Option<Mix>,
+    pub validation: Option<Validation>,
+    /// Pass/fail rules: goose's (`p95<500ms`, `error-rate<1%`, `rps>=100`, `… for GET registration`)
+    /// and pushcheck's `schema-violation-rate<0.1%`.
+    pub thresholds: Option<Vec<Rule>>,
+}
+
+/// Relative weights of the four operations; 0 leaves one out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mix {
+    #[serde(default)]
+    pub get: u32,
+    #[serde(default)]
+    pub patch: u32,
+    #[serde(default)]
+    pub personalize: u32,
+    #[serde(default)]
+    pub depersonalize: u32,
+}
+
+impl Mix {
+    /// The weight of `op`.
+    pub fn weight(&self, op: Operation) -> u32 {
+        match op {
+            Operation::Get => self.get,
+            Operation::Patch => self.patch,
+            Operation::Personalize => self.personalize,
+            Operation::Depersonalize => self.depersonalize,
+        }
+    }
+
+    /// The largest share any one operation has of all requests, in `(0, 1]`.
+    pub fn largest_share(&self) -> f64 {
+        let total: u32 = Operation::ALL.iter().map(|op| self.weight(*op)).sum();
+        let max = Operation::ALL
+            .iter()
+            .map(|op| self.weight(*op))
+            .max()
+            .unwrap_or(0);
+        if total == 0 {
+            1.0
+        } else {
+            f64::from(max) / f64::from(total)
+        }
+    }
+
+    /// True when some operation writes.
+    pub fn writes(&self) -> bool {
+        self.patch + self.personalize + self.depersonalize > 0
+    }
+}
+
+/// `[validation]`: how much of the traffic is validated against `schemas/`, and how strictly.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Validation {
+    /// Share of responses validated, 0 to 1 (default 1: all of them).
+    pub sample_rate: Option<SampleRate>,
+    /// `lenient` (default) or `strict`.
+    pub mode: Option<ValidationMode>,
+}
+
+/// Schema mode as written in a scenario file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ValidationMode {
+    Lenient,
+    Strict,
+}
+
+impl From<ValidationMode> for Mode {
+    fn from(m: ValidationMode) -> Mode {
+        match m {
+            ValidationMode::Lenient => Mode::Lenient,
+            ValidationMode::Strict => Mode::Strict,
+        }
+    }
+}
+
+/// goose's coordinated-omission mitigation modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CoMitigation {
+    #[default]
+    Disabled,
+    Average,
+    Minimum,
+    Maximum,
+}
+
+impl CoMitigation {
+    /// The value of goose's `--co-mitigation`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CoMitigation::Disabled => "disabled",
+            CoMitigation::Average => "average",
+            CoMitigation::Minimum => "minimum",
+            CoMitigation::Maximum => "maximum",
+        }
+    }
+}
+
+impl FromStr for CoMitigation {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "disabled" => Ok(CoMitigation::Disabled),
+            "average" => Ok(CoMitigation::Average),
+            "minimum" => Ok(CoMitigation::Minimum),
+            "maximum" => Ok(CoMitigation::Maximum),
+            _ => Err(format!(
+                "{s:?} is not a mitigation mode; use disabled, average, minimum or maximum"
+            )),
+        }
+    }
+}
+
+/// A share between 0 and 1.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SampleRate(pub f64);
+
+impl FromStr for SampleRate {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let v: f64 = s
+            .trim()
+            .parse()
+            .map_err(|_| format!("{s:?} is not a number between 0 and 1"))?;
+        SampleRate::new(v)
+    }
+}
+
+impl SampleRate {
+    pub fn new(v: f64) -> Result<SampleRate, String> {
+        if (0.0..=1.0).contains(&v) {
+            Ok(SampleRate(v))
+        } else {
+            Err(format!(
+                "{v} is not between 0 and 1 (a share of responses: 1 validates all, 0.1 one in ten)"
+            ))
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SampleRate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = f64::deserialize(d)?;
+        SampleRate::new(v).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A number greater than 0 (users started per second).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PositiveNumber(pub f64);
+
+impl<'de> Deserialize<'de> for PositiveNumber {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = f64::deserialize(d)?;
+        if v > 0.0 && v.is_finite() {
+            Ok(PositiveNumber(v))
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "{v} is not a number greater than 0"
+            )))
+        }
+    }
+}
+
+/// A length of time written `500ms`, `5s`, `2m`, `1h` or combined (`1m30s`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span(pub Duration);
+
+impl Span {
+    /// Whole seconds, rounding up; goose's time options take seconds.
+    pub fn whole_seconds(self) -> u64 {
+        self.0.as_secs() + u64::from(self.0.subsec_nanos() > 0)
+    }
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.0.as_millis();
+        if ms % 1000 == 0 {
+            write!(f, "{}s", ms / 1000)
+        } else {
+            write!(f, "{ms}ms")
+        }
+    }
+}
+
+impl FromStr for Span {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let bad = || {
+            format!(
+                "{text:?} is not a time; write a number with ms, s, m or h, such as 500ms, 5s or 1m30s"
+            )
+        };
+        let mut rest = text.trim();
+        if rest.is_empty() {
+            return Err(bad());
+        }
+        let mut total = Duration::ZERO;
+        while !rest.is_empty() {
+            let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+            if digits == 0 {
+                return Err(bad());
+            }
+            let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
+            rest = &rest[digits..];
+            let (unit, len) = if rest.starts_with("ms") {
+                (Duration::from_millis(n), 2)
+            } else if rest.starts_with('s') {
+                (Duration::from_secs(n), 1)
+            } else if rest.starts_with('m') {
+                (Duration::from_secs(n.saturating_mul(60)), 1)
+            } else if rest.starts_with('h') {
+                (Duration::from_secs(n.saturating_mul(3600)), 1)
+            } else {
+                return Err(bad());
+            };
+            total = total.saturating_add(unit);
+            rest = &rest[len..];
+        }
+        Ok(Span(total))
+    }
+}
+
+impl<'de> Deserialize<'de> for Span {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Pause after each request: a fixed time or a uniform range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ThinkTime {
+    pub min: Duration,
+    pub max: Duration,
+}
+
+impl FromStr for ThinkTime {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.split_once("..") {
+            Some((a, b)) => {
+                let (min, max) = (a.parse::<Span>()?.0, b.parse::<Span>()?.0);
+                if max < min {
+                    return Err(format!(
+                        "{text:?}: the range ends before it starts; write MIN..MAX"
+                    ));
+                }
+                Ok(ThinkTime { min, max })
+            }
+            None => {
+                let t = text.parse::<Span>()?.0;
+                Ok(ThinkTime { min: t, max: t })
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ThinkTime {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// How users are started.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Ramp {
+    /// Users started per second.
+    Rate(f64),
+    /// Time to start them all.
+    Time(Span),
+}
+
+/// How long the load lasts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Length {
+    RunTime(Span),
+    Iterations(usize),
+}
+
+/// A scenario with every value decided: what a run is started with.
+#[derive(Debug, Clone)]
+pub struct LoadPlan {
+    pub name: String,
+    pub description: String,
+    pub users: usize,
+    pub ramp: Ramp,
+    pub length: Length,
+    /// Requests per second, all users together.
+    pub throttle: Option<usize>,
+    pub think_time: ThinkTime,
+    pub co_mitigation: CoMitigation,
+    pub mix: Mix,
+    pub sample_rate: f64,
+    pub mode: Mode,
+    pub thresholds: Vec<Rule>,
+}
+
+/// Defaults for what a scenario file leaves out.
+pub const DEFAULT_USERS: usize = 8;
+/// Run time when neither `run_time` nor `iterations` is given.
+pub const DEFAULT_RUN_TIME: Duration = Duration::from_secs(10);
+
+/// A scenario file that could not be read or is not valid.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("cannot read scenario file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}:{line}:{column}: {}{message}", path.display(), field.as_deref().map(|f| format!("field `{f}`: ")).unwrap_or_default())]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        /// The key on that line, when there is one.
+        field: Option<String>,
+        message: String,
+    },
+    #[error("{}: {message}", path.display())]
+    Settings { path: PathBuf, message: String },
+}
+
+impl Scenario {
+    /// Reads and checks a scenario file.
+    pub fn from_file(path: &Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut scenario = Scenario::from_toml(&text, path)?;
+        if scenario.name.is_none() {
+            scenario.name = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+        }
+        Ok(scenario)
+    }
+
+    /// Parses scenario TOML; `path` is only used in error messages.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
+        let scenario: Scenario = toml::from_str(text).map_err(|e| {
+            let (line, column, field) = match e.span() {
+                Some(span) => locate(text, span.start),
+                None => (1, 1, None),
+            };
+            ScenarioError::Invalid {
+                path: path.to_owned(),
+                line,
+                column,
+                field,
+                message: e.message().trim().to_owned(),
+            }
+        })?;
+        scenario.check_combinations(text, path)?;
+        Ok(scenario)
+    }
+
+    /// Rules that involve two keys, reported at the second one's line.
+    fn check_combinations(&self, text: &str, path: &Path) -> Result<(), ScenarioError> {
+        let at = |key: &str, message: String| {
+            let (line, column) = key_position(text, key).unwrap_or((1, 1));
+            ScenarioError::Invalid {
+                path: path.to_owned(),
+                line,
+                column,
+                field: Some(key.to_owned()),
+                message,
+            }
+        };
+        if self.run_time.is_some() && self.iterations.is_some() {
+            return Err(at(
+                "iterations",
+                "give run_time or iterations, not both".into(),
+            ));
+        }
+        if self.increase_rate.is_some() && self.increase_time.is_some() {
+            return Err(at(
+                "increase_time",
+                "give increase_rate or increase_time, not both".into(),
+            ));
+        }
+        if self.users == Some(0) {
+            return Err(at("users", "at least 1 user is needed".into()));
+        }
+        if self.iterations == Some(0) {
+            return Err(at("iterations", "at least 1 iteration is needed".into()));
+        }
+        if let Some(mix) = self.mix
+            && mix == Mix::default()
+        {
+            return Err(at(
+                "mix",
+                "every weight is 0; give at least one of get, patch, personalize, depersonalize a weight".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Decides every value, filling what is missing with defaults.
+    pub fn resolve(&self) -> Result<LoadPlan, String> {
+        let users = self.users.unwrap_or(DEFAULT_USERS);
+        if users == 0 {
+            return Err("at least 1 user is needed".into());
+        }
+        let ramp = match (self.increase_rate, self.increase_time) {
+            (Some(_), Some(_)) => return Err("give increase_rate or increase_time, not both".into()),
+            (_, Some(t)) => Ramp::Time(t),
+            (Some(r), None) => Ramp::Rate(r.0),
+            (None, None) => Ramp::Rate(users as f64),
+        };
+        if matches!(ramp, Ramp::Time(_)) && users < 2 {
+            return Err("increase_time needs at least 2 users (goose)".into());
+        }
+        let length = match (self.run_time, self.iterations) {
+            (Some(_), Some(_)) => return Err("give run_time or iterations, not both".into()),
+            (Some(t), None) => Length::RunTime(t),
+            (None, Some(n)) => Length::Iterations(n),
+            (None, None) => Length::RunTime(Span(DEFAULT_RUN_TIME)),
+        };
+        let mix = self.mix.unwrap_or(Mix {
+            get: 1,
+            ..Mix::default()
+        });
+        if mix == Mix::default() {
+            return Err("every operation weight is 0".into());
+        }
+        let validation = self.validation.unwrap_or_default();
+        Ok(LoadPlan {
+            name: self.name.clone().unwrap_or_else(|| "unnamed".into()),
+            description: self.description.clone().unwrap_or_default(),
+            users,
+            ramp,
+            length,
+            throttle: self.throttle.filter(|t| *t > 0),
+            think_time: self.think_time.unwrap_or_default(),
+            co_mitigation: self.co_mitigation.unwrap_or_default(),
+            mix,
+            sample_rate: validation.sample_rate.map_or(1.0, |r| r.0),
+            mode: validation.mode.map_or(Mode::Lenient, Mode::from),
+            thresholds: self.thresholds.clone().unwrap_or_default(),
+        })
+    }
+}
+
+/// Line and column (1-based) of byte `offset`, and the key written on that line, if any.
+fn locate(text: &str, offset: usize) -> (usize, usize, Option<String>) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = text[line_start..offset].chars().count() + 1;
+    let line_text = text[line_start..].lines().next().unwrap_or("");
+    let field = line_text
+        .split_once('=')
+        .map(|(k, _)| k.trim().trim_matches('"').to_owned())
+        .filter(|k| !k.is_empty() && !k.starts_with('#') && !k.starts_with('['));
+    (line, column, field)
+}
+
+/// Line and column of the first line that sets `key` (`key = …` or `[key]`).
+fn key_position(text: &str, key: &str) -> Option<(usize, usize)> {
+    text.lines().enumerate().find_map(|(i, line)| {
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        let sets = trimmed
+            .split_once('=')
+            .is_some_and(|(k, _)| k.trim() == key)
+            || trimmed.trim_end() == format!("[{key}]");
+        sets.then_some((i + 1, indent + 1))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Scenario, ScenarioError> {
+        Scenario::from_toml(text, Path::new("x.toml"))
+    }
+
+    #[test]
+    fn spans_parse() {
+        assert_eq!(
+            "1m30s".parse::<Span>().unwrap().0,
+            Duration::from_secs(90)
+        );
+        assert_eq!(
+            "250ms".parse::<Span>().unwrap().0,
+            Duration::from_millis(250)
+        );
+        assert!("5 s".parse::<Span>().is_err());
+        assert!("-5s".parse::<Span>().is_err());
+        assert_eq!(Span(Duration::from_millis(1500)).whole_seconds(), 2);
+    }
+
+    #[test]
+    fn a_bad_value_names_file_line_and_field() {
+        let err = parse("users = 4\n[validation]\nsample_rate = 1.5\n").unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with("x.toml:3:"), "{text}");
+        assert!(text.contains("field `sample_rate`"), "{text}");
+        assert!(text.contains("between 0 and 1"), "{text}");
+    }
+
+    #[test]
+    fn a_rule_goose_refuses_is_refused_with_its_reason() {
+        let err = parse("thresholds = [\"p95<0\"]\n").unwrap_err().to_string();
+        assert!(err.contains("x.toml:1:"), "{err}");
+        assert!(err.contains("it can never pass"), "{err}");
+    }
+
+    #[test]
+    fn exclusive_keys_are_reported_at_the_second_one() {
+        let err = parse("run_time = \"5s\"\niterations = 3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("x.toml:2:1: field `iterations`"), "{err}");
+    }
+
+    #[test]
+    fn largest_share_caps_the_busiest_operation() {
+        let mix = Mix {
+            get: 3,
+            patch: 1,
+            personalize: 0,
+            depersonalize: 0,
+        };
+        assert!((mix.largest_share() - 0.75).abs() < 1e-9);
+    }
+}

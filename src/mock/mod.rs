@@ -1,0 +1,322 @@
+//! The embedded simulator of the People v2 push contact-information API: a real HTTP server
+//! (axum on tokio), stateful and in memory, that `pushcheck check`, the contract suite and the
+//! load scenarios run against by default.
+//!
+//! It implements the semantics of `shared/api-facts.md`: the four auth schemes, `AppCode`
+//! (48001, 48012), registrations per application (48013), PATCH of the writable fields with the
+//! custom-attribute limits of `schemas/`, personalize with identity matching by phone, email and
+//! externalId, `forceDepersonalize`, `keepAsLead`, `returnPush`, `setDeviceAsPrimary`, and
+//! depersonalize. Every body it sends follows `schemas/` (the integration tests check it, lenient
+//! and strict); bad input never panics it and never yields a 500.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), pushcheck::mock::MockError> {
+//! use pushcheck::mock::{Simulator, SimulatorConfig};
+//! let sim = Simulator::start(SimulatorConfig::default()).await?;
+//! println!("listening on {}", sim.base_url());
+//! sim.shutdown().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Modules: [`config`] (what it is started with), `seed` (deterministic SDK-like data), `state`
+//! (the rules, atomically), `server` (HTTP, errors, admin), `faults` (injection), `wire` (bodies),
+//! [`choices`] (undocumented behaviour, as data).
+//!
+//! # Admin surface
+//!
+//! Under [`ADMIN_PREFIX`], never under `/people/`, without API credentials:
+//! - `GET /__pushcheck/registrations?limit=N&offset=M` →
+//!   `{"total": T, "registrations": [{"registrationId": …, "appCode": …}]}` (limit default 100,
+//!   at most 100 000), in creation order: the load scenarios' data feed.
+//! - `POST /__pushcheck/reset` → back to the seeded state, `{"seeded": N}`.
+//! - `GET /__pushcheck/invariants` → `{"violations": [{"rule", "detail"}]}`, empty when every
+//!   documented rule holds over the whole state.
+//!
+//! # Faults
+//!
+//! All off by default, see [`Faults`]: latency plus jitter, an error rate (500 GENERAL_ERROR), a
+//! per-operation rate limit (429), a stall window, dropped writes (200 but not stored) and broken
+//! responses (registration bodies without `applicationId`). Faults apply to API routes only.
+//!
+//! # Choices where the docs are silent
+//!
+//! Listed as data in [`CHOICES`]; the contract suite marks cases relying on an id and skips
+//! them against a live target. A unit test checks this table names every id.
+//!
+//! | id | behaviour |
+//! |---|---|
+//! | `request.check_order` | route 404, method 405, faults, 401, AppCode 48001/48012, body 413/400, registration 48013 |
+//! | `auth.no_scopes` | every accepted credential has every scope; 403 is never sent |
+//! | `request.content_type_json` | PATCH and personalize need `Content-Type: application/json`, else 400 |
+//! | `request.body_limit_413` | bodies over the limit (default 1 MiB) get 413, legacy body |
+//! | `errors.method_not_allowed_405` | wrong method on a known path: 405, `Allow`, legacy body BAD_REQUEST |
+//! | `errors.validation_errors_json_pointer` | `validationErrors` keyed by JSON pointer (`/additionalData/x`; `""` = whole body) |
+//! | `errors.uri_and_header_limits` | request line over 65 534 bytes: 414; oversized headers: 431 (HTTP layer, empty body) |
+//! | `patch.read_only_fields_ignored` | read-only and unknown PATCH fields (e.g. `isPrmary`) are ignored |
+//! | `patch.additional_data_merged` | PATCH `additionalData` is merged key by key |
+//! | `primary.unpersonalized_device` | isPrimary may be set on a person-less device; reset to `setDeviceAsPrimary` on attach |
+//! | `primary.cleared_on_detach` | a detached (or moved) device is no longer primary |
+//! | `personalize.conflict_status_400` | personalize conflicts are HTTP 400, legacy body |
+//! | `personalize.new_identity_is_another_person` | a bound device + an identity matching nobody = another person |
+//! | `personalize.identity_added_to_match` | phone and email added to the matched person; a different externalId is USER_MERGE_INTERRUPTED |
+//! | `personalize.attributes_replace_fields_merge_custom` | fields and tags replaced, customAttributes merged |
+//! | `personalize.type_lead_promoted` | new persons start LEAD, promoted to CUSTOMER unless `keepAsLead` |
+//! | `personalize.return_push_same_application` | `returnPush` lists the person's devices of the AppCode's application |
+//! | `personalize.flags_strict_booleans` | flags must be true/false (any case), else 400 |
+//! | `depersonalize.person_kept` | a person left with no device is kept with its identities |
+//! | `depersonalize.unpersonalized_ok` | depersonalizing a person-less device is 200 |
+//! | `rate_limit.api_error_shape` | 429 uses the newer error shape, `E429` |
+//! | `seed.unpersonalized_devices` | seeded devices have no person; the first is the doc's GET example |
+//!
+//! This module must not print (the CLI renders [`Facts`]), must not import any runner or the
+//! CLI, and must not spell API paths, headers or codes: those come from [`crate::api`].
+
+pub mod choices;
+pub mod config;
+mod faults;
+mod seed;
+mod server;
+mod state;
+mod wire;
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use choices::{CHOICES, Choice, choice};
+pub use config::{Application, Faults, SimulatorConfig, Stall, local_credentials};
+pub use server::{ADMIN_DEFAULT_LIMIT, ADMIN_MAX_LIMIT};
+pub use state::InvariantViolation;
+
+use crate::api::auth::Credentials;
+
+/// Prefix of the simulator's own routes (not the API's).
+pub const ADMIN_PREFIX: &str = "/__pushcheck";
+/// Paged list of seeded and known registrations.
+pub const ADMIN_REGISTRATIONS: &str = "/__pushcheck/registrations";
+/// Back to the seeded state.
+pub const ADMIN_RESET: &str = "/__pushcheck/reset";
+/// Invariant check of the whole state.
+pub const ADMIN_INVARIANTS: &str = "/__pushcheck/invariants";
+
+/// How long [`RunningSimulator::shutdown`] waits for open connections before closing them.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Errors of the simulator library.
+#[derive(Debug, thiserror::Error)]
+pub enum MockError {
+    #[error("invalid simulator configuration: {0}")]
+    Config(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: io::Error,
+    },
+    #[error("the simulator's server stopped with an error: {0}")]
+    Serve(#[source] io::Error),
+    #[error("cannot wait for SIGINT/SIGTERM: {0}")]
+    Signal(#[source] io::Error),
+    #[error("the doc example {name} cannot seed the simulator: {message}")]
+    Fixture { name: &'static str, message: String },
+}
+
+/// What a user needs to talk to a running simulator.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    pub base_url: String,
+    pub addr: SocketAddr,
+    pub applications: Vec<Application>,
+    /// Accepted credentials; their secrets redact themselves when printed.
+    pub credentials: Vec<Credentials>,
+    /// Registrations seeded at start.
+    pub seeded: usize,
+    pub seed: u64,
+    pub faults: Faults,
+    /// A seeded registration ID of the first application, for a first request.
+    pub sample_registration: Option<String>,
+}
+
+impl Facts {
+    /// URL of the admin registration listing.
+    pub fn admin_url(&self) -> String {
+        format!("{}{ADMIN_REGISTRATIONS}", self.base_url)
+    }
+}
+
+/// Summary of a seeding run without a server (for `--exit-after-seed` and benchmarks).
+#[derive(Debug, Clone, Copy)]
+pub struct SeedSummary {
+    pub seeded: usize,
+    pub elapsed: Duration,
+}
+
+/// Entry point: starts simulators.
+#[derive(Debug)]
+pub struct Simulator;
+
+impl Simulator {
+    /// Seeds the state, binds `config.addr` and serves in the background on the current tokio
+    /// runtime until [`RunningSimulator::shutdown`] (or drop).
+    pub async fn start(config: SimulatorConfig) -> Result<RunningSimulator, MockError> {
+        config.check().map_err(MockError::Config)?;
+        let started = Instant::now();
+        let apps = app_entries(&config);
+        let (seed, count) = (config.seed, config.seed_registrations);
+        let seed_apps = Arc::clone(&apps);
+        let state = tokio::task::spawn_blocking(move || seed::seeded_state(seed_apps, seed, count))
+            .await
+            .map_err(|e| MockError::Config(format!("seeding did not finish: {e}")))??;
+        let seeded = state.len();
+        let sample_registration = state.list(0, 1).1.first().map(|(id, _)| id.to_string());
+        let listener = TcpListener::bind(config.addr)
+            .await
+            .map_err(|source| MockError::Bind {
+                addr: config.addr,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| MockError::Bind {
+            addr: config.addr,
+            source,
+        })?;
+        let shared = Arc::new(server::Shared::new(
+            state,
+            apps,
+            &config.credentials,
+            faults::FaultInjector::new(config.faults.clone(), config.seed, started),
+            config.body_limit,
+            config.seed,
+            config.seed_registrations,
+        ));
+        let app = server::router(shared);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        let facts = Facts {
+            base_url: format!("http://{addr}"),
+            addr,
+            applications: config.applications.clone(),
+            credentials: config.credentials.clone(),
+            seeded,
+            seed: config.seed,
+            faults: config.faults.clone(),
+            sample_registration,
+        };
+        Ok(RunningSimulator {
+            facts,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// Builds the seeded state as [`Simulator::start`] would, without serving: measures seeding.
+    pub fn seed_only(config: &SimulatorConfig) -> Result<SeedSummary, MockError> {
+        config.check().map_err(MockError::Config)?;
+        let started = Instant::now();
+        let state =
+            seed::seeded_state(app_entries(config), config.seed, config.seed_registrations)?;
+        Ok(SeedSummary {
+            seeded: state.len(),
+            elapsed: started.elapsed(),
+        })
+    }
+}
+
+fn app_entries(config: &SimulatorConfig) -> Arc<[state::AppEntry]> {
+    config
+        .applications
+        .iter()
+        .map(|a| state::AppEntry {
+            app_code: a.app_code.clone(),
+            application_id: Arc::from(a.application_id.as_str()),
+        })
+        .collect()
+}
+
+/// A simulator serving in the background. Dropping it stops the server too (without waiting).
+#[derive(Debug)]
+pub struct RunningSimulator {
+    facts: Facts,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl RunningSimulator {
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.facts.addr
+    }
+
+    /// `http://ADDR`, no trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.facts.base_url
+    }
+
+    /// Everything a user needs to talk to it.
+    pub fn facts(&self) -> &Facts {
+        &self.facts
+    }
+
+    /// Stops accepting, lets in-flight requests finish (up to a few seconds), and returns.
+    pub async fn shutdown(mut self) -> Result<(), MockError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let Some(mut task) = self.task.take() else {
+            return Ok(());
+        };
+        match tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await {
+            Ok(Ok(result)) => result.map_err(MockError::Serve),
+            Ok(Err(join)) => Err(MockError::Serve(io::Error::other(join.to_string()))),
+            Err(_) => {
+                task.abort();
+                Ok(())
+            }
+        }
+    }
+
+    /// Serves until SIGINT or SIGTERM, then shuts down gracefully.
+    pub async fn run_until_signal(self) -> Result<(), MockError> {
+        wait_for_signal().await?;
+        self.shutdown().await
+    }
+}
+
+impl Drop for RunningSimulator {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or, on Unix, SIGTERM.
+async fn wait_for_signal() -> Result<(), MockError> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).map_err(MockError::Signal)?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result.map_err(MockError::Signal),
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.map_err(MockError::Signal)
+    }
+}

@@ -1,0 +1,264 @@
+//! Seeding: registrations as the mobile SDKs would create them, deterministic for a seed.
+//!
+//! Per-registration memory stays small: the SDK-filled system data is drawn from a few hundred
+//! shared [`SystemProfile`]s and a registration stores only the profile's index. The first
+//! registration is the doc's GET example, so the doc's requests are reproducible against the
+//! simulator (choice `seed.unpersonalized_devices`). This module must not do I/O or HTTP.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use super::MockError;
+use super::state::{AppEntry, Registration, State};
+use crate::api::docs;
+
+/// Number of generated system-data profiles (plus the doc's own one).
+const GENERATED_PROFILES: usize = 512;
+
+/// The read-only, SDK-filled part of `systemData` (everything but `registrationEnabled`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SystemProfile {
+    pub cloud_type: String,
+    pub notifications_enabled: bool,
+    pub geofencing_sdk: bool,
+    pub sdk_version: String,
+    pub app_version: String,
+    pub os: String,
+    pub os_version: String,
+    pub device_manufacturer: String,
+    pub device_model: String,
+    pub device_secure: bool,
+    pub os_language: String,
+    pub device_timezone_offset: String,
+    pub device_name: String,
+}
+
+/// SplitMix64: tiny, fast, deterministic, good enough for test data and fault draws.
+#[derive(Debug, Clone)]
+pub(crate) struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed ^ 0x5EED_5EED_5EED_5EED)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        mix(self.0)
+    }
+
+    /// Uniform in `0..n` (`n > 0`; the modulo bias is irrelevant here).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+
+    /// True with probability `p`.
+    pub fn chance(&mut self, p: f64) -> bool {
+        unit(self.next_u64()) < p
+    }
+
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len())]
+    }
+}
+
+/// The SplitMix64 finaliser.
+pub(crate) fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Maps 64 random bits to `[0, 1)`.
+pub(crate) fn unit(bits: u64) -> f64 {
+    (bits >> 11) as f64 / (1u64 << 53) as f64
+}
+
+const ANDROID_DEVICES: &[(&str, &[&str], &str)] = &[
+    (
+        "samsung",
+        &["SM-G991B", "SM-A525F", "SM-S918B", "SM-A146P"],
+        "GCM",
+    ),
+    ("Google", &["Pixel 7", "Pixel 8 Pro", "Pixel 6a"], "GCM"),
+    ("Xiaomi", &["2201117TG", "M2101K6G", "23049PCD8G"], "GCM"),
+    ("HUAWEI", &["ANE-LX1", "ELS-NX9", "NOH-NX9"], "HMS"),
+    ("OnePlus", &["CPH2449", "LE2123"], "GCM"),
+];
+const ANDROID_VERSIONS: &[&str] = &["10", "11", "12", "13", "14", "8.0.0"];
+const ANDROID_SDK: &[&str] = &["2.0.9.1", "6.4.2", "12.5.0", "13.1.0"];
+const IOS_MODELS: &[&str] = &[
+    "iPhone12,1",
+    "iPhone13,2",
+    "iPhone14,5",
+    "iPhone15,2",
+    "iPhone16,1",
+];
+const IOS_VERSIONS: &[&str] = &["15.7", "16.6", "17.4", "17.5.1", "18.0"];
+const IOS_SDK: &[&str] = &["10.2.1", "12.8.0", "13.0.3"];
+const APP_VERSIONS: &[&str] = &["1.16.0-SNAPSHOT", "1.16.0", "1.17.2", "2.0.0"];
+const LANGUAGES: &[&str] = &["en", "de", "fr", "es", "hr", "ru", "pt", "it"];
+const OFFSETS: &[&str] = &[
+    "GMT+00:00",
+    "GMT+01:00",
+    "GMT+02:00",
+    "GMT+03:00",
+    "GMT-05:00",
+    "GMT+05:30",
+    "GMT+09:00",
+];
+
+fn generated_profile(rng: &mut Rng) -> SystemProfile {
+    let android = rng.chance(0.55);
+    let (os, cloud, manufacturer, model, os_version, sdk) = if android {
+        let (manufacturer, models, cloud) = ANDROID_DEVICES[rng.below(ANDROID_DEVICES.len())];
+        (
+            "Android",
+            cloud,
+            manufacturer,
+            rng.pick(models),
+            rng.pick(ANDROID_VERSIONS),
+            rng.pick(ANDROID_SDK),
+        )
+    } else {
+        (
+            "iOS",
+            "APNS",
+            "Apple",
+            rng.pick(IOS_MODELS),
+            rng.pick(IOS_VERSIONS),
+            rng.pick(IOS_SDK),
+        )
+    };
+    SystemProfile {
+        cloud_type: cloud.to_owned(),
+        notifications_enabled: rng.chance(0.85),
+        geofencing_sdk: rng.chance(0.1),
+        sdk_version: sdk.to_owned(),
+        app_version: rng.pick(APP_VERSIONS).to_owned(),
+        os: os.to_owned(),
+        os_version: os_version.to_owned(),
+        device_manufacturer: manufacturer.to_owned(),
+        device_model: model.to_owned(),
+        device_secure: rng.chance(0.8),
+        os_language: rng.pick(LANGUAGES).to_owned(),
+        device_timezone_offset: rng.pick(OFFSETS).to_owned(),
+        device_name: if android { model } else { "iPhone" }.to_owned(),
+    }
+}
+
+/// The doc's GET example: its registration ID and its system data.
+fn doc_registration() -> Result<(String, SystemProfile), MockError> {
+    let fixture = |message: String| MockError::Fixture {
+        name: "get-response",
+        message,
+    };
+    let example = docs::example("get-response").ok_or_else(|| fixture("missing".into()))?;
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Example {
+        registration_id: String,
+        system_data: SystemProfile,
+    }
+    let parsed: Example = serde_json::from_str(example.json).map_err(|e| fixture(e.to_string()))?;
+    Ok((parsed.registration_id, parsed.system_data))
+}
+
+/// An upper-case UUID v4 string.
+fn uuid(rng: &mut Rng) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let hi = rng.next_u64();
+    let lo = rng.next_u64();
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&hi.to_be_bytes());
+    bytes[8..].copy_from_slice(&lo.to_be_bytes());
+    bytes[6] = (bytes[6] & 0x0F) | 0x40;
+    bytes[8] = (bytes[8] & 0x3F) | 0x80;
+    let mut out = String::with_capacity(36);
+    for (i, b) in bytes.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out.push('-');
+        }
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0x0F)]));
+    }
+    out
+}
+
+/// Builds the seeded state: `count` registrations spread over `apps` round-robin, none
+/// personalized. Deterministic for a given `seed`.
+pub(crate) fn seeded_state(
+    apps: Arc<[AppEntry]>,
+    seed: u64,
+    count: usize,
+) -> Result<State, MockError> {
+    let mut rng = Rng::new(seed);
+    let (doc_id, doc_profile) = doc_registration()?;
+    let mut profiles = Vec::with_capacity(GENERATED_PROFILES + 1);
+    profiles.push(Arc::new(doc_profile));
+    for _ in 0..GENERATED_PROFILES {
+        profiles.push(Arc::new(generated_profile(&mut rng)));
+    }
+    let mut registrations = Vec::with_capacity(count);
+    let mut by_id: HashMap<Arc<str>, u32> = HashMap::with_capacity(count);
+    let app_count = apps.len();
+    for i in 0..count {
+        let (id, profile) = if i == 0 {
+            (doc_id.clone(), 0)
+        } else {
+            (uuid(&mut rng), 1 + rng.below(GENERATED_PROFILES) as u32)
+        };
+        let id: Arc<str> = Arc::from(id);
+        let index = registrations.len() as u32;
+        if by_id.insert(Arc::clone(&id), index).is_some() {
+            // A 122-bit collision: skip it rather than break uniqueness.
+            continue;
+        }
+        registrations.push(Registration {
+            id,
+            app: (i % app_count) as u16,
+            profile,
+            is_primary: false,
+            registration_enabled: true,
+            person: None,
+            additional: None,
+        });
+    }
+    Ok(State::new(apps, profiles, registrations, by_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn apps() -> Arc<[AppEntry]> {
+        Arc::from(vec![AppEntry {
+            app_code: "a".into(),
+            application_id: Arc::from("A"),
+        }])
+    }
+
+    #[test]
+    fn seeding_is_deterministic_and_starts_with_the_doc_example() {
+        let a = seeded_state(apps(), 7, 50).unwrap();
+        let b = seeded_state(apps(), 7, 50).unwrap();
+        let c = seeded_state(apps(), 8, 50).unwrap();
+        assert_eq!(a.list(0, 50).1, b.list(0, 50).1);
+        assert_ne!(a.list(1, 49).1, c.list(1, 49).1);
+        assert_eq!(
+            &*a.list(0, 1).1[0].0,
+            "8621824C-86B2-41F7-BF6F-20D3B1426005"
+        );
+        assert_eq!(a.len(), 50);
+    }
+
+    #[test]
+    fn uuids_are_v4_shaped() {
+        let id = uuid(&mut Rng::new(1));
+        assert_eq!(id.len(), 36);
+        assert_eq!(&id[14..15], "4");
+    }
+}

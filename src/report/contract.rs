@@ -1,0 +1,188 @@
+//! Renderers of a contract [`SuiteResult`]: human (like `cargo test`), JSON (its format is
+//! `schemas/contract-report.json`) and JUnit XML (quick-junit). They only read the result.
+
+use std::io::{self, Write};
+use std::time::Duration;
+
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+
+use crate::contract::result::{FindingKind, TargetKind};
+use crate::contract::{Status, SuiteResult};
+use crate::schema::Mode;
+
+/// ANSI styling, on only when writing to a terminal.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    fn paint(self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+    fn green(self, t: &str) -> String {
+        self.paint("32", t)
+    }
+    fn red(self, t: &str) -> String {
+        self.paint("31", t)
+    }
+    fn yellow(self, t: &str) -> String {
+        self.paint("33", t)
+    }
+}
+
+fn seconds(d: Duration) -> String {
+    format!("{:.2}s", d.as_secs_f64())
+}
+
+fn millis(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn mode_name(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Lenient => "lenient",
+        Mode::Strict => "strict",
+    }
+}
+
+/// One line per case, then failures in detail, findings, and a summary line.
+pub fn human(out: &mut dyn Write, result: &SuiteResult, style: Style) -> io::Result<()> {
+    let target = match result.target.kind {
+        TargetKind::Simulator => format!("the embedded simulator at {}", result.target.base_url),
+        TargetKind::Live => result.target.base_url.clone(),
+    };
+    writeln!(
+        out,
+        "running {} contract cases against {target} ({} mode)",
+        result.cases.len(),
+        mode_name(result.mode)
+    )?;
+    for case in &result.cases {
+        let status = match case.status {
+            Status::Passed => style.green("ok"),
+            Status::Failed => style.red("FAILED"),
+            Status::Skipped => style.yellow("skipped"),
+        };
+        match (&case.skip_reason, case.status) {
+            (Some(reason), _) => writeln!(out, "case {} ... {status}: {reason}", case.name)?,
+            (None, _) => writeln!(
+                out,
+                "case {} ... {status} ({})",
+                case.name,
+                millis(case.duration)
+            )?,
+        }
+    }
+    let failed: Vec<_> = result
+        .cases
+        .iter()
+        .filter(|c| c.status == Status::Failed)
+        .collect();
+    if !failed.is_empty() {
+        writeln!(out, "\nfailures:")?;
+        for case in &failed {
+            writeln!(out, "\n---- {} ----", case.name)?;
+            writeln!(out, "{}", case.summary)?;
+            if let Some(failure) = &case.failure {
+                writeln!(out, "{failure}")?;
+            }
+        }
+    }
+    let undocumented: Vec<_> = result
+        .cases
+        .iter()
+        .flat_map(|c| c.findings.iter().map(move |f| (c.name, f)))
+        .filter(|(_, f)| f.kind == FindingKind::Undocumented)
+        .collect();
+    if !undocumented.is_empty() {
+        writeln!(
+            out,
+            "\nundocumented fields (in no schema; failures with --strict):"
+        )?;
+        for (case, f) in undocumented {
+            writeln!(out, "  {} {} ({case}, {})", f.schema, f.path, f.detail)?;
+        }
+    }
+    if !result.drift.is_empty() {
+        writeln!(out, "\nshape drift against the doc's pinned shapes:")?;
+        for f in &result.drift {
+            writeln!(out, "  {}: {}", f.schema, f.detail)?;
+        }
+    }
+    if !result.restore_problems.is_empty() {
+        writeln!(out, "\n{}", style.red("registrations NOT fully restored:"))?;
+        for p in &result.restore_problems {
+            writeln!(out, "  {}: {}", p.registration_id, p.message)?;
+        }
+    }
+    if result.interrupted {
+        writeln!(
+            out,
+            "\n{}",
+            style.red("interrupted: the remaining cases did not run")
+        )?;
+    }
+    let verdict = if result.passed() {
+        style.green("ok")
+    } else {
+        style.red("FAILED")
+    };
+    let s = result.summary;
+    writeln!(
+        out,
+        "\ncontract result: {verdict}. {} passed; {} failed; {} skipped; finished in {}",
+        s.passed,
+        s.failed,
+        s.skipped,
+        seconds(result.duration)
+    )
+}
+
+/// The JSON report (see `schemas/contract-report.json`).
+pub fn json(result: &SuiteResult) -> serde_json::Value {
+    let mut value = serde_json::to_value(result).unwrap_or_default();
+    value["passed"] = serde_json::Value::Bool(result.passed());
+    value
+}
+
+/// The JUnit XML report: one test suite per group, one test case per contract case.
+pub fn junit(result: &SuiteResult) -> Result<String, quick_junit::SerializeError> {
+    let mut report = Report::new("pushcheck contract");
+    report.set_time(result.duration);
+    let mut groups: Vec<&str> = result.cases.iter().map(|c| c.group).collect();
+    groups.dedup();
+    for group in groups {
+        let mut suite = TestSuite::new(format!("contract.{group}"));
+        for case in result.cases.iter().filter(|c| c.group == group) {
+            let status = match case.status {
+                Status::Passed => TestCaseStatus::success(),
+                Status::Skipped => {
+                    let mut s = TestCaseStatus::skipped();
+                    if let Some(reason) = &case.skip_reason {
+                        s.set_message(reason.clone());
+                    }
+                    s
+                }
+                Status::Failed => {
+                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                    if let Some(f) = &case.failure {
+                        s.set_message(f.message.clone());
+                        s.set_description(f.to_string());
+                    }
+                    s
+                }
+            };
+            let mut test_case = TestCase::new(case.name, status);
+            test_case.set_classname(format!("contract.{group}"));
+            test_case.set_time(case.duration);
+            suite.add_test_case(test_case);
+        }
+        report.add_test_suite(suite);
+    }
+    report.to_string()
+}

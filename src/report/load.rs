@@ -1,0 +1,193 @@
+//! Renderers of a [`LoadResult`]: the human verdict, pushcheck's summary JSON (schema
+//! `schemas/load-summary.json`) and JUnit XML with one test case per threshold and per invariant.
+//! They only read the result.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+
+use crate::load::{InvariantOutcome, LoadResult, OperationStats, ThresholdOutcome};
+
+/// The summary JSON, pretty-printed.
+pub fn summary_json(result: &LoadResult) -> String {
+    serde_json::to_string_pretty(result).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+/// JUnit XML: suite `thresholds` (one case per rule) and suite `invariants` (one per invariant).
+pub fn junit(result: &LoadResult) -> String {
+    let mut report = Report::new(format!("pushcheck load {}", result.scenario.name));
+    let mut thresholds = TestSuite::new("thresholds");
+    thresholds.add_test_cases(result.thresholds.iter().map(threshold_case));
+    let mut invariants = TestSuite::new("invariants");
+    invariants.add_test_cases(result.invariants.iter().map(invariant_case));
+    report.add_test_suite(thresholds);
+    report.add_test_suite(invariants);
+    report
+        .to_string()
+        .unwrap_or_else(|e| format!("<!-- cannot render JUnit: {e} -->"))
+}
+
+fn threshold_case(t: &ThresholdOutcome) -> TestCase {
+    let status = if t.passed {
+        TestCaseStatus::success()
+    } else {
+        let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+        s.set_message(format!("observed {}", t.observed));
+        s.set_type(if t.aborted {
+            "threshold failed and stopped the run"
+        } else {
+            "threshold failed"
+        });
+        s
+    };
+    let mut case = TestCase::new(t.rule.clone(), status);
+    case.set_classname(format!("thresholds.{:?}", t.judged_by).to_lowercase());
+    case.set_system_out(format!("observed {}", t.observed));
+    case
+}
+
+fn invariant_case(i: &InvariantOutcome) -> TestCase {
+    let status = match (&i.skipped, i.passed) {
+        (Some(why), _) => {
+            let mut s = TestCaseStatus::skipped();
+            s.set_message(why.clone());
+            s
+        }
+        (None, true) => TestCaseStatus::success(),
+        (None, false) => {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            s.set_message(format!("{} finding(s)", i.findings.len()));
+            s.set_description(i.findings.join("\n"));
+            s
+        }
+    };
+    let mut case = TestCase::new(i.name.clone(), status);
+    case.set_classname("invariants");
+    case.set_assertions(i.checked);
+    case
+}
+
+/// The human verdict: a table per operation, thresholds, invariants, then PASS or FAIL.
+pub fn human(out: &mut dyn Write, result: &LoadResult, report_dir: Option<&Path>) -> io::Result<()> {
+    let s = &result.scenario;
+    writeln!(
+        out,
+        "Load: {} — {} users, {}, mix get/patch/personalize/depersonalize {}/{}/{}/{}",
+        s.name, s.users, s.length, s.mix.get, s.mix.patch, s.mix.personalize, s.mix.depersonalize
+    )?;
+    writeln!(
+        out,
+        "Target: {}{} · {} registrations ({}) · validation {:.0}% {}",
+        result.target.base_url,
+        if result.target.embedded_simulator {
+            " (embedded simulator)"
+        } else {
+            ""
+        },
+        result.target.feed_registrations,
+        result.target.feed_source,
+        s.validation_sample_rate * 100.0,
+        match s.validation_mode {
+            crate::schema::Mode::Lenient => "lenient",
+            crate::schema::Mode::Strict => "strict",
+        }
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "  {:<20} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>10}",
+        "operation", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "failed", "violations"
+    )?;
+    for o in result.operations.iter().chain(std::iter::once(&result.total)) {
+        row(out, o)?;
+    }
+    for o in &result.operations {
+        if !o.errors_by_status.is_empty() {
+            let list: Vec<String> = o
+                .errors_by_status
+                .iter()
+                .map(|(s, c)| format!("{s}×{c}"))
+                .collect();
+            writeln!(out, "  {} errors by status: {}", o.operation, list.join(", "))?;
+        }
+        for v in o.violation_samples.iter().take(3) {
+            writeln!(out, "  {} ×{}: {}", o.operation, v.count, v.message)?;
+        }
+    }
+    if let Some(co) = &result.coordinated_omission {
+        let adjusted = result
+            .total
+            .adjusted_latency_ms
+            .map_or(String::new(), |l| {
+                format!(", adjusted p95 {:.1} ms, p99 {:.1} ms", l.p95, l.p99)
+            });
+        writeln!(
+            out,
+            "  coordinated omission ({}): {} event(s), {} synthetic request(s){adjusted}",
+            co.mode.as_str(),
+            co.events,
+            co.synthetic_requests
+        )?;
+    }
+    if !result.thresholds.is_empty() {
+        writeln!(out, "\nThresholds:")?;
+        for t in &result.thresholds {
+            writeln!(
+                out,
+                "  {} {:<40} observed {}{}",
+                if t.passed { "PASS" } else { "FAIL" },
+                t.rule,
+                t.observed,
+                if t.aborted { " (stopped the run)" } else { "" }
+            )?;
+        }
+    }
+    if !result.invariants.is_empty() {
+        writeln!(out, "\nAfter the load:")?;
+        for i in &result.invariants {
+            let word = match (&i.skipped, i.passed) {
+                (Some(_), _) => "SKIP",
+                (None, true) => "PASS",
+                (None, false) => "FAIL",
+            };
+            writeln!(out, "  {word} {} ({} checked)", i.name, i.checked)?;
+            if let Some(why) = &i.skipped {
+                writeln!(out, "       {why}")?;
+            }
+            for f in i.findings.iter().take(10) {
+                writeln!(out, "       {f}")?;
+            }
+        }
+    }
+    for n in &result.notes {
+        writeln!(out, "\nnote: {n}")?;
+    }
+    if let Some(dir) = report_dir {
+        writeln!(
+            out,
+            "\nReports in {}: {}",
+            dir.display(),
+            result.reports.join(", ")
+        )?;
+    }
+    writeln!(out)?;
+    if result.verdict.passed {
+        writeln!(out, "PASS")?;
+    } else {
+        writeln!(out, "FAIL")?;
+        for r in &result.verdict.reasons {
+            writeln!(out, "  {r}")?;
+        }
+    }
+    Ok(())
+}
+
+fn row(out: &mut dyn Write, o: &OperationStats) -> io::Result<()> {
+    let l = &o.latency_ms;
+    writeln!(
+        out,
+        "  {:<20} {:>9} {:>9.1} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>7} {:>10}",
+        o.operation, o.requests, o.rps, l.p50, l.p95, l.p99, l.max, o.failures, o.schema_violations
+    )
+}
