@@ -124,17 +124,30 @@ pub fn run(args: ContractArgs, out: &mut dyn Write, console: Console) -> CmdResu
     }
     let config = args.suite_config()?;
     let runtime = super::runtime()?;
+    let style = report::contract::Style {
+        color: console.color,
+    };
+    // Lines are printed as cases finish; a write error stops nothing but is reported at the end.
+    let mut write_error = None;
     let result = runtime
-        .block_on(contract::run(config))
+        .block_on(contract::run_with_progress(config, &mut |event| {
+            let written = match event {
+                contract::Event::Started {
+                    target,
+                    mode,
+                    cases,
+                } => report::contract::header(out, target, mode, cases),
+                contract::Event::Case(case) => report::contract::case_line(out, case, style),
+            };
+            if let Err(e) = written.and_then(|()| out.flush()) {
+                write_error.get_or_insert(e);
+            }
+        }))
         .map_err(contract_failure)?;
-    report::contract::human(
-        out,
-        &result,
-        report::contract::Style {
-            color: console.color,
-        },
-    )
-    .map_err(io_failure)?;
+    if let Some(e) = write_error {
+        return Err(io_failure(e));
+    }
+    report::contract::footer(out, &result, style).map_err(io_failure)?;
     write_reports(
         &result,
         args.report_json.as_ref(),

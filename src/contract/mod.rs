@@ -21,4 +21,4 @@ pub mod result;
 pub mod runner;
 
 pub use result::{CaseResult, Failure, Status, SuiteResult};
-pub use runner::{ContractError, SuiteConfig, Target, run};
+pub use runner::{ContractError, Event, SuiteConfig, Target, run, run_with_progress};

@@ -94,8 +94,29 @@ const SIMULATOR_REGISTRATIONS: usize = 200;
 /// The second application of the simulator, for cross-application cases.
 const SECOND_APP_CODE: &str = "pushcheck-second-application";
 
+/// What the runner reports while it runs, for live progress output.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// The target is ready; `cases` cases will be reported.
+    Started {
+        target: &'a TargetInfo,
+        mode: Mode,
+        cases: usize,
+    },
+    /// One case finished (or was skipped).
+    Case(&'a CaseResult),
+}
+
 /// Runs the suite.
 pub async fn run(config: SuiteConfig) -> Result<SuiteResult, ContractError> {
+    run_with_progress(config, &mut |_| {}).await
+}
+
+/// Runs the suite, calling `progress` as it goes.
+pub async fn run_with_progress(
+    config: SuiteConfig,
+    progress: &mut dyn FnMut(Event<'_>),
+) -> Result<SuiteResult, ContractError> {
     let started = Instant::now();
     let selected: Vec<&'static CaseSpec> = cases::all()
         .into_iter()
@@ -112,7 +133,12 @@ pub async fn run(config: SuiteConfig) -> Result<SuiteResult, ContractError> {
         ));
     }
     let mut target = Prepared::new(&config).await?;
-    let outcome = target.run_cases(&config, &selected).await;
+    progress(Event::Started {
+        target: &target.info,
+        mode: config.mode,
+        cases: selected.len(),
+    });
+    let outcome = target.run_cases(&config, &selected, progress).await;
     if let Some(sim) = target.simulator.take() {
         // A shutdown error after the run does not change the verdict.
         let _ = sim.shutdown().await;
@@ -367,6 +393,7 @@ impl Prepared {
         &mut self,
         config: &SuiteConfig,
         selected: &[&'static CaseSpec],
+        progress: &mut dyn FnMut(Event<'_>),
     ) -> Result<(Vec<CaseResult>, Vec<Finding>, bool), ContractError> {
         let mut results = Vec::with_capacity(selected.len());
         let mut observed: BTreeMap<&'static str, Skeleton> = BTreeMap::new();
@@ -385,7 +412,9 @@ impl Prepared {
                 break;
             }
             if let Some(reason) = self.skip_reason(spec) {
-                results.push(skipped(spec, reason));
+                let result = skipped(spec, reason);
+                progress(Event::Case(&result));
+                results.push(result);
                 continue;
             }
             let regs = self.allocate(spec.registrations);
@@ -420,7 +449,7 @@ impl Prepared {
                     message: failure.message.clone(),
                 });
             }
-            results.push(CaseResult {
+            let result = CaseResult {
                 name: spec.name,
                 group: spec.group,
                 summary: spec.summary,
@@ -435,7 +464,9 @@ impl Prepared {
                 failure: outcome.err(),
                 exchanges: ctx.exchanges,
                 findings: ctx.findings,
-            });
+            };
+            progress(Event::Case(&result));
+            results.push(result);
         }
         let drift = observed
             .iter()

@@ -469,7 +469,12 @@ fn goose_configuration(
         Ramp::Time(t) => args.extend(["--increase-time".into(), t.whole_seconds().to_string()]),
     }
     match plan.length {
-        Length::RunTime(t) => args.extend(["--run-time".into(), t.whole_seconds().to_string()]),
+        // Keep the ramp in goose's metrics, as pushcheck's own tallies cover the whole run too.
+        Length::RunTime(t) => args.extend([
+            "--run-time".into(),
+            t.whole_seconds().to_string(),
+            "--no-reset-metrics".into(),
+        ]),
         Length::Iterations(n) => args.extend(["--iterations".into(), n.to_string()]),
     }
     if let Some(t) = throttle {

@@ -2,8 +2,7 @@
 //!
 //! A file names the operation mix, users, ramp, length, throttle, think time, validation sample
 //! rate, coordinated-omission mitigation and thresholds; `scenarios/README.md` documents every
-//! key and `schemas/load-scenario.json` is its schema. Every value is checked while the file is
-//! read, so a bad value is reported with the file, line, column and field, never later in the
+//! key. Every value is checked while the file is read (unknown keys are refused), so a bad value is reported with the file, line, column and field, never later in the
 //! middle of a run. Threshold rules are parsed by goose's own parser (and pushcheck's for
 //! `schema-violation-rate`), so a rule goose would refuse is refused here, with goose's reason.
 //!

@@ -169,10 +169,13 @@ impl Simulator {
         let started = Instant::now();
         let apps = app_entries(&config);
         let (seed, count) = (config.seed, config.seed_registrations);
-        let seed_apps = Arc::clone(&apps);
-        let state = tokio::task::spawn_blocking(move || seed::seeded_state(seed_apps, seed, count))
-            .await
-            .map_err(|e| MockError::Config(format!("seeding did not finish: {e}")))??;
+        let profiles = seed::profiles(seed)?;
+        let (seed_apps, seed_profiles) = (Arc::clone(&apps), Arc::clone(&profiles));
+        let state = tokio::task::spawn_blocking(move || {
+            seed::seeded_state(seed_apps, seed_profiles, seed, count)
+        })
+        .await
+        .map_err(|e| MockError::Config(format!("seeding did not finish: {e}")))??;
         let seeded = state.len();
         let sample_registration = state.list(0, 1).1.first().map(|(id, _)| id.to_string());
         let listener = TcpListener::bind(config.addr)
@@ -188,6 +191,7 @@ impl Simulator {
         let shared = Arc::new(server::Shared::new(
             state,
             apps,
+            profiles,
             &config.credentials,
             faults::FaultInjector::new(config.faults.clone(), config.seed, started),
             config.body_limit,
@@ -227,8 +231,13 @@ impl Simulator {
     pub fn seed_only(config: &SimulatorConfig) -> Result<SeedSummary, MockError> {
         config.check().map_err(MockError::Config)?;
         let started = Instant::now();
-        let state =
-            seed::seeded_state(app_entries(config), config.seed, config.seed_registrations)?;
+        let profiles = seed::profiles(config.seed)?;
+        let state = seed::seeded_state(
+            app_entries(config),
+            profiles,
+            config.seed,
+            config.seed_registrations,
+        )?;
         Ok(SeedSummary {
             seeded: state.len(),
             elapsed: started.elapsed(),

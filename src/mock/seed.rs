@@ -188,20 +188,30 @@ fn uuid(rng: &mut Rng) -> String {
     out
 }
 
+/// The system-data profiles registrations point at: the doc's example first, then generated
+/// ones. Deterministic for a seed; shared, never mutated.
+pub(crate) fn profiles(seed: u64) -> Result<Arc<[SystemProfile]>, MockError> {
+    let mut rng = Rng::new(seed ^ 0x0050_F11E);
+    let (_, doc_profile) = doc_registration()?;
+    let mut profiles = Vec::with_capacity(GENERATED_PROFILES + 1);
+    profiles.push(doc_profile);
+    for _ in 0..GENERATED_PROFILES {
+        profiles.push(generated_profile(&mut rng));
+    }
+    Ok(profiles.into())
+}
+
 /// Builds the seeded state: `count` registrations spread over `apps` round-robin, none
-/// personalized. Deterministic for a given `seed`.
+/// personalized, pointing at `profiles` (from [`profiles`]). Deterministic for a given `seed`.
 pub(crate) fn seeded_state(
     apps: Arc<[AppEntry]>,
+    profiles: Arc<[SystemProfile]>,
     seed: u64,
     count: usize,
 ) -> Result<State, MockError> {
     let mut rng = Rng::new(seed);
-    let (doc_id, doc_profile) = doc_registration()?;
-    let mut profiles = Vec::with_capacity(GENERATED_PROFILES + 1);
-    profiles.push(Arc::new(doc_profile));
-    for _ in 0..GENERATED_PROFILES {
-        profiles.push(Arc::new(generated_profile(&mut rng)));
-    }
+    let (doc_id, _) = doc_registration()?;
+    let generated = profiles.len().saturating_sub(1).max(1);
     let mut registrations = Vec::with_capacity(count);
     let mut by_id: HashMap<Arc<str>, u32> = HashMap::with_capacity(count);
     let app_count = apps.len();
@@ -209,7 +219,7 @@ pub(crate) fn seeded_state(
         let (id, profile) = if i == 0 {
             (doc_id.clone(), 0)
         } else {
-            (uuid(&mut rng), 1 + rng.below(GENERATED_PROFILES) as u32)
+            (uuid(&mut rng), 1 + rng.below(generated) as u32)
         };
         let id: Arc<str> = Arc::from(id);
         let index = registrations.len() as u32;
@@ -243,9 +253,9 @@ mod tests {
 
     #[test]
     fn seeding_is_deterministic_and_starts_with_the_doc_example() {
-        let a = seeded_state(apps(), 7, 50).unwrap();
-        let b = seeded_state(apps(), 7, 50).unwrap();
-        let c = seeded_state(apps(), 8, 50).unwrap();
+        let a = seeded_state(apps(), profiles(7).unwrap(), 7, 50).unwrap();
+        let b = seeded_state(apps(), profiles(7).unwrap(), 7, 50).unwrap();
+        let c = seeded_state(apps(), profiles(8).unwrap(), 8, 50).unwrap();
         assert_eq!(a.list(0, 50).1, b.list(0, 50).1);
         assert_ne!(a.list(1, 49).1, c.list(1, 49).1);
         assert_eq!(

@@ -10,6 +10,7 @@
 //! This module must not print, must not panic on any input, and must not answer 500 except for
 //! the injected error-rate fault.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::pin::Pin;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -26,12 +27,12 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::faults::FaultInjector;
-use super::seed::seeded_state;
+use super::seed::{SystemProfile, seeded_state};
 use super::state::{
     AppEntry, AttrValue, Attrs, Gender, Identity, OpError, PatchInput, PersonAttributes,
     PersonalizeFlags, State,
 };
-use super::wire::{ApiError, LegacyError, PersonBody, PushError, RegistrationBody};
+use super::wire::{ApiError, Catalog, LegacyError, PersonBody, PushError, RegistrationBody};
 use super::{ADMIN_INVARIANTS, ADMIN_REGISTRATIONS, ADMIN_RESET};
 use crate::api::auth::Credentials;
 use crate::api::{APP_CODE_HEADER, Operation, error_code, message_id, personalize_flag};
@@ -58,6 +59,7 @@ struct Template {
 pub(crate) struct Shared {
     pub state: RwLock<State>,
     pub apps: Arc<[AppEntry]>,
+    pub profiles: Arc<[SystemProfile]>,
     /// `(scheme, token)` of every accepted credential, as sent after the scheme word.
     accepted: Vec<(&'static str, String)>,
     pub faults: FaultInjector,
@@ -68,9 +70,11 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         state: State,
         apps: Arc<[AppEntry]>,
+        profiles: Arc<[SystemProfile]>,
         credentials: &[Credentials],
         faults: FaultInjector,
         body_limit: usize,
@@ -105,12 +109,20 @@ impl Shared {
         Shared {
             state: RwLock::new(state),
             apps,
+            profiles,
             accepted,
             faults,
             body_limit,
             templates,
             seed,
             seed_registrations,
+        }
+    }
+
+    fn catalog(&self) -> Catalog<'_> {
+        Catalog {
+            apps: &self.apps,
+            profiles: &self.profiles,
         }
     }
 
@@ -138,8 +150,9 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
 // Answers
 
 fn json(status: StatusCode, body: &impl Serialize) -> Response {
-    match serde_json::to_vec(body) {
-        Ok(bytes) => (
+    let mut bytes = Vec::with_capacity(1024);
+    match serde_json::to_writer(&mut bytes, body) {
+        Ok(()) => (
             status,
             [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
             bytes,
@@ -239,28 +252,28 @@ fn op_error(error: OpError) -> Response {
 async fn api(Extract(shared): Extract<Arc<Shared>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path();
-    let mut allowed: Vec<&Template> = Vec::new();
+    let mut allowed: [Option<&Template>; 4] = [None; 4];
     let mut id = "";
-    for t in &shared.templates {
+    for (slot, t) in allowed.iter_mut().zip(&shared.templates) {
         if let Some(middle) = path
             .strip_prefix(t.prefix.as_str())
             .and_then(|rest| rest.strip_suffix(t.suffix.as_str()))
             && !middle.is_empty()
             && !middle.contains('/')
         {
-            allowed.push(t);
+            *slot = Some(t);
             id = middle;
         }
     }
-    if allowed.is_empty() {
+    let mut matching = allowed.iter().flatten();
+    if allowed.iter().all(Option::is_none) {
         return not_found();
     }
-    let Some(op) = allowed
-        .iter()
+    let Some(op) = matching
         .find(|t| t.method == parts.method)
         .map(|t| t.op)
     else {
-        let allow: Vec<&str> = allowed.iter().map(|t| t.method.as_str()).collect();
+        let allow: Vec<&str> = allowed.iter().flatten().map(|t| t.method.as_str()).collect();
         return method_not_allowed(&allow.join(", "));
     };
     let id = percent_decode(id);
@@ -274,7 +287,7 @@ async fn operation(
     shared: &Shared,
     op: Operation,
     parts: &Parts,
-    id: Option<String>,
+    id: Option<Cow<'_, str>>,
     body: Body,
 ) -> Response {
     if shared.faults.rate_limited(op) {
@@ -309,9 +322,10 @@ async fn operation(
     };
     // An ID that is not UTF-8 once decoded cannot name a registration.
     let id = id.unwrap_or_default();
+    let id: &str = &id;
     match op {
         Operation::Get => {
-            let view = shared.read().get(app, &id);
+            let view = shared.read().get(app, id);
             match view {
                 Ok(view) => registration_answer(shared, &view),
                 Err(e) => op_error(e),
@@ -324,7 +338,7 @@ async fn operation(
             };
             let input = patch_input(&value);
             let store = !shared.faults.drop_write();
-            let result = shared.write().patch(app, &id, input, store);
+            let result = shared.write().patch(app, id, input, store);
             match result {
                 Ok(view) => registration_answer(shared, &view),
                 Err(e) => op_error(e),
@@ -346,12 +360,13 @@ async fn operation(
             let store = !shared.faults.drop_write();
             let result = shared
                 .write()
-                .personalize(app, &id, identity, attributes, flags, store);
+                .personalize(app, id, identity, attributes, flags, store);
             match result {
                 Ok(view) => json(
                     StatusCode::OK,
                     &PersonBody {
                         view: &view,
+                        catalog: shared.catalog(),
                         with_application_id: !shared.faults.break_response(),
                     },
                 ),
@@ -360,7 +375,7 @@ async fn operation(
         }
         Operation::Depersonalize => {
             let store = !shared.faults.drop_write();
-            let result = shared.write().depersonalize(app, &id, store);
+            let result = shared.write().depersonalize(app, id, store);
             match result {
                 Ok(()) => StatusCode::OK.into_response(),
                 Err(e) => op_error(e),
@@ -374,6 +389,7 @@ fn registration_answer(shared: &Shared, view: &super::state::RegistrationView) -
         StatusCode::OK,
         &RegistrationBody {
             view,
+            catalog: shared.catalog(),
             with_application_id: !shared.faults.break_response(),
         },
     )
@@ -537,9 +553,9 @@ async fn read_limited(mut body: Body, limit: usize) -> Result<Bytes, BodyError> 
 
 /// Decodes `%XX` escapes; `None` when the result is not UTF-8. A `%` not followed by two hex
 /// digits stays as it is.
-fn percent_decode(segment: &str) -> Option<String> {
+fn percent_decode(segment: &str) -> Option<Cow<'_, str>> {
     if !segment.contains('%') {
-        return Some(segment.to_owned());
+        return Some(Cow::Borrowed(segment));
     }
     let bytes = segment.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -558,7 +574,7 @@ fn percent_decode(segment: &str) -> Option<String> {
             }
         }
     }
-    String::from_utf8(out).ok()
+    String::from_utf8(out).ok().map(Cow::Owned)
 }
 
 fn to_attrs(map: &Map<String, Value>) -> Attrs {
@@ -755,8 +771,10 @@ async fn admin_registrations(
 /// `POST /__pushcheck/reset`: back to the seeded state. The new state is built outside the lock.
 async fn admin_reset(Extract(shared): Extract<Arc<Shared>>) -> Response {
     let apps = Arc::clone(&shared.apps);
+    let profiles = Arc::clone(&shared.profiles);
     let (seed, count) = (shared.seed, shared.seed_registrations);
-    let built = tokio::task::spawn_blocking(move || seeded_state(apps, seed, count)).await;
+    let built =
+        tokio::task::spawn_blocking(move || seeded_state(apps, profiles, seed, count)).await;
     match built {
         Ok(Ok(state)) => {
             let seeded = state.len();

@@ -153,12 +153,14 @@ pub(crate) enum OpError {
 
 /// A registration copied out of the state, to be serialized after the lock is released.
 #[derive(Debug, Clone)]
+/// Applications and profiles are referred to by index: they are immutable and shared, so no
+/// reference count is touched on the hot path.
 pub(crate) struct RegistrationView {
     pub id: Arc<str>,
-    pub application_id: Arc<str>,
+    pub app: u16,
     pub is_primary: bool,
     pub registration_enabled: bool,
-    pub profile: Arc<SystemProfile>,
+    pub profile: u32,
     pub additional: Option<Attrs>,
 }
 
@@ -182,7 +184,7 @@ pub struct InvariantViolation {
 #[derive(Debug)]
 pub(crate) struct State {
     apps: Arc<[AppEntry]>,
-    profiles: Vec<Arc<SystemProfile>>,
+    profiles: Arc<[SystemProfile]>,
     registrations: Vec<Registration>,
     by_id: HashMap<Arc<str>, u32>,
     persons: Vec<Person>,
@@ -194,7 +196,7 @@ pub(crate) struct State {
 impl State {
     pub fn new(
         apps: Arc<[AppEntry]>,
-        profiles: Vec<Arc<SystemProfile>>,
+        profiles: Arc<[SystemProfile]>,
         registrations: Vec<Registration>,
         by_id: HashMap<Arc<str>, u32>,
     ) -> State {
@@ -243,12 +245,15 @@ impl State {
 
     fn view(&self, index: u32) -> Option<RegistrationView> {
         let r = self.registrations.get(index as usize)?;
+        // Indexes are checked here once, so rendering can trust them.
+        self.apps.get(usize::from(r.app))?;
+        self.profiles.get(r.profile as usize)?;
         Some(RegistrationView {
             id: Arc::clone(&r.id),
-            application_id: Arc::clone(&self.apps.get(usize::from(r.app))?.application_id),
+            app: r.app,
             is_primary: r.is_primary,
             registration_enabled: r.registration_enabled,
-            profile: Arc::clone(self.profiles.get(r.profile as usize)?),
+            profile: r.profile,
             additional: r.additional.as_deref().cloned(),
         })
     }
@@ -701,14 +706,14 @@ fn is_plausible_email(email: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mock::seed::seeded_state;
+    use crate::mock::seed::{profiles, seeded_state};
 
     fn state() -> (State, Vec<Arc<str>>) {
         let apps: Arc<[AppEntry]> = Arc::from(vec![AppEntry {
             app_code: "a".into(),
             application_id: Arc::from("A"),
         }]);
-        let s = seeded_state(apps, 1, 4).unwrap();
+        let s = seeded_state(apps, profiles(1).unwrap(), 1, 4).unwrap();
         let ids = s.list(0, 4).1.into_iter().map(|(id, _)| id).collect();
         (s, ids)
     }

@@ -11,7 +11,15 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeStruct, Serializer};
 
-use super::state::{AttrValue, Attrs, PersonView, RegistrationView};
+use super::seed::SystemProfile;
+use super::state::{AppEntry, AttrValue, Attrs, PersonView, RegistrationView};
+
+/// The immutable tables registration views point into.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Catalog<'a> {
+    pub apps: &'a [AppEntry],
+    pub profiles: &'a [SystemProfile],
+}
 
 impl Serialize for AttrValue {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -40,17 +48,28 @@ impl Serialize for AttrMap<'_> {
 /// break-responses fault).
 pub(crate) struct RegistrationBody<'a> {
     pub view: &'a RegistrationView,
+    pub catalog: Catalog<'a>,
     pub with_application_id: bool,
 }
 
 impl Serialize for RegistrationBody<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let v = self.view;
-        let p = &*v.profile;
+        let unknown = |what: &str| serde::ser::Error::custom(format!("unknown {what} index"));
+        let p = self
+            .catalog
+            .profiles
+            .get(v.profile as usize)
+            .ok_or_else(|| unknown("profile"))?;
+        let app = self
+            .catalog
+            .apps
+            .get(usize::from(v.app))
+            .ok_or_else(|| unknown("application"))?;
         let mut st = s.serialize_struct("Registration", 5)?;
         st.serialize_field("registrationId", &*v.id)?;
         if self.with_application_id {
-            st.serialize_field("applicationId", &*v.application_id)?;
+            st.serialize_field("applicationId", &*app.application_id)?;
         } else {
             st.skip_field("applicationId")?;
         }
@@ -105,6 +124,7 @@ struct SystemData<'a> {
 /// The personalize response: the person, plural contact keys.
 pub(crate) struct PersonBody<'a> {
     pub view: &'a PersonView,
+    pub catalog: Catalog<'a>,
     pub with_application_id: bool,
 }
 
@@ -142,6 +162,7 @@ impl Serialize for PersonBody<'_> {
                     list.iter()
                         .map(|view| RegistrationBody {
                             view,
+                            catalog: self.catalog,
                             with_application_id: self.with_application_id,
                         })
                         .collect()

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-use crate::contract::result::{FindingKind, TargetKind};
+use crate::contract::result::{CaseResult, FindingKind, TargetInfo, TargetKind};
 use crate::contract::{Status, SuiteResult};
 use crate::schema::Mode;
 
@@ -50,34 +50,53 @@ fn mode_name(mode: Mode) -> &'static str {
     }
 }
 
-/// One line per case, then failures in detail, findings, and a summary line.
-pub fn human(out: &mut dyn Write, result: &SuiteResult, style: Style) -> io::Result<()> {
-    let target = match result.target.kind {
-        TargetKind::Simulator => format!("the embedded simulator at {}", result.target.base_url),
-        TargetKind::Live => result.target.base_url.clone(),
+/// The line that opens a run.
+pub fn header(
+    out: &mut dyn Write,
+    target: &TargetInfo,
+    mode: Mode,
+    cases: usize,
+) -> io::Result<()> {
+    let target = match target.kind {
+        TargetKind::Simulator => format!("the embedded simulator at {}", target.base_url),
+        TargetKind::Live => target.base_url.clone(),
     };
     writeln!(
         out,
-        "running {} contract cases against {target} ({} mode)",
-        result.cases.len(),
-        mode_name(result.mode)
-    )?;
-    for case in &result.cases {
-        let status = match case.status {
-            Status::Passed => style.green("ok"),
-            Status::Failed => style.red("FAILED"),
-            Status::Skipped => style.yellow("skipped"),
-        };
-        match (&case.skip_reason, case.status) {
-            (Some(reason), _) => writeln!(out, "case {} ... {status}: {reason}", case.name)?,
-            (None, _) => writeln!(
-                out,
-                "case {} ... {status} ({})",
-                case.name,
-                millis(case.duration)
-            )?,
-        }
+        "running {cases} contract cases against {target} ({} mode)",
+        mode_name(mode)
+    )
+}
+
+/// One case's line, as it finishes.
+pub fn case_line(out: &mut dyn Write, case: &CaseResult, style: Style) -> io::Result<()> {
+    let status = match case.status {
+        Status::Passed => style.green("ok"),
+        Status::Failed => style.red("FAILED"),
+        Status::Skipped => style.yellow("skipped"),
+    };
+    match &case.skip_reason {
+        Some(reason) => writeln!(out, "case {} ... {status}: {reason}", case.name),
+        None => writeln!(
+            out,
+            "case {} ... {status} ({})",
+            case.name,
+            millis(case.duration)
+        ),
     }
+}
+
+/// The whole human report at once: header, case lines, then [`footer`].
+pub fn human(out: &mut dyn Write, result: &SuiteResult, style: Style) -> io::Result<()> {
+    header(out, &result.target, result.mode, result.cases.len())?;
+    for case in &result.cases {
+        case_line(out, case, style)?;
+    }
+    footer(out, result, style)
+}
+
+/// After the case lines: failures in detail, findings, drift, restore problems, the summary.
+pub fn footer(out: &mut dyn Write, result: &SuiteResult, style: Style) -> io::Result<()> {
     let failed: Vec<_> = result
         .cases
         .iter()

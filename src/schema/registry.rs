@@ -38,6 +38,7 @@ pub const SCHEMA_FILES: &[(&str, &str)] = schema_files![
     "error-legacy",
     "error-api",
     "contract-report",
+    "load-summary",
 ];
 
 /// Which contract to validate against.

@@ -566,3 +566,134 @@ fn a_live_run_with_writes_restores_every_registration() {
         sim.shutdown().await.expect("shutdown");
     });
 }
+
+/// Ctrl-C in the middle of a live run with writes: the run stops, the registration the running
+/// case wrote to is restored, and the exit code is 3.
+#[test]
+fn ctrl_c_during_a_live_run_restores_and_exits_3() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+
+    use pushcheck::api::Operation;
+    use pushcheck::api::client::{Call, Client, ClientConfig};
+    use pushcheck::mock::{Faults, Simulator, SimulatorConfig};
+
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let sim = runtime
+        .block_on(Simulator::start(SimulatorConfig {
+            seed_registrations: 10,
+            faults: Faults {
+                latency: Duration::from_millis(100),
+                ..Faults::default()
+            },
+            ..SimulatorConfig::default()
+        }))
+        .expect("simulator");
+    let facts = sim.facts().clone();
+    let app = facts.applications[0].app_code.clone();
+    let key = facts
+        .credentials
+        .iter()
+        .find_map(|c| match c {
+            pushcheck::api::auth::Credentials::ApiKey(k) => Some(k.expose().to_owned()),
+            _ => None,
+        })
+        .expect("an API key");
+    let listing: Value = runtime
+        .block_on(async {
+            reqwest::get(format!("{}?limit=4", facts.admin_url()))
+                .await?
+                .json()
+                .await
+        })
+        .expect("listing");
+    let ids: Vec<String> = listing["registrations"].as_array().expect("array")[1..4]
+        .iter()
+        .map(|r| r["registrationId"].as_str().expect("id").to_owned())
+        .collect();
+    let mut config = ClientConfig::new(facts.base_url.clone());
+    config.credentials = facts.credentials.first().cloned();
+    config.app_code = Some(app.clone());
+    let client = Client::new(config).expect("client");
+    let read_all = |client: &Client| -> Vec<Value> {
+        runtime.block_on(async {
+            let mut out = Vec::new();
+            for id in &ids {
+                let r = client
+                    .send(&Call::new(Operation::Get, id.clone()))
+                    .await
+                    .expect("get");
+                out.push(serde_json::from_slice::<Value>(&r.body).expect("json"));
+            }
+            out
+        })
+    };
+    let originals = read_all(&client);
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pushcheck"))
+        .args([
+            "contract",
+            "--target",
+            &facts.base_url,
+            "--app-code",
+            &app,
+            "--allow-writes",
+        ])
+        .args(ids.iter().flat_map(|id| ["--registration-id", id.as_str()]))
+        .env("PUSHCHECK_API_KEY", &key)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn pushcheck");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    // Wait (with a deadline) until the writing cases have started, then press Ctrl-C.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut seen = Vec::new();
+    loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+            .unwrap_or_else(|_| panic!("no patch case started; output so far: {seen:#?}"));
+        let started_writing = line.starts_with("case patch.");
+        seen.push(line);
+        if started_writing {
+            break;
+        }
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let exit = loop {
+        if let Some(exit) = child.try_wait().expect("wait") {
+            break exit;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pushcheck did not stop after Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    seen.extend(rx.try_iter());
+    let output = seen.join("\n");
+    assert_eq!(exit.code(), Some(3), "{output}");
+    assert!(output.contains("interrupted"), "{output}");
+    assert!(!output.contains(&key), "the key leaked");
+
+    let after = read_all(&client);
+    for ((id, before), after) in ids.iter().zip(&originals).zip(&after) {
+        assert_eq!(before["isPrimary"], after["isPrimary"], "{id}");
+        assert_eq!(before["systemData"], after["systemData"], "{id}");
+    }
+    runtime.block_on(sim.shutdown()).expect("shutdown");
+}

@@ -13,3 +13,6 @@ mod mock;
 
 // The contract suite: the simulator passes it, wiremock breaks are caught, reports, secrets.
 mod contract;
+
+// `pushcheck load`: scenarios, reports, exit codes, validation under load, CO, lost updates.
+mod load;

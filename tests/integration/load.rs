@@ -1,0 +1,405 @@
+//! `pushcheck load`: the smoke scenario against the in-process simulator, exit codes, reports,
+//! validation under load with broken payloads, coordinated omission with a stall, lost updates,
+//! the remote-target guard and credential redaction.
+//!
+//! goose's killswitch, Ctrl-C handler and logger are process-wide; `load::run` itself takes a
+//! process-wide lock, so the runs of these tests never overlap. Every run is a few seconds.
+
+use std::path::Path;
+use std::time::Duration;
+
+use pushcheck::api::auth::{Credentials, Secret};
+use pushcheck::cli::Exit;
+use pushcheck::load::{self, FeedSource, LoadConfig, LoadPlan, LoadResult, Scenario, Target};
+use pushcheck::mock::{Faults, RunningSimulator, SimulatorConfig, Stall, local_credentials};
+use pushcheck::schema::{Mode, registry};
+
+use crate::util::{TempDir, project_path, run_cli};
+
+/// A plan from scenario TOML.
+fn plan(toml: &str) -> LoadPlan {
+    Scenario::from_toml(toml, Path::new("test.toml"))
+        .expect("scenario parses")
+        .resolve()
+        .expect("scenario resolves")
+}
+
+fn config(sim: &RunningSimulator, plan: LoadPlan) -> LoadConfig {
+    LoadConfig {
+        plan,
+        scenario_file: None,
+        target: Target::parse(sim.base_url(), false).expect("loopback target"),
+        credentials: local_credentials().remove(0),
+        feed: FeedSource::Admin,
+        app_code: None,
+        feed_limit: 10_000,
+        report_dir: None,
+        baseline: None,
+        max_rps: None,
+        simulator_invariants: true,
+        embedded_simulator: false,
+        progress: None,
+    }
+}
+
+async fn simulator(faults: Faults, seeded: usize) -> RunningSimulator {
+    crate::util::start_simulator(SimulatorConfig {
+        faults,
+        seed_registrations: seeded,
+        ..SimulatorConfig::default()
+    })
+    .await
+}
+
+fn op<'r>(result: &'r LoadResult, label: &str) -> &'r load::OperationStats {
+    result
+        .operations
+        .iter()
+        .find(|o| o.operation == label)
+        .unwrap_or_else(|| panic!("no row {label:?} in {:#?}", result.operations))
+}
+
+#[test]
+fn smoke_scenario_passes_and_writes_every_report() {
+    let dir = TempDir::new("load-smoke");
+    let reports = dir.path().join("reports");
+    let run = run_cli(&[
+        "load",
+        "--scenario",
+        &project_path("scenarios/smoke.toml"),
+        "--run-time",
+        "1s",
+        "--report-dir",
+        reports.to_str().expect("utf-8 path"),
+    ]);
+    assert_eq!(
+        run.exit,
+        Exit::Passed,
+        "stdout:\n{}\nstderr:\n{}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(run.stdout.contains("PASS"), "{}", run.stdout);
+    for name in [
+        load::REPORT_HTML,
+        load::REPORT_JSON,
+        load::SUMMARY_JSON,
+        load::JUNIT_XML,
+    ] {
+        let meta = std::fs::metadata(reports.join(name))
+            .unwrap_or_else(|e| panic!("{name} was not written: {e}"));
+        assert!(meta.len() > 0, "{name} is empty");
+    }
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(reports.join(load::SUMMARY_JSON)).expect("read summary"),
+    )
+    .expect("summary is JSON");
+    let violations = registry()
+        .validate("load-summary", Mode::Strict, &summary)
+        .expect("schema exists");
+    assert!(
+        violations.is_empty(),
+        "summary.json breaks schemas/load-summary.json:\n{violations:#?}"
+    );
+    assert_eq!(summary["verdict"]["passed"], true);
+    let rows: Vec<&str> = summary["operations"]
+        .as_array()
+        .expect("operations")
+        .iter()
+        .map(|o| o["operation"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            "GET registration",
+            "PATCH registration",
+            "POST personalize",
+            "POST depersonalize"
+        ],
+        "requests are named by operation, never by registration ID"
+    );
+    let junit = std::fs::read_to_string(reports.join(load::JUNIT_XML)).expect("read junit");
+    let cases = junit.matches("<testcase").count();
+    let expected = summary["thresholds"].as_array().map_or(0, Vec::len)
+        + summary["invariants"].as_array().map_or(0, Vec::len);
+    assert_eq!(cases, expected, "one test case per threshold and invariant:\n{junit}");
+    assert!(junit.contains("no acknowledged write lost"), "{junit}");
+}
+
+#[test]
+fn json_output_is_the_summary_and_nothing_else() {
+    let run = run_cli(&[
+        "load",
+        "--scenario",
+        &project_path("scenarios/smoke.toml"),
+        "--run-time",
+        "1s",
+        "--json",
+    ]);
+    assert_eq!(run.exit, Exit::Passed, "{}\n{}", run.stdout, run.stderr);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}", run.stdout));
+    assert!(
+        registry()
+            .validate("load-summary", Mode::Strict, &v)
+            .expect("schema")
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_threshold_that_cannot_be_met_exits_1() {
+    let run = run_cli(&[
+        "load",
+        "--scenario",
+        &project_path("scenarios/smoke.toml"),
+        "--run-time",
+        "1s",
+        "--threshold",
+        "p95<1us",
+    ]);
+    assert_eq!(run.exit, Exit::CheckFailed, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("FAIL p95<1us"), "{}", run.stdout);
+}
+
+#[test]
+fn a_threshold_goose_refuses_exits_2_with_gooses_reason() {
+    let run = run_cli(&[
+        "load",
+        "--scenario",
+        &project_path("scenarios/smoke.toml"),
+        "--threshold",
+        "p95<0",
+    ]);
+    assert_eq!(run.exit, Exit::Usage, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr
+            .contains("it can never pass; no response time is less than 0."),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_bad_scenario_value_names_file_line_and_field() {
+    let dir = TempDir::new("load-bad-scenario");
+    let file = dir.write(
+        "bad.toml",
+        "users = 4\nrun_time = \"1s\"\n\n[validation]\nsample_rate = 2.5\n",
+    );
+    let run = run_cli(&["load", "--scenario", &file]);
+    assert_eq!(run.exit, Exit::Usage, "{}", run.stderr);
+    let expected = format!("{file}:5:15: field `sample_rate`: ");
+    assert!(
+        run.stderr.contains(&expected) && run.stderr.contains("between 0 and 1"),
+        "expected {expected:?} in:\n{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn every_shipped_scenario_parses() {
+    for name in ["smoke", "read-heavy", "write-heavy", "personalize-storm"] {
+        let path = project_path(&format!("scenarios/{name}.toml"));
+        let s = Scenario::from_file(Path::new(&path))
+            .unwrap_or_else(|e| panic!("scenarios/{name}.toml: {e}"));
+        let plan = s.resolve().unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(plan.name, name);
+        assert!(!plan.thresholds.is_empty(), "{name} has thresholds");
+    }
+}
+
+#[test]
+fn a_remote_target_needs_allow_remote() {
+    let run = run_cli(&["load", "--target", "http://192.0.2.1:9", "--run-time", "1s"]);
+    assert_eq!(run.exit, Exit::Usage, "{}", run.stderr);
+    assert!(run.stderr.contains("--allow-remote"), "{}", run.stderr);
+}
+
+#[test]
+fn credentials_never_appear_in_output_or_reports() {
+    const KEY: &str = "recognisable-secret-key-4711";
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let sim = runtime.block_on(crate::util::start_simulator(SimulatorConfig {
+        credentials: vec![Credentials::ApiKey(Secret::new(KEY))],
+        ..SimulatorConfig::default()
+    }));
+    let dir = TempDir::new("load-secret");
+    let reports = dir.path().join("r");
+    let run = run_cli(&[
+        "load",
+        "--scenario",
+        &project_path("scenarios/smoke.toml"),
+        "--run-time",
+        "1s",
+        "--target",
+        sim.base_url(),
+        "--api-key",
+        KEY,
+        "--report-dir",
+        reports.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(run.exit, Exit::Passed, "{}\n{}", run.stdout, run.stderr);
+    assert!(!run.stdout.contains(KEY) && !run.stderr.contains(KEY));
+    for entry in std::fs::read_dir(&reports).expect("reports") {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("read report");
+        assert!(!text.contains(KEY), "{} contains the API key", path.display());
+    }
+    runtime.block_on(async { sim.shutdown().await.expect("shutdown") });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn broken_payloads_under_load_are_counted_and_gated() {
+    let sim = simulator(
+        Faults {
+            break_responses: 0.5,
+            ..Faults::default()
+        },
+        200,
+    )
+    .await;
+    let plan = plan(
+        r#"
+        users = 4
+        run_time = "1s"
+        thresholds = ["schema-violation-rate<=1%", "schema-violation-rate<=100% for GET registration"]
+        [mix]
+        get = 1
+        "#,
+    );
+    let result = load::run(config(&sim, plan)).await.expect("run");
+    let get = op(&result, "GET registration");
+    assert!(get.validated > 50, "{get:#?}");
+    assert!(
+        (20.0..80.0).contains(&get.schema_violation_rate),
+        "about half the bodies are broken: {get:#?}"
+    );
+    assert_eq!(get.failures, get.schema_violations, "recorded as goose failures");
+    assert!(
+        get.violation_samples
+            .iter()
+            .any(|s| s.message.contains("applicationId")),
+        "{:#?}",
+        get.violation_samples
+    );
+    let gated: Vec<(&str, bool)> = result
+        .thresholds
+        .iter()
+        .map(|t| (t.rule.as_str(), t.passed))
+        .collect();
+    assert_eq!(
+        gated,
+        [
+            ("schema-violation-rate<=1%", false),
+            ("schema-violation-rate<=100% for GET registration", true)
+        ]
+    );
+    assert!(!result.verdict.passed);
+    sim.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stall_shows_in_the_coordinated_omission_adjusted_tail() {
+    let sim = simulator(
+        Faults {
+            stall: Some(Stall {
+                from: Duration::from_millis(1500),
+                until: Duration::from_millis(2500),
+            }),
+            ..Faults::default()
+        },
+        100,
+    )
+    .await;
+    let plan = plan(
+        r#"
+        users = 4
+        increase_rate = 8
+        run_time = "3s"
+        co_mitigation = "average"
+        [mix]
+        get = 1
+        "#,
+    );
+    let result = load::run(config(&sim, plan)).await.expect("run");
+    let total = &result.total;
+    assert!(
+        total.latency_ms.max >= 400.0,
+        "the stalled requests themselves took most of the stall: {total:#?}"
+    );
+    let adjusted = total
+        .adjusted_latency_ms
+        .unwrap_or_else(|| panic!("mitigation added no synthetic times: {result:#?}"));
+    assert!(
+        adjusted.p99 > total.latency_ms.p99 && adjusted.p99 >= 100.0,
+        "the adjusted tail reflects the stall: measured {:?}, adjusted {adjusted:?}",
+        total.latency_ms
+    );
+    let co = result.coordinated_omission.as_ref().expect("co summary");
+    assert!(co.synthetic_requests > 0, "{co:#?}");
+    sim.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dropped_writes_are_reported_as_lost_updates() {
+    let sim = simulator(
+        Faults {
+            drop_writes: 0.3,
+            ..Faults::default()
+        },
+        40,
+    )
+    .await;
+    let plan = plan(
+        r#"
+        users = 4
+        run_time = "1s"
+        [mix]
+        get = 1
+        patch = 3
+        "#,
+    );
+    let result = load::run(config(&sim, plan)).await.expect("run");
+    let lost = result
+        .invariants
+        .iter()
+        .find(|i| i.name == load::after::NO_LOST_UPDATES)
+        .expect("the lost-update check ran");
+    assert!(!lost.passed, "{lost:#?}");
+    assert!(lost.checked > 0 && !lost.findings.is_empty(), "{lost:#?}");
+    assert!(
+        lost.findings[0].contains("was acknowledged, read back"),
+        "{lost:#?}"
+    );
+    assert!(!result.verdict.passed);
+    sim.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn without_faults_writes_survive_and_invariants_hold() {
+    let sim = simulator(Faults::default(), 50).await;
+    let plan = plan(
+        r#"
+        users = 4
+        run_time = "1s"
+        [mix]
+        get = 1
+        patch = 2
+        personalize = 2
+        depersonalize = 1
+        "#,
+    );
+    let result = load::run(config(&sim, plan)).await.expect("run");
+    assert!(
+        result.invariants.iter().all(|i| i.passed),
+        "{:#?}",
+        result.invariants
+    );
+    assert!(result.verdict.passed, "{:#?}", result.verdict);
+    sim.shutdown().await.expect("shutdown");
+}
