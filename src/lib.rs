@@ -11,8 +11,8 @@
 
 pub mod api;
 pub mod cli;
-pub mod load;
 pub mod contract;
+pub mod load;
 pub mod mock;
 pub mod report;
 pub mod schema;

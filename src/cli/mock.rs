@@ -9,7 +9,6 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::Args;
 use serde_json::json;
 
@@ -138,11 +137,7 @@ pub fn run(args: MockArgs, out: &mut dyn Write) -> CmdResult {
         return Ok(Exit::Passed);
     }
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-        .map_err(Failure::runtime)?;
+    let runtime = super::runtime()?;
     runtime.block_on(async {
         let simulator = Simulator::start(config).await.map_err(failure)?;
         let facts = simulator.facts();
@@ -200,15 +195,7 @@ fn write_facts(out: &mut dyn Write, facts: &Facts, user: bool) -> std::io::Resul
         facts.seeded, facts.seed
     )?;
     writeln!(out, "admin         {}?limit=10", facts.admin_url())?;
-    writeln!(
-        out,
-        "faults        {}",
-        if facts.faults.is_off() {
-            "none".to_owned()
-        } else {
-            format!("{:?}", facts.faults)
-        }
-    )?;
+    writeln!(out, "faults        {}", faults_summary(&facts.faults))?;
     if let (Some(id), Some(app), Some(c)) = (
         &facts.sample_registration,
         facts.applications.first(),
@@ -224,6 +211,36 @@ fn write_facts(out: &mut dyn Write, facts: &Facts, user: bool) -> std::io::Resul
         )?;
     }
     writeln!(out, "stop          Ctrl-C or SIGTERM")
+}
+
+fn faults_summary(f: &Faults) -> String {
+    let mut parts = Vec::new();
+    if !f.latency.is_zero() {
+        parts.push(format!("latency {:?}", f.latency));
+    }
+    if !f.jitter.is_zero() {
+        parts.push(format!("jitter up to {:?}", f.jitter));
+    }
+    if f.error_rate > 0.0 {
+        parts.push(format!("error rate {}", f.error_rate));
+    }
+    if let Some(limit) = f.rate_limit {
+        parts.push(format!("rate limit {limit}/s per operation"));
+    }
+    if let Some(stall) = f.stall {
+        parts.push(format!("stall {:?}..{:?}", stall.from, stall.until));
+    }
+    if f.drop_writes > 0.0 {
+        parts.push(format!("drop writes {}", f.drop_writes));
+    }
+    if f.break_responses > 0.0 {
+        parts.push(format!("break responses {}", f.break_responses));
+    }
+    if parts.is_empty() {
+        "none".to_owned()
+    } else {
+        parts.join(", ")
+    }
 }
 
 fn facts_json(facts: &Facts, user: bool) -> serde_json::Value {

@@ -161,11 +161,14 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| Failure::runtime(anyhow::Error::new(e).context("cannot start the async runtime")))
+        .map_err(|e| {
+            Failure::runtime(anyhow::Error::new(e).context("cannot start the async runtime"))
+        })
 }
 
 /// Writes a report file, naming the path in the error.
 fn write_file(path: &std::path::Path, contents: &[u8]) -> Result<(), Failure> {
-    std::fs::write(path, contents)
-        .map_err(|e| Failure::runtime(anyhow::Error::new(e).context(format!("cannot write {}", path.display()))))
+    std::fs::write(path, contents).map_err(|e| {
+        Failure::runtime(anyhow::Error::new(e).context(format!("cannot write {}", path.display())))
+    })
 }

@@ -188,7 +188,7 @@ impl Simulator {
             addr: config.addr,
             source,
         })?;
-        let shared = Arc::new(server::Shared::new(
+        let shared = server::Shared::new(
             state,
             apps,
             profiles,
@@ -197,8 +197,13 @@ impl Simulator {
             config.body_limit,
             config.seed,
             config.seed_registrations,
-        ));
-        let app = server::router(shared);
+        )
+        .map_err(|e| MockError::Fixture {
+            name: "get-response",
+            message: e.to_string(),
+        })?;
+        let shared = Arc::new(shared);
+        let app = server::router(Arc::clone(&shared));
         let (stop, stopped) = oneshot::channel::<()>();
         let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
             let _ = tcp.set_nodelay(true);
@@ -222,6 +227,7 @@ impl Simulator {
         };
         Ok(RunningSimulator {
             facts,
+            shared,
             stop: Some(stop),
             task: Some(task),
         })
@@ -260,6 +266,7 @@ fn app_entries(config: &SimulatorConfig) -> Arc<[state::AppEntry]> {
 #[derive(Debug)]
 pub struct RunningSimulator {
     facts: Facts,
+    shared: Arc<server::Shared>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<io::Result<()>>>,
 }
@@ -278,6 +285,17 @@ impl RunningSimulator {
     /// Everything a user needs to talk to it.
     pub fn facts(&self) -> &Facts {
         &self.facts
+    }
+
+    /// The invariant check of the whole state, in-process (as `GET /__pushcheck/invariants`).
+    pub fn invariants(&self) -> Vec<InvariantViolation> {
+        self.shared.invariants()
+    }
+
+    /// A page of registration IDs with their application codes, in creation order, and the
+    /// total (as `GET /__pushcheck/registrations`).
+    pub fn registrations(&self, offset: usize, limit: usize) -> (usize, Vec<(String, String)>) {
+        self.shared.registrations(offset, limit)
     }
 
     /// Stops accepting, lets in-flight requests finish (up to a few seconds), and returns.

@@ -20,7 +20,7 @@ use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{RawQuery, Request, State as Extract};
 use axum::http::header::{ALLOW, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Serialize;
@@ -32,7 +32,7 @@ use super::state::{
     AppEntry, AttrValue, Attrs, Gender, Identity, OpError, PatchInput, PersonAttributes,
     PersonalizeFlags, State,
 };
-use super::wire::{ApiError, Catalog, LegacyError, PersonBody, PushError, RegistrationBody};
+use super::wire::{ApiError, Catalog, LegacyError, PersonBody, Prerendered, PushError};
 use super::{ADMIN_INVARIANTS, ADMIN_REGISTRATIONS, ADMIN_RESET};
 use crate::api::auth::Credentials;
 use crate::api::{APP_CODE_HEADER, Operation, error_code, message_id, personalize_flag};
@@ -43,7 +43,12 @@ pub const ADMIN_DEFAULT_LIMIT: usize = 100;
 /// Largest page of the admin registration listing.
 pub const ADMIN_MAX_LIMIT: usize = 100_000;
 /// Validation messages are cut to this many characters (they may quote the offending value).
-const MAX_MESSAGE_CHARS: usize = 200;
+const MAX_MESSAGE_CHARS: usize = 300;
+/// An over-limit body up to this size is read and discarded before the 413 goes out, so the
+/// client, still sending, sees the answer instead of a reset connection.
+const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
+/// Longest time spent draining an over-limit body.
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// One operation's path template split around `{pushRegId}`.
 #[derive(Debug)]
@@ -60,6 +65,8 @@ pub(crate) struct Shared {
     pub state: RwLock<State>,
     pub apps: Arc<[AppEntry]>,
     pub profiles: Arc<[SystemProfile]>,
+    prerendered: Prerendered,
+    app_code_header: HeaderName,
     /// `(scheme, token)` of every accepted credential, as sent after the scheme word.
     accepted: Vec<(&'static str, String)>,
     pub faults: FaultInjector,
@@ -80,7 +87,7 @@ impl Shared {
         body_limit: usize,
         seed: u64,
         seed_registrations: usize,
-    ) -> Shared {
+    ) -> Result<Shared, serde_json::Error> {
         let accepted = credentials
             .iter()
             .map(|c| {
@@ -106,7 +113,10 @@ impl Shared {
                 })
             })
             .collect();
-        Shared {
+        Ok(Shared {
+            prerendered: Prerendered::new(&apps, &profiles)?,
+            app_code_header: HeaderName::from_bytes(APP_CODE_HEADER.as_bytes())
+                .map_err(serde::ser::Error::custom)?,
             state: RwLock::new(state),
             apps,
             profiles,
@@ -116,7 +126,23 @@ impl Shared {
             templates,
             seed,
             seed_registrations,
-        }
+        })
+    }
+
+    pub fn invariants(&self) -> Vec<super::InvariantViolation> {
+        self.read().invariants()
+    }
+
+    pub fn registrations(&self, offset: usize, limit: usize) -> (usize, Vec<(String, String)>) {
+        let (total, page) = self.read().list(offset, limit);
+        let page = page
+            .into_iter()
+            .map(|(id, app)| {
+                let code = self.apps.get(usize::from(app)).map(|a| a.app_code.clone());
+                (id.to_string(), code.unwrap_or_default())
+            })
+            .collect();
+        (total, page)
     }
 
     fn catalog(&self) -> Catalog<'_> {
@@ -269,11 +295,12 @@ async fn api(Extract(shared): Extract<Arc<Shared>>, request: Request) -> Respons
     if allowed.iter().all(Option::is_none) {
         return not_found();
     }
-    let Some(op) = matching
-        .find(|t| t.method == parts.method)
-        .map(|t| t.op)
-    else {
-        let allow: Vec<&str> = allowed.iter().flatten().map(|t| t.method.as_str()).collect();
+    let Some(op) = matching.find(|t| t.method == parts.method).map(|t| t.op) else {
+        let allow: Vec<&str> = allowed
+            .iter()
+            .flatten()
+            .map(|t| t.method.as_str())
+            .collect();
         return method_not_allowed(&allow.join(", "));
     };
     let id = percent_decode(id);
@@ -385,14 +412,21 @@ async fn operation(
 }
 
 fn registration_answer(shared: &Shared, view: &super::state::RegistrationView) -> Response {
-    json(
-        StatusCode::OK,
-        &RegistrationBody {
-            view,
-            catalog: shared.catalog(),
-            with_application_id: !shared.faults.break_response(),
-        },
-    )
+    let mut bytes = Vec::with_capacity(768);
+    let with_application_id = !shared.faults.break_response();
+    match shared
+        .prerendered
+        .write_registration(&mut bytes, view, with_application_id)
+    {
+        Ok(()) => (
+            StatusCode::OK,
+            [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+            bytes,
+        )
+            .into_response(),
+        // Unreachable: the state checked the indexes when it made the view.
+        Err(_) => op_error(OpError::RegistrationNotFound),
+    }
 }
 
 /// Any configured credential, any scheme; the scheme word is case-insensitive.
@@ -415,7 +449,7 @@ fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
 /// The application named by `AppCode`: 48001 when missing, 48012 when unknown.
 #[allow(clippy::result_large_err)]
 fn application(shared: &Shared, headers: &HeaderMap) -> Result<u16, Response> {
-    let Some(code) = headers.get(APP_CODE_HEADER) else {
+    let Some(code) = headers.get(&shared.app_code_header) else {
         return Err(push_error(
             error_code::APP_CODE_MISSING,
             "Application code is missing: send it in the AppCode header",
@@ -454,6 +488,9 @@ async fn json_body(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > shared.body_limit as u64) {
+        if declared.is_some_and(|n| n <= DRAIN_LIMIT as u64) {
+            drain(body).await;
+        }
         return Err(too_large(shared.body_limit));
     }
     if !content_type_ok {
@@ -463,7 +500,10 @@ async fn json_body(
     }
     let bytes = match read_limited(body, shared.body_limit).await {
         Ok(b) => b,
-        Err(BodyError::TooLarge) => return Err(too_large(shared.body_limit)),
+        Err(BodyError::TooLarge(rest)) => {
+            drain(rest).await;
+            return Err(too_large(shared.body_limit));
+        }
         Err(BodyError::Broken) => return Err(bad_request("The request body could not be read")),
     };
     if bytes.is_empty() {
@@ -491,9 +531,9 @@ async fn json_body(
     let mut fields: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for v in violations {
         fields
-            .entry(v.instance_path)
+            .entry(v.instance_path.clone())
             .or_default()
-            .push(truncate(&v.message));
+            .push(describe(&v));
     }
     Err(legacy_with(
         StatusCode::BAD_REQUEST,
@@ -512,6 +552,16 @@ fn too_large(limit: usize) -> Response {
     )
 }
 
+/// A violation's message with the schema keyword that failed (`maxLength`, `type`...).
+fn describe(v: &crate::schema::Violation) -> String {
+    let keyword = v.schema_path.rsplit('/').next().unwrap_or_default();
+    if keyword.is_empty() {
+        truncate(&v.message)
+    } else {
+        format!("{} (schema keyword {keyword})", truncate(&v.message))
+    }
+}
+
 /// Shortens a long message in its middle, where a quoted value sits, keeping the rule at its end.
 fn truncate(message: &str) -> String {
     let chars = message.chars().count();
@@ -527,7 +577,8 @@ fn truncate(message: &str) -> String {
 }
 
 enum BodyError {
-    TooLarge,
+    /// Over the limit; the rest of the body, unread.
+    TooLarge(Body),
     Broken,
 }
 
@@ -542,13 +593,28 @@ async fn read_limited(mut body: Body, limit: usize) -> Result<Bytes, BodyError> 
             Some(Ok(frame)) => {
                 if let Ok(data) = frame.into_data() {
                     if buffer.len() + data.len() > limit {
-                        return Err(BodyError::TooLarge);
+                        return Err(BodyError::TooLarge(body));
                     }
                     buffer.extend_from_slice(&data);
                 }
             }
         }
     }
+}
+
+/// Reads and discards up to [`DRAIN_LIMIT`] bytes of `body`, for at most [`DRAIN_TIME`].
+async fn drain(mut body: Body) {
+    let discard = async {
+        let mut seen = 0usize;
+        while seen <= DRAIN_LIMIT {
+            let frame = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await;
+            match frame {
+                Some(Ok(frame)) => seen += frame.data_ref().map_or(0, |d| d.len()),
+                _ => break,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_TIME, discard).await;
 }
 
 /// Decodes `%XX` escapes; `None` when the result is not UTF-8. A `%` not followed by two hex

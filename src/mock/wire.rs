@@ -79,26 +79,101 @@ impl Serialize for RegistrationBody<'_> {
         } else {
             st.skip_field("additionalData")?;
         }
-        st.serialize_field(
-            "systemData",
-            &SystemData {
-                cloud_type: &p.cloud_type,
-                registration_enabled: v.registration_enabled,
-                notifications_enabled: p.notifications_enabled,
-                geofencing_sdk: p.geofencing_sdk,
-                sdk_version: &p.sdk_version,
-                app_version: &p.app_version,
-                os: &p.os,
-                os_version: &p.os_version,
-                device_manufacturer: &p.device_manufacturer,
-                device_model: &p.device_model,
-                device_secure: p.device_secure,
-                os_language: &p.os_language,
-                device_timezone_offset: &p.device_timezone_offset,
-                device_name: &p.device_name,
-            },
-        )?;
+        st.serialize_field("systemData", &SystemData::new(p, v.registration_enabled))?;
         st.end()
+    }
+}
+
+/// The shared parts of registration bodies, rendered once: every profile's `systemData` (with
+/// `registrationEnabled` false and true) and every application's quoted `applicationId`. The hot
+/// GET/PATCH path then only formats the per-registration fields; a unit test checks the result
+/// is byte-identical to [`RegistrationBody`]'s serde rendering.
+#[derive(Debug)]
+pub(crate) struct Prerendered {
+    system_data: Vec<[Vec<u8>; 2]>,
+    application_ids: Vec<Vec<u8>>,
+}
+
+impl Prerendered {
+    pub fn new(
+        apps: &[AppEntry],
+        profiles: &[SystemProfile],
+    ) -> Result<Prerendered, serde_json::Error> {
+        let system_data = profiles
+            .iter()
+            .map(|p| {
+                Ok([
+                    serde_json::to_vec(&SystemData::new(p, false))?,
+                    serde_json::to_vec(&SystemData::new(p, true))?,
+                ])
+            })
+            .collect::<Result<_, serde_json::Error>>()?;
+        let application_ids = apps
+            .iter()
+            .map(|a| serde_json::to_vec(&*a.application_id))
+            .collect::<Result<_, _>>()?;
+        Ok(Prerendered {
+            system_data,
+            application_ids,
+        })
+    }
+
+    /// Appends the registration's JSON to `out`, like [`RegistrationBody`] does.
+    pub fn write_registration(
+        &self,
+        out: &mut Vec<u8>,
+        view: &RegistrationView,
+        with_application_id: bool,
+    ) -> Result<(), serde_json::Error> {
+        let unknown = |what: &str| serde::ser::Error::custom(format!("unknown {what} index"));
+        let system = self
+            .system_data
+            .get(view.profile as usize)
+            .ok_or_else(|| unknown("profile"))?;
+        out.extend_from_slice(b"{\"registrationId\":");
+        serde_json::to_writer(&mut *out, &*view.id)?;
+        if with_application_id {
+            let id = self
+                .application_ids
+                .get(usize::from(view.app))
+                .ok_or_else(|| unknown("application"))?;
+            out.extend_from_slice(b",\"applicationId\":");
+            out.extend_from_slice(id);
+        }
+        out.extend_from_slice(if view.is_primary {
+            b",\"isPrimary\":true"
+        } else {
+            b",\"isPrimary\":false"
+        });
+        if let Some(additional) = &view.additional {
+            out.extend_from_slice(b",\"additionalData\":");
+            serde_json::to_writer(&mut *out, &AttrMap(additional))?;
+        }
+        out.extend_from_slice(b",\"systemData\":");
+        out.extend_from_slice(&system[usize::from(view.registration_enabled)]);
+        out.push(b'}');
+        Ok(())
+    }
+}
+
+impl<'a> SystemData<'a> {
+    fn new(p: &'a SystemProfile, registration_enabled: bool) -> SystemData<'a> {
+        SystemData {
+            cloud_type: &p.cloud_type,
+            registration_enabled,
+            notifications_enabled: p.notifications_enabled,
+            geofencing_sdk: p.geofencing_sdk,
+            sdk_version: &p.sdk_version,
+            app_version: &p.app_version,
+            os: &p.os,
+            os_version: &p.os_version,
+            device_manufacturer: &p.device_manufacturer,
+            device_model: &p.device_model,
+            device_secure: p.device_secure,
+            os_language: &p.os_language,
+            device_timezone_offset: &p.device_timezone_offset,
+            device_name: &p.device_name,
+        }
     }
 }
 
@@ -246,4 +321,57 @@ pub(crate) struct ApiError<'a> {
     pub action: &'a str,
     pub violations: [(); 0],
     pub resources: [(); 0],
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::mock::seed::profiles;
+    use crate::mock::state::AttrValue;
+
+    #[test]
+    fn prerendered_registrations_equal_the_serde_rendering() {
+        let apps = vec![AppEntry {
+            app_code: "a".into(),
+            application_id: Arc::from("APP\"1"),
+        }];
+        let profiles = profiles(3).unwrap();
+        let pre = Prerendered::new(&apps, &profiles).unwrap();
+        let catalog = Catalog {
+            apps: &apps,
+            profiles: &profiles,
+        };
+        for (profile, additional) in [
+            (0, None),
+            (
+                7,
+                Some(Attrs::from([("k\u{e9}y".into(), AttrValue::Bool(true))])),
+            ),
+        ] {
+            for (primary, enabled, with_id) in [(true, false, true), (false, true, false)] {
+                let view = RegistrationView {
+                    id: Arc::from("id-\"quoted\"-\u{1F600}"),
+                    app: 0,
+                    is_primary: primary,
+                    registration_enabled: enabled,
+                    profile,
+                    additional: additional.clone(),
+                };
+                let mut fast = Vec::new();
+                pre.write_registration(&mut fast, &view, with_id).unwrap();
+                let slow = serde_json::to_vec(&RegistrationBody {
+                    view: &view,
+                    catalog,
+                    with_application_id: with_id,
+                })
+                .unwrap();
+                assert_eq!(
+                    String::from_utf8(fast).unwrap(),
+                    String::from_utf8(slow).unwrap()
+                );
+            }
+        }
+    }
 }

@@ -805,6 +805,8 @@ async fn concurrent_writers_never_break_an_invariant() {
     assert!(seen.keys().any(|(s, _)| *s == 200), "{seen:?}");
     let violations = simulator_invariants(sim.base_url()).await;
     assert!(violations.is_empty(), "{violations:#?}\nanswers: {seen:?}");
+    assert!(sim.invariants().is_empty(), "the in-process check agrees");
+    assert_eq!(sim.registrations(0, 100).0, 40);
 }
 
 // ---------------------------------------------------------------------------------------------
