@@ -49,7 +49,12 @@ pub struct LoadArgs {
     #[arg(long, value_name = "FILE")]
     scenario: Option<PathBuf>,
     /// Concurrent users.
-    #[arg(long, short = 'u', value_name = "N", help_heading = "Scenario overrides")]
+    #[arg(
+        long,
+        short = 'u',
+        value_name = "N",
+        help_heading = "Scenario overrides"
+    )]
     users: Option<usize>,
     /// Users started per second.
     #[arg(long, value_name = "RATE", value_parser = parse_positive, help_heading = "Scenario overrides")]
@@ -83,7 +88,12 @@ pub struct LoadArgs {
     threshold: Vec<Rule>,
 
     /// Base URL of the API under test; without it, the embedded simulator.
-    #[arg(long, env = "PUSHCHECK_TARGET", value_name = "URL", help_heading = "Target")]
+    #[arg(
+        long,
+        env = "PUSHCHECK_TARGET",
+        value_name = "URL",
+        help_heading = "Target"
+    )]
     target: Option<String>,
     /// Allow a non-loopback --target.
     #[arg(long, help_heading = "Target")]
@@ -98,7 +108,12 @@ pub struct LoadArgs {
     #[arg(long, value_name = "N", default_value_t = DEFAULT_FEED_LIMIT, help_heading = "Target")]
     feed_limit: usize,
     /// Registrations the embedded simulator seeds.
-    #[arg(long, value_name = "N", default_value_t = 1000, help_heading = "Target")]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1000,
+        help_heading = "Target"
+    )]
     seed_registrations: usize,
     #[command(flatten)]
     auth: AuthArgs,

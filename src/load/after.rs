@@ -119,7 +119,10 @@ fn compare(expected: &Expected, body: &Value) -> Option<String> {
 }
 
 /// Calls the simulator's invariant check; one outcome per broken rule, plus the overall one.
-pub async fn simulator_invariants(client: &reqwest::Client, base_url: &str) -> Vec<InvariantOutcome> {
+pub async fn simulator_invariants(
+    client: &reqwest::Client,
+    base_url: &str,
+) -> Vec<InvariantOutcome> {
     #[derive(Deserialize)]
     struct Body {
         violations: Vec<Found>,

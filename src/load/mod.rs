@@ -430,14 +430,15 @@ pub async fn run(config: LoadConfig) -> Result<LoadResult, LoadError> {
         interrupted,
         operations,
         total,
-        coordinated_omission: metrics.coordinated_omission_metrics.as_ref().map(|co| {
-            CoSummary {
+        coordinated_omission: metrics
+            .coordinated_omission_metrics
+            .as_ref()
+            .map(|co| CoSummary {
                 mode: plan.co_mitigation,
                 events: co.co_events.len(),
                 actual_requests: co.actual_requests,
                 synthetic_requests: co.synthetic_requests,
-            }
-        }),
+            }),
         thresholds,
         invariants,
         reports,
@@ -469,12 +470,10 @@ fn goose_configuration(
         Ramp::Time(t) => args.extend(["--increase-time".into(), t.whole_seconds().to_string()]),
     }
     match plan.length {
-        // Keep the ramp in goose's metrics, as pushcheck's own tallies cover the whole run too.
-        Length::RunTime(t) => args.extend([
-            "--run-time".into(),
-            t.whole_seconds().to_string(),
-            "--no-reset-metrics".into(),
-        ]),
+        // goose resets its metrics once every user has started (its default; with
+        // --no-reset-metrics it would print "All N users launched." on stdout). pushcheck's
+        // validation tallies cover the whole run, ramp included.
+        Length::RunTime(t) => args.extend(["--run-time".into(), t.whole_seconds().to_string()]),
         Length::Iterations(n) => args.extend(["--iterations".into(), n.to_string()]),
     }
     if let Some(t) = throttle {
@@ -552,7 +551,11 @@ fn rate(part: u64, whole: u64) -> f64 {
     }
 }
 
-fn operation_stats(metrics: &GooseMetrics, collected: &Collected, plan: &LoadPlan) -> Vec<OperationStats> {
+fn operation_stats(
+    metrics: &GooseMetrics,
+    collected: &Collected,
+    plan: &LoadPlan,
+) -> Vec<OperationStats> {
     let seconds = (metrics.duration as f64).max(1.0);
     Operation::ALL
         .iter()
@@ -679,11 +682,19 @@ mod tests {
 
     #[test]
     fn remote_targets_need_the_opt_in() {
-        assert!(!Target::parse("http://127.0.0.1:8080/", false).unwrap().remote);
+        assert!(
+            !Target::parse("http://127.0.0.1:8080/", false)
+                .unwrap()
+                .remote
+        );
         assert!(!Target::parse("http://localhost:1", false).unwrap().remote);
         assert!(!Target::parse("http://[::1]:1", false).unwrap().remote);
         let err = Target::parse("https://api.infobip.com", false).unwrap_err();
         assert!(err.to_string().contains("--allow-remote"), "{err}");
-        assert!(Target::parse("https://api.infobip.com", true).unwrap().remote);
+        assert!(
+            Target::parse("https://api.infobip.com", true)
+                .unwrap()
+                .remote
+        );
     }
 }

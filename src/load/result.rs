@@ -122,6 +122,8 @@ pub struct OperationStats {
     pub adjusted_latency_ms: Option<Latency>,
     /// Count per HTTP status other than 2xx (`"0"`: no response).
     pub errors_by_status: BTreeMap<String, u64>,
+    /// Responses validated. pushcheck counts over the whole run, ramp included, while goose's
+    /// request counts start once every user has started (goose resets its metrics then).
     pub validated: u64,
     pub schema_violations: u64,
     /// Violations as a percent of validated responses.
@@ -191,7 +193,10 @@ impl Verdict {
     ) -> Verdict {
         let mut reasons = Vec::new();
         for t in thresholds.iter().filter(|t| !t.passed) {
-            reasons.push(format!("threshold {} failed: observed {}", t.rule, t.observed));
+            reasons.push(format!(
+                "threshold {} failed: observed {}",
+                t.rule, t.observed
+            ));
         }
         for i in invariants
             .iter()

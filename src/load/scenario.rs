@@ -249,7 +249,9 @@ impl FromStr for Span {
         }
         let mut total = Duration::ZERO;
         while !rest.is_empty() {
-            let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+            let digits = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
             if digits == 0 {
                 return Err(bad());
             }
@@ -457,7 +459,9 @@ impl Scenario {
             return Err("at least 1 user is needed".into());
         }
         let ramp = match (self.increase_rate, self.increase_time) {
-            (Some(_), Some(_)) => return Err("give increase_rate or increase_time, not both".into()),
+            (Some(_), Some(_)) => {
+                return Err("give increase_rate or increase_time, not both".into());
+            }
             (_, Some(t)) => Ramp::Time(t),
             (Some(r), None) => Ramp::Rate(r.0),
             (None, None) => Ramp::Rate(users as f64),
@@ -534,10 +538,7 @@ mod tests {
 
     #[test]
     fn spans_parse() {
-        assert_eq!(
-            "1m30s".parse::<Span>().unwrap().0,
-            Duration::from_secs(90)
-        );
+        assert_eq!("1m30s".parse::<Span>().unwrap().0, Duration::from_secs(90));
         assert_eq!(
             "250ms".parse::<Span>().unwrap().0,
             Duration::from_millis(250)

@@ -119,7 +119,11 @@ impl FromStr for ViolationRule {
         };
         let (value, request) = match rest.split_once(" for ") {
             Some((v, r)) if !r.trim().is_empty() => (v.trim(), Some(r.trim().to_owned())),
-            Some(_) => return Err(bad("\"for\" needs a request name, such as GET registration")),
+            Some(_) => {
+                return Err(bad(
+                    "\"for\" needs a request name, such as GET registration",
+                ));
+            }
             None => (rest.trim(), None),
         };
         let number = value.strip_suffix('%').unwrap_or(value);

@@ -410,8 +410,7 @@ impl Run {
             for (sum, t) in out.tallies.iter_mut().zip(data.tallies.iter()) {
                 sum.add(t);
             }
-            out.ledger
-                .extend(data.ledger.iter().map(|(k, v)| (*k, *v)));
+            out.ledger.extend(data.ledger.iter().map(|(k, v)| (*k, *v)));
         }
         out
     }
@@ -562,10 +561,7 @@ mod tests {
     #[test]
     fn goose_rows_are_the_operation_labels() {
         for op in Operation::ALL {
-            assert_eq!(
-                format!("{} {}", op.method(), request_name(op)),
-                op.label()
-            );
+            assert_eq!(format!("{} {}", op.method(), request_name(op)), op.label());
         }
     }
 

@@ -69,7 +69,11 @@ fn invariant_case(i: &InvariantOutcome) -> TestCase {
 }
 
 /// The human verdict: a table per operation, thresholds, invariants, then PASS or FAIL.
-pub fn human(out: &mut dyn Write, result: &LoadResult, report_dir: Option<&Path>) -> io::Result<()> {
+pub fn human(
+    out: &mut dyn Write,
+    result: &LoadResult,
+    report_dir: Option<&Path>,
+) -> io::Result<()> {
     let s = &result.scenario;
     writeln!(
         out,
@@ -97,9 +101,21 @@ pub fn human(out: &mut dyn Write, result: &LoadResult, report_dir: Option<&Path>
     writeln!(
         out,
         "  {:<20} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>10}",
-        "operation", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "failed", "violations"
+        "operation",
+        "requests",
+        "req/s",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "max ms",
+        "failed",
+        "violations"
     )?;
-    for o in result.operations.iter().chain(std::iter::once(&result.total)) {
+    for o in result
+        .operations
+        .iter()
+        .chain(std::iter::once(&result.total))
+    {
         row(out, o)?;
     }
     for o in &result.operations {
@@ -109,19 +125,21 @@ pub fn human(out: &mut dyn Write, result: &LoadResult, report_dir: Option<&Path>
                 .iter()
                 .map(|(s, c)| format!("{s}×{c}"))
                 .collect();
-            writeln!(out, "  {} errors by status: {}", o.operation, list.join(", "))?;
+            writeln!(
+                out,
+                "  {} errors by status: {}",
+                o.operation,
+                list.join(", ")
+            )?;
         }
         for v in o.violation_samples.iter().take(3) {
             writeln!(out, "  {} ×{}: {}", o.operation, v.count, v.message)?;
         }
     }
     if let Some(co) = &result.coordinated_omission {
-        let adjusted = result
-            .total
-            .adjusted_latency_ms
-            .map_or(String::new(), |l| {
-                format!(", adjusted p95 {:.1} ms, p99 {:.1} ms", l.p95, l.p99)
-            });
+        let adjusted = result.total.adjusted_latency_ms.map_or(String::new(), |l| {
+            format!(", adjusted p95 {:.1} ms, p99 {:.1} ms", l.p95, l.p99)
+        });
         writeln!(
             out,
             "  coordinated omission ({}): {} event(s), {} synthetic request(s){adjusted}",

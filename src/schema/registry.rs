@@ -407,12 +407,36 @@ fn push_violations(out: &mut Vec<Violation>, error: &jsonschema::ValidationError
                 undocumented: false,
             });
         }
+        ValidationErrorKind::PropertyNames { error: inner } => {
+            // The instance of the inner error is the offending property name itself.
+            let name = inner
+                .instance()
+                .as_str()
+                .map_or_else(String::new, str::to_owned);
+            out.push(Violation {
+                instance_path: format!("{at}/{}", pointer_token(&name)),
+                schema_path,
+                message: format!("property name: {}", message(inner, "the name")),
+                undocumented: false,
+            });
+        }
         _ => out.push(Violation {
             instance_path: at.to_owned(),
             schema_path,
-            message: truncate(error.to_string(), MAX_MESSAGE),
+            message: message(error, "the value"),
             undocumented: false,
         }),
+    }
+}
+
+/// The error's message with the offending value in it when that stays short; otherwise with
+/// the value masked, so the rule ("is longer than 4096 characters") is never cut off.
+fn message(error: &jsonschema::ValidationError<'_>, placeholder: &str) -> String {
+    let full = error.to_string();
+    if full.chars().count() <= MAX_MESSAGE {
+        full
+    } else {
+        truncate(error.masked_with(placeholder).to_string(), MAX_MESSAGE)
     }
 }
 

@@ -122,7 +122,10 @@ fn smoke_scenario_passes_and_writes_every_report() {
     let cases = junit.matches("<testcase").count();
     let expected = summary["thresholds"].as_array().map_or(0, Vec::len)
         + summary["invariants"].as_array().map_or(0, Vec::len);
-    assert_eq!(cases, expected, "one test case per threshold and invariant:\n{junit}");
+    assert_eq!(
+        cases, expected,
+        "one test case per threshold and invariant:\n{junit}"
+    );
     assert!(junit.contains("no acknowledged write lost"), "{junit}");
 }
 
@@ -158,7 +161,13 @@ fn a_threshold_that_cannot_be_met_exits_1() {
         "--threshold",
         "p95<1us",
     ]);
-    assert_eq!(run.exit, Exit::CheckFailed, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(
+        run.exit,
+        Exit::CheckFailed,
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
     assert!(run.stdout.contains("FAIL p95<1us"), "{}", run.stdout);
 }
 
@@ -248,7 +257,11 @@ fn credentials_never_appear_in_output_or_reports() {
     for entry in std::fs::read_dir(&reports).expect("reports") {
         let path = entry.expect("entry").path();
         let text = std::fs::read_to_string(&path).expect("read report");
-        assert!(!text.contains(KEY), "{} contains the API key", path.display());
+        assert!(
+            !text.contains(KEY),
+            "{} contains the API key",
+            path.display()
+        );
     }
     runtime.block_on(async { sim.shutdown().await.expect("shutdown") });
 }
@@ -279,7 +292,11 @@ async fn broken_payloads_under_load_are_counted_and_gated() {
         (20.0..80.0).contains(&get.schema_violation_rate),
         "about half the bodies are broken: {get:#?}"
     );
-    assert_eq!(get.failures, get.schema_violations, "recorded as goose failures");
+    // goose's counts start once every user has started; pushcheck's tallies cover the ramp too.
+    assert!(
+        get.failures > 0 && get.failures <= get.schema_violations,
+        "recorded as goose failures: {get:#?}"
+    );
     assert!(
         get.violation_samples
             .iter()

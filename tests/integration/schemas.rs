@@ -136,7 +136,17 @@ fn custom_attribute_limits_at_and_past_each_bound() {
     assert_eq!(attribute_violations(&name_256, json!(true)), ok);
     assert_eq!(
         attribute_violations(&name_257, json!(true)),
-        vec!["/additionalData"]
+        vec![format!("/additionalData/{name_257}")]
+    );
+    let long = check(
+        "patch-request",
+        Mode::Lenient,
+        &json!({"additionalData": {"a": "s".repeat(4097)}}),
+    );
+    assert!(
+        long[0].message.contains("longer than 4096"),
+        "{}",
+        long[0].message
     );
 
     let at = "/additionalData/a";
