@@ -10,6 +10,7 @@
 //! - [`cli`]: the command line and its exit codes. Nothing else in the library imports it.
 
 pub mod api;
+pub mod check;
 pub mod cli;
 pub mod contract;
 pub mod load;

@@ -11,12 +11,13 @@ use clap::Args;
 
 use super::auth::AuthArgs;
 use super::{CmdResult, Exit, Failure, io_failure};
+use crate::load::embedded::Destination;
 use crate::load::scenario::{CoMitigation, PositiveNumber, SampleRate, Span, ThinkTime};
 use crate::load::{
     self, DEFAULT_FEED_LIMIT, FeedSource, JUNIT_XML, LoadConfig, LoadError, LoadPlan, Progress,
     Rule, SUMMARY_JSON, Scenario, Target,
 };
-use crate::mock::{Simulator, SimulatorConfig, local_credentials};
+use crate::mock::local_credentials;
 use crate::report;
 
 const AFTER_HELP: &str = "\
@@ -240,61 +241,37 @@ pub fn run(args: LoadArgs, out: &mut dyn Write, err: &mut dyn Write) -> CmdResul
         .build()
         .context("cannot start the async runtime")
         .map_err(Failure::runtime)?;
-    let result = runtime.block_on(async {
-        let simulator = match &target {
-            Some(_) => None,
-            None => Some(
-                Simulator::start(SimulatorConfig {
-                    seed_registrations: args.seed_registrations,
-                    ..SimulatorConfig::default()
-                })
-                .await
-                .context("cannot start the embedded simulator")
-                .map_err(Failure::runtime)?,
-            ),
-        };
-        let target = match (&target, &simulator) {
-            (Some(t), _) => t.clone(),
-            (None, Some(sim)) => Target {
-                base_url: sim.base_url().to_owned(),
-                remote: false,
-            },
-            (None, None) => unreachable!("a target or a simulator"),
-        };
-        let feed = match &args.feed {
-            Some(path) => FeedSource::File(path.clone()),
-            None => FeedSource::Admin,
-        };
-        let config = LoadConfig {
-            plan,
-            scenario_file: args.scenario.clone(),
-            target,
-            credentials,
-            simulator_invariants: feed == FeedSource::Admin,
-            feed,
-            app_code: args.auth.app_code.clone(),
-            feed_limit: args.feed_limit,
-            report_dir: args.report_dir.clone(),
-            baseline: args.baseline.clone(),
-            max_rps: args.max_rps,
-            embedded_simulator: simulator.is_some(),
-            progress: std::io::stderr()
-                .is_terminal()
-                .then(|| Box::new(progress_line) as load::ProgressFn),
-        };
-        let result = load::run(config).await;
-        if std::io::stderr().is_terminal() {
-            eprint!("\r\x1b[2K");
-        }
-        if let Some(sim) = simulator {
-            let _ = sim.shutdown().await;
-        }
-        result.map_err(|e| match e {
-            e if e.is_usage() => Failure::usage(e),
-            e @ LoadError::Feed(_) => Failure::runtime(e),
-            e => Failure::runtime(e),
-        })
-    })?;
+    let destination = match target {
+        Some(target) => Destination::Url(target),
+        None => Destination::Simulator {
+            seed_registrations: args.seed_registrations,
+        },
+    };
+    let feed = match &args.feed {
+        Some(path) => FeedSource::File(path.clone()),
+        None => FeedSource::Admin,
+    };
+    let result = runtime.block_on(load::embedded::run_at(destination, |target| LoadConfig {
+        plan,
+        scenario_file: args.scenario.clone(),
+        target,
+        credentials,
+        simulator_invariants: feed == FeedSource::Admin,
+        feed,
+        app_code: args.auth.app_code.clone(),
+        feed_limit: args.feed_limit,
+        report_dir: args.report_dir.clone(),
+        baseline: args.baseline.clone(),
+        max_rps: args.max_rps,
+        embedded_simulator: false,
+        progress: std::io::stderr()
+            .is_terminal()
+            .then(|| Box::new(progress_line) as load::ProgressFn),
+    }));
+    if std::io::stderr().is_terminal() {
+        eprint!("\r\x1b[2K");
+    }
+    let result = result.map_err(load_failure)?;
 
     if let Some(dir) = &args.report_dir {
         let write = |name: &str, text: String| {
@@ -320,8 +297,17 @@ pub fn run(args: LoadArgs, out: &mut dyn Write, err: &mut dyn Write) -> CmdResul
     })
 }
 
+/// Maps a load error to its exit code: a setting to fix is a usage error, the rest runtime.
+pub fn load_failure(error: LoadError) -> Failure {
+    if error.is_usage() {
+        Failure::usage(error)
+    } else {
+        Failure::runtime(error)
+    }
+}
+
 /// The live progress line, on a terminal only.
-fn progress_line(p: Progress) {
+pub(super) fn progress_line(p: Progress) {
     let mut err = std::io::stderr().lock();
     let _ = write!(
         err,

@@ -5,6 +5,7 @@
 
 pub mod args;
 pub mod auth;
+mod check;
 mod contract;
 mod load;
 mod mock;
@@ -56,6 +57,8 @@ enum Command {
     /// export OpenAPI.
     #[command(subcommand)]
     Schemas(schemas::SchemasCommand),
+    /// The main job: the contract suite, then the smoke load, then one verdict and the reports.
+    Check(Box<check::CheckArgs>),
     /// Run the contract suite against the embedded simulator (default) or a live account.
     Contract(Box<contract::ContractArgs>),
     /// Run the embedded simulator of the API as a standalone server, until SIGINT/SIGTERM.
@@ -113,6 +116,7 @@ where
     };
     let result = match cli.command {
         Command::Schemas(cmd) => schemas::run(cmd, out),
+        Command::Check(args) => check::run(*args, out, console),
         Command::Contract(args) => contract::run(*args, out, console),
         Command::Mock(args) => mock::run(*args, out),
         Command::Load(args) => load::run(*args, out, err),

@@ -97,6 +97,54 @@ pub fn human(out: &mut dyn Write, result: &SuiteResult, style: Style) -> io::Res
 
 /// After the case lines: failures in detail, findings, drift, restore problems, the summary.
 pub fn footer(out: &mut dyn Write, result: &SuiteResult, style: Style) -> io::Result<()> {
+    details(out, result, style)?;
+    let verdict = if result.passed() {
+        style.green("ok")
+    } else {
+        style.red("FAILED")
+    };
+    let s = result.summary;
+    writeln!(
+        out,
+        "\ncontract result: {verdict}. {} passed; {} failed; {} skipped; finished in {}",
+        s.passed,
+        s.failed,
+        s.skipped,
+        seconds(result.duration)
+    )
+}
+
+/// Cases passed / failed / skipped per group, with a total row.
+pub fn group_table(out: &mut dyn Write, result: &SuiteResult) -> io::Result<()> {
+    writeln!(
+        out,
+        "  {:<16} {:>7} {:>7} {:>8}",
+        "group", "passed", "failed", "skipped"
+    )?;
+    let mut groups: Vec<&str> = result.cases.iter().map(|c| c.group).collect();
+    groups.dedup();
+    let count = |group: Option<&str>, status: Status| {
+        result
+            .cases
+            .iter()
+            .filter(|c| group.is_none_or(|g| c.group == g) && c.status == status)
+            .count()
+    };
+    for group in groups.into_iter().map(Some).chain([None]) {
+        writeln!(
+            out,
+            "  {:<16} {:>7} {:>7} {:>8}",
+            group.unwrap_or("total"),
+            count(group, Status::Passed),
+            count(group, Status::Failed),
+            count(group, Status::Skipped)
+        )?;
+    }
+    Ok(())
+}
+
+/// Failures in detail, undocumented fields, drift, restore problems, interruption.
+pub fn details(out: &mut dyn Write, result: &SuiteResult, style: Style) -> io::Result<()> {
     let failed: Vec<_> = result
         .cases
         .iter()
@@ -146,20 +194,7 @@ pub fn footer(out: &mut dyn Write, result: &SuiteResult, style: Style) -> io::Re
             style.red("interrupted: the remaining cases did not run")
         )?;
     }
-    let verdict = if result.passed() {
-        style.green("ok")
-    } else {
-        style.red("FAILED")
-    };
-    let s = result.summary;
-    writeln!(
-        out,
-        "\ncontract result: {verdict}. {} passed; {} failed; {} skipped; finished in {}",
-        s.passed,
-        s.failed,
-        s.skipped,
-        seconds(result.duration)
-    )
+    Ok(())
 }
 
 /// The JSON report (see `schemas/contract-report.json`).
@@ -173,6 +208,13 @@ pub fn json(result: &SuiteResult) -> serde_json::Value {
 pub fn junit(result: &SuiteResult) -> Result<String, quick_junit::SerializeError> {
     let mut report = Report::new("pushcheck contract");
     report.set_time(result.duration);
+    report.add_test_suites(junit_suites(result));
+    report.to_string()
+}
+
+/// The JUnit suites of a contract result, for a report of its own or a combined one.
+pub fn junit_suites(result: &SuiteResult) -> Vec<TestSuite> {
+    let mut suites = Vec::new();
     let mut groups: Vec<&str> = result.cases.iter().map(|c| c.group).collect();
     groups.dedup();
     for group in groups {
@@ -201,7 +243,7 @@ pub fn junit(result: &SuiteResult) -> Result<String, quick_junit::SerializeError
             test_case.set_time(case.duration);
             suite.add_test_case(test_case);
         }
-        report.add_test_suite(suite);
+        suites.push(suite);
     }
-    report.to_string()
+    suites
 }

@@ -17,15 +17,19 @@ pub fn summary_json(result: &LoadResult) -> String {
 /// JUnit XML: suite `thresholds` (one case per rule) and suite `invariants` (one per invariant).
 pub fn junit(result: &LoadResult) -> String {
     let mut report = Report::new(format!("pushcheck load {}", result.scenario.name));
+    report.add_test_suites(junit_suites(result));
+    report
+        .to_string()
+        .unwrap_or_else(|e| format!("<!-- cannot render JUnit: {e} -->"))
+}
+
+/// The JUnit suites of a load result, for a report of its own or a combined one.
+pub fn junit_suites(result: &LoadResult) -> Vec<TestSuite> {
     let mut thresholds = TestSuite::new("thresholds");
     thresholds.add_test_cases(result.thresholds.iter().map(threshold_case));
     let mut invariants = TestSuite::new("invariants");
     invariants.add_test_cases(result.invariants.iter().map(invariant_case));
-    report.add_test_suite(thresholds);
-    report.add_test_suite(invariants);
-    report
-        .to_string()
-        .unwrap_or_else(|e| format!("<!-- cannot render JUnit: {e} -->"))
+    vec![thresholds, invariants]
 }
 
 fn threshold_case(t: &ThresholdOutcome) -> TestCase {
@@ -74,6 +78,30 @@ pub fn human(
     result: &LoadResult,
     report_dir: Option<&Path>,
 ) -> io::Result<()> {
+    tables(out, result)?;
+    if let Some(dir) = report_dir {
+        writeln!(
+            out,
+            "\nReports in {}: {}",
+            dir.display(),
+            result.reports.join(", ")
+        )?;
+    }
+    writeln!(out)?;
+    if result.verdict.passed {
+        writeln!(out, "PASS")?;
+    } else {
+        writeln!(out, "FAIL")?;
+        for r in &result.verdict.reasons {
+            writeln!(out, "  {r}")?;
+        }
+    }
+    Ok(())
+}
+
+/// Everything of [`human`] but the report list and the verdict: the scenario, the table per
+/// operation, coordinated omission, thresholds, invariants and notes.
+pub fn tables(out: &mut dyn Write, result: &LoadResult) -> io::Result<()> {
     let s = &result.scenario;
     writeln!(
         out,
@@ -180,23 +208,6 @@ pub fn human(
     }
     for n in &result.notes {
         writeln!(out, "\nnote: {n}")?;
-    }
-    if let Some(dir) = report_dir {
-        writeln!(
-            out,
-            "\nReports in {}: {}",
-            dir.display(),
-            result.reports.join(", ")
-        )?;
-    }
-    writeln!(out)?;
-    if result.verdict.passed {
-        writeln!(out, "PASS")?;
-    } else {
-        writeln!(out, "FAIL")?;
-        for r in &result.verdict.reasons {
-            writeln!(out, "  {r}")?;
-        }
     }
     Ok(())
 }

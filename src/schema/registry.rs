@@ -38,6 +38,7 @@ pub const SCHEMA_FILES: &[(&str, &str)] = schema_files![
     "error-legacy",
     "error-api",
     "contract-report",
+    "check-report",
     "load-summary",
 ];
 

@@ -1,0 +1,91 @@
+//! Renderers of a `check` result: the one-verdict human report, the combined JSON
+//! (`schemas/check-report.json`) and the combined JUnit XML. They only read the result.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use quick_junit::Report;
+use serde_json::{Value, json};
+
+use super::contract::{self, Style};
+use super::load;
+use crate::check::CheckResult;
+use crate::contract::result::TargetKind;
+
+/// A table per stage, then PASSED or FAILED with the reasons.
+pub fn human(
+    out: &mut dyn Write,
+    result: &CheckResult,
+    reports: Option<(&Path, &[String])>,
+    style: Style,
+) -> io::Result<()> {
+    let suite = &result.contract;
+    let target = match suite.target.kind {
+        TargetKind::Simulator => "the embedded simulator".to_owned(),
+        TargetKind::Live => suite.target.base_url.clone(),
+    };
+    writeln!(
+        out,
+        "\n== Contract: {} cases against {target} in {:.2}s",
+        suite.cases.len(),
+        suite.duration.as_secs_f64()
+    )?;
+    contract::group_table(out, suite)?;
+    contract::details(out, suite, style)?;
+    writeln!(out, "\n== Load")?;
+    load::tables(out, &result.load)?;
+    if let Some((dir, files)) = reports {
+        writeln!(out, "\nReports in {}: {}", dir.display(), files.join(", "))?;
+    }
+    writeln!(out)?;
+    if result.passed {
+        writeln!(
+            out,
+            "{} in {:.1}s",
+            style_word(style, true),
+            result.duration.as_secs_f64()
+        )
+    } else {
+        writeln!(out, "{}:", style_word(style, false))?;
+        for reason in &result.reasons {
+            writeln!(out, "  - {reason}")?;
+        }
+        Ok(())
+    }
+}
+
+fn style_word(style: Style, passed: bool) -> String {
+    let word = if passed { "PASSED" } else { "FAILED" };
+    if style.color {
+        format!("\x1b[{}m{word}\x1b[0m", if passed { "32" } else { "31" })
+    } else {
+        word.to_owned()
+    }
+}
+
+/// The combined JSON report.
+pub fn json(result: &CheckResult) -> Value {
+    json!({
+        "tool": result.tool,
+        "version": result.version,
+        "passed": result.passed,
+        "reasons": result.reasons,
+        "duration_ms": (result.duration.as_secs_f64() * 1_000_000.0).round() / 1000.0,
+        "contract": contract::json(&result.contract),
+        "load": serde_json::to_value(&result.load).unwrap_or(Value::Null),
+    })
+}
+
+/// The combined JUnit XML: the contract suites (one per group), then the load's thresholds and
+/// invariants.
+pub fn junit(result: &CheckResult) -> Result<String, quick_junit::SerializeError> {
+    let mut report = Report::new("pushcheck check");
+    report.set_time(result.duration);
+    report.add_test_suites(contract::junit_suites(&result.contract));
+    let mut load_suites = load::junit_suites(&result.load);
+    for suite in &mut load_suites {
+        suite.name = format!("load.{}", suite.name.as_str()).into();
+    }
+    report.add_test_suites(load_suites);
+    report.to_string()
+}
