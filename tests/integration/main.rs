@@ -16,3 +16,6 @@ mod contract;
 
 // `pushcheck load`: scenarios, reports, exit codes, validation under load, CO, lost updates.
 mod load;
+
+// `pushcheck check` end to end, as a subprocess.
+mod check;
