@@ -9,6 +9,7 @@ use crate::api::auth::{Credentials, Secret};
 
 /// `--api-key`, `--basic`, `--ibsso`, `--bearer`, `--app-code`.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Credentials")]
 pub struct AuthArgs {
     /// API key, sent as `Authorization: App <key>`.
     #[arg(
@@ -43,7 +44,12 @@ pub struct AuthArgs {
     )]
     pub bearer: Option<String>,
     /// Application code, sent in the `AppCode` header.
-    #[arg(long, env = "PUSHCHECK_APP_CODE", value_name = "CODE")]
+    #[arg(
+        long,
+        env = "PUSHCHECK_APP_CODE",
+        hide_env_values = true,
+        value_name = "CODE"
+    )]
     pub app_code: Option<String>,
 }
 

@@ -64,7 +64,12 @@ Exit codes:
 #[command(after_help = AFTER_HELP)]
 pub struct CheckArgs {
     /// Base URL of a live account. Default: the embedded simulator.
-    #[arg(long, env = "PUSHCHECK_TARGET", value_name = "URL")]
+    #[arg(
+        long,
+        env = "PUSHCHECK_TARGET",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     target: Option<String>,
     #[command(flatten)]
     auth: AuthArgs,

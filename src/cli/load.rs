@@ -36,6 +36,10 @@ Examples:
   pushcheck load --scenario scenarios/read-heavy.toml --users 200 --run-time 1m
   pushcheck load --scenario scenarios/smoke.toml --threshold 'p95<50ms' --threshold 'schema-violation-rate<=0%'
 
+Environment:
+  PUSHCHECK_TARGET, PUSHCHECK_APP_CODE, PUSHCHECK_API_KEY, PUSHCHECK_BASIC,
+  PUSHCHECK_IBSSO, PUSHCHECK_BEARER
+
 Exit codes:
   0  every threshold and invariant passed
   1  a threshold or invariant failed
@@ -92,6 +96,7 @@ pub struct LoadArgs {
     #[arg(
         long,
         env = "PUSHCHECK_TARGET",
+        hide_env_values = true,
         value_name = "URL",
         help_heading = "Target"
     )]

@@ -37,6 +37,10 @@ Examples:
   pushcheck mock --json --addr 127.0.0.1:0
   pushcheck mock --latency 20ms --jitter 5ms --error-rate 0.01 --rate-limit 50 --stall 5s..6s
 
+Environment:
+  PUSHCHECK_APP_CODE, PUSHCHECK_API_KEY, PUSHCHECK_BASIC, PUSHCHECK_IBSSO, PUSHCHECK_BEARER
+  (the credentials and application code the simulator accepts)
+
 Exit codes:
   0  stopped by SIGINT or SIGTERM (or --exit-after-seed finished)
   2  usage or configuration error (bad flag value, malformed credential)

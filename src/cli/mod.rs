@@ -37,6 +37,17 @@ impl Exit {
 }
 
 const AFTER_HELP: &str = "\
+Start here:
+  pushcheck check                      # contract suite + smoke load on the embedded simulator
+  pushcheck contract --filter 'patch.*'
+  pushcheck load --scenario scenarios/read-heavy.toml
+  pushcheck mock --seed-registrations 1000
+  pushcheck schemas lint-docs --strict
+
+Environment (check, contract, load, mock):
+  PUSHCHECK_TARGET, PUSHCHECK_APP_CODE, PUSHCHECK_API_KEY, PUSHCHECK_BASIC,
+  PUSHCHECK_IBSSO, PUSHCHECK_BEARER
+
 Exit codes:
   0  everything checked passed
   1  a check failed (schema violation, failed case, threshold or invariant)
@@ -45,7 +56,7 @@ Exit codes:
 
 /// Contract tests and load tests, in one verdict, for the People v2 push contact-information API.
 #[derive(Debug, Parser)]
-#[command(name = "pushcheck", version, after_help = AFTER_HELP)]
+#[command(name = "pushcheck", version, after_help = AFTER_HELP, term_width = 100)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -53,19 +64,19 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Work with the JSON Schemas of the API's payloads: list, validate, lint the doc examples,
-    /// export OpenAPI.
-    #[command(subcommand)]
-    Schemas(schemas::SchemasCommand),
     /// The main job: the contract suite, then the smoke load, then one verdict and the reports.
     Check(Box<check::CheckArgs>),
     /// Run the contract suite against the embedded simulator (default) or a live account.
     Contract(Box<contract::ContractArgs>),
-    /// Run the embedded simulator of the API as a standalone server, until SIGINT/SIGTERM.
-    Mock(Box<mock::MockArgs>),
     /// Run a load scenario (goose): schema validation under load, thresholds, and invariant
     /// checks after the load, in one verdict.
     Load(Box<load::LoadArgs>),
+    /// Run the embedded simulator of the API as a standalone server, until SIGINT/SIGTERM.
+    Mock(Box<mock::MockArgs>),
+    /// Work with the JSON Schemas of the API's payloads: list, validate, lint the doc examples,
+    /// export OpenAPI.
+    #[command(subcommand, after_help = schemas::AFTER_HELP)]
+    Schemas(schemas::SchemasCommand),
 }
 
 /// How output may be styled.
@@ -83,6 +94,18 @@ impl Console {
             color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
         }
     }
+}
+
+/// Checks that a command line parses (names a real subcommand with valid flags) without running
+/// it; for tests that keep documented commands (README, CI recipes) honest.
+pub fn parse_args<I, T>(args: I) -> Result<(), String>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    Cli::try_parse_from(args)
+        .map(drop)
+        .map_err(|e| e.to_string())
 }
 
 /// Runs the command line `args` (including the program name), writing plain text to `out` and

@@ -10,6 +10,21 @@ use super::{CmdResult, Exit, Failure, io_failure};
 use crate::report;
 use crate::schema::{self, Mode, input};
 
+pub const AFTER_HELP: &str = "\
+Examples:
+  pushcheck schemas list
+  pushcheck schemas validate push-registration response.json --strict
+  pushcheck schemas lint-docs --strict
+  pushcheck schemas openapi --output openapi.json
+
+Reads no environment variables.
+
+Exit codes:
+  0  valid (validate), every doc example valid (lint-docs), written (openapi)
+  1  violations found
+  2  unknown schema name, or a file that is missing, empty, binary, too large or not JSON
+  3  I/O error (e.g. --output not writable)";
+
 #[derive(Debug, Subcommand)]
 pub enum SchemasCommand {
     /// List every schema's name and title.

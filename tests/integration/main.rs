@@ -19,3 +19,6 @@ mod load;
 
 // `pushcheck check` end to end, as a subprocess.
 mod check;
+
+// Documentation that must stay true: README reference vs --help, CI recipes.
+mod docs;

@@ -1,0 +1,179 @@
+//! Documentation that must stay true: the README's reference sections are regenerated from
+//! `--help` and the simulator's choices and compared; the CI recipes parse as YAML and every
+//! pushcheck command in them parses with the real command line.
+//!
+//! When the help text changes on purpose: `PUSHCHECK_BLESS=1 cargo test --test integration docs`
+//! rewrites the generated README sections.
+
+use yaml_rust2::{Yaml, YamlLoader};
+
+use crate::util::{project_path, run_cli};
+
+const BEGIN: &str = "<!-- BEGIN generated: ";
+const END: &str = "<!-- END generated -->";
+
+/// The text a generated section must hold, by its key (`help check`, `choices`).
+fn generate(key: &str) -> String {
+    if let Some(args) = key.strip_prefix("help") {
+        let mut argv: Vec<&str> = args.split_whitespace().collect();
+        argv.push("--help");
+        let run = run_cli(&argv);
+        assert_eq!(run.exit, pushcheck::cli::Exit::Passed, "{argv:?}");
+        return format!(
+            "```text\n$ pushcheck {}\n{}```\n",
+            argv.join(" "),
+            run.stdout
+        );
+    }
+    assert_eq!(key, "choices", "unknown generated section {key:?}");
+    let mut table = String::from("| id | what the simulator does | why |\n|---|---|---|\n");
+    for c in pushcheck::mock::CHOICES {
+        table.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            c.id,
+            c.behaviour.replace('|', "\\|"),
+            c.reason.replace('|', "\\|")
+        ));
+    }
+    table
+}
+
+#[test]
+fn readme_reference_matches_help_and_choices() {
+    let path = project_path("README.md");
+    let readme = std::fs::read_to_string(&path).expect("README.md");
+    let mut out = String::with_capacity(readme.len());
+    let mut rest = readme.as_str();
+    let mut sections = Vec::new();
+    while let Some(start) = rest.find(BEGIN) {
+        let header_end = start + rest[start..].find("-->").expect("closing -->") + 3;
+        let key = rest[start + BEGIN.len()..header_end - 3].trim().to_owned();
+        let end = header_end + rest[header_end..].find(END).expect("END marker");
+        out.push_str(&rest[..header_end]);
+        out.push('\n');
+        out.push_str(&generate(&key));
+        out.push_str(END);
+        sections.push(key);
+        rest = &rest[end + END.len()..];
+    }
+    out.push_str(rest);
+    for required in [
+        "help",
+        "help check",
+        "help contract",
+        "help load",
+        "help mock",
+        "help schemas",
+        "choices",
+    ] {
+        assert!(
+            sections.iter().any(|s| s == required),
+            "README has a generated section `{required}`"
+        );
+    }
+    if out != readme {
+        if std::env::var_os("PUSHCHECK_BLESS").is_some() {
+            std::fs::write(&path, out).expect("rewrite README.md");
+        } else {
+            panic!(
+                "README.md's generated reference is out of date with --help or the simulator's choices; \
+                 run `PUSHCHECK_BLESS=1 cargo test --test integration docs` and review the diff"
+            );
+        }
+    }
+}
+
+/// Splits a shell command line into words: whitespace-separated, quotes removed, `\`-newline
+/// continuations joined. Variables stay as written (`$REG1`), which is a fine flag value.
+fn shell_words(line: &str) -> Vec<String> {
+    let line = line.replace("\\\n", " ");
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut quote: Option<char> = None;
+    let mut any = false;
+    for c in line.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => word.push(c),
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                any = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if any || !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                    any = false;
+                }
+            }
+            (None, c) => word.push(c),
+        }
+    }
+    if any || !word.is_empty() {
+        words.push(word);
+    }
+    words
+}
+
+/// Every string under `run:` keys and in `script:` lists.
+fn commands(yaml: &Yaml, out: &mut Vec<String>) {
+    match yaml {
+        Yaml::Hash(map) => {
+            for (key, value) in map {
+                match (key.as_str(), value) {
+                    (Some("run"), Yaml::String(s)) => out.push(s.clone()),
+                    (Some("script"), Yaml::Array(items)) => {
+                        out.extend(items.iter().filter_map(|i| i.as_str().map(str::to_owned)));
+                    }
+                    _ => commands(value, out),
+                }
+            }
+        }
+        Yaml::Array(items) => items.iter().for_each(|i| commands(i, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn ci_recipes_parse_and_name_commands_that_exist() {
+    for (file, invocations) in [
+        ("examples/ci/github-actions.yml", 2),
+        ("examples/ci/gitlab-ci.yml", 2),
+    ] {
+        let text = std::fs::read_to_string(project_path(file)).expect("recipe");
+        let docs =
+            YamlLoader::load_from_str(&text).unwrap_or_else(|e| panic!("{file} is not YAML: {e}"));
+        let mut all = Vec::new();
+        for doc in &docs {
+            commands(doc, &mut all);
+        }
+        let mut found = 0;
+        for command in &all {
+            let words = shell_words(command);
+            let Some(at) = words
+                .iter()
+                .position(|w| w == "pushcheck" || w.ends_with("/pushcheck"))
+            else {
+                continue;
+            };
+            found += 1;
+            let argv =
+                std::iter::once("pushcheck").chain(words[at + 1..].iter().map(String::as_str));
+            if let Err(e) = pushcheck::cli::parse_args(argv) {
+                panic!("{file}: `{command}` does not parse: {e}");
+            }
+            assert!(
+                words.iter().any(|w| w == "--report-dir"),
+                "{file}: `{command}` keeps its reports"
+            );
+        }
+        assert_eq!(found, invocations, "{file}: pushcheck invocations");
+        assert!(
+            text.contains("reports/junit.xml"),
+            "{file} publishes the JUnit report"
+        );
+        assert!(
+            !text.contains("PUSHCHECK_API_KEY: pushcheck"),
+            "{file} takes credentials from secrets"
+        );
+    }
+}
