@@ -2,18 +2,16 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
 
-use super::args::parse_duration;
 use super::auth::AuthArgs;
-use super::contract::contract_failure;
+use super::contract::{SuiteFlags, contract_failure};
 use super::load::{load_failure, progress_line};
 use super::{CmdResult, Console, Exit, Failure, io_failure, write_file};
 use crate::check::{self, CheckConfig, CheckError, LoadStage, Progress};
-use crate::contract::{Event, SuiteConfig, Target as ContractTarget};
+use crate::contract::Event;
 use crate::load::embedded::Destination;
 use crate::load::{
     self, DEFAULT_FEED_LIMIT, FeedSource, JUNIT_XML, LoadConfig, REPORT_HTML, REPORT_JSON, Rule,
@@ -73,21 +71,8 @@ pub struct CheckArgs {
     target: Option<String>,
     #[command(flatten)]
     auth: AuthArgs,
-    /// A registration a live run may use (repeat; some contract cases need 3).
-    #[arg(long = "registration-id", value_name = "ID", help_heading = "Contract")]
-    registration_ids: Vec<String>,
-    /// Let contract cases that write run on a live target (restored afterwards).
-    #[arg(long, help_heading = "Contract")]
-    allow_writes: bool,
-    /// Strict mode: fields no schema names are failures (contract) and violations (load).
-    #[arg(long, help_heading = "Contract")]
-    strict: bool,
-    /// Per-request timeout of the contract suite.
-    #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION", help_heading = "Contract")]
-    timeout: Duration,
-    /// Run only contract cases whose name matches (substring, or * wildcards).
-    #[arg(long, value_name = "PATTERN", help_heading = "Contract")]
-    filter: Option<String>,
+    #[command(flatten)]
+    suite: SuiteFlags,
     /// Load scenario (default: scenarios/smoke.toml, or its built-in copy outside the project).
     #[arg(long, value_name = "FILE", help_heading = "Load")]
     scenario: Option<PathBuf>,
@@ -136,21 +121,15 @@ impl CheckArgs {
 }
 
 pub fn run(args: CheckArgs, out: &mut dyn Write, console: Console) -> CmdResult {
-    let given = args
-        .auth
-        .credentials()
-        .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
-    let mode = if args.strict {
-        Mode::Strict
-    } else {
-        Mode::Lenient
-    };
+    let suite = args
+        .suite
+        .suite_config(args.target.as_deref(), &args.auth)?;
 
     let (mut scenario, scenario_path) = args.scenario()?;
     if !args.threshold.is_empty() {
         scenario.thresholds = Some(args.threshold.clone());
     }
-    if args.strict {
+    if suite.mode == Mode::Strict {
         let mut validation = scenario.validation.unwrap_or_default();
         validation.mode = Some(load::scenario::ValidationMode::Strict);
         scenario.validation = Some(validation);
@@ -168,9 +147,8 @@ pub fn run(args: CheckArgs, out: &mut dyn Write, console: Console) -> CmdResult 
         })
         .map_err(Failure::runtime)?;
 
-    let (contract_target, destination, feed) = match &args.target {
+    let (destination, feed) = match &args.target {
         None => (
-            ContractTarget::Simulator,
             Destination::Simulator {
                 seed_registrations: args.seed_registrations,
             },
@@ -181,29 +159,22 @@ pub fn run(args: CheckArgs, out: &mut dyn Write, console: Console) -> CmdResult 
             let feed = match &args.feed {
                 Some(file) => FeedSource::File(file.clone()),
                 None => {
-                    if args.registration_ids.is_empty() {
+                    let ids = &args.suite.registration_ids;
+                    if ids.is_empty() {
                         return Err(Failure::usage(anyhow::anyhow!(
                             "a live check needs registrations: --registration-id (repeatable) or --feed FILE"
                         )));
                     }
                     // The load's feed is the --registration-id list, kept with the reports.
                     let file = args.report_dir.join("feed.txt");
-                    write_file(&file, (args.registration_ids.join("\n") + "\n").as_bytes())?;
+                    write_file(&file, (ids.join("\n") + "\n").as_bytes())?;
                     FeedSource::File(file)
                 }
             };
-            (
-                ContractTarget::Live {
-                    base_url: url.clone(),
-                    registration_ids: args.registration_ids.clone(),
-                    allow_writes: args.allow_writes,
-                },
-                Destination::Url(target),
-                feed,
-            )
+            (Destination::Url(target), feed)
         }
     };
-    let load_credentials = match given.first() {
+    let load_credentials = match suite.credentials.first() {
         Some(c) => c.clone(),
         None => local_credentials()
             .into_iter()
@@ -215,14 +186,7 @@ pub fn run(args: CheckArgs, out: &mut dyn Write, console: Console) -> CmdResult 
     let report_dir = args.report_dir.clone();
     let app_code = args.auth.app_code.clone();
     let config = CheckConfig {
-        contract: SuiteConfig {
-            target: contract_target,
-            credentials: given,
-            app_code: args.auth.app_code.clone(),
-            timeout: args.timeout,
-            mode,
-            filter: args.filter.clone(),
-        },
+        contract: suite,
         load: LoadStage {
             destination,
             build: Box::new(move |target| LoadConfig {

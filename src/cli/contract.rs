@@ -52,43 +52,64 @@ pub struct ContractArgs {
     target: Option<String>,
     #[command(flatten)]
     auth: AuthArgs,
-    /// A registration the suite may use on a live target (repeat for more; some cases need 3).
-    #[arg(long = "registration-id", value_name = "ID")]
-    registration_ids: Vec<String>,
-    /// Let cases that write run on a live target, on the --registration-id registrations only.
-    #[arg(long)]
-    allow_writes: bool,
-    /// Per-request timeout, e.g. 5s or 500ms.
-    #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
-    timeout: Duration,
-    /// Strict mode: fields no schema names fail the case (default: reported as findings).
-    #[arg(long)]
-    strict: bool,
-    /// Run only cases whose name contains PATTERN (or matches it, with * wildcards).
-    #[arg(long, value_name = "PATTERN")]
-    filter: Option<String>,
+    #[command(flatten)]
+    suite: SuiteFlags,
     /// Write the JSON report here (its format: `pushcheck schemas list`, contract-report).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", help_heading = "Output")]
     report_json: Option<PathBuf>,
     /// Write a JUnit XML report here.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", help_heading = "Output")]
     report_junit: Option<PathBuf>,
     /// List the cases (name and what each checks) and exit.
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     list: bool,
 }
 
-impl ContractArgs {
-    /// The suite configuration these flags describe.
-    pub fn suite_config(&self) -> Result<SuiteConfig, Failure> {
-        let credentials = self
-            .auth
+/// The contract suite's flags, shared by `contract` and `check`.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Contract")]
+pub struct SuiteFlags {
+    /// A registration the suite may use on a live target (repeat for more; some cases need 3).
+    #[arg(long = "registration-id", value_name = "ID")]
+    pub registration_ids: Vec<String>,
+    /// Let cases that write run on a live target, on the --registration-id registrations only
+    /// (their writable fields are restored afterwards).
+    #[arg(long)]
+    pub allow_writes: bool,
+    /// Per-request timeout, e.g. 5s or 500ms.
+    #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
+    pub timeout: Duration,
+    /// Strict mode: fields no schema names are failures (default: reported as findings).
+    #[arg(long)]
+    pub strict: bool,
+    /// Run only cases whose name contains PATTERN (or matches it, with * wildcards).
+    #[arg(long, value_name = "PATTERN")]
+    pub filter: Option<String>,
+}
+
+impl SuiteFlags {
+    /// Lenient or strict.
+    pub fn mode(&self) -> Mode {
+        if self.strict {
+            Mode::Strict
+        } else {
+            Mode::Lenient
+        }
+    }
+
+    /// The suite configuration for `target` (`None`: the embedded simulator) and credentials.
+    pub fn suite_config(
+        &self,
+        target: Option<&str>,
+        auth: &AuthArgs,
+    ) -> Result<SuiteConfig, Failure> {
+        let credentials = auth
             .credentials()
             .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
-        let target = match &self.target {
+        let target = match target {
             None => Target::Simulator,
             Some(url) => Target::Live {
-                base_url: url.clone(),
+                base_url: url.to_owned(),
                 registration_ids: self.registration_ids.clone(),
                 allow_writes: self.allow_writes,
             },
@@ -96,13 +117,9 @@ impl ContractArgs {
         Ok(SuiteConfig {
             target,
             credentials,
-            app_code: self.auth.app_code.clone(),
+            app_code: auth.app_code.clone(),
             timeout: self.timeout,
-            mode: if self.strict {
-                Mode::Strict
-            } else {
-                Mode::Lenient
-            },
+            mode: self.mode(),
             filter: self.filter.clone(),
         })
     }
@@ -127,7 +144,9 @@ pub fn run(args: ContractArgs, out: &mut dyn Write, console: Console) -> CmdResu
         }
         return Ok(Exit::Passed);
     }
-    let config = args.suite_config()?;
+    let config = args
+        .suite
+        .suite_config(args.target.as_deref(), &args.auth)?;
     let runtime = super::runtime()?;
     let style = report::contract::Style {
         color: console.color,

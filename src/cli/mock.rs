@@ -12,6 +12,7 @@ use std::time::Duration;
 use clap::Args;
 use serde_json::json;
 
+use super::args::{parse_duration, parse_rate};
 use super::auth::AuthArgs;
 use super::{CmdResult, Exit, Failure, io_failure};
 use crate::api::APP_CODE_HEADER;
@@ -269,30 +270,6 @@ fn facts_json(facts: &Facts, user: bool) -> serde_json::Value {
     })
 }
 
-/// `250ms`, `5s`, `1.5s`, `100us`, `2m`.
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .ok_or_else(|| format!("{text:?} needs a unit: us, ms, s or m (e.g. 20ms)"))?;
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration like 20ms or 1.5s"))?;
-    let seconds = match unit {
-        "us" => value / 1e6,
-        "ms" => value / 1e3,
-        "s" => value,
-        "m" => value * 60.0,
-        _ => {
-            return Err(format!(
-                "unknown unit {unit:?} in {text:?}: use us, ms, s or m"
-            ));
-        }
-    };
-    Duration::try_from_secs_f64(seconds).map_err(|e| format!("{text:?}: {e}"))
-}
-
 /// `5s..6s`.
 fn parse_stall(text: &str) -> Result<Stall, String> {
     let (from, until) = text
@@ -306,18 +283,6 @@ fn parse_stall(text: &str) -> Result<Stall, String> {
         return Err(format!("{text:?}: the window must end after it starts"));
     }
     Ok(stall)
-}
-
-/// A share between 0 and 1.
-fn parse_rate(text: &str) -> Result<f64, String> {
-    let rate: f64 = text
-        .parse()
-        .map_err(|_| format!("{text:?} is not a number between 0 and 1"))?;
-    if (0.0..=1.0).contains(&rate) {
-        Ok(rate)
-    } else {
-        Err(format!("{text:?} is not between 0 and 1"))
-    }
 }
 
 #[cfg(test)]

@@ -145,6 +145,17 @@ impl Ctx {
         format!("pushcheck-{}-{}-{n}", self.env.run_tag, self.spec.name)
     }
 
+    /// A registration ID no target has (unique to this run).
+    pub fn unknown_id(&self) -> String {
+        format!("pushcheck-unknown-{}", self.env.run_tag)
+    }
+
+    /// Sends a call that must answer "registration not found": HTTP 400, errorCode 48013.
+    pub async fn not_found(&mut self, call: Call) -> Result<(), Failure> {
+        let expect = ErrorExpect::Push(crate::api::error_code::REGISTRATION_NOT_FOUND);
+        self.error(call, 400, expect).await.map(drop)
+    }
+
     /// Sends a call, recording it. No response at all is a failure.
     pub async fn send(&mut self, call: Call) -> Result<Response, Failure> {
         let started = Instant::now();
@@ -379,16 +390,16 @@ pub fn expect_value(
     pointer: &str,
     expected: &Value,
 ) -> Result<(), Failure> {
-    let got = value.pointer(pointer);
-    if got == Some(expected) {
-        return Ok(());
-    }
-    Err(Failure {
-        message: format!("unexpected value at {pointer}"),
-        pointer: Some(pointer.to_owned()),
-        expected: Some(expected.to_string()),
-        got: Some(got.map_or_else(|| "nothing (missing)".to_owned(), ToString::to_string)),
-        ..at(response)
+    check_value(
+        &format!("the answer to {}", response.request),
+        value,
+        pointer,
+        expected,
+    )
+    .map_err(|f| Failure {
+        request: Some(response.request.clone()),
+        status: Some(response.status),
+        ..f
     })
 }
 

@@ -4,9 +4,9 @@
 use serde_json::{Value, json};
 
 use super::{BoxFuture, CaseSpec};
+use crate::api::Operation;
 use crate::api::client::Call;
-use crate::api::{Operation, error_code};
-use crate::contract::ctx::{Ctx, ErrorExpect, check_value};
+use crate::contract::ctx::{Ctx, check_value};
 
 pub(super) const CASES: &[CaseSpec] = &[
     CaseSpec::write(
@@ -83,13 +83,7 @@ fn unpersonalized(ctx: &mut Ctx) -> BoxFuture<'_> {
 
 fn unknown_id(ctx: &mut Ctx) -> BoxFuture<'_> {
     Box::pin(async move {
-        let id = format!("pushcheck-unknown-{}", ctx.env().run_tag);
-        ctx.error(
-            Call::new(Operation::Depersonalize, id),
-            400,
-            ErrorExpect::Push(error_code::REGISTRATION_NOT_FOUND),
-        )
-        .await
-        .map(drop)
+        ctx.not_found(Call::new(Operation::Depersonalize, ctx.unknown_id()))
+            .await
     })
 }

@@ -3,9 +3,9 @@
 use serde_json::Value;
 
 use super::{BoxFuture, CaseSpec};
+use crate::api::Operation;
 use crate::api::client::Call;
-use crate::api::{Operation, error_code};
-use crate::contract::ctx::{Ctx, ErrorExpect, check_value};
+use crate::contract::ctx::{Ctx, check_value};
 
 pub(super) const CASES: &[CaseSpec] = &[
     CaseSpec::read(
@@ -48,14 +48,8 @@ fn get_existing(ctx: &mut Ctx) -> BoxFuture<'_> {
 /// GET an unknown ID: the push error 48013 with HTTP 400.
 fn get_unknown_id(ctx: &mut Ctx) -> BoxFuture<'_> {
     Box::pin(async move {
-        let id = format!("pushcheck-unknown-{}", ctx.env().run_tag);
-        ctx.error(
-            Call::new(Operation::Get, id),
-            400,
-            ErrorExpect::Push(error_code::REGISTRATION_NOT_FOUND),
-        )
-        .await
-        .map(drop)
+        ctx.not_found(Call::new(Operation::Get, ctx.unknown_id()))
+            .await
     })
 }
 
@@ -63,12 +57,6 @@ fn get_unknown_id(ctx: &mut Ctx) -> BoxFuture<'_> {
 fn get_other_application(ctx: &mut Ctx) -> BoxFuture<'_> {
     Box::pin(async move {
         let id = ctx.env().other_app_registration.clone().unwrap_or_default();
-        ctx.error(
-            Call::new(Operation::Get, id),
-            400,
-            ErrorExpect::Push(error_code::REGISTRATION_NOT_FOUND),
-        )
-        .await
-        .map(drop)
+        ctx.not_found(Call::new(Operation::Get, id)).await
     })
 }

@@ -5,9 +5,9 @@
 use serde_json::{Value, json};
 
 use super::{BoxFuture, CaseSpec};
+use crate::api::Operation;
 use crate::api::client::Call;
 use crate::api::docs;
-use crate::api::{Operation, error_code};
 use crate::contract::ctx::{Ctx, ErrorExpect, check_value};
 use crate::schema::lint::parse_example;
 use crate::schema::registry;
@@ -273,14 +273,7 @@ fn wrong_content_type(ctx: &mut Ctx) -> BoxFuture<'_> {
 
 fn unknown_id(ctx: &mut Ctx) -> BoxFuture<'_> {
     Box::pin(async move {
-        let id = format!("pushcheck-unknown-{}", ctx.env().run_tag);
-        let call = Call::new(Operation::Patch, id).json(json!({"isPrimary": true}));
-        ctx.error(
-            call,
-            400,
-            ErrorExpect::Push(error_code::REGISTRATION_NOT_FOUND),
-        )
-        .await
-        .map(drop)
+        let call = Call::new(Operation::Patch, ctx.unknown_id()).json(json!({"isPrimary": true}));
+        ctx.not_found(call).await
     })
 }

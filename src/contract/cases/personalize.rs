@@ -8,7 +8,7 @@ use crate::api::client::Call;
 use crate::api::personalize_flag::{
     FORCE_DEPERSONALIZE, KEEP_AS_LEAD, RETURN_PUSH, SET_DEVICE_AS_PRIMARY,
 };
-use crate::api::{Operation, docs, error_code, message_id};
+use crate::api::{Operation, docs, message_id};
 use crate::contract::ctx::{Ctx, ErrorExpect, check_value};
 use crate::contract::result::Failure;
 use crate::schema::lint::parse_example;
@@ -433,13 +433,7 @@ fn missing_identity(ctx: &mut Ctx) -> BoxFuture<'_> {
 fn unknown_id(ctx: &mut Ctx) -> BoxFuture<'_> {
     Box::pin(async move {
         let phone = ctx.phone();
-        let id = format!("pushcheck-unknown-{}", ctx.env().run_tag);
-        ctx.error(
-            personalize(id, json!({"phoneNumber": phone})),
-            400,
-            ErrorExpect::Push(error_code::REGISTRATION_NOT_FOUND),
-        )
-        .await
-        .map(drop)
+        ctx.not_found(personalize(ctx.unknown_id(), json!({"phoneNumber": phone})))
+            .await
     })
 }
