@@ -24,6 +24,7 @@
 
 pub mod after;
 pub mod console;
+pub mod embedded;
 pub mod feed;
 pub mod result;
 pub mod scenario;
@@ -182,6 +183,9 @@ pub enum LoadError {
         #[source]
         source: std::io::Error,
     },
+    /// The embedded simulator did not start.
+    #[error("cannot start the embedded simulator: {0}")]
+    Simulator(#[from] crate::mock::MockError),
     /// goose failed while running.
     #[error("the load run failed: {0}")]
     Goose(String),
