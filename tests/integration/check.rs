@@ -30,27 +30,49 @@ fn check_passes_and_writes_every_report() {
     let (code, stdout, stderr) = check(&dir, &[]);
     assert_eq!(code, Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
     let verdict = stdout.lines().last().unwrap_or_default();
-    assert!(verdict.starts_with("PASSED in "), "verdict line: {verdict:?}\n{stdout}");
+    assert!(
+        verdict.starts_with("PASSED in "),
+        "verdict line: {verdict:?}\n{stdout}"
+    );
     assert!(stdout.contains("== Contract: "), "{stdout}");
     assert!(stdout.contains("GET registration"), "{stdout}");
-    assert!(stdout.contains("PASS no acknowledged write lost"), "{stdout}");
+    assert!(
+        stdout.contains("PASS no acknowledged write lost"),
+        "{stdout}"
+    );
 
     let reports = dir.path().join("reports");
-    for file in ["check.json", "junit.xml", "summary.json", "report.html", "report.json"] {
+    for file in [
+        "check.json",
+        "junit.xml",
+        "summary.json",
+        "report.html",
+        "report.json",
+    ] {
         let path = reports.join(file);
         assert!(path.is_file(), "{file} was written");
-        assert!(std::fs::metadata(&path).expect("meta").len() > 0, "{file} is not empty");
+        assert!(
+            std::fs::metadata(&path).expect("meta").len() > 0,
+            "{file} is not empty"
+        );
     }
     let combined: Value =
         serde_json::from_str(&std::fs::read_to_string(reports.join("check.json")).expect("read"))
             .expect("check.json is JSON");
-    let violations = registry().validate("check-report", Mode::Strict, &combined).expect("schema");
+    let violations = registry()
+        .validate("check-report", Mode::Strict, &combined)
+        .expect("schema");
     assert!(violations.is_empty(), "{violations:#?}");
     assert_eq!(combined["passed"], true);
     let summary: Value =
         serde_json::from_str(&std::fs::read_to_string(reports.join("summary.json")).expect("read"))
             .expect("summary.json is JSON");
-    assert!(registry().validate("load-summary", Mode::Lenient, &summary).expect("schema").is_empty());
+    assert!(
+        registry()
+            .validate("load-summary", Mode::Lenient, &summary)
+            .expect("schema")
+            .is_empty()
+    );
 
     let xml = std::fs::read_to_string(reports.join("junit.xml")).expect("junit");
     let mut reader = quick_xml::Reader::from_str(&xml);
@@ -68,18 +90,31 @@ fn check_passes_and_writes_every_report() {
         }
     }
     let expected = combined["contract"]["cases"].as_array().map_or(0, Vec::len)
-        + combined["load"]["thresholds"].as_array().map_or(0, Vec::len)
-        + combined["load"]["invariants"].as_array().map_or(0, Vec::len);
-    assert_eq!(cases, expected, "one JUnit case per contract case, threshold and invariant");
+        + combined["load"]["thresholds"]
+            .as_array()
+            .map_or(0, Vec::len)
+        + combined["load"]["invariants"]
+            .as_array()
+            .map_or(0, Vec::len);
+    assert_eq!(
+        cases, expected,
+        "one JUnit case per contract case, threshold and invariant"
+    );
 }
 
 #[test]
 fn a_threshold_that_cannot_be_met_fails_with_the_reason() {
     let dir = TempDir::new("check-threshold");
-    let (code, stdout, stderr) = check(&dir, &["--threshold", "p95<1us", "--filter", "get.existing"]);
+    let (code, stdout, stderr) = check(
+        &dir,
+        &["--threshold", "p95<1us", "--filter", "get.existing"],
+    );
     assert_eq!(code, Some(1), "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(stdout.contains("FAILED:"), "{stdout}");
-    assert!(stdout.contains("- load: threshold p95<1us failed"), "{stdout}");
+    assert!(
+        stdout.contains("- load: threshold p95<1us failed"),
+        "{stdout}"
+    );
     let combined: Value = serde_json::from_str(
         &std::fs::read_to_string(dir.path().join("reports/check.json")).expect("read"),
     )
@@ -93,11 +128,18 @@ fn check_usage_errors_exit_2() {
     for (args, needle) in [
         (vec!["--threshold", "p95<0"], "p95<0"),
         (vec!["--scenario", "missing.toml"], "missing.toml"),
-        (vec!["--target", "http://pushcheck.invalid"], "--allow-remote"),
+        (
+            vec!["--target", "http://pushcheck.invalid"],
+            "--allow-remote",
+        ),
         (vec!["--target", "http://127.0.0.1:9"], "--registration-id"),
     ] {
         let (code, stdout, stderr) = check(&dir, &args);
-        assert_eq!(code, Some(2), "{args:?}: stdout:\n{stdout}\nstderr:\n{stderr}");
+        assert_eq!(
+            code,
+            Some(2),
+            "{args:?}: stdout:\n{stdout}\nstderr:\n{stderr}"
+        );
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
     }
 }

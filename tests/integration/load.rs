@@ -220,7 +220,13 @@ fn every_shipped_scenario_parses() {
 
 #[test]
 fn a_remote_target_needs_allow_remote() {
-    let run = run_cli(&["load", "--target", "http://pushcheck.invalid:9", "--run-time", "1s"]);
+    let run = run_cli(&[
+        "load",
+        "--target",
+        "http://pushcheck.invalid:9",
+        "--run-time",
+        "1s",
+    ]);
     assert_eq!(run.exit, Exit::Usage, "{}", run.stderr);
     assert!(run.stderr.contains("--allow-remote"), "{}", run.stderr);
 }
