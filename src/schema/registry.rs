@@ -40,6 +40,7 @@ pub const SCHEMA_FILES: &[(&str, &str)] = schema_files![
     "contract-report",
     "check-report",
     "load-summary",
+    "load-scenario",
 ];
 
 /// Which contract to validate against.

@@ -487,3 +487,28 @@ fn cli_bad_input_gets_a_clear_error_and_exit_2() {
     let text = std::fs::read_to_string(&out).expect("written");
     assert!(text.contains("\"openapi\": \"3.1.0\""));
 }
+
+#[test]
+fn every_shipped_scenario_follows_the_scenario_schema() {
+    let mut seen = 0;
+    for entry in std::fs::read_dir(project_path("scenarios")).expect("scenarios/") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("read");
+        let value: Value = toml::from_str(&text).expect("TOML");
+        let violations = check("load-scenario", Mode::Lenient, &value);
+        assert!(violations.is_empty(), "{}: {violations:#?}", path.display());
+        seen += 1;
+    }
+    assert!(
+        seen >= 4,
+        "smoke, read-heavy, write-heavy, personalize-storm"
+    );
+    let bad = json!({"users": 0, "run_time": "5 seconds", "iterations": 3, "mix": {"gett": 1}});
+    assert_eq!(
+        paths(&check("load-scenario", Mode::Lenient, &bad)),
+        vec!["", "/mix/gett", "/run_time", "/users"]
+    );
+}
