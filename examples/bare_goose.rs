@@ -1,11 +1,14 @@
 //! Benchmark baseline: a bare goose load test in goose's own example style (`examples/simple.rs`):
 //! one scenario, one GET transaction that reads the body, goose's own command line.
 //!
-//! Built from pushcheck's tree, so goose is built as pushcheck builds it: without its default
-//! `cookies` feature. `bench/load.sh` runs it next to `pushcheck load` and wrk on the same target.
+//! `bench/load.sh` builds this file as a cargo project of its own, twice: with goose's default
+//! features (the baseline, `cookies` on) and without them (as pushcheck builds goose).
+//! Inside pushcheck's tree, as `cargo run --example bare_goose`, goose is built as pushcheck
+//! builds it (features unify within a tree): without cookies.
 //!
 //! The request path comes from `BARE_PATH` (default: the doc's registration); `BARE_AUTH` and
-//! `BARE_APP_CODE`, when set, are sent as `Authorization` and `AppCode` (for the simulator).
+//! `BARE_APP_CODE`, when set, are sent as `Authorization` and `AppCode`, so that the baseline
+//! sends what pushcheck sends.
 //!
 //! Usage: `bare_goose --host http://127.0.0.1:PORT -u 32 -r 1000 -t 10 --report-file r.json`
 

@@ -259,6 +259,7 @@ pub async fn run(config: LoadConfig) -> Result<LoadResult, LoadError> {
     let goose_config = goose_configuration(&config, throttle)?;
     let run = Arc::new(Run::new(
         feed,
+        &config.target.base_url,
         plan.users,
         authorization.clone(),
         plan.sample_rate,

@@ -289,6 +289,8 @@ async fn broken_payloads_under_load_are_counted_and_gated() {
         thresholds = ["schema-violation-rate<=1%", "schema-violation-rate<=100% for GET registration"]
         [mix]
         get = 1
+        [validation]
+        sample_rate = 1.0
         "#,
     );
     let result = load::run(config(&sim, plan)).await.expect("run");
