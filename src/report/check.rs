@@ -26,7 +26,7 @@ pub fn human(
     };
     writeln!(
         out,
-        "\n== Contract: {} cases against {target} in {:.2}s",
+        "== Contract: {} cases against {target} in {:.2}s",
         suite.cases.len(),
         suite.duration.as_secs_f64()
     )?;
