@@ -3,7 +3,9 @@
 //! the remote-target guard and credential redaction.
 //!
 //! goose's killswitch, Ctrl-C handler and logger are process-wide; `load::run` itself takes a
-//! process-wide lock, so the runs of these tests never overlap. Every run is a few seconds.
+//! process-wide lock, so the runs never overlap, and these tests also hold [`SERIAL`] from
+//! before their simulator starts, so no simulator waits on another test's load. Every run is a
+//! few seconds.
 
 use std::path::Path;
 use std::time::Duration;
@@ -23,6 +25,11 @@ fn plan(toml: &str) -> LoadPlan {
         .resolve()
         .expect("scenario resolves")
 }
+
+/// Runs of goose in this module one at a time, simulator start included: a simulator started
+/// while another test's load holds goose's process-wide lock would run its stall window (which
+/// counts from the simulator's start) before its own load begins.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn config(sim: &RunningSimulator, plan: LoadPlan) -> LoadConfig {
     LoadConfig {
@@ -61,6 +68,7 @@ fn op<'r>(result: &'r LoadResult, label: &str) -> &'r load::OperationStats {
 
 #[test]
 fn smoke_scenario_passes_and_writes_every_report() {
+    let _serial = SERIAL.blocking_lock();
     let dir = TempDir::new("load-smoke");
     let reports = dir.path().join("reports");
     let run = run_cli(&[
@@ -131,6 +139,7 @@ fn smoke_scenario_passes_and_writes_every_report() {
 
 #[test]
 fn json_output_is_the_summary_and_nothing_else() {
+    let _serial = SERIAL.blocking_lock();
     let run = run_cli(&[
         "load",
         "--scenario",
@@ -152,6 +161,7 @@ fn json_output_is_the_summary_and_nothing_else() {
 
 #[test]
 fn a_threshold_that_cannot_be_met_exits_1() {
+    let _serial = SERIAL.blocking_lock();
     let run = run_cli(&[
         "load",
         "--scenario",
@@ -173,6 +183,7 @@ fn a_threshold_that_cannot_be_met_exits_1() {
 
 #[test]
 fn a_threshold_goose_refuses_exits_2_with_gooses_reason() {
+    let _serial = SERIAL.blocking_lock();
     let run = run_cli(&[
         "load",
         "--scenario",
@@ -233,6 +244,7 @@ fn a_remote_target_needs_allow_remote() {
 
 #[test]
 fn credentials_never_appear_in_output_or_reports() {
+    let _serial = SERIAL.blocking_lock();
     const KEY: &str = "recognisable-secret-key-4711";
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -274,6 +286,7 @@ fn credentials_never_appear_in_output_or_reports() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn broken_payloads_under_load_are_counted_and_gated() {
+    let _serial = SERIAL.lock().await;
     let sim = simulator(
         Faults {
             break_responses: 0.5,
@@ -330,6 +343,7 @@ async fn broken_payloads_under_load_are_counted_and_gated() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_stall_shows_in_the_coordinated_omission_adjusted_tail() {
+    let _serial = SERIAL.lock().await;
     let sim = simulator(
         Faults {
             stall: Some(Stall {
@@ -372,6 +386,7 @@ async fn a_stall_shows_in_the_coordinated_omission_adjusted_tail() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn dropped_writes_are_reported_as_lost_updates() {
+    let _serial = SERIAL.lock().await;
     let sim = simulator(
         Faults {
             drop_writes: 0.3,
@@ -407,6 +422,7 @@ async fn dropped_writes_are_reported_as_lost_updates() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn without_faults_writes_survive_and_invariants_hold() {
+    let _serial = SERIAL.lock().await;
     let sim = simulator(Faults::default(), 50).await;
     let plan = plan(
         r#"
