@@ -4,6 +4,8 @@
 # Target: under 2 s on a 2-core machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 rounds=${ROUNDS:-9}
 
 cargo build --release --quiet
@@ -19,5 +21,5 @@ for _ in $(seq "$rounds"); do
 done
 cases=$("$bin" contract --list | wc -l)
 printf 'runs (ms): %s\n' "${times[*]}"
-median=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+median=$(median "${times[@]}")
 echo "pushcheck contract: ${cases} cases, simulator start included: median ${median} ms of ${rounds} runs (target < 2000 ms)"

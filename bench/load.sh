@@ -27,6 +27,8 @@
 # Takes about 5 minutes once built (the first run builds the two bare goose programs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 ROUNDS=${ROUNDS:-5}
 SIM_ROUNDS=${SIM_ROUNDS:-3}
@@ -38,13 +40,6 @@ REG=8621824C-86B2-41F7-BF6F-20D3B1426005
 AUTH="App pushcheck-local-key"
 API=/people/2/contactInformation/push
 
-apt_updated=""
-need() { # need COMMAND PACKAGE
-  command -v "$1" >/dev/null 2>&1 && return 0
-  echo "installing $2" >&2
-  if [ -z "$apt_updated" ]; then apt-get update -qq >&2; apt_updated=1; fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >&2
-}
 need wrk wrk
 need /usr/bin/time time
 need python3 python3
@@ -89,25 +84,9 @@ grep -q '"cookie_store"' "$BARE_DIR/default/Cargo.lock" \
 ! grep -q '"cookie_store"' "$BARE_DIR/no-cookies/Cargo.lock" \
   || { echo "bare goose (no cookies) was built with cookies" >&2; exit 3; }
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
 
-wait_line() { # wait_line FILE
-  for _ in $(seq 600); do
-    [ -s "$1" ] && head -n1 "$1" | grep -q . && return 0
-    sleep 0.1
-  done
-  echo "no startup line in $1" >&2; exit 3
-}
 stop_server() { kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true; pids=(); }
 
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 ratio() { python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]):.2f}')" "$1" "$2"; }
 cost() { python3 -c "import sys; print(f'{(1 - float(sys.argv[1]) / float(sys.argv[2])) * 100:.1f}%')" "$1" "$2"; }
 

@@ -9,6 +9,8 @@
 # Knobs: ROUNDS (3), SECS (5), THREADS (2), CONNS (32), SEEDED (10000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 ROUNDS=${ROUNDS:-3}
 SECS=${SECS:-5}
@@ -16,13 +18,6 @@ THREADS=${THREADS:-2}
 CONNS=${CONNS:-32}
 SEEDED=${SEEDED:-10000}
 
-apt_updated=""
-need() { # need COMMAND PACKAGE
-  command -v "$1" >/dev/null 2>&1 && return 0
-  echo "installing $2" >&2
-  if [ -z "$apt_updated" ]; then apt-get update -qq >&2; apt_updated=1; fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >&2
-}
 need wrk wrk
 need /usr/bin/time time
 need python3 python3
@@ -31,22 +26,7 @@ cargo build --release --quiet --bin pushcheck --example minimal_axum
 BIN=target/release/pushcheck
 MIN=target/release/examples/minimal_axum
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
 
-wait_line() { # wait_line FILE: waits up to 60 s for a first line
-  for _ in $(seq 600); do
-    [ -s "$1" ] && head -n1 "$1" | grep -q . && return 0
-    sleep 0.1
-  done
-  echo "no startup line in $1" >&2; exit 3
-}
 
 "$BIN" mock --json --addr 127.0.0.1:0 --seed-registrations "$SEEDED" >"$work/mock.json" 2>"$work/mock.err" &
 pids+=($!)
@@ -92,7 +72,6 @@ run_wrk() {
   awk '/^Requests\/sec:/ {print $2}' "$work/last.txt"
 }
 
-median() { python3 -c 'import statistics, sys; print(f"{statistics.median(float(x) for x in sys.argv[1:]):.0f}")' "$@"; }
 
 echo "GET throughput, $ROUNDS alternating rounds of ${SECS}s, wrk -t$THREADS -c$CONNS, $(nproc) CPUs"
 min_rounds=(); mock_rounds=()
