@@ -344,8 +344,11 @@ async fn broken_payloads_under_load_are_counted_and_gated() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_stall_shows_in_the_coordinated_omission_adjusted_tail() {
     let _serial = SERIAL.lock().await;
+    // goose measures a user's cadence in whole milliseconds: against a sub-millisecond target
+    // the cadence is 0 and nothing is backfilled. 2 ms of latency gives it a cadence to use.
     let sim = simulator(
         Faults {
+            latency: Duration::from_millis(2),
             stall: Some(Stall {
                 from: Duration::from_millis(1500),
                 until: Duration::from_millis(2500),
