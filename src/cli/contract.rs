@@ -131,9 +131,7 @@ pub fn contract_failure(error: ContractError) -> Failure {
         ContractError::NoCase(_) | ContractError::Unreadable { .. } | ContractError::Client(_) => {
             Failure::usage(error)
         }
-        ContractError::Simulator(_)
-        | ContractError::Unreachable { .. }
-        | ContractError::Feed { .. } => Failure::runtime(error),
+        ContractError::Simulator(_) | ContractError::Unreachable { .. } => Failure::runtime(error),
     }
 }
 

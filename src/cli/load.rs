@@ -242,11 +242,7 @@ pub fn run(args: LoadArgs, out: &mut dyn Write, err: &mut dyn Write) -> CmdResul
     };
     load::console::install_logger(args.verbose);
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-        .map_err(Failure::runtime)?;
+    let runtime = super::runtime()?;
     let destination = match target {
         Some(target) => Destination::Url(target),
         None => Destination::Simulator {

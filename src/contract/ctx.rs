@@ -193,7 +193,7 @@ impl Ctx {
         self.observed
             .entry(schema)
             .or_default()
-            .merge(&Skeleton::of_shaped(&value, &registry().map_paths(schema)));
+            .merge(&Skeleton::of_shaped(&value, registry().map_paths(schema)));
         Ok(value)
     }
 

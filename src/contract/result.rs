@@ -205,8 +205,12 @@ impl SuiteResult {
     }
 }
 
-/// Durations serialize as whole milliseconds (fractions kept to 0.001 ms).
+/// A duration in milliseconds, kept to 0.001 ms: how every report writes a duration.
+pub fn as_millis(duration: Duration) -> f64 {
+    (duration.as_secs_f64() * 1_000_000.0).round() / 1000.0
+}
+
+/// Serializes a duration with [`as_millis`].
 pub fn millis<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
-    let ms = (duration.as_secs_f64() * 1_000_000.0).round() / 1000.0;
-    serializer.serialize_f64(ms)
+    serializer.serialize_f64(as_millis(*duration))
 }

@@ -79,8 +79,6 @@ pub enum ContractError {
     Client(ClientError),
     #[error("target {base_url} is unreachable: {message}")]
     Unreachable { base_url: String, message: String },
-    #[error("cannot read the simulator's registrations from {url}: {message}")]
-    Feed { url: String, message: String },
     #[error(
         "registration {id} cannot be read before writing to it ({message}); --registration-id must name existing registrations of the application"
     )]
@@ -226,7 +224,7 @@ impl Prepared {
                 let sim = Simulator::start(sim_config).await?;
                 let facts = sim.facts().clone();
                 let first_app = facts.applications[0].app_code.clone();
-                let listing = fetch_listing(&facts.admin_url()).await?;
+                let (_, listing) = sim.registrations(0, SIMULATOR_REGISTRATIONS);
                 let pool: Vec<String> = listing
                     .iter()
                     .filter(|(_, app)| *app == first_app)
@@ -554,33 +552,6 @@ fn client(
     client_config.credentials = credentials.first().cloned();
     client_config.app_code = (!app_code.is_empty()).then(|| app_code.to_owned());
     Client::new(client_config).map_err(ContractError::Client)
-}
-
-/// The simulator's admin listing: `(registrationId, appCode)` in creation order.
-async fn fetch_listing(url: &str) -> Result<Vec<(String, String)>, ContractError> {
-    let feed_error = |message: String| ContractError::Feed {
-        url: url.to_owned(),
-        message,
-    };
-    let full = format!("{url}?limit={SIMULATOR_REGISTRATIONS}&offset=0");
-    let body: Value = reqwest::get(&full)
-        .await
-        .map_err(|e| feed_error(e.to_string()))?
-        .json()
-        .await
-        .map_err(|e| feed_error(e.to_string()))?;
-    let listing = body["registrations"]
-        .as_array()
-        .ok_or_else(|| feed_error("no registrations array".to_owned()))?
-        .iter()
-        .filter_map(|r| {
-            Some((
-                r["registrationId"].as_str()?.to_owned(),
-                r["appCode"].as_str()?.to_owned(),
-            ))
-        })
-        .collect();
-    Ok(listing)
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use super::contract::{self, Style};
 use super::load;
 use crate::check::CheckResult;
 use crate::contract::result::TargetKind;
+use crate::contract::result::as_millis;
 
 /// A table per stage, then PASSED or FAILED with the reasons.
 pub fn human(
@@ -42,24 +43,15 @@ pub fn human(
         writeln!(
             out,
             "{} in {:.1}s",
-            style_word(style, true),
+            style.green("PASSED"),
             result.duration.as_secs_f64()
         )
     } else {
-        writeln!(out, "{}:", style_word(style, false))?;
+        writeln!(out, "{}:", style.red("FAILED"))?;
         for reason in &result.reasons {
             writeln!(out, "  - {reason}")?;
         }
         Ok(())
-    }
-}
-
-fn style_word(style: Style, passed: bool) -> String {
-    let word = if passed { "PASSED" } else { "FAILED" };
-    if style.color {
-        format!("\x1b[{}m{word}\x1b[0m", if passed { "32" } else { "31" })
-    } else {
-        word.to_owned()
     }
 }
 
@@ -70,7 +62,7 @@ pub fn json(result: &CheckResult) -> Value {
         "version": result.version,
         "passed": result.passed,
         "reasons": result.reasons,
-        "duration_ms": (result.duration.as_secs_f64() * 1_000_000.0).round() / 1000.0,
+        "duration_ms": as_millis(result.duration),
         "contract": contract::json(&result.contract),
         "load": serde_json::to_value(&result.load).unwrap_or(Value::Null),
     })

@@ -24,10 +24,10 @@ impl Style {
             text.to_owned()
         }
     }
-    fn green(self, t: &str) -> String {
+    pub(crate) fn green(self, t: &str) -> String {
         self.paint("32", t)
     }
-    fn red(self, t: &str) -> String {
+    pub(crate) fn red(self, t: &str) -> String {
         self.paint("31", t)
     }
     fn yellow(self, t: &str) -> String {

@@ -186,8 +186,8 @@ impl Registry {
     /// Instance paths, in skeleton syntax (`/contactInformation/push[]/additionalData`), at which
     /// schema `name` describes a map: an object with free keys (no `properties`, and
     /// `additionalProperties` a schema). Empty for an unknown name.
-    pub fn map_paths(&self, name: &str) -> Vec<String> {
-        self.entry(name).map(|e| e.maps.clone()).unwrap_or_default()
+    pub fn map_paths(&self, name: &str) -> &[String] {
+        self.entry(name).map_or(&[], |e| e.maps.as_slice())
     }
 
     /// The schema's description.

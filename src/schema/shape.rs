@@ -229,7 +229,7 @@ pub fn pinned(schema: &str) -> Option<Skeleton> {
     let mut examples = crate::api::docs::EXAMPLES
         .iter()
         .filter(|e| e.schema == schema && e.name.ends_with("-response"))
-        .map(|e| Skeleton::of_shaped(&super::lint::parse_example(e), &maps))
+        .map(|e| Skeleton::of_shaped(&super::lint::parse_example(e), maps))
         .peekable();
     examples.peek()?;
     Some(examples.fold(Skeleton::default(), |mut acc, s| {
