@@ -23,6 +23,10 @@
 # dependency is the same version. Besides req/s, each goose program's CPU time per request is
 # shown: less noisy than req/s on a shared machine, and what validation really costs.
 #
+# Every run must have succeeded before its figure counts: a pushcheck run with a failed request,
+# a bare goose run with a non-2xx status or a failure, a wrk run with non-2xx answers or socket
+# errors stops the benchmark (exit 3) instead of printing fast 4xx "throughput".
+#
 # Knobs: ROUNDS (5), SIM_ROUNDS (3), SECS (5), USERS (32), RSS_USERS (1000), RSS_SECS (60).
 # Takes about 5 minutes once built (the first run builds the two bare goose programs).
 set -euo pipefail
@@ -108,6 +112,14 @@ pushcheck_run() { # pushcheck_run KEY SAMPLE_RATE TARGET FEED
   scenario "$work/s.toml" "$2"
   /usr/bin/time -f '%U %S' -o "$work/time" "$BIN" load --scenario "$work/s.toml" --target "$3" \
     --feed "$4" --api-key pushcheck-local-key --json >"$work/p.json" 2>"$work/p.err" || true
+  python3 -c '
+import json, sys
+t = json.load(open(sys.argv[1]))["total"]
+bad = t["failures"] or t["errors_by_status"] or t["transport_errors"] or t["schema_violations"]
+if bad or not t["requests"]:
+    sys.exit("pushcheck run %s did not succeed: %d of %d requests failed, statuses %s, no answer %s"
+             % (sys.argv[2], t["failures"], t["requests"], t["errors_by_status"], t["transport_errors"]))
+' "$work/p.json" "$1" || { cat "$work/p.err" >&2; exit 3; }
   read -r rps n < <(python3 -c 'import json,sys; t = json.load(open(sys.argv[1]))["total"]; print("%.0f %d" % (t["rps"], t["requests"]))' "$work/p.json")
   record "$1" "$rps" "$(cpu_per_request "$work/time" "$n")"
   # The default sample rate, as pushcheck reports it.
@@ -123,12 +135,20 @@ bare_run() { # bare_run KEY BINARY TARGET APP_CODE
 import json, sys
 m = json.load(open(sys.argv[1]))["raw_metrics"]
 n = sum(r["success_count"] + r["fail_count"] for r in m["requests"].values())
-print("%.0f %d" % (n / max(m["duration"], 1), n))' "$work/bare.json")
+failed = sum(r["fail_count"] for r in m["requests"].values())
+if failed or not n:
+    sys.exit("bare goose run %s did not succeed: %d of %d requests failed" % (sys.argv[2], failed, n))
+print("%.0f %d" % (n / max(m["duration"], 1), n))' "$work/bare.json" "$1")
+  [ -n "${n:-}" ] || exit 3
   record "$1" "$rps" "$(cpu_per_request "$work/time" "$n")"
 }
 wrk_run() { # wrk_run KEY TARGET APP_CODE
-  record "$1" "$(wrk -t2 -c"$USERS" -d"${SECS}s" -H "Authorization: $AUTH" -H "AppCode: $3" \
-    "$2$API/$REG" | awk '/Requests\/sec/ {printf "%.0f", $2}')" -
+  wrk -t2 -c"$USERS" -d"${SECS}s" -H "Authorization: $AUTH" -H "AppCode: $3" \
+    "$2$API/$REG" >"$work/wrk.out"
+  if grep -q -e 'Non-2xx or 3xx responses' -e 'Socket errors' "$work/wrk.out"; then
+    echo "wrk run $1 did not succeed:" >&2; cat "$work/wrk.out" >&2; exit 3
+  fi
+  record "$1" "$(awk '/Requests\/sec/ {printf "%.0f", $2}' "$work/wrk.out")" -
 }
 
 # rounds ROUNDS TARGET APP_CODE KEY...: every key once per round, the order rotating.

@@ -7,12 +7,14 @@
 //! - [`mock`]: the embedded simulator of the API (HTTP server, state, seeding, faults).
 //! - [`load`]: load scenarios on goose, validation under load, invariants after the load.
 //! - [`report`]: renderers; they only read result values.
+//! - [`interrupt`]: Ctrl-C, counted once for the whole process; the runners decide what it means.
 //! - [`cli`]: the command line and its exit codes. Nothing else in the library imports it.
 
 pub mod api;
 pub mod check;
 pub mod cli;
 pub mod contract;
+pub mod interrupt;
 pub mod load;
 pub mod mock;
 pub mod report;

@@ -123,6 +123,16 @@ impl Operation {
         Operation::Depersonalize,
     ];
 
+    /// The operation's position in [`Operation::ALL`], for per-operation arrays.
+    pub fn index(self) -> usize {
+        match self {
+            Operation::Get => 0,
+            Operation::Patch => 1,
+            Operation::Personalize => 2,
+            Operation::Depersonalize => 3,
+        }
+    }
+
     /// The spec's `operationId`.
     pub fn operation_id(self) -> &'static str {
         match self {

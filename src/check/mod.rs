@@ -7,11 +7,15 @@
 //! writes never disturb the other's checks. With a URL, both go to that account, each under its
 //! own safety rules (`--allow-writes` for contract writes, `--allow-remote` for load).
 //!
+//! Ctrl-C during the contract stage stops it (the suite restores what it changed) and skips the
+//! load: `load` is then `None` and the verdict says the run was interrupted.
+//!
 //! This module orchestrates only: it prints nothing and spells no API knowledge.
 
 use std::time::{Duration, Instant};
 
 use crate::contract::{self, ContractError, Event, Status, SuiteConfig, SuiteResult};
+use crate::interrupt;
 use crate::load::embedded::{Destination, run_at};
 use crate::load::{LoadConfig, LoadError, LoadResult, Target};
 
@@ -57,7 +61,20 @@ pub struct CheckResult {
     pub reasons: Vec<String>,
     pub duration: Duration,
     pub contract: SuiteResult,
-    pub load: LoadResult,
+    /// `None` when the run was interrupted before the load stage.
+    pub load: Option<LoadResult>,
+}
+
+impl CheckResult {
+    /// Stopped by Ctrl-C in either stage.
+    pub fn interrupted(&self) -> bool {
+        self.contract.interrupted || self.load.as_ref().is_none_or(|l| l.interrupted)
+    }
+
+    /// The load was sent and the target never answered.
+    pub fn never_answered(&self) -> bool {
+        self.load.as_ref().is_some_and(|l| l.never_answered)
+    }
 }
 
 /// A progress event of a `check` run.
@@ -75,13 +92,18 @@ pub async fn run(
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<CheckResult, CheckError> {
     let started = Instant::now();
+    let interrupts_before = interrupt::count();
     let suite = contract::run_with_progress(config.contract, &mut |e| {
         progress(Progress::Contract(e));
     })
     .await?;
-    progress(Progress::LoadStarting);
-    let load = run_at(config.load.destination, config.load.build).await?;
-    let reasons = reasons(&suite, &load);
+    let load = if suite.interrupted || interrupt::count() > interrupts_before {
+        None
+    } else {
+        progress(Progress::LoadStarting);
+        Some(run_at(config.load.destination, config.load.build).await?)
+    };
+    let reasons = reasons(&suite, load.as_ref());
     Ok(CheckResult {
         tool: "pushcheck",
         version: env!("CARGO_PKG_VERSION"),
@@ -94,7 +116,7 @@ pub async fn run(
 }
 
 /// One line per reason the run failed.
-fn reasons(suite: &SuiteResult, load: &LoadResult) -> Vec<String> {
+fn reasons(suite: &SuiteResult, load: Option<&LoadResult>) -> Vec<String> {
     let mut out: Vec<String> = suite
         .cases
         .iter()
@@ -116,6 +138,9 @@ fn reasons(suite: &SuiteResult, load: &LoadResult) -> Vec<String> {
     if suite.interrupted {
         out.push("contract: interrupted".to_owned());
     }
-    out.extend(load.verdict.reasons.iter().map(|r| format!("load: {r}")));
+    match load {
+        Some(load) => out.extend(load.verdict.reasons.iter().map(|r| format!("load: {r}"))),
+        None => out.push("load: not run (interrupted)".to_owned()),
+    }
     out
 }

@@ -13,9 +13,10 @@ use super::{CmdResult, Console, Exit, Failure, io_failure, write_file};
 use crate::check::{self, CheckConfig, CheckError, LoadStage, Progress};
 use crate::contract::Event;
 use crate::load::embedded::Destination;
+use crate::load::scenario::Mix;
 use crate::load::{
-    self, DEFAULT_FEED_LIMIT, FeedSource, JUNIT_XML, LoadConfig, REPORT_HTML, REPORT_JSON, Rule,
-    SUMMARY_JSON, Scenario, Target,
+    self, DEFAULT_FEED_LIMIT, DEFAULT_REQUEST_TIMEOUT, FeedSource, JUNIT_XML, LoadConfig,
+    REPORT_HTML, REPORT_JSON, Rule, SUMMARY_JSON, Scenario, Target,
 };
 use crate::mock::local_credentials;
 use crate::report;
@@ -37,8 +38,13 @@ thresholds, invariants), summary.json, and goose's report.html and report.json.
 
 With --target, both stages go to that account: contract cases that write need --allow-writes
 and --registration-id (restored afterwards); the load needs --allow-remote for a non-loopback
-host (capped at 50 requests/s per operation unless --max-rps) and uses --feed FILE or, without
-it, the --registration-id list.
+host (capped at 50 requests/s per operation unless --max-rps). The load writes only to the
+devices of --feed FILE (its own load devices: it writes a run attribute, removed at the end,
+and personalizes them to pushcheck-load-… people); without --feed it only reads the
+--registration-id devices, so the contract's test devices are left as the suite restored them.
+
+Ctrl-C stops the running stage (the contract suite restores its devices first) and skips the
+later ones; the reports are written and the exit code is 3.
 
 Examples:
   pushcheck check
@@ -76,7 +82,8 @@ pub struct CheckArgs {
     /// Load scenario (default: scenarios/smoke.toml, or its built-in copy outside the project).
     #[arg(long, value_name = "FILE", help_heading = "Load")]
     scenario: Option<PathBuf>,
-    /// Load pass/fail rule; repeatable; replaces the scenario's thresholds.
+    /// Load pass/fail rule; repeatable; added to the scenario's (replacing its rule on the same
+    /// metric and request).
     #[arg(long, value_name = "RULE", value_parser = parse_rule, help_heading = "Load")]
     threshold: Vec<Rule>,
     /// Allow the load to go to a non-loopback --target.
@@ -85,7 +92,8 @@ pub struct CheckArgs {
     /// Load requests per second per operation (a remote target defaults to the documented 50).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = "Load")]
     max_rps: Option<u32>,
-    /// Registration IDs for the load on a live target, one per line (`ID` or `ID,APPCODE`).
+    /// The load's own devices on a live target, one per line (`ID` or `ID,APPCODE`); the load
+    /// writes to them. Without it, a live load only reads the --registration-id devices.
     #[arg(long, value_name = "FILE", help_heading = "Load")]
     feed: Option<PathBuf>,
     /// Registrations the load's embedded simulator seeds.
@@ -126,8 +134,14 @@ pub fn run(args: CheckArgs, out: &mut dyn Write, console: Console) -> CmdResult 
         .suite_config(args.target.as_deref(), &args.auth)?;
 
     let (mut scenario, scenario_path) = args.scenario()?;
-    if !args.threshold.is_empty() {
-        scenario.thresholds = Some(args.threshold.clone());
+    scenario.flag_thresholds = args.threshold.clone();
+    if args.target.is_some() && args.feed.is_none() {
+        // Without devices of its own, a live load only reads: the --registration-id devices
+        // belong to the contract suite, which restores them; the load could not.
+        scenario.mix = Some(Mix {
+            get: 1,
+            ..Mix::default()
+        });
     }
     if suite.mode == Mode::Strict {
         let mut validation = scenario.validation.unwrap_or_default();
@@ -201,13 +215,14 @@ pub fn run(args: CheckArgs, out: &mut dyn Write, console: Console) -> CmdResult 
                 report_dir: Some(report_dir),
                 baseline: None,
                 max_rps: args.max_rps,
+                request_timeout: DEFAULT_REQUEST_TIMEOUT,
                 embedded_simulator: false,
+                quiet_stdout: console.own_stdout,
                 progress: terminal.then(|| Box::new(progress_line) as load::ProgressFn),
             }),
         },
     };
 
-    load::console::install_logger(false);
     let runtime = super::runtime()?;
     let mut done = 0usize;
     let result = runtime.block_on(check::run(config, &mut |event| {
@@ -251,28 +266,24 @@ pub fn run(args: CheckArgs, out: &mut dyn Write, console: Console) -> CmdResult 
         .context("cannot render the JUnit report")
         .map_err(Failure::runtime)?;
     write_file(&dir.join(JUNIT_XML), junit.as_bytes())?;
-    write_file(
-        &dir.join(SUMMARY_JSON),
-        report::load::summary_json(&result.load).as_bytes(),
-    )?;
-    let files: Vec<String> = [
-        CHECK_JSON,
-        JUNIT_XML,
-        SUMMARY_JSON,
-        REPORT_HTML,
-        REPORT_JSON,
-    ]
-    .iter()
-    .map(|f| (*f).to_owned())
-    .collect();
+    if let Some(load) = &result.load {
+        write_file(
+            &dir.join(SUMMARY_JSON),
+            report::load::summary_json(load).as_bytes(),
+        )?;
+    }
+    let mut files: Vec<String> = vec![CHECK_JSON.to_owned(), JUNIT_XML.to_owned()];
+    if result.load.is_some() {
+        files.extend([SUMMARY_JSON, REPORT_HTML, REPORT_JSON].map(String::from));
+    }
     let style = report::contract::Style {
         color: console.color,
     };
     report::check::human(out, &result, Some((dir, &files)), style).map_err(io_failure)?;
-    Ok(if result.passed {
-        Exit::Passed
-    } else if result.contract.interrupted || result.load.interrupted {
+    Ok(if result.interrupted() || result.never_answered() {
         Exit::Runtime
+    } else if result.passed {
+        Exit::Passed
     } else {
         Exit::CheckFailed
     })

@@ -10,12 +10,13 @@ use anyhow::Context;
 use clap::Args;
 
 use super::auth::AuthArgs;
-use super::{CmdResult, Exit, Failure, io_failure};
+use super::{CmdResult, Console, Exit, Failure, io_failure};
 use crate::load::embedded::Destination;
 use crate::load::scenario::{CoMitigation, PositiveNumber, SampleRate, Span, ThinkTime};
+use crate::load::threshold::AlwaysOn;
 use crate::load::{
-    self, DEFAULT_FEED_LIMIT, FeedSource, JUNIT_XML, LoadConfig, LoadError, LoadPlan, Progress,
-    Rule, SUMMARY_JSON, Scenario, Target,
+    self, DEFAULT_FEED_LIMIT, DEFAULT_REQUEST_TIMEOUT, FeedSource, JUNIT_XML, LoadConfig,
+    LoadError, LoadPlan, LoadResult, Progress, Rule, SUMMARY_JSON, Scenario, Target,
 };
 use crate::mock::local_credentials;
 use crate::report;
@@ -28,13 +29,22 @@ without credentials is sent the simulator's local API key. A non-loopback --targ
 unless --max-rps says otherwise; give it --feed FILE (one registration ID per line,
 optionally `,APPCODE`).
 
-Thresholds: goose's rules (p95<500ms, p99<1s for GET registration, error-rate<1%, rps>=100)
-and pushcheck's schema-violation-rate<0.1%. --threshold replaces the file's list.
+Thresholds: goose's rules on measured times (p95<500ms, p99<1s for GET registration,
+error-rate<1%, rps>=100), and pushcheck's: adjusted-p95<500ms (coordinated-omission adjusted
+times) and schema-violation-rate<0.1% (responses that broke their contract: status,
+Content-Type, schema, meaning). --threshold adds to the scenario's rules; one on the same
+metric and request replaces the scenario's, and the verdict says so. error-rate<1% and
+schema-violation-rate<=0% always apply unless a rule on that metric is given or
+--without-rule NAME turns one off. A rule naming a request the load never sends is refused.
+
+The verdict covers every request, the ramp included (--steady-state-only: goose's figures
+after the ramp). Each request times out after --request-timeout; Ctrl-C stops the run within
+a moment, writes the reports and exits 3 (a second Ctrl-C skips the checks after the load).
 
 Examples:
   pushcheck load --scenario scenarios/smoke.toml --report-dir /tmp/lr
   pushcheck load --scenario scenarios/read-heavy.toml --users 200 --run-time 1m
-  pushcheck load --scenario scenarios/smoke.toml --threshold 'p95<50ms' --threshold 'schema-violation-rate<=0%'
+  pushcheck load --scenario scenarios/smoke.toml --threshold 'adjusted-p95<50ms' --without-rule error-rate
 
 Environment:
   PUSHCHECK_TARGET, PUSHCHECK_APP_CODE, PUSHCHECK_API_KEY, PUSHCHECK_BASIC,
@@ -44,7 +54,8 @@ Exit codes:
   0  every threshold and invariant passed
   1  a threshold or invariant failed
   2  usage or configuration error (bad scenario value, a threshold goose refuses, remote target without --allow-remote)
-  3  runtime error (target unreachable, I/O, the run was interrupted)";
+  2  also: credentials the target refuses, an app code or registration it does not know
+  3  runtime error (target unreachable or never answering, I/O, the run was interrupted)";
 
 /// `pushcheck load` flags. Each scenario flag overrides the file's value.
 #[derive(Debug, Args)]
@@ -89,9 +100,16 @@ pub struct LoadArgs {
     /// Validate in strict mode (undocumented properties are violations).
     #[arg(long, help_heading = "Scenario overrides")]
     strict: bool,
-    /// Pass/fail rule; repeatable; replaces the file's thresholds.
+    /// Pass/fail rule; repeatable; added to the file's (replacing its rule on the same metric
+    /// and request).
     #[arg(long, value_name = "RULE", value_parser = parse_rule, help_heading = "Scenario overrides")]
     threshold: Vec<Rule>,
+    /// Turn off an always-on rule: error-rate or schema-violation-rate; repeatable.
+    #[arg(long, value_name = "NAME", value_parser = parse_always_on, help_heading = "Scenario overrides")]
+    without_rule: Vec<AlwaysOn>,
+    /// Judge goose's figures on the steady state only (goose resets them after the ramp).
+    #[arg(long, help_heading = "Scenario overrides")]
+    steady_state_only: bool,
 
     /// Base URL of the API under test; without it, the embedded simulator.
     #[arg(
@@ -108,6 +126,9 @@ pub struct LoadArgs {
     /// Requests per second per operation (a remote target defaults to the documented 50).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = "Target")]
     max_rps: Option<u32>,
+    /// Longest wait for one response (e.g. 10s, 500ms).
+    #[arg(long, value_name = "TIME", value_parser = parse_timeout, default_value_t = Span(DEFAULT_REQUEST_TIMEOUT), help_heading = "Target")]
+    request_timeout: Span,
     /// Registration IDs to use, one per line (`ID` or `ID,APPCODE`), instead of the simulator's listing.
     #[arg(long, value_name = "FILE", help_heading = "Target")]
     feed: Option<PathBuf>,
@@ -153,6 +174,15 @@ fn parse_sample(s: &str) -> Result<SampleRate, String> {
 }
 fn parse_rule(s: &str) -> Result<Rule, String> {
     s.parse()
+}
+fn parse_always_on(s: &str) -> Result<AlwaysOn, String> {
+    s.parse()
+}
+fn parse_timeout(s: &str) -> Result<Span, String> {
+    match s.parse::<Span>()? {
+        t if t.0.is_zero() => Err("a request timeout must be more than 0".into()),
+        t => Ok(t),
+    }
 }
 fn parse_positive(s: &str) -> Result<PositiveNumber, String> {
     match s.parse::<f64>() {
@@ -204,8 +234,14 @@ impl LoadArgs {
             validation.mode = Some(load::scenario::ValidationMode::Strict);
         }
         s.validation = Some(validation);
-        if !self.threshold.is_empty() {
-            s.thresholds = Some(self.threshold.clone());
+        s.flag_thresholds = self.threshold.clone();
+        if !self.without_rule.is_empty() {
+            let mut without = s.without_rules.take().unwrap_or_default();
+            without.extend(self.without_rule.iter().copied());
+            s.without_rules = Some(without);
+        }
+        if self.steady_state_only {
+            s.steady_state_only = Some(true);
         }
         s.resolve().map_err(|e| {
             let source = self
@@ -217,7 +253,12 @@ impl LoadArgs {
     }
 }
 
-pub fn run(args: LoadArgs, out: &mut dyn Write, err: &mut dyn Write) -> CmdResult {
+pub fn run(
+    args: LoadArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    console: Console,
+) -> CmdResult {
     let plan = args.plan()?;
     let given = args
         .auth
@@ -265,7 +306,9 @@ pub fn run(args: LoadArgs, out: &mut dyn Write, err: &mut dyn Write) -> CmdResul
         report_dir: args.report_dir.clone(),
         baseline: args.baseline.clone(),
         max_rps: args.max_rps,
+        request_timeout: args.request_timeout.0,
         embedded_simulator: false,
+        quiet_stdout: console.own_stdout,
         progress: std::io::stderr()
             .is_terminal()
             .then(|| Box::new(progress_line) as load::ProgressFn),
@@ -290,13 +333,19 @@ pub fn run(args: LoadArgs, out: &mut dyn Write, err: &mut dyn Write) -> CmdResul
         report::load::human(out, &result, args.report_dir.as_deref()).map_err(io_failure)?;
     }
     let _ = err.flush();
-    Ok(if result.verdict.passed {
-        Exit::Passed
-    } else if result.interrupted {
+    Ok(exit_of(&result))
+}
+
+/// The exit code of a load: passed, a check failed, or the run broke (interrupted, or a target
+/// that never answered).
+pub fn exit_of(result: &LoadResult) -> Exit {
+    if result.interrupted || result.never_answered {
         Exit::Runtime
+    } else if result.verdict.passed {
+        Exit::Passed
     } else {
         Exit::CheckFailed
-    })
+    }
 }
 
 /// Maps a load error to its exit code: a setting to fix is a usage error, the rest runtime.

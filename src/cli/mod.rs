@@ -79,19 +79,25 @@ enum Command {
     Schemas(schemas::SchemasCommand),
 }
 
-/// How output may be styled.
+/// How output may be styled, and what the process's output belongs to.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Console {
     /// ANSI colours (only when stdout is a terminal and `NO_COLOR` is unset).
     pub color: bool,
+    /// The process's stdout is this command's alone (the binary): it may be pointed at
+    /// /dev/null while goose runs, so goose's stray lines stay out of the verdict or JSON.
+    /// Tests that call [`run`] in-process share stdout with the test harness and leave it.
+    pub own_stdout: bool,
 }
 
 impl Console {
-    /// Colour when standard output is a terminal, unless `NO_COLOR` is set.
+    /// Colour when standard output is a terminal, unless `NO_COLOR` is set; the binary's own
+    /// stdout.
     pub fn detect() -> Console {
         use std::io::IsTerminal;
         Console {
             color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+            own_stdout: true,
         }
     }
 }
@@ -137,12 +143,19 @@ where
             return exit;
         }
     };
+    if matches!(
+        cli.command,
+        Command::Check(_) | Command::Contract(_) | Command::Load(_)
+    ) {
+        // pushcheck's Ctrl-C handler, before goose can install its own (see crate::interrupt).
+        crate::interrupt::install();
+    }
     let result = match cli.command {
         Command::Schemas(cmd) => schemas::run(cmd, out),
         Command::Check(args) => check::run(*args, out, console),
         Command::Contract(args) => contract::run(*args, out, console),
         Command::Mock(args) => mock::run(*args, out),
-        Command::Load(args) => load::run(*args, out, err),
+        Command::Load(args) => load::run(*args, out, err, console),
     };
     match result {
         Ok(exit) => exit,

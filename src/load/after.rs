@@ -1,23 +1,27 @@
 //! After the load: re-read every registration written during the run and compare it with its
-//! last acknowledged write (no lost updates), and, against a simulator, run its invariant check.
+//! last acknowledged write (no lost updates), remove the run's own custom attribute, and, against
+//! a simulator, run its invariant check.
 //!
 //! Each registration had a single writer (see [`crate::load::feed`]), so its last acknowledged
-//! write is known exactly and the state read back must show it. Findings are data; they go into
-//! the verdict and the reports, never to the terminal from here.
+//! write is known exactly and the state read back must show it. A re-read that fails (no answer,
+//! 429, 5xx) is tried again a few times; one that still fails is "could not check", which fails
+//! the verdict for that reason and is never counted as a lost write. Findings are data; they go
+//! into the verdict and the reports, never to the terminal from here.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::{AUTHORIZATION, HeaderValue};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
 use crate::api::{APP_CODE_HEADER, Operation};
-use crate::load::feed::{ADMIN_INVARIANTS, Feed};
-use crate::load::result::InvariantOutcome;
-use crate::load::transactions::{Expected, SEQ_ATTRIBUTE};
+use crate::load::feed::{ADMIN_INVARIANTS, Feed, FeedEntry};
+use crate::load::result::{InvariantOutcome, InvariantStatus};
+use crate::load::transactions::Expected;
+use crate::schema::judge::field;
 
 /// Name of the lost-update invariant in reports.
 pub const NO_LOST_UPDATES: &str = "no acknowledged write lost";
@@ -27,81 +31,180 @@ pub const SIMULATOR_PREFIX: &str = "simulator invariants";
 const MAX_FINDINGS: usize = 25;
 /// Re-reads in flight at once.
 const CONCURRENCY: usize = 32;
+/// Tries of one re-read before it is "could not check".
+const TRIES: u32 = 3;
+/// Wait before the second try; doubled for each later one.
+const BACKOFF: Duration = Duration::from_millis(200);
 
-/// Re-reads every registration of `ledger` and compares it with what was acknowledged.
-/// `pace` spaces the re-reads out (for a rate-capped live target).
-pub async fn lost_updates(
-    client: &reqwest::Client,
-    base_url: &str,
-    authorization: &HeaderValue,
+/// How the checks after the load reach the target (cheap to clone: the client is shared).
+#[derive(Debug, Clone)]
+pub struct Reader {
+    pub client: reqwest::Client,
+    pub base_url: Arc<str>,
+    pub authorization: HeaderValue,
+    /// Spaces requests out, for a rate-capped live target.
+    pub pace: Option<Duration>,
+}
+
+/// What one request after the load got: the body of a 2xx, or why there is none.
+enum Read {
+    Body(Value),
+    Failed(String),
+}
+
+impl Reader {
+    /// GET of `entry`, tried again on no answer, 429 or 5xx.
+    async fn get(&self, entry: &FeedEntry) -> Read {
+        let url = format!("{}{}", self.base_url, entry.path(Operation::Get));
+        let mut why = String::new();
+        for attempt in 0..TRIES {
+            if attempt > 0 {
+                tokio::time::sleep(BACKOFF * 2u32.pow(attempt - 1)).await;
+            }
+            let sent = self
+                .client
+                .get(&url)
+                .header(AUTHORIZATION, self.authorization.clone())
+                .header(APP_CODE_HEADER, entry.app_code.clone())
+                .send()
+                .await;
+            match sent {
+                Err(e) => why = format!("no answer ({})", super::transactions::transport_kind(&e)),
+                Ok(r) if r.status().is_success() => {
+                    return match r.json::<Value>().await {
+                        Ok(body) => Read::Body(body),
+                        Err(e) => Read::Failed(format!("the body is not JSON: {e}")),
+                    };
+                }
+                Ok(r) if r.status().as_u16() == 429 || r.status().is_server_error() => {
+                    why = format!("HTTP {}", r.status().as_u16());
+                }
+                Ok(r) => return Read::Failed(format!("HTTP {}", r.status().as_u16())),
+            }
+        }
+        Read::Failed(format!("{why} after {TRIES} tries"))
+    }
+
+    /// PATCH of `entry` with `body`; true on a 2xx.
+    async fn patch(&self, entry: &FeedEntry, body: &Value) -> bool {
+        let url = format!("{}{}", self.base_url, entry.path(Operation::Patch));
+        self.client
+            .patch(url)
+            .header(AUTHORIZATION, self.authorization.clone())
+            .header(APP_CODE_HEADER, entry.app_code.clone())
+            .header(CONTENT_TYPE, "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+    }
+}
+
+/// Runs `work` over the written registrations, a few at a time, paced as the reader says.
+async fn each_written<T, F, Fut>(
+    reader: &Reader,
     feed: &Feed,
-    ledger: &HashMap<usize, Expected>,
-    pace: Option<Duration>,
-) -> InvariantOutcome {
+    positions: &[usize],
+    work: F,
+) -> Vec<(usize, T)>
+where
+    T: Send + 'static,
+    F: Fn(FeedEntry) -> Fut,
+    Fut: Future<Output = T> + Send + 'static,
+{
     let semaphore = Arc::new(Semaphore::new(CONCURRENCY));
     let mut tasks = tokio::task::JoinSet::new();
-    let mut positions: Vec<usize> = ledger.keys().copied().collect();
-    positions.sort_unstable();
-    for at in &positions {
-        let entry = feed.entries[*at].clone();
-        let expected = ledger[at];
-        let url = format!("{base_url}{}", entry.path(Operation::Get));
-        let request = client
-            .get(url)
-            .header(AUTHORIZATION, authorization.clone())
-            .header(APP_CODE_HEADER, entry.app_code.clone());
+    for at in positions {
         let permit = Arc::clone(&semaphore).acquire_owned().await;
-        if let Some(pace) = pace {
+        if let Some(pace) = reader.pace {
             tokio::time::sleep(pace).await;
         }
+        let job = work(feed.entries[*at].clone());
+        let at = *at;
         tasks.spawn(async move {
             let _permit = permit;
-            let finding = match request.send().await {
-                Err(e) => Some(format!("cannot re-read: {e}")),
-                Ok(r) if !r.status().is_success() => {
-                    Some(format!("re-read answered HTTP {}", r.status()))
-                }
-                Ok(r) => match r.json::<Value>().await {
-                    Err(e) => Some(format!("re-read body is not JSON: {e}")),
-                    Ok(body) => compare(&expected, &body),
-                },
-            };
-            finding.map(|f| format!("registration {}: {f}", entry.registration_id))
+            (at, job.await)
         });
     }
-    let mut findings = Vec::new();
-    let mut lost = 0;
+    let mut out = Vec::with_capacity(positions.len());
     while let Some(done) = tasks.join_next().await {
-        if let Ok(Some(f)) = done {
-            lost += 1;
-            if findings.len() < MAX_FINDINGS {
-                findings.push(f);
+        if let Ok(pair) = done {
+            out.push(pair);
+        }
+    }
+    out.sort_by_key(|(at, _)| *at);
+    out
+}
+
+/// Re-reads every registration of `ledger` and compares it with what was acknowledged.
+pub async fn lost_updates(
+    reader: &Reader,
+    feed: &Feed,
+    ledger: &HashMap<usize, Expected>,
+    attribute: &str,
+) -> InvariantOutcome {
+    let mut positions: Vec<usize> = ledger.keys().copied().collect();
+    positions.sort_unstable();
+    let reads = each_written(reader, feed, &positions, |entry| {
+        let reader = reader.clone();
+        async move { (entry.registration_id.clone(), reader.get(&entry).await) }
+    })
+    .await;
+    let mut lost = Vec::new();
+    let mut unchecked = Vec::new();
+    for (at, (id, read)) in reads {
+        match read {
+            Read::Failed(why) => {
+                unchecked.push(format!("registration {id}: could not check: {why}"))
+            }
+            Read::Body(body) => {
+                if let Some(f) = compare(&ledger[&at], &body, attribute) {
+                    lost.push(format!("registration {id}: {f}"));
+                }
             }
         }
     }
-    findings.sort();
-    if lost > findings.len() {
-        findings.push(format!("… and {} more", lost - findings.len()));
+    let status = if !lost.is_empty() {
+        InvariantStatus::Failed
+    } else if !unchecked.is_empty() {
+        InvariantStatus::CouldNotCheck
+    } else {
+        InvariantStatus::Passed
+    };
+    let (lost_n, unchecked_n) = (lost.len(), unchecked.len());
+    let mut findings: Vec<String> = lost.into_iter().chain(unchecked).collect();
+    let all = findings.len();
+    findings.truncate(MAX_FINDINGS);
+    if all > findings.len() {
+        findings.push(format!("… and {} more", all - findings.len()));
     }
     InvariantOutcome {
         name: NO_LOST_UPDATES.to_owned(),
-        passed: lost == 0,
-        checked: positions.len(),
+        status,
+        passed: status == InvariantStatus::Passed,
+        checked: positions.len() - unchecked_n,
+        failed: lost_n,
+        unchecked: unchecked_n,
         findings,
-        skipped: None,
+        reason: (unchecked_n > 0).then(|| {
+            format!("{unchecked_n} registration(s) could not be re-read after {TRIES} tries")
+        }),
     }
 }
 
 /// What differs between the expected state and a registration read back.
-fn compare(expected: &Expected, body: &Value) -> Option<String> {
+fn compare(expected: &Expected, body: &Value, attribute: &str) -> Option<String> {
     let mut wrong = Vec::new();
     if let Some(seq) = expected.seq {
-        let got = body.pointer(&format!("/additionalData/{SEQ_ATTRIBUTE}"));
+        let got = body
+            .get(field::ADDITIONAL_DATA)
+            .and_then(|d| d.get(attribute));
         // Sequence numbers grow per writer: a newer value is a later write that was applied
         // without an answer, not a lost one.
         if got.and_then(Value::as_u64).is_none_or(|g| g < seq) {
             wrong.push(format!(
-                "PATCH of additionalData.{SEQ_ATTRIBUTE} = {seq} was acknowledged, read back {}",
+                "PATCH of {}.{attribute} = {seq} was acknowledged, read back {}",
+                field::ADDITIONAL_DATA,
                 got.map_or_else(|| "nothing".to_owned(), Value::to_string)
             ));
         }
@@ -118,13 +221,87 @@ fn compare(expected: &Expected, body: &Value) -> Option<String> {
     (!wrong.is_empty()).then(|| wrong.join("; "))
 }
 
+/// Removes the run's custom attribute from every registration a PATCH may have written, by
+/// sending it as `null` (how the vendor's SDKs delete one; the docs promise nothing), then reads
+/// back whether it is gone. Returns a note for the report.
+pub async fn remove_attribute(
+    reader: &Reader,
+    feed: &Feed,
+    ledger: &HashMap<usize, Expected>,
+    attribute: &str,
+) -> String {
+    let mut positions: Vec<usize> = ledger
+        .iter()
+        .filter(|(_, e)| e.seq.is_some() || e.unsure)
+        .map(|(at, _)| *at)
+        .collect();
+    positions.sort_unstable();
+    if positions.is_empty() {
+        return format!("the run's attribute {attribute} was written to no device");
+    }
+    let results = each_written(reader, feed, &positions, |entry| {
+        let reader = reader.clone();
+        let attribute = attribute.to_owned();
+        async move {
+            let body = serde_json::json!({ field::ADDITIONAL_DATA: { attribute.as_str(): null } });
+            if !reader.patch(&entry, &body).await {
+                return Removal::Refused;
+            }
+            match reader.get(&entry).await {
+                Read::Body(b)
+                    if b.pointer(&format!("/{}/{attribute}", field::ADDITIONAL_DATA))
+                        .is_none() =>
+                {
+                    Removal::Gone
+                }
+                Read::Body(_) => Removal::Remains,
+                Read::Failed(_) => Removal::Unknown,
+            }
+        }
+    })
+    .await;
+    let mut counts: BTreeMap<Removal, usize> = BTreeMap::new();
+    for (_, r) in results {
+        *counts.entry(r).or_default() += 1;
+    }
+    let n = |r| counts.get(&r).copied().unwrap_or(0);
+    let mut note = format!(
+        "removed the run's attribute {attribute} (sent as null) from {} of {} device(s)",
+        n(Removal::Gone),
+        positions.len()
+    );
+    if n(Removal::Remains) > 0 {
+        note.push_str(&format!(
+            "; {} still carry it (the target keeps attributes sent as null)",
+            n(Removal::Remains)
+        ));
+    }
+    if n(Removal::Refused) + n(Removal::Unknown) > 0 {
+        note.push_str(&format!(
+            "; {} could not be cleaned or read back",
+            n(Removal::Refused) + n(Removal::Unknown)
+        ));
+    }
+    note
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Removal {
+    Gone,
+    Remains,
+    Refused,
+    Unknown,
+}
+
 /// Calls the simulator's invariant check; one outcome per broken rule, plus the overall one.
+/// A check that cannot run is "could not check", which fails the verdict.
 pub async fn simulator_invariants(
     client: &reqwest::Client,
     base_url: &str,
 ) -> Vec<InvariantOutcome> {
     #[derive(Deserialize)]
     struct Body {
+        registrations: usize,
         violations: Vec<Found>,
     }
     #[derive(Deserialize)]
@@ -133,38 +310,49 @@ pub async fn simulator_invariants(
         detail: String,
     }
     let url = format!("{base_url}{ADMIN_INVARIANTS}");
-    let skipped = |why: String| {
+    let could_not = |why: String| {
         vec![InvariantOutcome {
             name: SIMULATOR_PREFIX.to_owned(),
+            status: InvariantStatus::CouldNotCheck,
             passed: false,
             checked: 0,
+            failed: 0,
+            unchecked: 1,
             findings: Vec::new(),
-            skipped: Some(why),
+            reason: Some(why),
         }]
     };
     let body: Body = match client.get(&url).send().await {
-        Err(e) => return skipped(format!("cannot call {url}: {e}")),
+        Err(e) => return could_not(format!("cannot call {url}: {e}")),
         Ok(r) if !r.status().is_success() => {
-            return skipped(format!("{url} answered HTTP {}", r.status()));
+            return could_not(format!("{url} answered HTTP {}", r.status()));
         }
         Ok(r) => match r.json().await {
             Ok(b) => b,
-            Err(e) => return skipped(format!("{url}: unexpected body: {e}")),
+            Err(e) => return could_not(format!("{url}: unexpected body: {e}")),
         },
     };
     let mut by_rule: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for v in body.violations {
         by_rule.entry(v.rule).or_default().push(v.detail);
     }
+    let status = if by_rule.is_empty() {
+        InvariantStatus::Passed
+    } else {
+        InvariantStatus::Failed
+    };
     let mut out = vec![InvariantOutcome {
         name: SIMULATOR_PREFIX.to_owned(),
+        status,
         passed: by_rule.is_empty(),
-        checked: 1,
+        checked: body.registrations,
+        failed: by_rule.values().map(Vec::len).sum(),
+        unchecked: 0,
         findings: by_rule
             .iter()
             .map(|(rule, d)| format!("{rule}: {} violation(s)", d.len()))
             .collect(),
-        skipped: None,
+        reason: None,
     }];
     for (rule, details) in by_rule {
         let n = details.len();
@@ -174,10 +362,13 @@ pub async fn simulator_invariants(
         }
         out.push(InvariantOutcome {
             name: format!("{SIMULATOR_PREFIX}: {rule}"),
+            status: InvariantStatus::Failed,
             passed: false,
-            checked: 1,
+            checked: body.registrations,
+            failed: n,
+            unchecked: 0,
             findings,
-            skipped: None,
+            reason: None,
         });
     }
     out
@@ -196,19 +387,31 @@ mod tests {
             last: Some(Operation::Patch),
             unsure: false,
         };
+        let attr = "pushcheckLoadSeq_t";
         assert_eq!(
             compare(
                 &e,
-                &json!({"isPrimary": true, "additionalData": {SEQ_ATTRIBUTE: 7}})
+                &json!({"isPrimary": true, "additionalData": {attr: 7}}),
+                attr
             ),
             None
         );
         let f = compare(
             &e,
-            &json!({"isPrimary": false, "additionalData": {SEQ_ATTRIBUTE: 6}}),
+            &json!({"isPrimary": false, "additionalData": {attr: 6}}),
+            attr,
         )
         .unwrap();
         assert!(f.contains("= 7 was acknowledged, read back 6"), "{f}");
         assert!(f.contains("isPrimary reads false"), "{f}");
+        // Another run's attribute is not this run's write.
+        assert!(
+            compare(
+                &e,
+                &json!({"isPrimary": true, "additionalData": {"pushcheckLoadSeq_u": 7}}),
+                attr
+            )
+            .is_some()
+        );
     }
 }

@@ -7,12 +7,19 @@
 //! unknown request) go to stderr with a `goose:` prefix; info and below only with `verbose`.
 //! goose then fails to install its own logger, which it tolerates by design.
 //!
+//! goose also warns once per request that got no answer; against a target that is down that is
+//! thousands of lines a second. pushcheck counts those errors by kind in its result instead, so
+//! that warning is shown only with `verbose`.
+//!
 //! This is the only place in `load` that writes to a terminal.
 
 use std::io::Write;
 use std::sync::OnceLock;
 
-use log::{LevelFilter, Log, Metadata, Record};
+use log::{Level, LevelFilter, Log, Metadata, Record};
+
+/// The log target of goose's per-request warning (a request without an answer).
+const PER_REQUEST_TARGET: &str = "goose::goose";
 
 #[derive(Debug)]
 struct StderrLogger;
@@ -23,7 +30,8 @@ impl Log for StderrLogger {
     }
 
     fn log(&self, record: &Record) {
-        if self.enabled(record.metadata()) {
+        let per_request = record.target() == PER_REQUEST_TARGET && record.level() == Level::Warn;
+        if self.enabled(record.metadata()) && (!per_request || log::max_level() >= Level::Info) {
             let target = record.target().split("::").next().unwrap_or("");
             let _ = writeln!(
                 std::io::stderr().lock(),
@@ -42,13 +50,30 @@ impl Log for StderrLogger {
 /// Installs the stderr logger once per process (before goose can install its stdout one) and
 /// sets its level: warnings, or everything down to info with `verbose`.
 pub fn install_logger(verbose: bool) {
-    static INSTALLED: OnceLock<bool> = OnceLock::new();
-    let ours = *INSTALLED.get_or_init(|| log::set_logger(&StderrLogger).is_ok());
-    if ours {
+    if installed() {
         log::set_max_level(if verbose {
             LevelFilter::Info
         } else {
             LevelFilter::Warn
         });
     }
+}
+
+/// Installs the stderr logger if nothing has yet, leaving the level as the caller set it
+/// (warnings by default).
+pub fn install_logger_once() {
+    static LEVEL_SET: OnceLock<()> = OnceLock::new();
+    if installed() {
+        LEVEL_SET.get_or_init(|| {
+            if log::max_level() == LevelFilter::Off {
+                log::set_max_level(LevelFilter::Warn);
+            }
+        });
+    }
+}
+
+/// Whether pushcheck's logger is the process's (installing it on the first call).
+fn installed() -> bool {
+    static INSTALLED: OnceLock<bool> = OnceLock::new();
+    *INSTALLED.get_or_init(|| log::set_logger(&StderrLogger).is_ok())
 }

@@ -121,10 +121,20 @@ impl Feed {
                 line: i + 1,
                 message,
             };
-            let (id, app) = match line.split_once(['\t', ',']) {
-                Some((id, app)) => (id.trim(), Some(app.trim())),
-                None => (line, None),
+            let columns: Vec<&str> = line.split(['\t', ',']).map(str::trim).collect();
+            let (id, app) = match columns.as_slice() {
+                [id] => (*id, None),
+                [id, app] if !app.is_empty() => (*id, Some(*app)),
+                _ => {
+                    return Err(err(format!(
+                        "expected `ID` or `ID,APPCODE`, found {} columns",
+                        columns.len()
+                    )));
+                }
             };
+            if id.is_empty() || id.contains(char::is_whitespace) {
+                return Err(err(format!("{id:?} is not a registration ID")));
+            }
             let app = app.or(default_app_code).ok_or_else(|| {
                 err("no app code on this line and no --app-code given".to_owned())
             })?;

@@ -3,30 +3,42 @@
 //!
 //! goose 0.19 drives the traffic and keeps the latency histograms, thresholds, coordinated-
 //! omission mitigation and HTML/JSON reports; none of that is rewritten here. What this module
-//! adds: requests named by operation ([`crate::api::Operation::label`]), a sampled share of
-//! responses validated against `schemas/` and gated by `schema-violation-rate`, writes
-//! partitioned so each registration has one writer, and after the load a re-read of every written
-//! registration (no acknowledged write lost) plus the simulator's invariant check.
+//! adds: requests named by operation ([`crate::api::Operation::label`]), every response judged
+//! by [`crate::schema::judge`] (status and Content-Type always, schema and meaning on a
+//! stratified sample) and gated by `schema-violation-rate`, rules that cannot be lost by
+//! accident ([`threshold::plan_rules`]), writes partitioned so each registration has one writer,
+//! and after the load a re-read of every written registration (no acknowledged write lost) plus
+//! the simulator's invariant check.
+//!
+//! [`run`] reads top-down: [`prepare`] (feed, a first probe of the target, goose's
+//! configuration), [`attack`] (goose, with Ctrl-C and a bounded request time), the checks
+//! [`after`] the load, then the figures ([`metrics`]) and the rules ([`rules`]) into the result.
 //!
 //! ```text
 //! scenario.toml ─► LoadPlan ─┐
-//! feed (admin / file) ───────┼─► goose (transactions) ─► GooseMetrics ─┐
-//!                            └─► after: re-read, invariants ───────────┴─► LoadResult
+//! feed (admin / file) ───────┼─► probe ─► goose (transactions, judge) ─► GooseMetrics ─┐
+//!                            └─► after: re-read, remove the run's attribute, invariants ┴─► LoadResult
 //! ```
 //!
-//! goose's killswitch, Ctrl-C handler and logger are process-wide, so [`run`] takes a
-//! process-wide lock: two runs in one process (tests) run one after the other. The first Ctrl-C
-//! stops the load through goose's handler, after which the checks still run and the reports are
-//! still written; the result then says `interrupted`. A second Ctrl-C exits at once (goose).
+//! Every run ends: requests have a timeout, Ctrl-C (see [`crate::interrupt`]) cancels in-flight
+//! requests and stops goose within a moment (the result then says `interrupted`; a second
+//! Ctrl-C skips the checks after the load), and a target that never answers ends the run on
+//! time with `never_answered`. goose's killswitch, Ctrl-C handler and logger are process-wide,
+//! so [`run`] takes a process-wide lock: two runs in one process (tests) run one after the other.
 //!
 //! This module does not print (except goose's own warnings, see [`console`]) and does not
 //! import the CLI or the contract suite.
 
 pub mod after;
+pub mod attack;
 pub mod console;
 pub mod embedded;
 pub mod feed;
+pub mod metrics;
+pub mod prepare;
+pub mod quiet;
 pub mod result;
+pub mod rules;
 pub mod scenario;
 pub mod threshold;
 pub mod transactions;
@@ -34,26 +46,21 @@ pub mod transactions;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-use goose::client::GooseClientBuilder;
-use goose::config::GooseConfiguration;
-use goose::metrics::{GooseMetrics, GooseRequestMetricTimingData, TimeBuckets};
-use goose::prelude::{GooseAttack, GooseError};
-use reqwest::header::HeaderValue;
+use std::time::Duration;
 
 pub use feed::{Feed, FeedEntry, FeedError, FeedSource};
 pub use result::{
-    InvariantOutcome, Judge, Latency, LoadResult, OperationStats, ThresholdOutcome, Verdict,
+    InvariantOutcome, InvariantStatus, Judge, Latency, LoadResult, OperationStats,
+    ThresholdOutcome, Verdict,
 };
 pub use scenario::{LoadPlan, Scenario, ScenarioError};
 pub use threshold::Rule;
 
+use crate::api::RATE_LIMIT_PER_SECOND;
 use crate::api::auth::Credentials;
-use crate::api::{Operation, RATE_LIMIT_PER_SECOND};
-use result::{CoSummary, MixSummary, ScenarioSummary, TargetSummary, ViolationSample};
+use crate::interrupt;
+use result::{CoSummary, MixSummary, ScenarioSummary, TargetSummary};
 use scenario::{Length, Ramp};
-use transactions::{Collected, Run, tally_of};
 
 /// goose's HTML report, in the report directory.
 pub const REPORT_HTML: &str = "report.html";
@@ -129,6 +136,10 @@ pub struct Progress {
 /// A receiver of progress reports.
 pub type ProgressFn = Box<dyn Fn(Progress) + Send + Sync>;
 
+/// Request timeout when none is given: a stalled target fails a request after this long
+/// instead of holding its user (goose's own default is 60 s).
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Everything a run is started with.
 pub struct LoadConfig {
     pub plan: LoadPlan,
@@ -148,10 +159,15 @@ pub struct LoadConfig {
     pub baseline: Option<PathBuf>,
     /// Per-operation rate cap, requests/s; a remote target gets the documented limit without it.
     pub max_rps: Option<u32>,
+    /// Longest wait for one response.
+    pub request_timeout: Duration,
     /// Call the simulator's invariant check after the load.
     pub simulator_invariants: bool,
     /// The target is the embedded simulator, started for this run (for the reports).
     pub embedded_simulator: bool,
+    /// Point stdout at /dev/null while goose runs (see [`quiet`]): for the binary, whose stdout
+    /// carries the verdict; not for tests that run in-process.
+    pub quiet_stdout: bool,
     /// Called once a second while the load runs.
     pub progress: Option<ProgressFn>,
 }
@@ -165,6 +181,7 @@ impl std::fmt::Debug for LoadConfig {
             .field("feed", &self.feed)
             .field("report_dir", &self.report_dir)
             .field("max_rps", &self.max_rps)
+            .field("request_timeout", &self.request_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -175,6 +192,22 @@ pub enum LoadError {
     /// A setting is wrong or refused (goose's reason included): fix the command line or file.
     #[error("{0}")]
     Config(String),
+    /// The target refused the credentials on the first request: a configuration mistake, not
+    /// a finding about the API.
+    #[error(
+        "the target at {base_url} refused the {scheme} credentials (HTTP {status} on a first GET \
+         of registration {registration}); check --api-key/--basic/--ibsso/--bearer or their \
+         PUSHCHECK_* variables"
+    )]
+    CredentialsRejected {
+        base_url: String,
+        scheme: &'static str,
+        status: u16,
+        registration: String,
+    },
+    /// Nothing answers at the target.
+    #[error("the target at {base_url} is unreachable: {reason}")]
+    Unreachable { base_url: String, reason: String },
     #[error(transparent)]
     Feed(#[from] FeedError),
     #[error("cannot create the report directory {path}: {source}")]
@@ -186,6 +219,9 @@ pub enum LoadError {
     /// The embedded simulator did not start.
     #[error("cannot start the embedded simulator: {0}")]
     Simulator(#[from] crate::mock::MockError),
+    /// Ctrl-C before the load started.
+    #[error("interrupted before the load started")]
+    Interrupted,
     /// goose failed while running.
     #[error("the load run failed: {0}")]
     Goose(String),
@@ -196,7 +232,11 @@ impl LoadError {
     pub fn is_usage(&self) -> bool {
         matches!(
             self,
-            LoadError::Config(_) | LoadError::Feed(FeedError::Read { .. } | FeedError::Line { .. })
+            LoadError::Config(_)
+                | LoadError::CredentialsRejected { .. }
+                | LoadError::Feed(
+                    FeedError::Read { .. } | FeedError::Line { .. } | FeedError::Empty(_)
+                )
         )
     }
 }
@@ -210,229 +250,143 @@ pub fn total_rate_for(per_op: u32, plan: &LoadPlan) -> usize {
 pub async fn run(config: LoadConfig) -> Result<LoadResult, LoadError> {
     static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     let _one = ONE_AT_A_TIME.lock().await;
-    console::install_logger(false);
+    console::install_logger_once();
+    let interrupts_before = interrupt::count();
 
+    let prepared = prepare::prepare(&config).await?;
+    if interrupt::count() > interrupts_before {
+        return Err(LoadError::Interrupted);
+    }
+    let attacked = attack::attack(&config, &prepared, interrupts_before).await?;
+    let after = after_the_load(&config, &prepared, &attacked, interrupts_before).await;
+    Ok(result(&config, &prepared, &attacked, after))
+}
+
+/// What the checks after the load found, and the notes they leave.
+struct AfterLoad {
+    invariants: Vec<InvariantOutcome>,
+    notes: Vec<String>,
+}
+
+/// The re-reads, the removal of the run's attribute and the simulator's invariants; none of it
+/// after an interruption (the removal still runs, unless Ctrl-C is pressed again).
+async fn after_the_load(
+    config: &LoadConfig,
+    prepared: &prepare::Prepared,
+    attacked: &attack::Attacked,
+    interrupts_before: u32,
+) -> AfterLoad {
     let plan = &config.plan;
-    let client = reqwest::Client::builder()
-        .user_agent(concat!("pushcheck/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| LoadError::Goose(format!("cannot build an HTTP client: {e}")))?;
-    let feed = match &config.feed {
-        FeedSource::Admin => {
-            Feed::from_admin(&client, &config.target.base_url, config.feed_limit).await?
-        }
-        FeedSource::File(path) => Feed::from_file(path, config.app_code.as_deref())?,
-    };
-    let feed_len = feed.len();
-
-    let per_op_cap = match (config.max_rps, config.target.remote) {
-        (Some(cap), _) => Some(cap),
-        (None, true) => Some(RATE_LIMIT_PER_SECOND),
-        (None, false) => None,
-    };
-    let throttle = match (per_op_cap.map(|c| total_rate_for(c, plan)), plan.throttle) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    };
-
-    let mut authorization = HeaderValue::from_str(config.credentials.header_value().expose())
-        .map_err(|_| {
-            LoadError::Config(format!(
-                "the {} credentials cannot be sent as a header value",
-                config.credentials.scheme()
-            ))
-        })?;
-    authorization.set_sensitive(true);
-
-    let mut reports = Vec::new();
-    if let Some(dir) = &config.report_dir {
-        std::fs::create_dir_all(dir).map_err(|source| LoadError::ReportDir {
-            path: dir.clone(),
-            source,
-        })?;
-        reports = vec![REPORT_HTML, REPORT_JSON, SUMMARY_JSON, JUNIT_XML]
-            .into_iter()
-            .map(String::from)
-            .collect();
-    }
-
-    let goose_config = goose_configuration(&config, throttle)?;
-    let run = Arc::new(Run::new(
-        feed,
-        &config.target.base_url,
-        plan.users,
-        authorization.clone(),
-        plan.sample_rate,
-        plan.mode,
-        config.progress.is_some(),
-    ));
-
-    let mut scenario = goose::goose::Scenario::new("registration user");
-    if !plan.think_time.max.is_zero() {
-        scenario = scenario
-            .set_wait_time(plan.think_time.min, plan.think_time.max)
-            .map_err(|e| LoadError::Config(goose_reason(&e)))?;
-    }
-    for op in Operation::ALL {
-        let weight = plan.mix.weight(op);
-        if weight > 0 {
-            let t = transactions::transaction(&run, op)
-                .set_weight(weight as usize)
-                .map_err(|e| LoadError::Config(goose_reason(&e)))?;
-            scenario = scenario.register_transaction(t);
-        }
-    }
-    let attack = GooseAttack::initialize_with_config(goose_config)
-        .and_then(|a| {
-            a.set_client_builder_without_cookies(
-                GooseClientBuilder::new()
-                    .without_cookies()
-                    .user_agent(concat!("pushcheck/", env!("CARGO_PKG_VERSION"))),
-            )
-        })
-        .map_err(|e| LoadError::Goose(goose_reason(&e)))?
-        .register_scenario(scenario);
-
-    let progress = config.progress.map(|f| {
-        let run = Arc::clone(&run);
-        let users = plan.users;
-        tokio::spawn(async move {
-            let started = Instant::now();
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            tick.tick().await;
-            let mut last = 0;
-            loop {
-                tick.tick().await;
-                let (live, active) = run.live();
-                f(Progress {
-                    elapsed: started.elapsed(),
-                    users_active: active,
-                    users,
-                    rps: (live.requests - last) as f64,
-                    p95_ms: live.quantile_ms(0.95),
-                    errors: live.errors,
-                });
-                last = live.requests;
-            }
-        })
-    });
-    let executed = attack.execute().await;
-    if let Some(task) = progress {
-        task.abort();
-    }
-    let metrics = match executed {
-        Ok(metrics) => metrics,
-        Err(GooseError::ThresholdsFailed { metrics, .. }) => *metrics.0,
-        Err(e @ GooseError::InvalidOption { .. }) => {
-            return Err(LoadError::Config(goose_reason(&e)));
-        }
-        Err(e) => return Err(LoadError::Goose(goose_reason(&e))),
-    };
-    let aborted = metrics.thresholds.iter().any(|t| t.aborted);
-    let interrupted = goose::is_killswitch_triggered() && !aborted;
-
-    let collected = run.collect();
+    let run = &attacked.run;
     let mut invariants = Vec::new();
-    if plan.mix.writes() {
-        let pace = per_op_cap.map(|c| Duration::from_secs_f64(1.0 / f64::from(c.max(1))));
-        invariants.push(
-            after::lost_updates(
-                &client,
-                &config.target.base_url,
-                &authorization,
-                &run.feed,
-                &collected.ledger,
-                pace,
-            )
-            .await,
-        );
-    }
-    if config.simulator_invariants {
-        invariants.extend(after::simulator_invariants(&client, &config.target.base_url).await);
-    }
-
     let mut notes = Vec::new();
-    if plan.mix.writes() && plan.users > feed_len {
-        notes.push(format!(
-            "{} of {} users had no registration of their own to write and read instead",
-            plan.users - feed_len,
-            plan.users
-        ));
-    }
-    if let Some(t) = throttle {
-        notes.push(format!(
-            "throttled to {t} requests/s in total{}",
-            per_op_cap.map_or(String::new(), |c| format!(" (at most {c}/s per operation)"))
-        ));
-    }
-
-    let operations = operation_stats(&metrics, &collected, plan);
-    let total = total_stats(&metrics, &operations);
-    let mut thresholds: Vec<ThresholdOutcome> = metrics
-        .thresholds
-        .iter()
-        .map(|t| ThresholdOutcome {
-            rule: t.rule.clone(),
-            judged_by: Judge::Goose,
-            observed: t.observed.clone(),
-            value: t.value,
-            passed: t.passed,
-            aborted: t.aborted,
-        })
-        .collect();
-    for rule in &plan.thresholds {
-        if let Rule::SchemaViolationRate(r) = rule {
-            thresholds.push(judge_violations(r, &operations, &total));
+    let reader = after::Reader {
+        client: prepared.client.clone(),
+        base_url: Arc::from(config.target.base_url.as_str()),
+        authorization: prepared.authorization.clone(),
+        pace: prepared
+            .per_op_cap
+            .map(|c| Duration::from_secs_f64(1.0 / f64::from(c.max(1)))),
+    };
+    let ledger = &attacked.collected.ledger;
+    let skip = "the run was interrupted";
+    if attacked.interrupted || attacked.never_answered {
+        let why = if attacked.interrupted {
+            skip
+        } else {
+            "the target never answered"
+        };
+        if plan.mix.writes() {
+            invariants.push(InvariantOutcome::not_run(after::NO_LOST_UPDATES, why));
+        }
+        if config.simulator_invariants {
+            invariants.push(InvariantOutcome::not_run(after::SIMULATOR_PREFIX, why));
+        }
+    } else {
+        let checks = async {
+            if plan.mix.writes() {
+                invariants
+                    .push(after::lost_updates(&reader, &run.feed, ledger, &run.attribute).await);
+            }
+            if config.simulator_invariants {
+                invariants.extend(
+                    after::simulator_invariants(&prepared.client, &config.target.base_url).await,
+                );
+            }
+        };
+        tokio::select! {
+            () = checks => {}
+            () = interrupt::at_least(interrupts_before + 1) => {
+                notes.push("Ctrl-C during the checks after the load: they did not finish".to_owned());
+            }
         }
     }
-    let verdict = Verdict::of(&thresholds, &invariants, interrupted);
-    Ok(LoadResult {
+    if plan.mix.weight(crate::api::Operation::Patch) > 0 && !ledger.is_empty() {
+        tokio::select! {
+            note = after::remove_attribute(&reader, &run.feed, ledger, &run.attribute) => notes.push(note),
+            () = interrupt::at_least(interrupts_before + 2) => notes.push(format!(
+                "Ctrl-C again: the run's attribute {} was not removed from the devices it wrote",
+                run.attribute
+            )),
+        }
+    }
+    AfterLoad { invariants, notes }
+}
+
+/// The result of the run, from everything the stages produced.
+fn result(
+    config: &LoadConfig,
+    prepared: &prepare::Prepared,
+    attacked: &attack::Attacked,
+    after: AfterLoad,
+) -> LoadResult {
+    let plan = &config.plan;
+    let metrics = &attacked.metrics;
+    let operations = metrics::operation_stats(metrics, &attacked.collected, plan);
+    let total = metrics::total_stats(metrics, &operations);
+    let thresholds = rules::judge_all(&plan.thresholds, metrics, &operations, &total);
+    let mut notes = prepared.notes.clone();
+    notes.extend(attacked.notes.iter().cloned());
+    notes.extend(after.notes);
+    for o in operations
+        .iter()
+        .filter(|o| o.answered > 0 && o.validated == 0)
+    {
+        notes.push(format!(
+            "{}: {} responses, none validated (raise the sample rate)",
+            o.operation, o.answered
+        ));
+    }
+    let verdict = Verdict::of(
+        &thresholds,
+        &after.invariants,
+        attacked.interrupted,
+        attacked.never_answered,
+    );
+    LoadResult {
         format: result::SUMMARY_FORMAT,
         pushcheck_version: env!("CARGO_PKG_VERSION"),
-        scenario: ScenarioSummary {
-            name: plan.name.clone(),
-            description: plan.description.clone(),
-            file: config
-                .scenario_file
-                .as_ref()
-                .map(|p| p.display().to_string()),
-            users: plan.users,
-            ramp: match plan.ramp {
-                Ramp::Rate(r) => format!("{r} users/s"),
-                Ramp::Time(t) => format!("all users over {t}"),
-            },
-            length: match plan.length {
-                Length::RunTime(t) => format!("{t}"),
-                Length::Iterations(n) => format!("{n} iterations per user"),
-            },
-            throttle_rps: throttle,
-            think_time: if plan.think_time.min == plan.think_time.max {
-                format!("{}", scenario::Span(plan.think_time.min))
-            } else {
-                format!(
-                    "{}..{}",
-                    scenario::Span(plan.think_time.min),
-                    scenario::Span(plan.think_time.max)
-                )
-            },
-            co_mitigation: plan.co_mitigation,
-            mix: MixSummary::from(plan.mix),
-            validation_sample_rate: plan.sample_rate,
-            validation_mode: plan.mode,
-        },
+        scenario: scenario_summary(config, prepared.throttle),
         target: TargetSummary {
             base_url: config.target.base_url.clone(),
             embedded_simulator: config.embedded_simulator,
             remote: config.target.remote,
-            rate_cap_per_operation: per_op_cap,
-            feed_registrations: feed_len,
+            rate_cap_per_operation: prepared.per_op_cap,
+            feed_registrations: attacked.run.feed.len(),
             feed_source: match config.feed {
                 FeedSource::Admin => "simulator-admin".into(),
                 FeedSource::File(_) => "file".into(),
             },
         },
         duration_secs: metrics.duration as u64,
-        interrupted,
+        metrics_cover: if plan.steady_state_only && matches!(plan.length, Length::RunTime(_)) {
+            "steady state".to_owned()
+        } else {
+            "whole run".to_owned()
+        },
+        interrupted: attacked.interrupted,
+        never_answered: attacked.never_answered,
+        run_attribute: attacked.run.attribute.clone(),
         operations,
         total,
         coordinated_omission: metrics
@@ -445,239 +399,45 @@ pub async fn run(config: LoadConfig) -> Result<LoadResult, LoadError> {
                 synthetic_requests: co.synthetic_requests,
             }),
         thresholds,
-        invariants,
-        reports,
+        invariants: after.invariants,
+        reports: prepared.reports.clone(),
         notes,
         verdict,
-    })
+    }
 }
 
-/// goose's configuration, built from the plan as goose's own command line, so goose checks
-/// every value as it would its own flags.
-fn goose_configuration(
-    config: &LoadConfig,
-    throttle: Option<usize>,
-) -> Result<GooseConfiguration, LoadError> {
+fn scenario_summary(config: &LoadConfig, throttle: Option<usize>) -> ScenarioSummary {
     let plan = &config.plan;
-    let mut args: Vec<String> = vec![
-        "--host".into(),
-        config.target.base_url.clone(),
-        "--users".into(),
-        plan.users.to_string(),
-        "--co-mitigation".into(),
-        plan.co_mitigation.as_str().into(),
-        "--no-print-metrics".into(),
-        "--no-telnet".into(),
-        "--quiet".into(),
-    ];
-    match plan.ramp {
-        Ramp::Rate(r) => args.extend(["--increase-rate".into(), r.to_string()]),
-        Ramp::Time(t) => args.extend(["--increase-time".into(), t.whole_seconds().to_string()]),
-    }
-    match plan.length {
-        // goose resets its metrics once every user has started (its default; with
-        // --no-reset-metrics it would print "All N users launched." on stdout). pushcheck's
-        // validation tallies cover the whole run, ramp included.
-        Length::RunTime(t) => args.extend(["--run-time".into(), t.whole_seconds().to_string()]),
-        Length::Iterations(n) => args.extend(["--iterations".into(), n.to_string()]),
-    }
-    if let Some(t) = throttle {
-        args.extend(["--throttle-requests".into(), t.to_string()]);
-    }
-    for rule in &plan.thresholds {
-        if let Rule::Goose(text) = rule {
-            args.extend(["--threshold".into(), text.clone()]);
-        }
-    }
-    if let Some(dir) = &config.report_dir {
-        for name in [REPORT_HTML, REPORT_JSON] {
-            args.extend([
-                "--report-file".into(),
-                dir.join(name).to_string_lossy().into_owned(),
-            ]);
-        }
-    }
-    if let Some(baseline) = &config.baseline {
-        args.extend([
-            "--baseline-file".into(),
-            baseline.to_string_lossy().into_owned(),
-        ]);
-    }
-    GooseConfiguration::parse_args_default(&args).map_err(|e| LoadError::Config(goose_reason(&e)))
-}
-
-/// goose's own words for an error: the detail of a refused option, else its display.
-fn goose_reason(e: &GooseError) -> String {
-    match e {
-        GooseError::InvalidOption { detail, .. } => format!("goose: {detail}"),
-        other => format!("goose: {other}"),
-    }
-}
-
-fn latency(data: &GooseRequestMetricTimingData) -> Latency {
-    if data.counter == 0 {
-        return Latency::default();
-    }
-    let ms = |us: u64| us as f64 / 1000.0;
-    Latency {
-        p50: ms(data.percentile_us(0.50)),
-        p95: ms(data.percentile_us(0.95)),
-        p99: ms(data.percentile_us(0.99)),
-        max: ms(data.maximum_time_us),
-        avg: data.total_time_us as f64 / data.counter as f64 / 1000.0,
-    }
-}
-
-fn merge(into: &mut GooseRequestMetricTimingData, other: &GooseRequestMetricTimingData) {
-    if other.counter == 0 {
-        return;
-    }
-    let mut buckets = TimeBuckets::new();
-    for (b, c) in into.times_us.iter().chain(other.times_us.iter()) {
-        let have = buckets.get(b).copied().unwrap_or(0);
-        buckets.insert(*b, have + c);
-    }
-    into.times_us = buckets;
-    into.minimum_time_us = if into.counter == 0 {
-        other.minimum_time_us
-    } else {
-        into.minimum_time_us.min(other.minimum_time_us)
-    };
-    into.maximum_time_us = into.maximum_time_us.max(other.maximum_time_us);
-    into.total_time_us += other.total_time_us;
-    into.counter += other.counter;
-}
-
-fn rate(part: u64, whole: u64) -> f64 {
-    if whole == 0 {
-        0.0
-    } else {
-        part as f64 * 100.0 / whole as f64
-    }
-}
-
-fn operation_stats(
-    metrics: &GooseMetrics,
-    collected: &Collected,
-    plan: &LoadPlan,
-) -> Vec<OperationStats> {
-    let seconds = (metrics.duration as f64).max(1.0);
-    Operation::ALL
-        .iter()
-        .filter(|op| plan.mix.weight(**op) > 0)
-        .map(|op| {
-            let tally = tally_of(collected, *op);
-            let mut samples: Vec<ViolationSample> = tally
-                .samples
-                .iter()
-                .map(|(m, c)| ViolationSample {
-                    message: m.clone(),
-                    count: *c,
-                })
-                .collect();
-            samples.sort_by(|a, b| b.count.cmp(&a.count).then(a.message.cmp(&b.message)));
-            let aggregate = metrics.requests.get(op.label());
-            let requests = aggregate.map_or(0, |a| (a.success_count + a.fail_count) as u64);
-            OperationStats {
-                operation: op.label().to_owned(),
-                requests,
-                failures: aggregate.map_or(0, |a| a.fail_count as u64),
-                rps: requests as f64 / seconds,
-                latency_ms: aggregate.map_or_else(Latency::default, |a| latency(&a.raw_data)),
-                adjusted_latency_ms: aggregate
-                    .and_then(|a| a.coordinated_omission_data.as_ref())
-                    .map(latency),
-                errors_by_status: aggregate
-                    .map(|a| {
-                        a.status_code_counts
-                            .iter()
-                            .filter(|(s, _)| !(200..300).contains(*s))
-                            .map(|(s, c)| (s.to_string(), *c as u64))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-                validated: tally.validated,
-                schema_violations: tally.violations,
-                schema_violation_rate: rate(tally.violations, tally.validated),
-                violation_samples: samples,
-            }
-        })
-        .collect()
-}
-
-fn total_stats(metrics: &GooseMetrics, operations: &[OperationStats]) -> OperationStats {
-    let mut raw = GooseRequestMetricTimingData::default();
-    let mut adjusted = GooseRequestMetricTimingData::default();
-    let mut any_adjusted = false;
-    for a in metrics.requests.values() {
-        merge(&mut raw, &a.raw_data);
-        match &a.coordinated_omission_data {
-            Some(co) => {
-                any_adjusted = true;
-                merge(&mut adjusted, co);
-            }
-            None => merge(&mut adjusted, &a.raw_data),
-        }
-    }
-    let requests: u64 = operations.iter().map(|o| o.requests).sum();
-    let validated: u64 = operations.iter().map(|o| o.validated).sum();
-    let violations: u64 = operations.iter().map(|o| o.schema_violations).sum();
-    let mut errors = std::collections::BTreeMap::new();
-    for o in operations {
-        for (s, c) in &o.errors_by_status {
-            *errors.entry(s.clone()).or_insert(0) += c;
-        }
-    }
-    OperationStats {
-        operation: "all".into(),
-        requests,
-        failures: operations.iter().map(|o| o.failures).sum(),
-        rps: requests as f64 / (metrics.duration as f64).max(1.0),
-        latency_ms: latency(&raw),
-        adjusted_latency_ms: any_adjusted.then(|| latency(&adjusted)),
-        errors_by_status: errors,
-        validated,
-        schema_violations: violations,
-        schema_violation_rate: rate(violations, validated),
-        violation_samples: Vec::new(),
-    }
-}
-
-fn judge_violations(
-    rule: &threshold::ViolationRule,
-    operations: &[OperationStats],
-    total: &OperationStats,
-) -> ThresholdOutcome {
-    let stats = match &rule.request {
-        None => Some(total),
-        Some(name) => operations.iter().find(|o| &o.operation == name),
-    };
-    let (observed, value, passed) = match stats {
-        None => (
+    ScenarioSummary {
+        name: plan.name.clone(),
+        description: plan.description.clone(),
+        file: config
+            .scenario_file
+            .as_ref()
+            .map(|p| p.display().to_string()),
+        users: plan.users,
+        ramp: match plan.ramp {
+            Ramp::Rate(r) => format!("{r} users/s"),
+            Ramp::Time(t) => format!("all users over {t}"),
+        },
+        length: match plan.length {
+            Length::RunTime(t) => format!("{t}"),
+            Length::Iterations(n) => format!("{n} iterations per user"),
+        },
+        throttle_rps: throttle,
+        think_time: if plan.think_time.min == plan.think_time.max {
+            format!("{}", scenario::Span(plan.think_time.min))
+        } else {
             format!(
-                "no request named {:?}",
-                rule.request.as_deref().unwrap_or("")
-            ),
-            None,
-            false,
-        ),
-        Some(s) if s.validated == 0 => ("no samples".to_owned(), None, false),
-        Some(s) => {
-            let v = s.schema_violation_rate;
-            (
-                format!("{v:.2}% ({} of {})", s.schema_violations, s.validated),
-                Some(v),
-                rule.passes(v),
+                "{}..{}",
+                scenario::Span(plan.think_time.min),
+                scenario::Span(plan.think_time.max)
             )
-        }
-    };
-    ThresholdOutcome {
-        rule: rule.rule.clone(),
-        judged_by: Judge::Pushcheck,
-        observed,
-        value,
-        passed,
-        aborted: false,
+        },
+        co_mitigation: plan.co_mitigation,
+        mix: MixSummary::from(plan.mix),
+        validation_sample_rate: plan.sample_rate,
+        validation_mode: plan.mode,
     }
 }
 

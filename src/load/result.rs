@@ -10,7 +10,7 @@ use crate::load::scenario::{CoMitigation, Mix};
 use crate::schema::Mode;
 
 /// Version of the summary format; bump on a breaking change to `schemas/load-summary.json`.
-pub const SUMMARY_FORMAT: u32 = 1;
+pub const SUMMARY_FORMAT: u32 = 2;
 
 /// Everything a load run found.
 #[derive(Debug, Clone, Serialize)]
@@ -19,10 +19,18 @@ pub struct LoadResult {
     pub pushcheck_version: &'static str,
     pub scenario: ScenarioSummary,
     pub target: TargetSummary,
-    /// Seconds goose measured, after its metrics reset at the end of the ramp.
+    /// Seconds goose measured: the whole run, or the steady state only (see `metrics_cover`).
     pub duration_secs: u64,
+    /// What goose's figures (requests, latency, goose's rules) cover: `whole run` (the ramp
+    /// included, the default) or `steady state` (goose reset its metrics once every user had
+    /// started). pushcheck's own tallies (validation, transport errors) always cover the whole run.
+    pub metrics_cover: String,
     /// The run was stopped early by Ctrl-C (not by a threshold).
     pub interrupted: bool,
+    /// Requests were sent and not one got an HTTP answer: the target is down (a runtime error).
+    pub never_answered: bool,
+    /// The custom attribute this run's PATCHes wrote (removed again after the checks).
+    pub run_attribute: String,
     /// Per operation that ran, in the API's order.
     pub operations: Vec<OperationStats>,
     /// All operations together.
@@ -122,12 +130,19 @@ pub struct OperationStats {
     pub adjusted_latency_ms: Option<Latency>,
     /// Count per HTTP status other than 2xx (`"0"`: no response).
     pub errors_by_status: BTreeMap<String, u64>,
-    /// Responses validated. pushcheck counts over the whole run, ramp included, while goose's
-    /// request counts start once every user has started (goose resets its metrics then).
+    /// Responses with an HTTP status; every one had its status and Content-Type judged.
+    pub answered: u64,
+    /// Responses judged whole: the sampled share whose body was validated (schema and meaning),
+    /// plus every response that broke its contract on status or Content-Type.
     pub validated: u64,
+    /// Responses that broke their contract (status, Content-Type, body, schema or meaning).
     pub schema_violations: u64,
-    /// Violations as a percent of validated responses.
+    /// Violations as a percent of `validated`.
     pub schema_violation_rate: f64,
+    /// Violations by kind: `status`, `content-type`, `body`, `schema`, `meaning`.
+    pub violations_by_kind: BTreeMap<String, u64>,
+    /// Requests without an HTTP answer, by kind: `timeout`, `connect`, `body`, `transport`.
+    pub transport_errors: BTreeMap<String, u64>,
     pub violation_samples: Vec<ViolationSample>,
 }
 
@@ -148,11 +163,30 @@ pub enum Judge {
     Pushcheck,
 }
 
+/// Which figure a threshold was judged on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Figure {
+    /// goose's measured response times, error rate or request rate.
+    Measured,
+    /// goose's coordinated-omission adjusted response times (measured where nothing was
+    /// backfilled).
+    CoAdjusted,
+    /// pushcheck's share of judged responses that broke their contract.
+    ViolationRate,
+}
+
 /// One threshold and what was measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct ThresholdOutcome {
     pub rule: String,
     pub judged_by: Judge,
+    /// The figure the rule was judged on.
+    pub figure: Figure,
+    /// Where the rule came from: `scenario`, `flag` or `always-on`.
+    pub source: crate::load::threshold::Source,
+    /// The scenario's rule this flag rule replaced.
+    pub replaces: Option<String>,
     /// As the reports show it (`812ms`, `0.4%`, `no samples`).
     pub observed: String,
     /// The measured number: milliseconds for a time, percent for a rate, requests/s for `rps`.
@@ -162,18 +196,53 @@ pub struct ThresholdOutcome {
     pub aborted: bool,
 }
 
+/// How a check after the load ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InvariantStatus {
+    Passed,
+    Failed,
+    /// Something could not be checked (a re-read that failed after its retries, an endpoint
+    /// that did not answer): the verdict fails for that reason; nothing is counted as broken.
+    CouldNotCheck,
+    /// Not run: the run was interrupted (the interruption is the verdict's reason).
+    NotRun,
+}
+
 /// One invariant checked after the load.
 #[derive(Debug, Clone, Serialize)]
 pub struct InvariantOutcome {
-    /// `no acknowledged write lost`, `simulator: <rule>`, ….
+    /// `no acknowledged write lost`, `simulator invariants: <rule>`, ….
     pub name: String,
+    pub status: InvariantStatus,
+    /// `status == passed`.
     pub passed: bool,
-    /// How many things were checked (registrations re-read, rules).
+    /// How many things were checked (registrations re-read, registrations of the simulator).
     pub checked: usize,
-    /// What broke, at most a few dozen lines.
+    /// How many of them broke the rule.
+    pub failed: usize,
+    /// How many could not be checked.
+    pub unchecked: usize,
+    /// What broke or could not be checked, at most a few dozen lines.
     pub findings: Vec<String>,
-    /// The check could not run (the reason); it then neither passes nor fails the run.
-    pub skipped: Option<String>,
+    /// Why the check could not run, or could not check everything.
+    pub reason: Option<String>,
+}
+
+impl InvariantOutcome {
+    /// An invariant that did not run, and why.
+    pub fn not_run(name: &str, why: &str) -> InvariantOutcome {
+        InvariantOutcome {
+            name: name.to_owned(),
+            status: InvariantStatus::NotRun,
+            passed: false,
+            checked: 0,
+            failed: 0,
+            unchecked: 0,
+            findings: Vec::new(),
+            reason: Some(why.to_owned()),
+        }
+    }
 }
 
 /// The one verdict of the run.
@@ -185,28 +254,39 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    /// Derives the verdict from thresholds, invariants and interruption.
+    /// Derives the verdict from thresholds, invariants, interruption and a target that never
+    /// answered.
     pub fn of(
         thresholds: &[ThresholdOutcome],
         invariants: &[InvariantOutcome],
         interrupted: bool,
+        never_answered: bool,
     ) -> Verdict {
         let mut reasons = Vec::new();
+        if never_answered {
+            reasons.push(
+                "the target never answered: every request failed without an HTTP status".to_owned(),
+            );
+        }
         for t in thresholds.iter().filter(|t| !t.passed) {
             reasons.push(format!(
                 "threshold {} failed: observed {}",
                 t.rule, t.observed
             ));
         }
-        for i in invariants
-            .iter()
-            .filter(|i| !i.passed && i.skipped.is_none())
-        {
-            reasons.push(format!(
-                "invariant {} failed ({} finding(s))",
-                i.name,
-                i.findings.len()
-            ));
+        for i in invariants {
+            match i.status {
+                InvariantStatus::Passed | InvariantStatus::NotRun => {}
+                InvariantStatus::Failed => reasons.push(format!(
+                    "invariant {} failed ({} of {} broke it)",
+                    i.name, i.failed, i.checked
+                )),
+                InvariantStatus::CouldNotCheck => reasons.push(format!(
+                    "invariant {} could not check: {}",
+                    i.name,
+                    i.reason.as_deref().unwrap_or("no reason given")
+                )),
+            }
         }
         if interrupted {
             reasons.push("the run was interrupted before its end".to_owned());

@@ -16,7 +16,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 
 use crate::api::Operation;
-use crate::load::threshold::Rule;
+use crate::load::threshold::{AlwaysOn, PlannedRule, Rule, plan_rules};
 use crate::schema::Mode;
 
 /// A scenario file as written; every field is optional so that flags can fill or override it.
@@ -49,6 +49,14 @@ pub struct Scenario {
     /// Pass/fail rules: goose's (`p95<500ms`, `error-rate<1%`, `rps>=100`, `… for GET registration`)
     /// and pushcheck's `schema-violation-rate<0.1%`.
     pub thresholds: Option<Vec<Rule>>,
+    /// Always-on rules turned off by name (`error-rate`, `schema-violation-rate`).
+    pub without_rules: Option<Vec<AlwaysOn>>,
+    /// Judge goose's figures on the steady state only: goose resets its metrics once every user
+    /// has started. By default they cover every request sent, the ramp included.
+    pub steady_state_only: Option<bool>,
+    /// Rules from the command line, added on top of the file's (not a file key).
+    #[serde(skip)]
+    pub flag_thresholds: Vec<Rule>,
 }
 
 /// Relative weights of the four operations; 0 leaves one out.
@@ -348,7 +356,10 @@ pub struct LoadPlan {
     pub mix: Mix,
     pub sample_rate: f64,
     pub mode: Mode,
-    pub thresholds: Vec<Rule>,
+    /// The rules of the run: the file's, the flags', the always-on ones.
+    pub thresholds: Vec<PlannedRule>,
+    /// goose resets its metrics after the ramp (see [`Scenario::steady_state_only`]).
+    pub steady_state_only: bool,
 }
 
 /// Defaults for what a scenario file leaves out.
@@ -478,9 +489,13 @@ impl Scenario {
         if matches!(ramp, Ramp::Time(_)) && users < 2 {
             return Err("increase_time needs at least 2 users (goose)".into());
         }
+        if let Ramp::Time(t) = ramp {
+            whole_seconds("increase_time", t)?;
+        }
         let length = match (self.run_time, self.iterations) {
             (Some(_), Some(_)) => return Err("give run_time or iterations, not both".into()),
-            (Some(t), None) => Length::RunTime(t),
+            (Some(t), None) => Length::RunTime(whole_seconds("run_time", t)?),
+            (None, Some(0)) => return Err("iterations must be at least 1".into()),
             (None, Some(n)) => Length::Iterations(n),
             (None, None) => Length::RunTime(Span(DEFAULT_RUN_TIME)),
         };
@@ -492,6 +507,23 @@ impl Scenario {
             return Err("every operation weight is 0".into());
         }
         let validation = self.validation.unwrap_or_default();
+        let thresholds = plan_rules(
+            self.thresholds.as_deref().unwrap_or_default(),
+            &self.flag_thresholds,
+            self.without_rules.as_deref().unwrap_or_default(),
+        );
+        for planned in &thresholds {
+            if let Some(request) = planned.rule.request()
+                && !Operation::ALL
+                    .iter()
+                    .any(|op| op.label() == request && mix.weight(*op) > 0)
+            {
+                return Err(format!(
+                    "threshold {:?} judges {request}, which this scenario's mix never sends",
+                    planned.rule.text()
+                ));
+            }
+        }
         Ok(LoadPlan {
             name: self.name.clone().unwrap_or_else(|| "unnamed".into()),
             description: self.description.clone().unwrap_or_default(),
@@ -504,9 +536,26 @@ impl Scenario {
             mix,
             sample_rate: validation.sample_rate.map_or(DEFAULT_SAMPLE_RATE, |r| r.0),
             mode: validation.mode.map_or(Mode::Lenient, Mode::from),
-            thresholds: self.thresholds.clone().unwrap_or_default(),
+            thresholds,
+            steady_state_only: self.steady_state_only.unwrap_or(false),
         })
     }
+}
+
+/// A time handed to goose, which takes whole seconds and reads 0 as "no limit": a fraction or
+/// zero is refused rather than rounded.
+fn whole_seconds(key: &str, t: Span) -> Result<Span, String> {
+    if t.0.is_zero() {
+        return Err(format!(
+            "{key} must be at least 1s (goose takes whole seconds, and 0 would run forever)"
+        ));
+    }
+    if t.0.subsec_nanos() != 0 {
+        return Err(format!(
+            "{key} {t} is not a whole number of seconds (goose takes whole seconds)"
+        ));
+    }
+    Ok(t)
 }
 
 /// Line and column (1-based) of byte `offset`, and the key written on that line, if any.

@@ -1,36 +1,86 @@
-//! Threshold rules: goose's own, passed through to goose untouched, and pushcheck's
-//! `schema-violation-rate`, which goose cannot know about.
+//! Threshold rules: goose's own, passed through to goose untouched, and pushcheck's two, which
+//! goose cannot know about: `schema-violation-rate` and `adjusted-pNN`.
 //!
 //! goose parses and judges its rules (`p95<500ms`, `error-rate<1%`, `rps>=100`,
-//! `… for GET registration`); pushcheck only parses them early with goose's parser so a rule goose
-//! refuses is reported before anything starts, with goose's reason. `schema-violation-rate` follows
-//! the same grammar: `schema-violation-rate<OP><PERCENT>[ for <request>]`, judged on the share of
-//! validated responses that broke their schema.
+//! `… for GET registration`) on the times it measured; pushcheck parses them early with goose's
+//! parser so a rule goose refuses is reported before anything starts, with goose's reason.
+//! pushcheck's rules follow the same grammar and are judged after the run (they cannot stop it
+//! early):
+//! - `schema-violation-rate<OP><PERCENT>[ for <request>]`: the share of judged responses that
+//!   broke their contract (status, Content-Type, schema or meaning; see [`crate::schema::judge`]);
+//! - `adjusted-pNN<OP><TIME>[ for <request>]`: a percentile of goose's coordinated-omission
+//!   adjusted times (measured times plus goose's backfill of the requests a stalled server kept
+//!   users from sending); where goose backfilled nothing, the measured times.
+//!
+//! A request name must be one the load sends (`GET registration`, …): a typo is refused here,
+//! not after a run that then fails with "no samples". How the rules of a run are put together
+//! (file, flags, the always-on rules) is [`plan_rules`].
 
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 
-/// The metric name of pushcheck's own rule.
+use crate::api::Operation;
+
+/// The metric name of pushcheck's violation rule.
 pub const SCHEMA_VIOLATION_RATE: &str = "schema-violation-rate";
+/// The prefix of pushcheck's coordinated-omission adjusted percentile rules.
+pub const ADJUSTED: &str = "adjusted-";
+/// goose's metric name of the error rule.
+pub const ERROR_RATE: &str = "error-rate";
 
 /// One pass/fail rule.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Rule {
     /// A goose rule, kept as text; goose judges it.
-    Goose(String),
+    Goose(GooseRule),
     /// `schema-violation-rate…`, judged by pushcheck.
     SchemaViolationRate(ViolationRule),
+    /// `adjusted-pNN…`, judged by pushcheck on goose's coordinated-omission data.
+    Adjusted(AdjustedRule),
+}
+
+/// A rule goose judges, with what it measures and on which request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GooseRule {
+    pub rule: String,
+    /// `p95`, `avg`, `max`, `error-rate`, `rps`.
+    pub metric: String,
+    pub request: Option<String>,
 }
 
 impl Rule {
     /// The rule as written.
     pub fn text(&self) -> &str {
         match self {
-            Rule::Goose(t) => t,
+            Rule::Goose(r) => &r.rule,
             Rule::SchemaViolationRate(r) => &r.rule,
+            Rule::Adjusted(r) => &r.rule,
         }
+    }
+
+    /// What the rule measures (`p95`, `error-rate`, `adjusted-p99`, `schema-violation-rate`).
+    pub fn metric(&self) -> &str {
+        match self {
+            Rule::Goose(r) => &r.metric,
+            Rule::SchemaViolationRate(_) => SCHEMA_VIOLATION_RATE,
+            Rule::Adjusted(r) => &r.metric,
+        }
+    }
+
+    /// The request the rule judges, or `None` for all requests together.
+    pub fn request(&self) -> Option<&str> {
+        match self {
+            Rule::Goose(r) => r.request.as_deref(),
+            Rule::SchemaViolationRate(r) => r.request.as_deref(),
+            Rule::Adjusted(r) => r.request.as_deref(),
+        }
+    }
+
+    /// Two rules on the same metric and request: one replaces the other.
+    pub fn same_target(&self, other: &Rule) -> bool {
+        self.metric() == other.metric() && self.request() == other.request()
     }
 }
 
@@ -38,6 +88,38 @@ impl fmt::Display for Rule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.text())
     }
+}
+
+/// Splits `… for <request>` off a rule and checks the request is one the load sends.
+fn split_request(rule: &str) -> Result<(&str, Option<String>), String> {
+    match rule.split_once(" for ") {
+        None => Ok((rule, None)),
+        Some((_, r)) if r.trim().is_empty() => Err(format!(
+            "threshold {rule:?}: \"for\" needs a request name, such as GET registration"
+        )),
+        Some((head, r)) => {
+            let r = r.trim();
+            if Operation::ALL.iter().any(|op| op.label() == r) {
+                Ok((head.trim_end(), Some(r.to_owned())))
+            } else {
+                let known: Vec<&str> = Operation::ALL.iter().map(|op| op.label()).collect();
+                Err(format!(
+                    "threshold {rule:?} names the request {r:?}, which the load never sends; \
+                     requests are: {}",
+                    known.join(", ")
+                ))
+            }
+        }
+    }
+}
+
+/// The metric of a rule: the text before its operator.
+fn metric_of(head: &str) -> String {
+    head.split(['<', '>'])
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_owned()
 }
 
 impl FromStr for Rule {
@@ -49,10 +131,19 @@ impl FromStr for Rule {
         if rule.starts_with(SCHEMA_VIOLATION_RATE) {
             return rule.parse().map(Rule::SchemaViolationRate);
         }
+        if rule.starts_with(ADJUSTED) {
+            return rule.parse().map(Rule::Adjusted);
+        }
+        let (head, request) = split_request(rule)?;
         match rule.parse::<goose::threshold::Threshold>() {
-            Ok(_) => Ok(Rule::Goose(rule.to_owned())),
+            Ok(_) => Ok(Rule::Goose(GooseRule {
+                rule: rule.to_owned(),
+                metric: metric_of(head),
+                request,
+            })),
             Err(goose::GooseError::InvalidOption { detail, .. }) => Err(format!(
-                "{detail} (pushcheck also accepts {SCHEMA_VIOLATION_RATE}<PERCENT)"
+                "{detail} (pushcheck also accepts {SCHEMA_VIOLATION_RATE}<PERCENT and \
+                 {ADJUSTED}pNN<TIME)"
             )),
             Err(e) => Err(e.to_string()),
         }
@@ -84,6 +175,27 @@ impl Op {
             Op::GreaterOrEqual => observed >= limit,
         }
     }
+
+    /// The operator at the start of `rest`, and what follows it.
+    fn split(rest: &str) -> Option<(Op, &str)> {
+        if let Some(r) = rest.strip_prefix("<=") {
+            Some((Op::LessOrEqual, r))
+        } else if let Some(r) = rest.strip_prefix(">=") {
+            Some((Op::GreaterOrEqual, r))
+        } else if let Some(r) = rest.strip_prefix('<') {
+            Some((Op::Less, r))
+        } else {
+            rest.strip_prefix('>').map(|r| (Op::Greater, r))
+        }
+    }
+}
+
+/// A plain decimal number (no sign, no exponent).
+fn plain_number(text: &str) -> Option<f64> {
+    let plain = !text.is_empty()
+        && text.chars().all(|c| c.is_ascii_digit() || c == '.')
+        && text.matches('.').count() <= 1;
+    plain.then(|| text.parse().ok()).flatten()
 }
 
 /// `schema-violation-rate<OP><PERCENT>[ for <request>]`.
@@ -102,37 +214,15 @@ impl FromStr for ViolationRule {
     fn from_str(text: &str) -> Result<ViolationRule, String> {
         let rule = text.trim();
         let bad = |why: &str| format!("threshold {rule:?}: {why}");
-        let rest = rule
+        let (head, request) = split_request(rule)?;
+        let rest = head
             .strip_prefix(SCHEMA_VIOLATION_RATE)
             .ok_or_else(|| bad("it does not start with schema-violation-rate"))?
             .trim_start();
-        let (op, rest) = if let Some(r) = rest.strip_prefix("<=") {
-            (Op::LessOrEqual, r)
-        } else if let Some(r) = rest.strip_prefix(">=") {
-            (Op::GreaterOrEqual, r)
-        } else if let Some(r) = rest.strip_prefix('<') {
-            (Op::Less, r)
-        } else if let Some(r) = rest.strip_prefix('>') {
-            (Op::Greater, r)
-        } else {
-            return Err(bad("the operator must be <, <=, > or >="));
-        };
-        let (value, request) = match rest.split_once(" for ") {
-            Some((v, r)) if !r.trim().is_empty() => (v.trim(), Some(r.trim().to_owned())),
-            Some(_) => {
-                return Err(bad(
-                    "\"for\" needs a request name, such as GET registration",
-                ));
-            }
-            None => (rest.trim(), None),
-        };
-        let number = value.strip_suffix('%').unwrap_or(value);
-        let plain = !number.is_empty()
-            && number.chars().all(|c| c.is_ascii_digit() || c == '.')
-            && number.matches('.').count() <= 1;
-        let limit: f64 = plain
-            .then(|| number.parse().ok())
-            .flatten()
+        let (op, value) =
+            Op::split(rest).ok_or_else(|| bad("the operator must be <, <=, > or >="))?;
+        let value = value.trim();
+        let limit = plain_number(value.strip_suffix('%').unwrap_or(value))
             .ok_or_else(|| bad(&format!("{value:?} is not a percent, such as 0.1%")))?;
         if limit > 100.0 {
             return Err(bad("a violation rate can not be more than 100%"));
@@ -156,29 +246,252 @@ impl ViolationRule {
     }
 }
 
+/// `adjusted-pNN<OP><TIME>[ for <request>]`: a percentile of the coordinated-omission adjusted
+/// response times.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdjustedRule {
+    pub rule: String,
+    /// `adjusted-p95`.
+    pub metric: String,
+    /// The percentile as a fraction (0.95).
+    pub quantile: f64,
+    pub op: Op,
+    /// Milliseconds.
+    pub limit_ms: f64,
+    pub request: Option<String>,
+}
+
+impl FromStr for AdjustedRule {
+    type Err = String;
+    fn from_str(text: &str) -> Result<AdjustedRule, String> {
+        let rule = text.trim();
+        let bad = |why: &str| format!("threshold {rule:?}: {why}");
+        let (head, request) = split_request(rule)?;
+        let rest = head
+            .strip_prefix(ADJUSTED)
+            .ok_or_else(|| bad("it does not start with adjusted-"))?;
+        // goose checks the grammar of the rest (percentile, operator, time unit).
+        let bare = rest.trim();
+        if let Err(e) = bare.parse::<goose::threshold::Threshold>() {
+            return Err(match e {
+                goose::GooseError::InvalidOption { detail, .. } => format!("{rule:?}: {detail}"),
+                other => other.to_string(),
+            });
+        }
+        let metric = metric_of(bare);
+        let quantile = metric
+            .strip_prefix('p')
+            .and_then(plain_number)
+            .filter(|p| *p > 0.0 && *p < 100.0)
+            .ok_or_else(|| {
+                bad("only percentiles can be adjusted: adjusted-p50 … adjusted-p99.9")
+            })?
+            / 100.0;
+        let (op, value) = Op::split(&bare[metric.len()..])
+            .ok_or_else(|| bad("the operator must be <, <=, > or >="))?;
+        let value = value.trim();
+        let limit_ms = parse_time_ms(value)
+            .ok_or_else(|| bad(&format!("{value:?} is not a time, such as 250ms or 1s")))?;
+        Ok(AdjustedRule {
+            rule: rule.to_owned(),
+            metric: format!("{ADJUSTED}{metric}"),
+            quantile,
+            op,
+            limit_ms,
+            request,
+        })
+    }
+}
+
+impl AdjustedRule {
+    /// Whether `observed` (milliseconds) passes.
+    pub fn passes(&self, observed_ms: f64) -> bool {
+        self.op.passes(observed_ms, self.limit_ms)
+    }
+}
+
+/// A time as goose writes it in rules: a number with `us`, `ms` or `s`; a bare number is ms.
+fn parse_time_ms(text: &str) -> Option<f64> {
+    let (number, scale) = if let Some(n) = text.strip_suffix("us") {
+        (n, 0.001)
+    } else if let Some(n) = text.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1000.0)
+    } else {
+        (text, 1.0)
+    };
+    plain_number(number.trim()).map(|n| n * scale)
+}
+
+/// Rules every run has unless the user turns one off by name (`--without-rule NAME`, or
+/// `without_rules` in a scenario), so a scenario with no rules still fails at 100% errors or
+/// with broken bodies. A rule on the same metric for all requests, from the file or a flag,
+/// takes the always-on rule's place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AlwaysOn {
+    /// `error-rate<1%`: transport errors, error statuses and contract breaks (goose counts a
+    /// broken response as a failed request).
+    ErrorRate,
+    /// `schema-violation-rate<=0%`.
+    SchemaViolationRate,
+}
+
+impl AlwaysOn {
+    pub const ALL: [AlwaysOn; 2] = [AlwaysOn::ErrorRate, AlwaysOn::SchemaViolationRate];
+
+    /// The name a user turns it off by.
+    pub fn name(self) -> &'static str {
+        match self {
+            AlwaysOn::ErrorRate => ERROR_RATE,
+            AlwaysOn::SchemaViolationRate => SCHEMA_VIOLATION_RATE,
+        }
+    }
+
+    /// The rule it adds.
+    pub fn rule_text(self) -> &'static str {
+        match self {
+            AlwaysOn::ErrorRate => "error-rate<1%",
+            AlwaysOn::SchemaViolationRate => "schema-violation-rate<=0%",
+        }
+    }
+
+    /// The rule it adds, parsed.
+    pub fn rule(self) -> Rule {
+        // The texts above are valid rules (a unit test parses both).
+        self.rule_text().parse().unwrap_or_else(|_| {
+            Rule::Goose(GooseRule {
+                rule: self.rule_text().to_owned(),
+                metric: self.name().to_owned(),
+                request: None,
+            })
+        })
+    }
+}
+
+impl FromStr for AlwaysOn {
+    type Err = String;
+    fn from_str(s: &str) -> Result<AlwaysOn, String> {
+        AlwaysOn::ALL
+            .into_iter()
+            .find(|a| a.name() == s.trim())
+            .ok_or_else(|| {
+                format!(
+                    "{s:?} is not an always-on rule; they are: {}",
+                    AlwaysOn::ALL.map(AlwaysOn::name).join(", ")
+                )
+            })
+    }
+}
+
+impl<'de> Deserialize<'de> for AlwaysOn {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Where a rule of a run came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Source {
+    /// The scenario file.
+    Scenario,
+    /// `--threshold` on the command line.
+    Flag,
+    /// An always-on rule.
+    AlwaysOn,
+}
+
+/// A rule of a run, with where it came from and the rule it replaced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedRule {
+    pub rule: Rule,
+    pub source: Source,
+    /// The scenario's rule on the same metric and request that this flag rule replaced.
+    pub replaces: Option<String>,
+}
+
+/// The rules of a run: the scenario's, then the flags' (a flag rule on the same metric and
+/// request replaces the scenario's, and says so), then the always-on rules that neither gave
+/// nor `without` turned off.
+pub fn plan_rules(scenario: &[Rule], flags: &[Rule], without: &[AlwaysOn]) -> Vec<PlannedRule> {
+    let mut out: Vec<PlannedRule> = scenario
+        .iter()
+        .map(|r| PlannedRule {
+            rule: r.clone(),
+            source: Source::Scenario,
+            replaces: None,
+        })
+        .collect();
+    for flag in flags {
+        let replaced = out
+            .iter()
+            .position(|p| p.source == Source::Scenario && p.rule.same_target(flag))
+            .map(|i| out.remove(i).rule.text().to_owned());
+        out.push(PlannedRule {
+            rule: flag.clone(),
+            source: Source::Flag,
+            replaces: replaced,
+        });
+    }
+    for always in AlwaysOn::ALL {
+        let rule = always.rule();
+        let given = out.iter().any(|p| p.rule.same_target(&rule));
+        if !given && !without.contains(&always) {
+            out.push(PlannedRule {
+                rule,
+                source: Source::AlwaysOn,
+                replaces: None,
+            });
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn rule(s: &str) -> Rule {
+        s.parse().unwrap()
+    }
+
     #[test]
     fn goose_rules_pass_through_and_ours_are_parsed() {
+        let Rule::Goose(g) = rule("p95<500ms for GET registration") else {
+            panic!("not goose's")
+        };
         assert_eq!(
-            "p95<500ms".parse::<Rule>().unwrap(),
-            Rule::Goose("p95<500ms".into())
+            (g.metric.as_str(), g.request.as_deref()),
+            ("p95", Some("GET registration"))
         );
-        let Rule::SchemaViolationRate(r) = "schema-violation-rate<=0.5% for GET registration"
-            .parse::<Rule>()
-            .unwrap()
+        let Rule::SchemaViolationRate(r) = rule("schema-violation-rate<=0.5% for GET registration")
         else {
             panic!("not ours")
         };
         assert_eq!(r.op, Op::LessOrEqual);
         assert_eq!(r.request.as_deref(), Some("GET registration"));
         assert!(r.passes(0.5) && !r.passes(0.6));
+        let Rule::Adjusted(a) = rule("adjusted-p99.9<1s for POST personalize") else {
+            panic!("not adjusted")
+        };
+        assert_eq!(a.metric, "adjusted-p99.9");
+        assert!((a.quantile - 0.999).abs() < 1e-9);
+        assert_eq!(a.limit_ms, 1000.0);
+        assert!(a.passes(999.0) && !a.passes(1000.0));
+        assert_eq!(
+            match rule("adjusted-p95<=250") {
+                Rule::Adjusted(a) => a.limit_ms,
+                _ => 0.0,
+            },
+            250.0
+        );
     }
 
     #[test]
-    fn impossible_rules_are_refused() {
+    fn impossible_and_unknown_rules_are_refused() {
         assert!(
             "p95<0"
                 .parse::<Rule>()
@@ -188,5 +501,52 @@ mod tests {
         assert!("schema-violation-rate<0".parse::<Rule>().is_err());
         assert!("schema-violation-rate<101%".parse::<Rule>().is_err());
         assert!("schema-violation-rate=1%".parse::<Rule>().is_err());
+        assert!("adjusted-avg<1s".parse::<Rule>().is_err());
+        assert!("adjusted-p95<fast".parse::<Rule>().is_err());
+        let typo = "p95<100ms for GET registratoin"
+            .parse::<Rule>()
+            .unwrap_err();
+        assert!(
+            typo.contains("GET registratoin") && typo.contains("GET registration,"),
+            "{typo}"
+        );
+        assert!(
+            "schema-violation-rate<1% for GET /x"
+                .parse::<Rule>()
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn flags_add_replace_by_target_and_always_on_rules_fill_in() {
+        let file = [rule("p95<250ms"), rule("error-rate<5%")];
+        let flags = [rule("p95<100ms"), rule("p99<1s for GET registration")];
+        let planned = plan_rules(&file, &flags, &[]);
+        let texts: Vec<(&str, Source, Option<&str>)> = planned
+            .iter()
+            .map(|p| (p.rule.text(), p.source, p.replaces.as_deref()))
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                ("error-rate<5%", Source::Scenario, None),
+                ("p95<100ms", Source::Flag, Some("p95<250ms")),
+                ("p99<1s for GET registration", Source::Flag, None),
+                ("schema-violation-rate<=0%", Source::AlwaysOn, None),
+            ]
+        );
+        let none = plan_rules(&[], &[], &[AlwaysOn::SchemaViolationRate]);
+        assert_eq!(none.len(), 1);
+        assert_eq!(none[0].rule.text(), "error-rate<1%");
+        assert!(plan_rules(&[], &[], &AlwaysOn::ALL).is_empty());
+    }
+
+    #[test]
+    fn always_on_rules_parse_and_are_named() {
+        for a in AlwaysOn::ALL {
+            assert_eq!(a.rule_text().parse::<Rule>().unwrap().metric(), a.name());
+            assert_eq!(a.name().parse::<AlwaysOn>().unwrap(), a);
+        }
+        assert!("p95".parse::<AlwaysOn>().is_err());
     }
 }

@@ -1,16 +1,26 @@
 //! The goose transactions, one documented `async fn` per operation, and the state they share.
 //!
 //! Each transaction picks a registration from the feed, sends one request named by operation
-//! (`GET registration`, never one row per ID), validates a sampled share of responses against
-//! `schemas/`, records a violation as a goose failure with a message, and, for writes, remembers
-//! the last acknowledged write of the registration. Reads go anywhere in the feed; writes only to
-//! the user's own partition (see [`crate::load::feed`]), so every registration has one writer.
+//! (`GET registration`, never one row per ID) and has the response judged by
+//! [`crate::schema::judge`]: status and Content-Type always, schema and meaning on a sampled share.
+//! A contract break becomes a goose failure with a message. Writes remember the last
+//! acknowledged write of the registration. Reads go anywhere in the feed; writes only to the
+//! user's own partition (see [`crate::load::feed`]), so every registration has one writer.
+//!
+//! Sampling is stratified: each user keeps one running share per operation and always validates
+//! its first response of each operation, so at any sample rate every operation is validated in
+//! proportion to its traffic (goose runs a user's transactions in a fixed order, so one shared
+//! share would validate the same operations every time and never the others).
+//!
+//! Every request races the run's [`Cancel`]: on Ctrl-C the in-flight requests are dropped and
+//! goose's users stop at once, instead of goose waiting for each to time out.
 //!
 //! Per-user tallies live in one padded slot per user, so users never contend for a lock or a
 //! cache line; they are summed once when the run ends (and once a second for the progress line).
 //! Nothing here prints.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use goose::goose::{GooseMethod, GooseRequest, GooseResponse, GooseUser, TransactionError};
@@ -21,13 +31,18 @@ use serde_json::Value;
 
 use crate::api::{APP_CODE_HEADER, Operation};
 use crate::load::feed::{Feed, FeedEntry};
-use crate::schema::{self, Mode};
+use crate::schema::Mode;
+use crate::schema::judge::{self, Judged, Meaning};
 
-/// The custom attribute each PATCH writes: the writer's sequence number, read back after the run.
-pub const SEQ_ATTRIBUTE: &str = "pushcheckLoadSeq";
+/// The start of the custom attribute each PATCH writes (the writer's sequence number, read back
+/// after the run); the run's ID follows, so two runs on one account never read each other's
+/// writes, and the run removes its own attribute at the end.
+pub const SEQ_ATTRIBUTE_PREFIX: &str = "pushcheckLoadSeq_";
 /// Prefix of the `externalId` personalize uses; one person per registration, so that
 /// `setDeviceAsPrimary` never touches another writer's device.
 pub const EXTERNAL_ID_PREFIX: &str = "pushcheck-load-";
+/// How long a cancelled user waits before its transaction returns (see [`Run::send`]).
+const CANCELLED_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
 /// Distinct violation messages kept per operation and user.
 const MAX_SAMPLES: usize = 8;
 
@@ -55,21 +70,100 @@ pub struct Expected {
     pub unsure: bool,
 }
 
-/// Schema checks of one operation, summed over users.
+/// What the judge and the transport saw of one operation, summed over users.
 #[derive(Debug, Clone, Default)]
 pub struct Tally {
+    /// Responses with an HTTP status (status and Content-Type judged).
+    pub answered: u64,
+    /// Responses whose body was validated (schema and meaning), or whose break was found on
+    /// status or Content-Type alone: every response that counts in the violation rate.
     pub validated: u64,
+    /// Responses that broke their contract.
     pub violations: u64,
+    /// Contract breaks by kind (`schema`, `content-type`, …).
+    pub violations_by_kind: BTreeMap<&'static str, u64>,
+    /// Requests with no HTTP answer, by kind (`timeout`, `connect`, `body`, `transport`).
+    pub transport_errors: BTreeMap<&'static str, u64>,
     /// Violation message → count (a few distinct messages per user).
     pub samples: HashMap<String, u64>,
 }
 
 impl Tally {
     fn add(&mut self, other: &Tally) {
+        self.answered += other.answered;
         self.validated += other.validated;
         self.violations += other.violations;
+        for (k, c) in &other.violations_by_kind {
+            *self.violations_by_kind.entry(k).or_default() += c;
+        }
+        for (k, c) in &other.transport_errors {
+            *self.transport_errors.entry(k).or_default() += c;
+        }
         for (m, c) in &other.samples {
             *self.samples.entry(m.clone()).or_default() += c;
+        }
+    }
+
+    fn record(&mut self, judged: &Judged) {
+        self.answered += 1;
+        if judged.validated || judged.problem.is_some() {
+            self.validated += 1;
+        }
+        if let Some(problem) = &judged.problem {
+            self.violations += 1;
+            *self
+                .violations_by_kind
+                .entry(problem.kind.as_str())
+                .or_default() += 1;
+            if let Some(c) = self.samples.get_mut(&problem.message) {
+                *c += 1;
+            } else if self.samples.len() < MAX_SAMPLES {
+                self.samples.insert(problem.message.clone(), 1);
+            }
+        }
+    }
+}
+
+/// The kind of a failed exchange without an HTTP answer, as reports count them.
+pub fn transport_kind(e: &reqwest::Error) -> &'static str {
+    if e.is_timeout() {
+        "timeout"
+    } else if e.is_connect() {
+        "connect"
+    } else if e.is_body() || e.is_decode() {
+        "body"
+    } else {
+        "transport"
+    }
+}
+
+/// The run's stop signal: set on Ctrl-C (or when the run must end now); every request races it.
+#[derive(Debug, Default)]
+pub struct Cancel {
+    set: AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl Cancel {
+    /// Stops the run: in-flight requests are dropped, users return at once.
+    pub fn cancel(&self) {
+        self.set.store(true, Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    /// Whether the run was cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        self.set.load(Ordering::SeqCst)
+    }
+
+    /// Resolves once the run is cancelled.
+    pub async fn cancelled(&self) {
+        loop {
+            let notified = self.notify.notified();
+            if self.is_cancelled() {
+                return;
+            }
+            notified.await;
         }
     }
 }
@@ -155,6 +249,10 @@ pub struct Run {
     mode: Mode,
     live: bool,
     slots: Box<[Slot]>,
+    /// The custom attribute PATCH writes in this run (see [`SEQ_ATTRIBUTE_PREFIX`]).
+    pub(crate) attribute: String,
+    /// Set on Ctrl-C; every request races it.
+    pub cancel: Cancel,
 }
 
 /// The request URLs of every feed entry, joined to the target once per run.
@@ -195,8 +293,10 @@ struct Cursor {
     read: usize,
     write: usize,
     seq: u64,
-    /// Accumulated share of responses to validate; validate when it reaches 1.
-    sample: f64,
+    /// Per operation, the accumulated share of responses to validate; validate at 1.
+    sample: [f64; 4],
+    /// Per operation, whether this user validated one yet (its first is always validated).
+    seen: [bool; 4],
 }
 
 /// Sums over all users, read after the run.
@@ -207,17 +307,10 @@ pub struct Collected {
     pub ledger: HashMap<usize, Expected>,
 }
 
-fn index(op: Operation) -> usize {
-    match op {
-        Operation::Get => 0,
-        Operation::Patch => 1,
-        Operation::Personalize => 2,
-        Operation::Depersonalize => 3,
-    }
-}
-
 impl Run {
-    /// State for a run of `users` users over `feed`, against `base_url`.
+    /// State for a run of `users` users over `feed`, against `base_url`, writing the custom
+    /// attribute `attribute`.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         feed: Feed,
         base_url: &str,
@@ -226,6 +319,7 @@ impl Run {
         sample_rate: f64,
         mode: Mode,
         live: bool,
+        attribute: String,
     ) -> Run {
         authorization.set_sensitive(true);
         let users = users.max(1);
@@ -239,6 +333,8 @@ impl Run {
             mode,
             live,
             slots: (0..users).map(|_| Slot::default()).collect(),
+            attribute,
+            cancel: Cancel::default(),
         }
     }
 
@@ -259,7 +355,8 @@ impl Run {
             read: (user.weighted_users_index * n / self.users) % n,
             write: 0,
             seq: 0,
-            sample: 0.0,
+            sample: [0.0; 4],
+            seen: [false; 4],
         };
         user.set_session_data(c);
         c
@@ -295,17 +392,25 @@ impl Run {
         Some((at, c.seq))
     }
 
-    /// Whether to validate this response, by the user's running share.
-    fn sample(&self, user: &mut GooseUser) -> bool {
+    /// Whether to validate this response of `op`: the user's first of each operation, then by
+    /// the user's running share of that operation.
+    fn sample(&self, user: &mut GooseUser, op: Operation) -> bool {
         if self.sample_rate >= 1.0 {
             return true;
         }
         let mut c = self.cursor(user);
-        c.sample += self.sample_rate;
-        let take = c.sample >= 1.0;
-        if take {
-            c.sample -= 1.0;
-        }
+        let i = op.index();
+        let take = if c.seen[i] {
+            c.sample[i] += self.sample_rate;
+            let take = c.sample[i] >= 1.0;
+            if take {
+                c.sample[i] -= 1.0;
+            }
+            take
+        } else {
+            c.seen[i] = true;
+            true
+        };
         Run::save(user, c);
         take
     }
@@ -339,13 +444,36 @@ impl Run {
             .header(APP_CODE_HEADER, entry.app_code.clone()))
     }
 
-    /// Reads the body, validates a sampled share, records violations as goose failures and
-    /// returns whether the server acknowledged (2xx) the request.
+    /// Sends `request` unless the run is cancelled first; `None` when it was.
+    ///
+    /// A cancelled user pauses before it returns: goose keeps calling a user's transactions
+    /// until its controller tells the user to stop, and a transaction that returned at once
+    /// would spin the worker threads and starve that controller.
+    async fn send(
+        &self,
+        user: &mut GooseUser,
+        request: GooseRequest<'_>,
+    ) -> Result<Option<GooseResponse>, Box<TransactionError>> {
+        let sent = tokio::select! {
+            biased;
+            () = self.cancel.cancelled() => None,
+            sent = user.request(request) => Some(sent?),
+        };
+        if sent.is_none() {
+            tokio::time::sleep(CANCELLED_PAUSE).await;
+        }
+        Ok(sent)
+    }
+
+    /// Judges the response (status and Content-Type always, body on the sampled share, meaning
+    /// against `meaning`), records breaks as goose failures and returns whether the server
+    /// acknowledged (2xx) the request.
     async fn settle(
         &self,
         user: &mut GooseUser,
         op: Operation,
         goose: GooseResponse,
+        meaning: Meaning<'_>,
     ) -> Result<bool, Box<TransactionError>> {
         let GooseResponse {
             mut request,
@@ -355,84 +483,71 @@ impl Run {
         let micros = request.response_time * 1000 + u64::from(request.response_time_fraction_us);
         let response = match response {
             Ok(r) => r,
-            Err(_) => {
+            Err(e) => {
+                let mut slot = self.slot(slot_index);
+                *slot.tallies[op.index()]
+                    .transport_errors
+                    .entry(transport_kind(&e))
+                    .or_default() += 1;
                 if self.live {
-                    self.slot(slot_index).live.record(micros, true);
+                    slot.live.record(micros, true);
                 }
                 return Ok(false);
             }
         };
         let status = response.status();
-        let body = response.bytes().await.map_err(|e| Box::new(e.into()))?;
-        let acknowledged = status.is_success();
-        let violation = if self.sample(user) {
-            Some(self.check(op, status.as_u16(), &body))
-        } else {
-            None
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = tokio::select! {
+            biased;
+            () = self.cancel.cancelled() => return Ok(false),
+            body = response.bytes() => body,
         };
+        let body = match body {
+            Ok(b) => b,
+            Err(e) => {
+                let kind = transport_kind(&e);
+                {
+                    let mut slot = self.slot(slot_index);
+                    *slot.tallies[op.index()]
+                        .transport_errors
+                        .entry(kind)
+                        .or_default() += 1;
+                    if self.live {
+                        slot.live.record(micros, true);
+                    }
+                }
+                let message = format!("HTTP {status}: the body could not be read ({kind})");
+                user.set_failure(&message, &mut request, None, None)?;
+                return Ok(false);
+            }
+        };
+        let validate = self.sample(user, op);
+        let judged = judge::judge(
+            op,
+            status.as_u16(),
+            content_type.as_deref(),
+            &body,
+            validate,
+            self.mode,
+            &meaning,
+        );
         {
             let mut slot = self.slot(slot_index);
             if self.live {
-                let failed = !acknowledged || matches!(violation, Some(Some(_)));
-                slot.live.record(micros, failed);
+                slot.live
+                    .record(micros, !status.is_success() || judged.problem.is_some());
             }
-            if let Some(found) = &violation {
-                let tally = &mut slot.tallies[index(op)];
-                tally.validated += 1;
-                if let Some(message) = found {
-                    tally.violations += 1;
-                    if let Some(c) = tally.samples.get_mut(message) {
-                        *c += 1;
-                    } else if tally.samples.len() < MAX_SAMPLES {
-                        tally.samples.insert(message.clone(), 1);
-                    }
-                }
-            }
+            slot.tallies[op.index()].record(&judged);
         }
-        if let Some(Some(message)) = violation {
-            user.set_failure(&message, &mut request, None, None)?;
+        if let Some(problem) = judged.problem {
+            user.set_failure(&problem.message, &mut request, None, None)?;
+            return Ok(false);
         }
-        Ok(acknowledged)
-    }
-
-    /// The violation message of one response, if it breaks its schema.
-    fn check(&self, op: Operation, status: u16, body: &[u8]) -> Option<String> {
-        let one: [&str; 1];
-        let schemas: &[&str] = if (200..300).contains(&status) {
-            one = [op.response_schema()?];
-            &one
-        } else {
-            op.error_answers()
-                .iter()
-                .find(|a| a.status == status)
-                .map(|a| a.schemas)?
-        };
-        let value: Value = match serde_json::from_slice(body) {
-            Ok(v) => v,
-            Err(e) => {
-                return Some(format!(
-                    "HTTP {status} body is not JSON ({:?}), expected {}",
-                    e.classify(),
-                    schemas.join(" or ")
-                ));
-            }
-        };
-        let registry = schema::registry();
-        if schemas
-            .iter()
-            .any(|s| registry.is_valid(s, self.mode, &value).unwrap_or(false))
-        {
-            return None;
-        }
-        let first = registry
-            .validate(schemas[0], self.mode, &value)
-            .ok()
-            .and_then(|v| v.into_iter().next())
-            .map_or_else(|| "invalid".to_owned(), |v| v.to_string());
-        Some(format!(
-            "schema violation: HTTP {status} body breaks {}: {first}",
-            schemas.join(" / ")
-        ))
+        Ok(status.is_success())
     }
 
     /// Records the outcome of a write: `change` applies when it was acknowledged; otherwise
@@ -499,7 +614,7 @@ fn request_path(entry: &FeedEntry, op: Operation) -> &str {
 
 /// `tally_of(op)` for reports.
 pub fn tally_of(collected: &Collected, op: Operation) -> &Tally {
-    &collected.tallies[index(op)]
+    &collected.tallies[op.index()]
 }
 
 /// The goose request of `op` on feed entry `at`, named by operation, sent with `builder`.
@@ -517,33 +632,45 @@ fn goose_request<'a>(
         .build()
 }
 
-/// GET registration: reads one registration anywhere in the feed and validates the body.
+/// GET registration: reads one registration anywhere in the feed; the answer must be that
+/// registration.
 pub async fn get_registration(user: &mut GooseUser, run: &Run) -> TransactionResult {
     let at = run.next_read(user);
     let builder = run.builder(user, Operation::Get, at)?;
-    let goose = user
-        .request(goose_request(run, Operation::Get, at, builder))
+    let request = goose_request(run, Operation::Get, at, builder);
+    let Some(goose) = run.send(user, request).await? else {
+        return Ok(());
+    };
+    let id = &run.feed.entries[at].registration_id;
+    run.settle(user, Operation::Get, goose, Meaning::Registration { id })
         .await?;
-    run.settle(user, Operation::Get, goose).await?;
     Ok(())
 }
 
-/// PATCH registration: writes the user's next sequence number into `additionalData` of one of
-/// its own registrations, and remembers it once acknowledged. Without a partition (more users
-/// than registrations) the user reads instead.
+/// PATCH registration: writes the user's next sequence number into the run's custom attribute
+/// of one of its own registrations, and remembers it once acknowledged; the answer must carry
+/// the write. Without a partition (more users than registrations) the user reads instead.
 pub async fn patch_registration(user: &mut GooseUser, run: &Run) -> TransactionResult {
     let Some((at, seq)) = run.next_write(user) else {
         return get_registration(user, run).await;
     };
-    let body = format!("{{\"additionalData\":{{\"{SEQ_ATTRIBUTE}\":{seq}}}}}");
+    let body = format!("{{\"additionalData\":{{\"{}\":{seq}}}}}", run.attribute);
     let builder = run
         .builder(user, Operation::Patch, at)?
         .header(CONTENT_TYPE, run.json.clone())
         .body(body);
-    let goose = user
-        .request(goose_request(run, Operation::Patch, at, builder))
-        .await?;
-    let acknowledged = run.settle(user, Operation::Patch, goose).await?;
+    let request = goose_request(run, Operation::Patch, at, builder);
+    let Some(goose) = run.send(user, request).await? else {
+        run.acknowledge(user, at, false, |_| {});
+        return Ok(());
+    };
+    let value = Value::from(seq);
+    let meaning = Meaning::Wrote {
+        id: &run.feed.entries[at].registration_id,
+        name: &run.attribute,
+        value: &value,
+    };
+    let acknowledged = run.settle(user, Operation::Patch, goose, meaning).await?;
     run.acknowledge(user, at, acknowledged, |e| {
         e.seq = Some(seq);
         e.last = Some(Operation::Patch);
@@ -553,24 +680,32 @@ pub async fn patch_registration(user: &mut GooseUser, run: &Run) -> TransactionR
 
 /// POST personalize: binds one of the user's registrations to its own person
 /// (`externalId` derived from the registration ID, `forceDepersonalize` and
-/// `setDeviceAsPrimary`), so the device must read back as primary.
+/// `setDeviceAsPrimary`), so the device must read back as primary; the answer must be that
+/// person.
 pub async fn personalize(user: &mut GooseUser, run: &Run) -> TransactionResult {
     let Some((at, _)) = run.next_write(user) else {
         return get_registration(user, run).await;
     };
     let entry = &run.feed.entries[at];
-    let body = serde_json::json!({
-        "identity": { "externalId": format!("{EXTERNAL_ID_PREFIX}{}", entry.registration_id) }
-    })
-    .to_string();
+    let external_id = format!("{EXTERNAL_ID_PREFIX}{}", entry.registration_id);
+    let body = serde_json::json!({ "identity": { "externalId": external_id } }).to_string();
     let builder = run
         .builder(user, Operation::Personalize, at)?
         .header(CONTENT_TYPE, run.json.clone())
         .body(body);
-    let goose = user
-        .request(goose_request(run, Operation::Personalize, at, builder))
+    let request = goose_request(run, Operation::Personalize, at, builder);
+    let Some(goose) = run.send(user, request).await? else {
+        run.acknowledge(user, at, false, |_| {});
+        return Ok(());
+    };
+    let meaning = Meaning::Person {
+        external_id: Some(&external_id),
+        phone: None,
+        email: None,
+    };
+    let acknowledged = run
+        .settle(user, Operation::Personalize, goose, meaning)
         .await?;
-    let acknowledged = run.settle(user, Operation::Personalize, goose).await?;
     run.acknowledge(user, at, acknowledged, |e| {
         e.primary = Some(true);
         e.last = Some(Operation::Personalize);
@@ -578,16 +713,21 @@ pub async fn personalize(user: &mut GooseUser, run: &Run) -> TransactionResult {
     Ok(())
 }
 
-/// POST depersonalize: detaches one of the user's registrations from its person.
+/// POST depersonalize: detaches one of the user's registrations from its person; the answer
+/// must be empty.
 pub async fn depersonalize(user: &mut GooseUser, run: &Run) -> TransactionResult {
     let Some((at, _)) = run.next_write(user) else {
         return get_registration(user, run).await;
     };
     let builder = run.builder(user, Operation::Depersonalize, at)?;
-    let goose = user
-        .request(goose_request(run, Operation::Depersonalize, at, builder))
+    let request = goose_request(run, Operation::Depersonalize, at, builder);
+    let Some(goose) = run.send(user, request).await? else {
+        run.acknowledge(user, at, false, |_| {});
+        return Ok(());
+    };
+    let acknowledged = run
+        .settle(user, Operation::Depersonalize, goose, Meaning::Nothing)
         .await?;
-    let acknowledged = run.settle(user, Operation::Depersonalize, goose).await?;
     run.acknowledge(user, at, acknowledged, |e| {
         e.primary = None;
         e.last = Some(Operation::Depersonalize);

@@ -29,8 +29,9 @@
 //!   `{"total": T, "registrations": [{"registrationId": …, "appCode": …}]}` (limit default 100,
 //!   at most 100 000), in creation order: the load scenarios' data feed.
 //! - `POST /__pushcheck/reset` → back to the seeded state, `{"seeded": N}`.
-//! - `GET /__pushcheck/invariants` → `{"violations": [{"rule", "detail"}]}`, empty when every
-//!   documented rule holds over the whole state.
+//! - `GET /__pushcheck/invariants` → `{"registrations": N, "violations": [{"rule", "detail"}]}`
+//!   (N: registrations checked; violations empty when every
+//!   documented rule holds over the whole state).
 //!
 //! # Faults
 //!

@@ -862,10 +862,12 @@ async fn admin_reset(Extract(shared): Extract<Arc<Shared>>) -> Response {
 
 /// `GET /__pushcheck/invariants`.
 async fn admin_invariants(Extract(shared): Extract<Arc<Shared>>) -> Response {
-    let violations = shared.read().invariants();
+    let state = shared.read();
+    let violations = state.invariants();
+    // What was checked, so a caller can say so instead of assuming.
     json(
         StatusCode::OK,
-        &serde_json::json!({ "violations": violations }),
+        &serde_json::json!({ "registrations": state.len(), "violations": violations }),
     )
 }
 

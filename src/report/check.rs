@@ -34,7 +34,10 @@ pub fn human(
     contract::group_table(out, suite)?;
     contract::details(out, suite, style)?;
     writeln!(out, "\n== Load")?;
-    load::tables(out, &result.load)?;
+    match &result.load {
+        Some(l) => load::tables(out, l)?,
+        None => writeln!(out, "not run: interrupted during the contract stage")?,
+    }
     if let Some((dir, files)) = reports {
         writeln!(out, "\nReports in {}: {}", dir.display(), files.join(", "))?;
     }
@@ -64,7 +67,10 @@ pub fn json(result: &CheckResult) -> Value {
         "reasons": result.reasons,
         "duration_ms": as_millis(result.duration),
         "contract": contract::json(&result.contract),
-        "load": serde_json::to_value(&result.load).unwrap_or(Value::Null),
+        "load": result
+            .load
+            .as_ref()
+            .map_or(Value::Null, |l| serde_json::to_value(l).unwrap_or(Value::Null)),
     })
 }
 
@@ -74,7 +80,11 @@ pub fn junit(result: &CheckResult) -> Result<String, quick_junit::SerializeError
     let mut report = Report::new("pushcheck check");
     report.set_time(result.duration);
     report.add_test_suites(contract::junit_suites(&result.contract));
-    let mut load_suites = load::junit_suites(&result.load);
+    let mut load_suites = result
+        .load
+        .as_ref()
+        .map(load::junit_suites)
+        .unwrap_or_default();
     for suite in &mut load_suites {
         suite.name = format!("load.{}", suite.name.as_str()).into();
     }

@@ -7,7 +7,11 @@ use std::path::Path;
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-use crate::load::{InvariantOutcome, LoadResult, OperationStats, ThresholdOutcome};
+use crate::load::result::Figure;
+use crate::load::threshold::Source;
+use crate::load::{
+    InvariantOutcome, InvariantStatus, LoadResult, OperationStats, ThresholdOutcome,
+};
 
 /// The summary JSON, pretty-printed.
 pub fn summary_json(result: &LoadResult) -> String {
@@ -47,21 +51,25 @@ fn threshold_case(t: &ThresholdOutcome) -> TestCase {
     };
     let mut case = TestCase::new(t.rule.clone(), status);
     case.set_classname(format!("thresholds.{:?}", t.judged_by).to_lowercase());
-    case.set_system_out(format!("observed {}", t.observed));
+    case.set_system_out(format!("observed {}{}", t.observed, threshold_note(t)));
     case
 }
 
 fn invariant_case(i: &InvariantOutcome) -> TestCase {
-    let status = match (&i.skipped, i.passed) {
-        (Some(why), _) => {
+    let status = match i.status {
+        InvariantStatus::Passed => TestCaseStatus::success(),
+        InvariantStatus::NotRun => {
             let mut s = TestCaseStatus::skipped();
-            s.set_message(why.clone());
+            s.set_message(i.reason.clone().unwrap_or_default());
             s
         }
-        (None, true) => TestCaseStatus::success(),
-        (None, false) => {
+        InvariantStatus::Failed | InvariantStatus::CouldNotCheck => {
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-            s.set_message(format!("{} finding(s)", i.findings.len()));
+            s.set_type(invariant_word(i.status).to_lowercase());
+            s.set_message(match i.status {
+                InvariantStatus::Failed => format!("{} of {} broke it", i.failed, i.checked),
+                _ => i.reason.clone().unwrap_or_default(),
+            });
             s.set_description(i.findings.join("\n"));
             s
         }
@@ -70,6 +78,40 @@ fn invariant_case(i: &InvariantOutcome) -> TestCase {
     case.set_classname("invariants");
     case.set_assertions(i.checked);
     case
+}
+
+fn invariant_word(status: InvariantStatus) -> &'static str {
+    match status {
+        InvariantStatus::Passed => "PASS",
+        InvariantStatus::Failed => "FAIL",
+        InvariantStatus::CouldNotCheck => "COULD NOT CHECK",
+        InvariantStatus::NotRun => "NOT RUN",
+    }
+}
+
+/// How a threshold line says which figure it used, where it came from and what it replaced.
+fn threshold_note(t: &ThresholdOutcome) -> String {
+    let mut parts = Vec::new();
+    match t.figure {
+        Figure::CoAdjusted => parts.push("co-adjusted times".to_owned()),
+        Figure::Measured | Figure::ViolationRate => {}
+    }
+    match t.source {
+        Source::Flag => parts.push(match &t.replaces {
+            Some(old) => format!("--threshold, replaces the scenario's {old}"),
+            None => "--threshold".to_owned(),
+        }),
+        Source::AlwaysOn => parts.push("always on".to_owned()),
+        Source::Scenario => {}
+    }
+    if t.aborted {
+        parts.push("stopped the run".to_owned());
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join("; "))
+    }
 }
 
 /// The human verdict: a table per operation, thresholds, invariants, then PASS or FAIL.
@@ -146,7 +188,36 @@ pub fn tables(out: &mut dyn Write, result: &LoadResult) -> io::Result<()> {
     {
         row(out, o)?;
     }
+    if result.metrics_cover != "whole run" {
+        writeln!(
+            out,
+            "  goose's figures cover the {}; validation and transport tallies the whole run",
+            result.metrics_cover
+        )?;
+    }
     for o in &result.operations {
+        let by_kind = |m: &std::collections::BTreeMap<String, u64>| {
+            m.iter()
+                .map(|(k, c)| format!("{k}×{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if !o.transport_errors.is_empty() {
+            writeln!(
+                out,
+                "  {} without an answer: {}",
+                o.operation,
+                by_kind(&o.transport_errors)
+            )?;
+        }
+        if !o.violations_by_kind.is_empty() {
+            writeln!(
+                out,
+                "  {} contract breaks: {}",
+                o.operation,
+                by_kind(&o.violations_by_kind)
+            )?;
+        }
         if !o.errors_by_status.is_empty() {
             let list: Vec<String> = o
                 .errors_by_status
@@ -185,20 +256,21 @@ pub fn tables(out: &mut dyn Write, result: &LoadResult) -> io::Result<()> {
                 if t.passed { "PASS" } else { "FAIL" },
                 t.rule,
                 t.observed,
-                if t.aborted { " (stopped the run)" } else { "" }
+                threshold_note(t)
             )?;
         }
     }
     if !result.invariants.is_empty() {
         writeln!(out, "\nAfter the load:")?;
         for i in &result.invariants {
-            let word = match (&i.skipped, i.passed) {
-                (Some(_), _) => "SKIP",
-                (None, true) => "PASS",
-                (None, false) => "FAIL",
-            };
-            writeln!(out, "  {word} {} ({} checked)", i.name, i.checked)?;
-            if let Some(why) = &i.skipped {
+            writeln!(
+                out,
+                "  {} {} ({} checked)",
+                invariant_word(i.status),
+                i.name,
+                i.checked
+            )?;
+            if let Some(why) = &i.reason {
                 writeln!(out, "       {why}")?;
             }
             for f in i.findings.iter().take(10) {

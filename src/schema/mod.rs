@@ -5,11 +5,13 @@
 //! - [`shape`]: type skeletons of JSON values and their drift (additive vs breaking).
 //! - [`openapi`]: an OpenAPI 3.1 document assembled from the same files.
 //! - [`lint`]: the doc examples checked against the schemas, with the doc-vs-spec disagreements.
+//! - [`judge`]: one response judged: status, Content-Type, schema and meaning.
 //! - [`input`]: reading one JSON document from a file or stdin, with clear errors.
 //!
 //! This module knows nothing of runners, the simulator or the CLI.
 
 pub mod input;
+pub mod judge;
 pub mod lint;
 pub mod openapi;
 pub mod registry;

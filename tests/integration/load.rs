@@ -43,8 +43,10 @@ fn config(sim: &RunningSimulator, plan: LoadPlan) -> LoadConfig {
         report_dir: None,
         baseline: None,
         max_rps: None,
+        request_timeout: load::DEFAULT_REQUEST_TIMEOUT,
         simulator_invariants: true,
         embedded_simulator: false,
+        quiet_stdout: false,
         progress: None,
     }
 }
@@ -334,7 +336,9 @@ async fn broken_payloads_under_load_are_counted_and_gated() {
         gated,
         [
             ("schema-violation-rate<=1%", false),
-            ("schema-violation-rate<=100% for GET registration", true)
+            ("schema-violation-rate<=100% for GET registration", true),
+            // Always on: broken bodies are failed requests too.
+            ("error-rate<1%", false)
         ]
     );
     assert!(!result.verdict.passed);

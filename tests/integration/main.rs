@@ -17,6 +17,10 @@ mod contract;
 // `pushcheck load`: scenarios, reports, exit codes, validation under load, CO, lost updates.
 mod load;
 
+// The load verdict against stand-ins with one defect each, and the real binary's endings.
+mod standin;
+mod verdict;
+
 // `pushcheck check` end to end, as a subprocess.
 mod check;
 

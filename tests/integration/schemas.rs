@@ -185,7 +185,7 @@ fn birthday_accepts_the_docs_date_and_the_specs_date_time() {
         let v = check(
             "personalize-response",
             Mode::Lenient,
-            &json!({ "birthday": birthday }),
+            &json!({ "birthday": birthday, "contactInformation": {} }),
         );
         assert_eq!(v.is_empty(), valid, "{birthday}: {v:?}");
     }

@@ -1,0 +1,213 @@
+//! The load itself: goose with pushcheck's transactions, started from the prepared
+//! configuration, watched so that it always ends.
+//!
+//! - Ctrl-C (counted by [`crate::interrupt`]) cancels every in-flight request and triggers
+//!   goose's killswitch, so the run stops within a moment and goose still writes its reports.
+//!   goose resets its killswitch when it starts, so the watcher keeps triggering it until the
+//!   run has ended.
+//! - A run with a run time has a deadline: its ramp, its run time and one request timeout, plus
+//!   a little; past it the requests still in flight are dropped and goose is stopped, with a note.
+//! - While goose runs, stdout points at /dev/null when the caller asks ([`super::quiet`]).
+//!
+//! It prints nothing itself; progress goes to the caller's [`super::ProgressFn`].
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use goose::client::GooseClientBuilder;
+use goose::metrics::GooseMetrics;
+use goose::prelude::{GooseAttack, GooseError};
+
+use super::prepare::{Prepared, goose_reason};
+use super::quiet::QuietStdout;
+use super::scenario::{Length, Ramp};
+use super::transactions::{self, Collected, Run};
+use super::{LoadConfig, LoadError, Progress};
+use crate::api::Operation;
+use crate::interrupt;
+
+/// Slack past a run's planned end before the watchdog stops it.
+const DEADLINE_SLACK: Duration = Duration::from_secs(5);
+/// How often the Ctrl-C watcher re-triggers goose's killswitch.
+const KILLSWITCH_REPEAT: Duration = Duration::from_millis(100);
+
+/// What the load produced.
+#[derive(Debug)]
+pub struct Attacked {
+    pub metrics: GooseMetrics,
+    pub collected: Collected,
+    pub run: Arc<Run>,
+    /// Stopped by Ctrl-C.
+    pub interrupted: bool,
+    /// Requests were sent and none got an HTTP status back.
+    pub never_answered: bool,
+    pub notes: Vec<String>,
+}
+
+/// Runs goose over the prepared feed until the plan's end, Ctrl-C or the deadline.
+pub async fn attack(
+    config: &LoadConfig,
+    prepared: &Prepared,
+    interrupts_before: u32,
+) -> Result<Attacked, LoadError> {
+    let plan = &config.plan;
+    let run = Arc::new(Run::new(
+        prepared.feed.clone(),
+        &config.target.base_url,
+        plan.users,
+        prepared.authorization.clone(),
+        plan.sample_rate,
+        plan.mode,
+        config.progress.is_some(),
+        prepared.attribute.clone(),
+    ));
+    let mut scenario = goose::goose::Scenario::new("registration user");
+    if !plan.think_time.max.is_zero() {
+        scenario = scenario
+            .set_wait_time(plan.think_time.min, plan.think_time.max)
+            .map_err(|e| LoadError::Config(goose_reason(&e)))?;
+    }
+    for op in Operation::ALL {
+        let weight = plan.mix.weight(op);
+        if weight > 0 {
+            let t = transactions::transaction(&run, op)
+                .set_weight(weight as usize)
+                .map_err(|e| LoadError::Config(goose_reason(&e)))?;
+            scenario = scenario.register_transaction(t);
+        }
+    }
+    let attack = GooseAttack::initialize_with_config(prepared.goose.clone())
+        .and_then(|a| {
+            a.set_client_builder_without_cookies(
+                GooseClientBuilder::new()
+                    .without_cookies()
+                    .timeout(config.request_timeout)
+                    .user_agent(concat!("pushcheck/", env!("CARGO_PKG_VERSION"))),
+            )
+        })
+        .map_err(|e| LoadError::Goose(goose_reason(&e)))?
+        .register_scenario(scenario);
+
+    let overran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watchers = [
+        tokio::spawn(stop_on_ctrl_c(Arc::clone(&run), interrupts_before)),
+        tokio::spawn(stop_at_deadline(
+            Arc::clone(&run),
+            deadline(config),
+            Arc::clone(&overran),
+        )),
+    ];
+    let executed = {
+        let _quiet = config.quiet_stdout.then(QuietStdout::new);
+        match &config.progress {
+            Some(f) => {
+                tokio::select! {
+                    done = attack.execute() => done,
+                    never = report_progress(&run, plan.users, f) => match never {},
+                }
+            }
+            None => attack.execute().await,
+        }
+    };
+    for w in watchers {
+        w.abort();
+    }
+    let metrics = match executed {
+        Ok(metrics) => metrics,
+        Err(GooseError::ThresholdsFailed { metrics, .. }) => *metrics.0,
+        Err(e @ GooseError::InvalidOption { .. }) => {
+            return Err(LoadError::Config(goose_reason(&e)));
+        }
+        Err(e) => return Err(LoadError::Goose(goose_reason(&e))),
+    };
+    let interrupted = interrupt::count() > interrupts_before;
+    let collected = run.collect();
+    let answered: u64 = collected.tallies.iter().map(|t| t.answered).sum();
+    let failed_without_answer: u64 = collected
+        .tallies
+        .iter()
+        .flat_map(|t| t.transport_errors.values())
+        .sum();
+    let mut notes = Vec::new();
+    if overran.load(std::sync::atomic::Ordering::SeqCst) {
+        notes.push(format!(
+            "the run overran its planned length by more than one request timeout ({:?}) and was \
+             stopped; requests still in flight were dropped",
+            config.request_timeout
+        ));
+    }
+    Ok(Attacked {
+        metrics,
+        collected,
+        run,
+        interrupted,
+        never_answered: answered == 0 && failed_without_answer > 0,
+        notes,
+    })
+}
+
+/// On Ctrl-C: cancel the requests in flight and keep goose's killswitch triggered.
+async fn stop_on_ctrl_c(run: Arc<Run>, interrupts_before: u32) {
+    interrupt::at_least(interrupts_before + 1).await;
+    run.cancel.cancel();
+    loop {
+        goose::trigger_killswitch("Ctrl-C (pushcheck)");
+        tokio::time::sleep(KILLSWITCH_REPEAT).await;
+    }
+}
+
+/// When the run should be over at the latest, if it has a run time.
+fn deadline(config: &LoadConfig) -> Option<Duration> {
+    let plan = &config.plan;
+    let Length::RunTime(run_time) = plan.length else {
+        return None;
+    };
+    let ramp = match plan.ramp {
+        Ramp::Rate(rate) => Duration::from_secs_f64(plan.users as f64 / rate.max(0.001)),
+        Ramp::Time(t) => t.0,
+    };
+    Some(ramp + run_time.0 + config.request_timeout + DEADLINE_SLACK)
+}
+
+/// Past the deadline: drop the requests in flight and stop goose.
+async fn stop_at_deadline(
+    run: Arc<Run>,
+    deadline: Option<Duration>,
+    overran: Arc<std::sync::atomic::AtomicBool>,
+) {
+    let Some(after) = deadline else {
+        return std::future::pending().await;
+    };
+    tokio::time::sleep(after).await;
+    overran.store(true, std::sync::atomic::Ordering::SeqCst);
+    run.cancel.cancel();
+    loop {
+        goose::trigger_killswitch("the run overran its deadline (pushcheck)");
+        tokio::time::sleep(KILLSWITCH_REPEAT).await;
+    }
+}
+
+/// Reports progress once a second, forever (the caller stops it).
+async fn report_progress(
+    run: &Run,
+    users: usize,
+    f: &super::ProgressFn,
+) -> std::convert::Infallible {
+    let started = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.tick().await;
+    let mut last = 0;
+    loop {
+        tick.tick().await;
+        let (live, active) = run.live();
+        f(Progress {
+            elapsed: started.elapsed(),
+            users_active: active,
+            users,
+            rps: (live.requests - last) as f64,
+            p95_ms: live.quantile_ms(0.95),
+            errors: live.errors,
+        });
+        last = live.requests;
+    }
+}

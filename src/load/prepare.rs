@@ -1,0 +1,270 @@
+//! Everything a load needs before goose starts, checked before the first load request: the data
+//! feed, the rate cap, the credentials as a header, the report directory, goose's configuration
+//! (so a value goose refuses is a usage error with goose's reason), and a first probe of the
+//! target — one GET of the first registration — so that a target that is down, credentials it
+//! refuses, or an app code or registration it does not know end the run in seconds with one line,
+//! instead of a load of identical failures.
+//!
+//! It sends only the feed listing and the probe; it prints nothing.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use goose::config::GooseConfiguration;
+use goose::prelude::GooseError;
+use reqwest::header::{AUTHORIZATION, HeaderValue};
+use serde_json::Value;
+
+use super::{
+    Feed, FeedSource, JUNIT_XML, LoadConfig, LoadError, REPORT_HTML, REPORT_JSON, SUMMARY_JSON,
+    total_rate_for,
+};
+use crate::api::{APP_CODE_HEADER, Operation, RATE_LIMIT_PER_SECOND, error_code};
+use crate::load::scenario::{Length, Ramp};
+use crate::load::threshold::Rule;
+use crate::load::transactions::SEQ_ATTRIBUTE_PREFIX;
+
+/// What [`prepare`] settled.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The client of the feed, the probe and the checks after the load (goose has its own).
+    pub client: reqwest::Client,
+    pub feed: Feed,
+    /// Requests/s per operation the run is capped at.
+    pub per_op_cap: Option<u32>,
+    /// goose's request throttle, all users together.
+    pub throttle: Option<usize>,
+    pub authorization: HeaderValue,
+    /// Report files the run writes, relative to the report directory.
+    pub reports: Vec<String>,
+    /// goose's configuration, checked by goose's own parser.
+    pub goose: GooseConfiguration,
+    /// The custom attribute this run's PATCHes write.
+    pub attribute: String,
+    pub notes: Vec<String>,
+}
+
+/// Reads the feed, probes the target and builds goose's configuration.
+pub async fn prepare(config: &LoadConfig) -> Result<Prepared, LoadError> {
+    let plan = &config.plan;
+    let client = reqwest::Client::builder()
+        .user_agent(concat!("pushcheck/", env!("CARGO_PKG_VERSION")))
+        .timeout(config.request_timeout)
+        .build()
+        .map_err(|e| LoadError::Goose(format!("cannot build an HTTP client: {e}")))?;
+    let mut authorization = HeaderValue::from_str(config.credentials.header_value().expose())
+        .map_err(|_| {
+            LoadError::Config(format!(
+                "the {} credentials cannot be sent as a header value (a control character?)",
+                config.credentials.scheme()
+            ))
+        })?;
+    authorization.set_sensitive(true);
+
+    let per_op_cap = match (config.max_rps, config.target.remote) {
+        (Some(cap), _) => Some(cap),
+        (None, true) => Some(RATE_LIMIT_PER_SECOND),
+        (None, false) => None,
+    };
+    let throttle = match (per_op_cap.map(|c| total_rate_for(c, plan)), plan.throttle) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let mut reports = Vec::new();
+    if let Some(dir) = &config.report_dir {
+        std::fs::create_dir_all(dir).map_err(|source| LoadError::ReportDir {
+            path: dir.clone(),
+            source,
+        })?;
+        reports = [REPORT_HTML, REPORT_JSON, SUMMARY_JSON, JUNIT_XML]
+            .map(String::from)
+            .to_vec();
+    }
+    let goose = goose_configuration(config, throttle)?;
+
+    let feed = match &config.feed {
+        FeedSource::Admin => {
+            Feed::from_admin(&client, &config.target.base_url, config.feed_limit).await?
+        }
+        FeedSource::File(path) => Feed::from_file(path, config.app_code.as_deref())?,
+    };
+    probe(&client, config, &feed, &authorization).await?;
+
+    let mut notes = Vec::new();
+    if plan.mix.writes() && plan.users > feed.len() {
+        notes.push(format!(
+            "{} of {} users had no registration of their own to write and read instead",
+            plan.users - feed.len(),
+            plan.users
+        ));
+    }
+    if let Some(t) = throttle {
+        notes.push(format!(
+            "throttled to {t} requests/s in total{}",
+            per_op_cap.map_or(String::new(), |c| format!(" (at most {c}/s per operation)"))
+        ));
+    }
+    Ok(Prepared {
+        client,
+        feed,
+        per_op_cap,
+        throttle,
+        authorization,
+        reports,
+        goose,
+        attribute: format!("{SEQ_ATTRIBUTE_PREFIX}{}", run_id()),
+        notes,
+    })
+}
+
+/// A short ID for this run: time and process, in hex.
+fn run_id() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        "{:x}{:x}",
+        (nanos as u64) & 0xff_ffff_ffff,
+        std::process::id()
+    )
+}
+
+/// One GET of the first registration of the feed, to turn a configuration mistake into one
+/// line before any load: no answer is a runtime error (exit 3); refused credentials, an unknown
+/// app code or registration are usage errors (exit 2). Any other answer lets the load go on and
+/// judge it.
+async fn probe(
+    client: &reqwest::Client,
+    config: &LoadConfig,
+    feed: &Feed,
+    authorization: &HeaderValue,
+) -> Result<(), LoadError> {
+    let Some(entry) = feed.entries.first() else {
+        return Ok(());
+    };
+    let base_url = &config.target.base_url;
+    let answer = client
+        .get(format!("{base_url}{}", entry.path(Operation::Get)))
+        .header(AUTHORIZATION, authorization.clone())
+        .header(APP_CODE_HEADER, entry.app_code.clone())
+        .send()
+        .await
+        .map_err(|e| LoadError::Unreachable {
+            base_url: base_url.clone(),
+            reason: format!(
+                "{} on a first GET ({})",
+                super::transactions::transport_kind(&e),
+                error_chain(&e)
+            ),
+        })?;
+    let status = answer.status().as_u16();
+    let registration = entry.registration_id.to_string();
+    match status {
+        401 | 403 => Err(LoadError::CredentialsRejected {
+            base_url: base_url.clone(),
+            scheme: config.credentials.scheme(),
+            status,
+            registration,
+        }),
+        400 => {
+            let body: Value = answer.json().await.unwrap_or(Value::Null);
+            match body.get("errorCode").and_then(Value::as_i64) {
+                Some(error_code::APPLICATION_NOT_FOUND) => Err(LoadError::Config(format!(
+                    "the target at {base_url} knows no application with the app code of \
+                     registration {registration} (errorCode {}); check --app-code or the feed",
+                    error_code::APPLICATION_NOT_FOUND
+                ))),
+                Some(error_code::REGISTRATION_NOT_FOUND) => Err(LoadError::Config(format!(
+                    "registration {registration} of the feed does not exist at {base_url} \
+                     (errorCode {}); a live account needs IDs of devices that exist",
+                    error_code::REGISTRATION_NOT_FOUND
+                ))),
+                _ => Ok(()),
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
+/// An error with its sources, on one line (reqwest's display alone says "error sending request").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// goose's configuration, built from the plan as goose's own command line, so goose checks
+/// every value as it would its own flags.
+fn goose_configuration(
+    config: &LoadConfig,
+    throttle: Option<usize>,
+) -> Result<GooseConfiguration, LoadError> {
+    let plan = &config.plan;
+    let mut args: Vec<String> = vec![
+        "--host".into(),
+        config.target.base_url.clone(),
+        "--users".into(),
+        plan.users.to_string(),
+        "--co-mitigation".into(),
+        plan.co_mitigation.as_str().into(),
+        "--no-print-metrics".into(),
+        "--no-telnet".into(),
+    ];
+    // goose sets the process's log level from its own flags when it starts (its logger then
+    // fails to install beside pushcheck's, but the level sticks): --quiet keeps it at warnings,
+    // and without it goose's info messages pass, as `-v` (console::install_logger) asks.
+    if log::max_level() < log::LevelFilter::Info {
+        args.push("--quiet".into());
+    }
+    match plan.ramp {
+        Ramp::Rate(r) => args.extend(["--increase-rate".into(), r.to_string()]),
+        Ramp::Time(t) => args.extend(["--increase-time".into(), t.whole_seconds().to_string()]),
+    }
+    match plan.length {
+        Length::RunTime(t) => {
+            args.extend(["--run-time".into(), t.whole_seconds().to_string()]);
+            // The verdict covers every request sent, the ramp included, unless the scenario
+            // asks for the steady state only. (goose refuses the flag with --iterations, which
+            // never resets its metrics anyway.)
+            if !plan.steady_state_only {
+                args.push("--no-reset-metrics".into());
+            }
+        }
+        Length::Iterations(n) => args.extend(["--iterations".into(), n.to_string()]),
+    }
+    if let Some(t) = throttle {
+        args.extend(["--throttle-requests".into(), t.to_string()]);
+    }
+    for planned in &plan.thresholds {
+        if let Rule::Goose(g) = &planned.rule {
+            args.extend(["--threshold".into(), g.rule.clone()]);
+        }
+    }
+    if let Some(dir) = &config.report_dir {
+        for name in [REPORT_HTML, REPORT_JSON] {
+            args.extend([
+                "--report-file".into(),
+                dir.join(name).to_string_lossy().into_owned(),
+            ]);
+        }
+    }
+    if let Some(baseline) = &config.baseline {
+        args.extend([
+            "--baseline-file".into(),
+            baseline.to_string_lossy().into_owned(),
+        ]);
+    }
+    GooseConfiguration::parse_args_default(&args).map_err(|e| LoadError::Config(goose_reason(&e)))
+}
+
+/// goose's own words for an error: the detail of a refused option, else its display.
+pub fn goose_reason(e: &GooseError) -> String {
+    match e {
+        GooseError::InvalidOption { detail, .. } => format!("goose: {detail}"),
+        other => format!("goose: {other}"),
+    }
+}

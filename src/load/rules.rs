@@ -1,0 +1,93 @@
+//! Judging the run's rules after it ended: goose's results for goose's rules (as goose judged
+//! them on its measured figures), pushcheck's for `schema-violation-rate` and `adjusted-pNN`,
+//! each outcome saying which figure it used, where the rule came from and what it replaced.
+//!
+//! It only reads the figures; it sends nothing and prints nothing.
+
+use goose::metrics::GooseMetrics;
+
+use crate::load::metrics::adjusted_histogram;
+use crate::load::result::{Figure, Judge, OperationStats, ThresholdOutcome};
+use crate::load::threshold::{AdjustedRule, PlannedRule, Rule, ViolationRule};
+
+/// One outcome per planned rule, in the plan's order.
+pub fn judge_all(
+    planned: &[PlannedRule],
+    metrics: &GooseMetrics,
+    operations: &[OperationStats],
+    total: &OperationStats,
+) -> Vec<ThresholdOutcome> {
+    planned
+        .iter()
+        .map(|p| {
+            let mut outcome = match &p.rule {
+                Rule::Goose(g) => goose_outcome(&g.rule, metrics),
+                Rule::SchemaViolationRate(r) => violations(r, operations, total),
+                Rule::Adjusted(r) => adjusted(r, metrics),
+            };
+            outcome.source = p.source;
+            outcome.replaces = p.replaces.clone();
+            outcome
+        })
+        .collect()
+}
+
+fn outcome(rule: &str, judged_by: Judge, figure: Figure) -> ThresholdOutcome {
+    ThresholdOutcome {
+        rule: rule.to_owned(),
+        judged_by,
+        figure,
+        source: crate::load::threshold::Source::Scenario,
+        replaces: None,
+        observed: "no samples".to_owned(),
+        value: None,
+        passed: false,
+        aborted: false,
+    }
+}
+
+/// goose's own result for one of its rules; a rule goose did not report fails.
+fn goose_outcome(rule: &str, metrics: &GooseMetrics) -> ThresholdOutcome {
+    let mut out = outcome(rule, Judge::Goose, Figure::Measured);
+    match metrics.thresholds.iter().find(|t| t.rule == rule) {
+        Some(t) => {
+            out.observed = t.observed.clone();
+            out.value = t.value;
+            out.passed = t.passed;
+            out.aborted = t.aborted;
+        }
+        None => out.observed = "goose did not judge this rule".to_owned(),
+    }
+    out
+}
+
+fn violations(
+    rule: &ViolationRule,
+    operations: &[OperationStats],
+    total: &OperationStats,
+) -> ThresholdOutcome {
+    let mut out = outcome(&rule.rule, Judge::Pushcheck, Figure::ViolationRate);
+    let stats = match &rule.request {
+        None => Some(total),
+        Some(name) => operations.iter().find(|o| &o.operation == name),
+    };
+    if let Some(s) = stats.filter(|s| s.validated > 0) {
+        let v = s.schema_violation_rate;
+        out.observed = format!("{v:.2}% ({} of {})", s.schema_violations, s.validated);
+        out.value = Some(v);
+        out.passed = rule.passes(v);
+    }
+    out
+}
+
+fn adjusted(rule: &AdjustedRule, metrics: &GooseMetrics) -> ThresholdOutcome {
+    let mut out = outcome(&rule.rule, Judge::Pushcheck, Figure::CoAdjusted);
+    let data = adjusted_histogram(metrics, rule.request.as_deref());
+    if data.counter > 0 {
+        let ms = data.percentile_us(rule.quantile as f32) as f64 / 1000.0;
+        out.observed = format!("{ms:.2}ms");
+        out.value = Some(ms);
+        out.passed = rule.passes(ms);
+    }
+    out
+}

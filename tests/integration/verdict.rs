@@ -1,0 +1,641 @@
+//! The load verdict, tried against stand-in servers with exactly one defect each (see
+//! [`crate::standin`]) and a control with none: each defect must FAIL (or exit with the code
+//! that names the mistake), the control must PASS, and every run must end on its own.
+//!
+//! Most runs go through the in-process CLI (`run_cli`), so the exit code is the one a user gets;
+//! what only the real binary shows (stdout kept clean, Ctrl-C, a terminal) runs the binary.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use pushcheck::cli::Exit;
+use pushcheck::schema::{Mode, registry};
+use serde_json::Value;
+
+use crate::standin::{Defect, StandIn};
+use crate::util::{CliRun, TempDir, project_path, run_cli};
+
+/// A runtime for the stand-in's server, alive while the test runs the load on its own thread.
+fn server_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// All four operations, 4 users, 1 s, every response validated.
+const ALL_OPS: &str = r#"
+users = 4
+run_time = "1s"
+[mix]
+get = 3
+patch = 1
+personalize = 1
+depersonalize = 1
+[validation]
+sample_rate = 1.0
+"#;
+
+/// Runs `pushcheck load` with `scenario` against a stand-in with `defect`; returns the run and
+/// the summary JSON.
+fn load_against(defect: Defect, scenario: &str, extra: &[&str]) -> (CliRun, Value) {
+    let rt = server_runtime();
+    let standin = rt.block_on(StandIn::start(defect, 20));
+    let dir = TempDir::new("verdict");
+    let feed = standin.feed_file(&dir);
+    let file = dir.write("scenario.toml", scenario);
+    let reports = dir.path().join("reports");
+    let mut args = vec![
+        "load",
+        "--scenario",
+        &file,
+        "--target",
+        &standin.base_url,
+        "--feed",
+        &feed,
+        "--report-dir",
+        reports.to_str().expect("utf-8"),
+    ];
+    args.extend_from_slice(extra);
+    let run = run_cli(&args);
+    let summary = std::fs::read_to_string(reports.join("summary.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(Value::Null);
+    if !summary.is_null() {
+        let violations = registry()
+            .validate("load-summary", Mode::Strict, &summary)
+            .expect("schema");
+        assert!(
+            violations.is_empty(),
+            "summary breaks its schema: {violations:#?}"
+        );
+    }
+    drop(standin);
+    (run, summary)
+}
+
+fn show(run: &CliRun) -> String {
+    format!("stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr)
+}
+
+/// The rule outcome named `rule` in a summary.
+fn rule<'a>(summary: &'a Value, rule: &str) -> &'a Value {
+    summary["thresholds"]
+        .as_array()
+        .and_then(|t| t.iter().find(|r| r["rule"] == rule))
+        .unwrap_or_else(|| panic!("no rule {rule:?} in {:#}", summary["thresholds"]))
+}
+
+fn op<'a>(summary: &'a Value, label: &str) -> &'a Value {
+    summary["operations"]
+        .as_array()
+        .and_then(|o| o.iter().find(|o| o["operation"] == label))
+        .unwrap_or_else(|| panic!("no operation {label:?}"))
+}
+
+#[test]
+fn the_control_passes() {
+    let (run, summary) = load_against(Defect::None, ALL_OPS, &[]);
+    assert_eq!(run.exit, Exit::Passed, "{}", show(&run));
+    for label in [
+        "GET registration",
+        "PATCH registration",
+        "POST personalize",
+        "POST depersonalize",
+    ] {
+        let o = op(&summary, label);
+        assert!(o["validated"].as_u64() > Some(0), "{label}: {o:#}");
+        assert_eq!(o["schema_violations"], 0, "{label}: {o:#}");
+    }
+    let notes: Vec<&str> = summary["notes"]
+        .as_array()
+        .expect("notes")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let removed = notes
+        .iter()
+        .find(|n| n.starts_with("removed the run's attribute"))
+        .unwrap_or_else(|| panic!("no removal note: {notes:#?}"));
+    let counts: Vec<&str> = removed
+        .split(" from ")
+        .nth(1)
+        .map(|rest| rest.split(' ').collect())
+        .unwrap_or_default();
+    assert!(
+        counts.len() >= 3 && counts[0] == counts[2],
+        "every written device cleaned: {removed}"
+    );
+}
+
+#[test]
+fn errors_only_during_the_ramp_fail_the_verdict() {
+    let scenario = r#"
+users = 4
+increase_rate = 2
+run_time = "1s"
+throttle = 40
+[mix]
+get = 1
+"#;
+    let (run, summary) = load_against(Defect::ErrorsDuringRamp, scenario, &[]);
+    assert_eq!(run.exit, Exit::CheckFailed, "{}", show(&run));
+    assert_eq!(
+        rule(&summary, "error-rate<1%")["passed"],
+        false,
+        "{}",
+        show(&run)
+    );
+    assert_eq!(summary["metrics_cover"], "whole run");
+    // The steady state alone is clean: asked for explicitly, it passes and says what it covers.
+    let (run, summary) = load_against(Defect::ErrorsDuringRamp, scenario, &["--steady-state-only"]);
+    assert_eq!(run.exit, Exit::Passed, "{}", show(&run));
+    assert_eq!(summary["metrics_cover"], "steady state");
+}
+
+#[test]
+fn slow_answers_only_during_the_ramp_fail_a_latency_rule() {
+    let scenario = r#"
+users = 4
+increase_rate = 2
+run_time = "1s"
+throttle = 20
+[mix]
+get = 1
+"#;
+    let (run, summary) = load_against(
+        Defect::SlowDuringRamp,
+        scenario,
+        &["--threshold", "p95<100ms"],
+    );
+    assert_eq!(run.exit, Exit::CheckFailed, "{}", show(&run));
+    assert_eq!(rule(&summary, "p95<100ms")["passed"], false);
+}
+
+#[test]
+fn a_wrong_content_type_fails() {
+    let (run, summary) = load_against(Defect::TextPlain, ALL_OPS, &[]);
+    assert_eq!(run.exit, Exit::CheckFailed, "{}", show(&run));
+    assert!(
+        summary["total"]["violations_by_kind"]["content-type"].as_u64() > Some(0),
+        "{:#}",
+        summary["total"]
+    );
+    assert_eq!(
+        rule(&summary, "schema-violation-rate<=0%")["source"],
+        "always-on"
+    );
+}
+
+#[test]
+fn personalize_answering_another_person_fails() {
+    let (run, summary) = load_against(Defect::WrongPerson, ALL_OPS, &[]);
+    assert_eq!(run.exit, Exit::CheckFailed, "{}", show(&run));
+    let p = op(&summary, "POST personalize");
+    assert!(
+        p["violations_by_kind"]["meaning"].as_u64() > Some(0),
+        "{p:#}"
+    );
+    assert_eq!(op(&summary, "GET registration")["schema_violations"], 0);
+}
+
+#[test]
+fn personalize_answering_an_empty_object_fails() {
+    let (run, summary) = load_against(Defect::EmptyPerson, ALL_OPS, &[]);
+    assert_eq!(run.exit, Exit::CheckFailed, "{}", show(&run));
+    let p = op(&summary, "POST personalize");
+    assert!(
+        p["violations_by_kind"]["schema"].as_u64() > Some(0),
+        "{p:#}"
+    );
+}
+
+#[test]
+fn a_depersonalize_body_fails() {
+    let (run, summary) = load_against(Defect::DepersonalizeBody, ALL_OPS, &[]);
+    assert_eq!(run.exit, Exit::CheckFailed, "{}", show(&run));
+    let d = op(&summary, "POST depersonalize");
+    assert!(d["violations_by_kind"]["body"].as_u64() > Some(0), "{d:#}");
+}
+
+#[test]
+fn broken_patch_answers_are_caught_at_the_default_sample_rate() {
+    // No [validation]: the default share (0.1), where GET-first transaction order used to
+    // leave PATCH unvalidated.
+    let scenario = r#"
+users = 4
+run_time = "1s"
+[mix]
+get = 6
+patch = 2
+personalize = 1
+depersonalize = 1
+"#;
+    let (run, summary) = load_against(Defect::BrokenPatchAnswers, scenario, &[]);
+    assert_eq!(run.exit, Exit::CheckFailed, "{}", show(&run));
+    let patch = op(&summary, "PATCH registration");
+    assert!(patch["validated"].as_u64() > Some(0), "{patch:#}");
+    assert!(
+        patch["violations_by_kind"]["schema"].as_u64() > Some(0),
+        "{patch:#}"
+    );
+    for label in ["GET registration", "POST personalize", "POST depersonalize"] {
+        assert!(
+            op(&summary, label)["validated"].as_u64() > Some(0),
+            "{label}"
+        );
+    }
+}
+
+#[test]
+fn a_flag_threshold_keeps_the_violation_rule() {
+    let scenario = ALL_OPS.replacen(
+        "[mix]",
+        "thresholds = [\"schema-violation-rate<=0%\", \"p95<250ms\"]\n[mix]",
+        1,
+    );
+    let (run, summary) = load_against(
+        Defect::BrokenPatchAnswers,
+        &scenario,
+        &["--threshold", "p95<100ms"],
+    );
+    assert_eq!(run.exit, Exit::CheckFailed, "{}", show(&run));
+    assert_eq!(rule(&summary, "schema-violation-rate<=0%")["passed"], false);
+    let flag = rule(&summary, "p95<100ms");
+    assert_eq!(flag["source"], "flag");
+    assert_eq!(flag["replaces"], "p95<250ms");
+    assert!(
+        run.stdout.contains("replaces the scenario's p95<250ms"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_scenario_without_rules_fails_at_100_percent_errors() {
+    let scenario = "users = 2\nrun_time = \"1s\"\n[mix]\nget = 1\n";
+    let (run, summary) = load_against(Defect::AllErrors, scenario, &[]);
+    assert_eq!(run.exit, Exit::CheckFailed, "{}", show(&run));
+    assert_eq!(rule(&summary, "error-rate<1%")["source"], "always-on");
+    // Turned off by name, nothing is left to fail: the user asked for it.
+    let (run, _) = load_against(
+        Defect::AllErrors,
+        scenario,
+        &["--without-rule", "error-rate"],
+    );
+    assert_eq!(run.exit, Exit::Passed, "{}", show(&run));
+}
+
+#[test]
+fn rare_errors_under_the_limit_pass_and_rereads_are_retried() {
+    let scenario = r#"
+users = 4
+run_time = "1s"
+throttle = 400
+[mix]
+get = 1
+patch = 2
+"#;
+    let (run, summary) = load_against(Defect::RareErrors, scenario, &[]);
+    assert_eq!(run.exit, Exit::Passed, "{}", show(&run));
+    let lost = &summary["invariants"][0];
+    assert_eq!(lost["name"], "no acknowledged write lost");
+    assert_eq!(lost["status"], "passed", "{lost:#}");
+}
+
+#[test]
+fn rereads_that_keep_failing_are_could_not_check_never_lost() {
+    let scenario = "users = 2\nrun_time = \"1s\"\n[mix]\npatch = 1\n";
+    let (run, summary) = load_against(Defect::ReadsUnavailable, scenario, &[]);
+    assert_eq!(run.exit, Exit::CheckFailed, "{}", show(&run));
+    let lost = &summary["invariants"][0];
+    assert_eq!(lost["status"], "could-not-check", "{lost:#}");
+    assert_eq!(lost["failed"], 0, "{lost:#}");
+    assert!(run.stdout.contains("could not check"), "{}", run.stdout);
+}
+
+#[test]
+fn writes_the_server_does_not_keep_are_lost() {
+    let scenario = "users = 2\nrun_time = \"1s\"\n[mix]\nget = 1\npatch = 1\n";
+    let (run, summary) = load_against(Defect::LosesWrites, scenario, &[]);
+    assert_eq!(run.exit, Exit::CheckFailed, "{}", show(&run));
+    let lost = &summary["invariants"][0];
+    assert_eq!(lost["status"], "failed", "{lost:#}");
+    assert!(lost["failed"].as_u64() > Some(0));
+}
+
+#[test]
+fn rejected_credentials_are_a_usage_error_before_any_load() {
+    let started = Instant::now();
+    let (run, summary) = load_against(Defect::Unauthorized, ALL_OPS, &[]);
+    assert_eq!(run.exit, Exit::Usage, "{}", show(&run));
+    assert!(run.stderr.contains("refused the"), "{}", run.stderr);
+    assert!(summary.is_null(), "no load ran");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn configuration_mistakes_are_usage_errors() {
+    let smoke = project_path("scenarios/smoke.toml");
+    for (args, needle) in [
+        (
+            vec!["--threshold", "p95<100ms for GET registratoin"],
+            "GET registratoin",
+        ),
+        (vec!["--run-time", "0s"], "at least 1s"),
+        (vec!["--run-time", "1500ms"], "whole number of seconds"),
+        (vec!["--iterations", "0"], "at least 1"),
+        (vec!["--api-key", "bad\nkey"], "header value"),
+        (vec!["--without-rule", "p95"], "always-on"),
+        (vec!["--request-timeout", "0s"], "more than 0"),
+    ] {
+        let mut full = vec!["load", "--scenario", smoke.as_str()];
+        full.extend(args.iter().copied());
+        let run = run_cli(&full);
+        assert_eq!(run.exit, Exit::Usage, "{args:?}: {}", show(&run));
+        let first = run.stderr.lines().next().unwrap_or("");
+        assert!(
+            first.contains(needle),
+            "{args:?}: the first line names it: {}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn a_key_given_for_the_embedded_simulator_is_accepted() {
+    let run = run_cli(&[
+        "load",
+        "--scenario",
+        &project_path("scenarios/smoke.toml"),
+        "--run-time",
+        "1s",
+        "--api-key",
+        "my-own-key",
+    ]);
+    assert_eq!(run.exit, Exit::Passed, "{}", show(&run));
+}
+
+#[test]
+fn an_unreachable_target_exits_3_in_seconds() {
+    let dir = TempDir::new("unreachable");
+    let feed = dir.write("feed.txt", "r1,app\n");
+    let started = Instant::now();
+    let run = run_cli(&[
+        "load",
+        "--target",
+        "http://127.0.0.1:1",
+        "--feed",
+        &feed,
+        "--run-time",
+        "5s",
+    ]);
+    assert_eq!(run.exit, Exit::Runtime, "{}", show(&run));
+    assert!(run.stderr.contains("http://127.0.0.1:1"), "{}", run.stderr);
+    assert_eq!(run.stderr.trim().lines().count(), 1, "{}", run.stderr);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_stall_fails_an_adjusted_rule_that_the_measured_one_passes() {
+    let scenario = r#"
+users = 4
+increase_rate = 8
+run_time = "3s"
+co_mitigation = "average"
+[mix]
+get = 1
+"#;
+    let (run, summary) = load_against(
+        Defect::Stall,
+        scenario,
+        &[
+            "--threshold",
+            "p95<250ms",
+            "--threshold",
+            "adjusted-p99<250ms",
+        ],
+    );
+    let measured = rule(&summary, "p95<250ms");
+    let adjusted = rule(&summary, "adjusted-p99<250ms");
+    assert_eq!(measured["passed"], true, "{measured:#}");
+    assert_eq!(measured["figure"], "measured");
+    assert_eq!(adjusted["figure"], "co-adjusted");
+    assert_eq!(adjusted["passed"], false, "{adjusted:#}\n{}", show(&run));
+    assert_eq!(run.exit, Exit::CheckFailed);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The real binary: what only a separate process shows.
+
+fn binary() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_pushcheck"));
+    for var in [
+        "PUSHCHECK_TARGET",
+        "PUSHCHECK_API_KEY",
+        "PUSHCHECK_APP_CODE",
+    ] {
+        c.env_remove(var);
+    }
+    c
+}
+
+/// Waits for `child` at most `limit`; kills it and fails the test when it does not end.
+fn wait_within(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the process did not end within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn read_all(mut r: impl Read) -> String {
+    let mut s = String::new();
+    let _ = r.read_to_string(&mut s);
+    s
+}
+
+#[test]
+fn json_in_iterations_mode_is_one_document_on_stdout() {
+    let out = binary()
+        .args(["load", "--scenario", &project_path("scenarios/smoke.toml")])
+        .args(["--iterations", "2", "--json"])
+        .output()
+        .expect("run the binary");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let v: Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{stdout}"));
+    assert_eq!(v["verdict"]["passed"], true, "{stdout}");
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn verbose_shows_gooses_info_messages() {
+    let out = binary()
+        .args(["load", "--scenario", &project_path("scenarios/smoke.toml")])
+        .args(["--run-time", "1s", "-v"])
+        .output()
+        .expect("run the binary");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("goose: info:"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}
+
+#[test]
+fn ctrl_c_stops_a_load_within_2s_writes_the_reports_and_exits_3() {
+    let dir = TempDir::new("ctrl-c");
+    let reports = dir.path().join("r");
+    let mut child = binary()
+        .args(["load", "--scenario", &project_path("scenarios/smoke.toml")])
+        .args(["--run-time", "30s", "--report-dir"])
+        .arg(&reports)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Let the load run for a moment (the run lasts 30 s, so any moment is mid-run).
+    std::thread::sleep(Duration::from_secs(2));
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let signalled = Instant::now();
+    let status = wait_within(&mut child, Duration::from_secs(10));
+    let stopped_in = signalled.elapsed();
+    let stdout = read_all(child.stdout.take().expect("stdout"));
+    let stderr = read_all(child.stderr.take().expect("stderr"));
+    assert_eq!(status.code(), Some(3), "{stdout}\n{stderr}");
+    assert!(
+        stopped_in < Duration::from_secs(3),
+        "stopped after {stopped_in:?}"
+    );
+    assert!(stdout.contains("interrupted"), "{stdout}");
+    let summary: Value = serde_json::from_str(
+        &std::fs::read_to_string(reports.join("summary.json")).expect("summary written"),
+    )
+    .expect("JSON");
+    assert_eq!(summary["interrupted"], true);
+    assert!(reports.join("report.html").exists());
+}
+
+#[test]
+fn a_dead_target_ends_the_run_on_time_with_errors_by_kind() {
+    let mut mock = binary()
+        .args([
+            "mock",
+            "--json",
+            "--addr",
+            "127.0.0.1:0",
+            "--seed-registrations",
+            "50",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn mock");
+    let mut line = String::new();
+    let stdout = mock.stdout.take().expect("stdout");
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).expect("facts");
+    let facts: Value = serde_json::from_str(&line).expect("facts JSON");
+    let base = facts["base_url"].as_str().expect("base_url").to_owned();
+    let load = binary()
+        .args(["load", "--target", &base, "--run-time", "3s", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn load");
+    let started = Instant::now();
+    // The load starts within milliseconds; the target dies in the middle of its 3 s.
+    std::thread::sleep(Duration::from_millis(1500));
+    mock.kill().expect("kill the target");
+    let _ = mock.wait();
+    let mut load = load;
+    let status = wait_within(&mut load, Duration::from_secs(20));
+    assert!(
+        started.elapsed() < Duration::from_secs(12),
+        "{:?}",
+        started.elapsed()
+    );
+    let stdout = read_all(load.stdout.take().expect("stdout"));
+    let stderr = read_all(load.stderr.take().expect("stderr"));
+    assert_eq!(status.code(), Some(1), "{stdout}\n{stderr}");
+    let summary: Value = serde_json::from_str(&stdout).expect("JSON");
+    assert!(
+        summary["total"]["transport_errors"]["connect"].as_u64() > Some(0),
+        "{:#}",
+        summary["total"]
+    );
+    assert!(
+        stderr.lines().count() < 20,
+        "no line per failed request:\n{stderr}"
+    );
+}
+
+#[test]
+fn on_a_terminal_the_run_ends_and_prints_its_verdict() {
+    let cmd = format!(
+        "{} load --scenario {} --run-time 1s",
+        env!("CARGO_BIN_EXE_pushcheck"),
+        project_path("scenarios/smoke.toml")
+    );
+    // `script` gives the process a pseudo-terminal, as an engineer's shell would.
+    let mut child = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script");
+    let status = wait_within(&mut child, Duration::from_secs(30));
+    let stdout = read_all(child.stdout.take().expect("stdout"));
+    assert_eq!(status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("PASS"), "{stdout}");
+}
+
+#[test]
+fn two_write_runs_at_once_on_one_simulator_both_pass() {
+    let rt = server_runtime();
+    let sim = rt.block_on(crate::util::start_default_simulator(200));
+    let spawn = || {
+        binary()
+            .args([
+                "load",
+                "--target",
+                sim.base_url(),
+                "--run-time",
+                "2s",
+                "--json",
+            ])
+            .args(["--scenario", &project_path("scenarios/write-heavy.toml")])
+            // Two loads share two cores with the simulator: latency is not what this judges.
+            .args(["--threshold", "adjusted-p95<10s for PATCH registration"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn")
+    };
+    let (mut a, mut b) = (spawn(), spawn());
+    for child in [&mut a, &mut b] {
+        let status = wait_within(child, Duration::from_secs(60));
+        let stdout = read_all(child.stdout.take().expect("stdout"));
+        let stderr = read_all(child.stderr.take().expect("stderr"));
+        let v: Value = serde_json::from_str(&stdout).unwrap_or(Value::Null);
+        assert_eq!(status.code(), Some(0), "{:#}\n{stderr}", v["verdict"]);
+    }
+    rt.block_on(async { sim.shutdown().await.expect("shutdown") });
+}
