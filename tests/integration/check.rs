@@ -143,3 +143,90 @@ fn check_usage_errors_exit_2() {
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
     }
 }
+
+/// Waits for `child` at most `limit`; kills it and fails the test when it does not end.
+fn wait_within(child: &mut std::process::Child, limit: std::time::Duration) -> Option<i32> {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status.code();
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("pushcheck check did not end within {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn ctrl_c_during_the_load_stage_stops_it_writes_the_reports_and_exits_3() {
+    use std::io::Read;
+    let dir = TempDir::new("check-ctrl-c");
+    let scenario = dir.write(
+        "long.toml",
+        "users = 4\nrun_time = \"60s\"\n[mix]\nget = 1\n",
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pushcheck"))
+        .args(["check", "--report-dir", "reports", "--scenario", &scenario])
+        .current_dir(dir.path())
+        .env_remove("PUSHCHECK_TARGET")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // The contract stage takes milliseconds; 3 s in, the 60 s load is running.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let code = wait_within(&mut child, std::time::Duration::from_secs(10));
+    let mut stdout = String::new();
+    let _ = child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut stdout);
+    assert_eq!(code, Some(3), "{stdout}");
+    assert!(stdout.contains("the run was interrupted"), "{stdout}");
+    let combined: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("reports/check.json")).expect("check.json"),
+    )
+    .expect("JSON");
+    assert_eq!(combined["passed"], false);
+    assert_eq!(combined["load"]["interrupted"], true);
+    assert!(
+        registry()
+            .validate("check-report", Mode::Strict, &combined)
+            .expect("schema")
+            .is_empty()
+    );
+}
+
+#[test]
+fn on_a_terminal_check_ends_and_prints_its_verdict() {
+    let dir = TempDir::new("check-tty");
+    let cmd = format!(
+        "{} check --report-dir reports",
+        env!("CARGO_BIN_EXE_pushcheck")
+    );
+    // `script` gives the process a pseudo-terminal, as an engineer's shell would.
+    let mut child = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .current_dir(dir.path())
+        .env_remove("PUSHCHECK_TARGET")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("script");
+    let code = wait_within(&mut child, std::time::Duration::from_secs(60));
+    let mut stdout = String::new();
+    let _ = std::io::Read::read_to_string(&mut child.stdout.take().expect("stdout"), &mut stdout);
+    assert_eq!(code, Some(0), "{stdout}");
+    // On a terminal the verdict word is coloured.
+    assert!(stdout.contains("PASSED"), "{stdout}");
+}
