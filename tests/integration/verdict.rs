@@ -96,17 +96,232 @@ fn op<'a>(summary: &'a Value, label: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no operation {label:?}"))
 }
 
-#[test]
-fn the_control_passes() {
-    let (run, summary) = load_against(Defect::None, ALL_OPS, &[]);
-    assert_eq!(run.exit, Exit::Passed, "{}", show(&run));
+/// A scenario of one operation, with a ramp of 2 s at a throttled rate: the ramp's requests
+/// are a large share of the run.
+const RAMP: &str = r#"
+users = 4
+increase_rate = 2
+run_time = "1s"
+throttle = 40
+[mix]
+get = 1
+"#;
+
+/// The same ramp at half the rate, so slow ramp answers are most of the run's requests.
+const RAMP_SLOW: &str = r#"
+users = 4
+increase_rate = 2
+run_time = "1s"
+throttle = 20
+[mix]
+get = 1
+"#;
+
+/// Every operation at pushcheck's default sample rate (no [validation]).
+const DEFAULT_SAMPLE: &str = r#"
+users = 4
+run_time = "1s"
+[mix]
+get = 6
+patch = 2
+personalize = 1
+depersonalize = 1
+"#;
+
+/// No rules at all: only the always-on ones judge.
+const NO_RULES: &str = "users = 2\nrun_time = \"1s\"\n[mix]\nget = 1\n";
+/// Reads and writes at a steady rate.
+const WRITES: &str = "users = 4\nrun_time = \"1s\"\nthrottle = 400\n[mix]\nget = 1\npatch = 2\n";
+/// Writes only.
+const PATCH_ONLY: &str = "users = 2\nrun_time = \"1s\"\n[mix]\npatch = 1\n";
+/// Reads and writes.
+const GET_PATCH: &str = "users = 2\nrun_time = \"1s\"\n[mix]\nget = 1\npatch = 1\n";
+/// Long enough for a 1 s stall in the middle, with coordinated-omission mitigation.
+const STALL: &str = r#"
+users = 4
+increase_rate = 8
+run_time = "3s"
+co_mitigation = "average"
+[mix]
+get = 1
+"#;
+
+/// One row of the load kill matrix: a defect, the run that meets it, and what must catch it,
+/// written by hand (never recorded from a run).
+struct Row {
+    defect: Defect,
+    /// What the defect breaks, for the docs.
+    breaks: &'static str,
+    scenario: &'static str,
+    flags: &'static [&'static str],
+    exit: Exit,
+    /// Exactly the rules and checks after the load that fail (`name (status)` for a check).
+    caught_by: &'static [&'static str],
+    /// More that must hold of the run.
+    also: Option<fn(&CliRun, &Value)>,
+}
+
+const CONTRACT_BREAK: &[&str] = &["error-rate<1%", "schema-violation-rate<=0%"];
+
+const MATRIX: &[Row] = &[
+    Row {
+        defect: Defect::None,
+        breaks: "nothing (the control)",
+        scenario: ALL_OPS,
+        flags: &[],
+        exit: Exit::Passed,
+        caught_by: &[],
+        also: Some(control),
+    },
+    Row {
+        defect: Defect::ErrorsDuringRamp,
+        breaks: "500s during the first 1.5 s only, while users ramp up",
+        scenario: RAMP,
+        flags: &[],
+        exit: Exit::CheckFailed,
+        caught_by: &["error-rate<1%"],
+        also: Some(|_, s| assert_eq!(s["metrics_cover"], "whole run")),
+    },
+    Row {
+        defect: Defect::SlowDuringRamp,
+        breaks: "300 ms answers during the first 1.5 s only",
+        scenario: RAMP_SLOW,
+        flags: &["--threshold", "p95<100ms"],
+        exit: Exit::CheckFailed,
+        caught_by: &["p95<100ms"],
+        also: None,
+    },
+    Row {
+        defect: Defect::Stall,
+        breaks: "every answer held for 1 s in the middle of the run (users wait it out once)",
+        scenario: STALL,
+        flags: &[
+            "--threshold",
+            "p95<250ms",
+            "--threshold",
+            "adjusted-p99<250ms",
+        ],
+        exit: Exit::CheckFailed,
+        caught_by: &["adjusted-p99<250ms"],
+        also: Some(|_, s| {
+            assert_eq!(rule(s, "p95<250ms")["figure"], "measured");
+            assert_eq!(rule(s, "adjusted-p99<250ms")["figure"], "co-adjusted");
+        }),
+    },
+    Row {
+        defect: Defect::TextPlain,
+        breaks: "`Content-Type: text/plain` on every 2xx JSON answer",
+        scenario: ALL_OPS,
+        flags: &[],
+        exit: Exit::CheckFailed,
+        caught_by: CONTRACT_BREAK,
+        also: Some(|_, s| kind_seen(s, "all", "content-type")),
+    },
+    Row {
+        defect: Defect::WrongPerson,
+        breaks: "personalize answers another person than the identity sent",
+        scenario: ALL_OPS,
+        flags: &[],
+        exit: Exit::CheckFailed,
+        caught_by: CONTRACT_BREAK,
+        also: Some(|_, s| {
+            kind_seen(s, "POST personalize", "meaning");
+            assert_eq!(op(s, "GET registration")["schema_violations"], 0);
+        }),
+    },
+    Row {
+        defect: Defect::EmptyPerson,
+        breaks: "personalize answers `{}`",
+        scenario: ALL_OPS,
+        flags: &[],
+        exit: Exit::CheckFailed,
+        caught_by: CONTRACT_BREAK,
+        also: Some(|_, s| kind_seen(s, "POST personalize", "schema")),
+    },
+    Row {
+        defect: Defect::DepersonalizeBody,
+        breaks: "depersonalize answers a JSON body instead of an empty one",
+        scenario: ALL_OPS,
+        flags: &[],
+        exit: Exit::CheckFailed,
+        caught_by: CONTRACT_BREAK,
+        also: Some(|_, s| kind_seen(s, "POST depersonalize", "body")),
+    },
+    Row {
+        defect: Defect::BrokenPatchAnswers,
+        breaks: "PATCH answers without the required `applicationId`, at the default sample rate",
+        scenario: DEFAULT_SAMPLE,
+        flags: &[],
+        exit: Exit::CheckFailed,
+        caught_by: CONTRACT_BREAK,
+        also: Some(|_, s| {
+            kind_seen(s, "PATCH registration", "schema");
+            for label in ["GET registration", "POST personalize", "POST depersonalize"] {
+                assert!(
+                    op(s, label)["validated"].as_u64() > Some(0),
+                    "{label} validated"
+                );
+            }
+        }),
+    },
+    Row {
+        defect: Defect::AllErrors,
+        breaks: "a 500 to every request, in a scenario with no rules",
+        scenario: NO_RULES,
+        flags: &[],
+        exit: Exit::CheckFailed,
+        caught_by: &["error-rate<1%"],
+        also: Some(|_, s| assert_eq!(rule(s, "error-rate<1%")["source"], "always-on")),
+    },
+    Row {
+        defect: Defect::RareErrors,
+        breaks: "0.7% 500s (under the 1% rule), re-reads after the load included",
+        scenario: WRITES,
+        flags: &[],
+        exit: Exit::Passed,
+        caught_by: &[],
+        also: None,
+    },
+    Row {
+        defect: Defect::LosesWrites,
+        breaks: "PATCH answers the write but does not store it",
+        scenario: GET_PATCH,
+        flags: &[],
+        exit: Exit::CheckFailed,
+        caught_by: &["no acknowledged write lost (failed)"],
+        also: None,
+    },
+    Row {
+        defect: Defect::ReadsUnavailable,
+        breaks: "GET answers 503 without a body (writes work): nothing can be re-read",
+        scenario: PATCH_ONLY,
+        flags: &[],
+        exit: Exit::CheckFailed,
+        caught_by: &["no acknowledged write lost (could-not-check)"],
+        also: Some(|run, _| assert!(run.stdout.contains("could not check"), "{}", run.stdout)),
+    },
+    Row {
+        defect: Defect::Unauthorized,
+        breaks: "401 to every request (credentials refused)",
+        scenario: ALL_OPS,
+        flags: &[],
+        exit: Exit::Usage,
+        caught_by: &[],
+        also: Some(|run, s| {
+            assert!(run.stderr.contains("refused the"), "{}", run.stderr);
+            assert!(s.is_null(), "the probe stopped it before any load");
+        }),
+    },
+];
+
+fn control(_: &CliRun, summary: &Value) {
     for label in [
         "GET registration",
         "PATCH registration",
         "POST personalize",
         "POST depersonalize",
     ] {
-        let o = op(&summary, label);
+        let o = op(summary, label);
         assert!(o["validated"].as_u64() > Some(0), "{label}: {o:#}");
         assert_eq!(o["schema_violations"], 0, "{label}: {o:#}");
     }
@@ -131,127 +346,99 @@ fn the_control_passes() {
     );
 }
 
-#[test]
-fn errors_only_during_the_ramp_fail_the_verdict() {
-    let scenario = r#"
-users = 4
-increase_rate = 2
-run_time = "1s"
-throttle = 40
-[mix]
-get = 1
-"#;
-    let (run, summary) = load_against(Defect::ErrorsDuringRamp, scenario, &[]);
-    assert_eq!(run.exit, Exit::CheckFailed, "{}", show(&run));
-    assert_eq!(
-        rule(&summary, "error-rate<1%")["passed"],
-        false,
-        "{}",
-        show(&run)
+fn kind_seen(summary: &Value, label: &str, kind: &str) {
+    let o = if label == "all" {
+        &summary["total"]
+    } else {
+        op(summary, label)
+    };
+    assert!(
+        o["violations_by_kind"][kind].as_u64() > Some(0),
+        "{label}: no {kind} break counted: {o:#}"
     );
-    assert_eq!(summary["metrics_cover"], "whole run");
-    // The steady state alone is clean: asked for explicitly, it passes and says what it covers.
-    let (run, summary) = load_against(Defect::ErrorsDuringRamp, scenario, &["--steady-state-only"]);
+}
+
+/// What failed in a run: each failed rule, and each check after the load that did not pass.
+fn failed_items(summary: &Value) -> Vec<String> {
+    let mut out: Vec<String> = summary["thresholds"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| t["passed"] == false)
+        .filter_map(|t| t["rule"].as_str().map(str::to_owned))
+        .collect();
+    out.extend(
+        summary["invariants"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|i| i["status"] != "passed")
+            .map(|i| {
+                format!(
+                    "{} ({})",
+                    i["name"].as_str().unwrap_or(""),
+                    i["status"].as_str().unwrap_or("")
+                )
+            }),
+    );
+    out.sort();
+    out
+}
+
+#[test]
+fn every_load_check_fails_on_its_defect_and_the_control_passes() {
+    for row in MATRIX {
+        let (run, summary) = load_against(row.defect, row.scenario, row.flags);
+        assert_eq!(run.exit, row.exit, "{:?}: {}", row.defect, show(&run));
+        let mut expected: Vec<String> = row.caught_by.iter().map(|s| (*s).to_owned()).collect();
+        expected.sort();
+        assert_eq!(
+            failed_items(&summary),
+            expected,
+            "{:?}: what failed is not what was written down\n{}",
+            row.defect,
+            show(&run)
+        );
+        if let Some(also) = row.also {
+            also(&run, &summary);
+        }
+    }
+}
+
+/// The matrix as the README shows it (a test keeps the README in step).
+pub fn kill_matrix_markdown() -> String {
+    let mut out = String::from(
+        "| stand-in defect | what it breaks | exit | what fails |\n|---|---|---|---|\n",
+    );
+    for row in MATRIX {
+        let caught = match (row.caught_by, row.exit) {
+            ([], Exit::Usage) => "the probe before the load: credentials refused".to_owned(),
+            ([], _) => "nothing (it must pass)".to_owned(),
+            (items, _) => items
+                .iter()
+                .map(|i| format!("`{i}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
+        out.push_str(&format!(
+            "| `{:?}` | {} | {} | {caught} |\n",
+            row.defect,
+            row.breaks,
+            row.exit.code()
+        ));
+    }
+    out
+}
+
+#[test]
+fn steady_state_only_judges_after_the_ramp_and_says_so() {
+    let (run, summary) = load_against(Defect::ErrorsDuringRamp, RAMP, &["--steady-state-only"]);
     assert_eq!(run.exit, Exit::Passed, "{}", show(&run));
     assert_eq!(summary["metrics_cover"], "steady state");
 }
 
 #[test]
-fn slow_answers_only_during_the_ramp_fail_a_latency_rule() {
-    let scenario = r#"
-users = 4
-increase_rate = 2
-run_time = "1s"
-throttle = 20
-[mix]
-get = 1
-"#;
-    let (run, summary) = load_against(
-        Defect::SlowDuringRamp,
-        scenario,
-        &["--threshold", "p95<100ms"],
-    );
-    assert_eq!(run.exit, Exit::CheckFailed, "{}", show(&run));
-    assert_eq!(rule(&summary, "p95<100ms")["passed"], false);
-}
-
-#[test]
-fn a_wrong_content_type_fails() {
-    let (run, summary) = load_against(Defect::TextPlain, ALL_OPS, &[]);
-    assert_eq!(run.exit, Exit::CheckFailed, "{}", show(&run));
-    assert!(
-        summary["total"]["violations_by_kind"]["content-type"].as_u64() > Some(0),
-        "{:#}",
-        summary["total"]
-    );
-    assert_eq!(
-        rule(&summary, "schema-violation-rate<=0%")["source"],
-        "always-on"
-    );
-}
-
-#[test]
-fn personalize_answering_another_person_fails() {
-    let (run, summary) = load_against(Defect::WrongPerson, ALL_OPS, &[]);
-    assert_eq!(run.exit, Exit::CheckFailed, "{}", show(&run));
-    let p = op(&summary, "POST personalize");
-    assert!(
-        p["violations_by_kind"]["meaning"].as_u64() > Some(0),
-        "{p:#}"
-    );
-    assert_eq!(op(&summary, "GET registration")["schema_violations"], 0);
-}
-
-#[test]
-fn personalize_answering_an_empty_object_fails() {
-    let (run, summary) = load_against(Defect::EmptyPerson, ALL_OPS, &[]);
-    assert_eq!(run.exit, Exit::CheckFailed, "{}", show(&run));
-    let p = op(&summary, "POST personalize");
-    assert!(
-        p["violations_by_kind"]["schema"].as_u64() > Some(0),
-        "{p:#}"
-    );
-}
-
-#[test]
-fn a_depersonalize_body_fails() {
-    let (run, summary) = load_against(Defect::DepersonalizeBody, ALL_OPS, &[]);
-    assert_eq!(run.exit, Exit::CheckFailed, "{}", show(&run));
-    let d = op(&summary, "POST depersonalize");
-    assert!(d["violations_by_kind"]["body"].as_u64() > Some(0), "{d:#}");
-}
-
-#[test]
-fn broken_patch_answers_are_caught_at_the_default_sample_rate() {
-    // No [validation]: the default share (0.1), where GET-first transaction order used to
-    // leave PATCH unvalidated.
-    let scenario = r#"
-users = 4
-run_time = "1s"
-[mix]
-get = 6
-patch = 2
-personalize = 1
-depersonalize = 1
-"#;
-    let (run, summary) = load_against(Defect::BrokenPatchAnswers, scenario, &[]);
-    assert_eq!(run.exit, Exit::CheckFailed, "{}", show(&run));
-    let patch = op(&summary, "PATCH registration");
-    assert!(patch["validated"].as_u64() > Some(0), "{patch:#}");
-    assert!(
-        patch["violations_by_kind"]["schema"].as_u64() > Some(0),
-        "{patch:#}"
-    );
-    for label in ["GET registration", "POST personalize", "POST depersonalize"] {
-        assert!(
-            op(&summary, label)["validated"].as_u64() > Some(0),
-            "{label}"
-        );
-    }
-}
-
-#[test]
-fn a_flag_threshold_keeps_the_violation_rule() {
+fn a_flag_threshold_adds_and_replaces_by_metric_and_request() {
     let scenario = ALL_OPS.replacen(
         "[mix]",
         "thresholds = [\"schema-violation-rate<=0%\", \"p95<250ms\"]\n[mix]",
@@ -264,6 +451,10 @@ fn a_flag_threshold_keeps_the_violation_rule() {
     );
     assert_eq!(run.exit, Exit::CheckFailed, "{}", show(&run));
     assert_eq!(rule(&summary, "schema-violation-rate<=0%")["passed"], false);
+    assert_eq!(
+        rule(&summary, "schema-violation-rate<=0%")["source"],
+        "scenario"
+    );
     let flag = rule(&summary, "p95<100ms");
     assert_eq!(flag["source"], "flag");
     assert_eq!(flag["replaces"], "p95<250ms");
@@ -275,66 +466,18 @@ fn a_flag_threshold_keeps_the_violation_rule() {
 }
 
 #[test]
-fn a_scenario_without_rules_fails_at_100_percent_errors() {
-    let scenario = "users = 2\nrun_time = \"1s\"\n[mix]\nget = 1\n";
-    let (run, summary) = load_against(Defect::AllErrors, scenario, &[]);
-    assert_eq!(run.exit, Exit::CheckFailed, "{}", show(&run));
-    assert_eq!(rule(&summary, "error-rate<1%")["source"], "always-on");
-    // Turned off by name, nothing is left to fail: the user asked for it.
-    let (run, _) = load_against(
+fn an_always_on_rule_can_be_turned_off_by_name() {
+    let (run, summary) = load_against(
         Defect::AllErrors,
-        scenario,
+        NO_RULES,
         &["--without-rule", "error-rate"],
     );
     assert_eq!(run.exit, Exit::Passed, "{}", show(&run));
-}
-
-#[test]
-fn rare_errors_under_the_limit_pass_and_rereads_are_retried() {
-    let scenario = r#"
-users = 4
-run_time = "1s"
-throttle = 400
-[mix]
-get = 1
-patch = 2
-"#;
-    let (run, summary) = load_against(Defect::RareErrors, scenario, &[]);
-    assert_eq!(run.exit, Exit::Passed, "{}", show(&run));
-    let lost = &summary["invariants"][0];
-    assert_eq!(lost["name"], "no acknowledged write lost");
-    assert_eq!(lost["status"], "passed", "{lost:#}");
-}
-
-#[test]
-fn rereads_that_keep_failing_are_could_not_check_never_lost() {
-    let scenario = "users = 2\nrun_time = \"1s\"\n[mix]\npatch = 1\n";
-    let (run, summary) = load_against(Defect::ReadsUnavailable, scenario, &[]);
-    assert_eq!(run.exit, Exit::CheckFailed, "{}", show(&run));
-    let lost = &summary["invariants"][0];
-    assert_eq!(lost["status"], "could-not-check", "{lost:#}");
-    assert_eq!(lost["failed"], 0, "{lost:#}");
-    assert!(run.stdout.contains("could not check"), "{}", run.stdout);
-}
-
-#[test]
-fn writes_the_server_does_not_keep_are_lost() {
-    let scenario = "users = 2\nrun_time = \"1s\"\n[mix]\nget = 1\npatch = 1\n";
-    let (run, summary) = load_against(Defect::LosesWrites, scenario, &[]);
-    assert_eq!(run.exit, Exit::CheckFailed, "{}", show(&run));
-    let lost = &summary["invariants"][0];
-    assert_eq!(lost["status"], "failed", "{lost:#}");
-    assert!(lost["failed"].as_u64() > Some(0));
-}
-
-#[test]
-fn rejected_credentials_are_a_usage_error_before_any_load() {
-    let started = Instant::now();
-    let (run, summary) = load_against(Defect::Unauthorized, ALL_OPS, &[]);
-    assert_eq!(run.exit, Exit::Usage, "{}", show(&run));
-    assert!(run.stderr.contains("refused the"), "{}", run.stderr);
-    assert!(summary.is_null(), "no load ran");
-    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(
+        summary["thresholds"]
+            .as_array()
+            .is_some_and(|t| t.iter().all(|r| r["rule"] != "error-rate<1%"))
+    );
 }
 
 #[test]
@@ -401,35 +544,6 @@ fn an_unreachable_target_exits_3_in_seconds() {
         "{:?}",
         started.elapsed()
     );
-}
-
-#[test]
-fn a_stall_fails_an_adjusted_rule_that_the_measured_one_passes() {
-    let scenario = r#"
-users = 4
-increase_rate = 8
-run_time = "3s"
-co_mitigation = "average"
-[mix]
-get = 1
-"#;
-    let (run, summary) = load_against(
-        Defect::Stall,
-        scenario,
-        &[
-            "--threshold",
-            "p95<250ms",
-            "--threshold",
-            "adjusted-p99<250ms",
-        ],
-    );
-    let measured = rule(&summary, "p95<250ms");
-    let adjusted = rule(&summary, "adjusted-p99<250ms");
-    assert_eq!(measured["passed"], true, "{measured:#}");
-    assert_eq!(measured["figure"], "measured");
-    assert_eq!(adjusted["figure"], "co-adjusted");
-    assert_eq!(adjusted["passed"], false, "{adjusted:#}\n{}", show(&run));
-    assert_eq!(run.exit, Exit::CheckFailed);
 }
 
 // ---------------------------------------------------------------------------------------------
