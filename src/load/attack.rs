@@ -21,7 +21,7 @@ use goose::prelude::{GooseAttack, GooseError};
 use super::prepare::{Prepared, goose_reason};
 use super::quiet::QuietStdout;
 use super::scenario::{Length, Ramp};
-use super::transactions::{self, Collected, Run};
+use super::transactions::{self, Collected, Run, RunSettings};
 use super::{LoadConfig, LoadError, Progress};
 use crate::api::Operation;
 use crate::interrupt;
@@ -54,12 +54,14 @@ pub async fn attack(
     let run = Arc::new(Run::new(
         prepared.feed.clone(),
         &config.target.base_url,
-        plan.users,
-        prepared.authorization.clone(),
-        plan.sample_rate,
-        plan.mode,
-        config.progress.is_some(),
-        prepared.attribute.clone(),
+        RunSettings {
+            users: plan.users,
+            authorization: prepared.authorization.clone(),
+            sample_rate: plan.sample_rate,
+            mode: plan.mode,
+            live: config.progress.is_some(),
+            attribute: prepared.attribute.clone(),
+        },
     ));
     let mut scenario = goose::goose::Scenario::new("registration user");
     if !plan.think_time.max.is_zero() {

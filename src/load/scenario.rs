@@ -623,6 +623,37 @@ mod tests {
     }
 
     #[test]
+    fn times_goose_cannot_take_are_refused_not_rounded() {
+        let resolve = |text: &str| parse(text).unwrap().resolve();
+        assert!(
+            resolve("run_time = \"0s\"")
+                .unwrap_err()
+                .contains("at least 1s")
+        );
+        assert!(
+            resolve("run_time = \"1500ms\"")
+                .unwrap_err()
+                .contains("whole number of seconds")
+        );
+        assert!(
+            resolve("users = 2\nincrease_time = \"0s\"")
+                .unwrap_err()
+                .contains("at least 1s")
+        );
+        assert!(resolve("run_time = \"2s\"").is_ok());
+        assert!(parse("iterations = 0").is_err());
+    }
+
+    #[test]
+    fn a_rule_on_a_request_the_mix_never_sends_is_refused() {
+        let err = parse("thresholds = [\"p95<1s for POST personalize\"]\n[mix]\nget = 1\n")
+            .unwrap()
+            .resolve()
+            .unwrap_err();
+        assert!(err.contains("never sends"), "{err}");
+    }
+
+    #[test]
     fn exclusive_keys_are_reported_at_the_second_one() {
         let err = parse("run_time = \"5s\"\niterations = 3\n")
             .unwrap_err()

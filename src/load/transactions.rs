@@ -236,6 +236,21 @@ struct SlotData {
 #[repr(align(128))]
 struct Slot(Mutex<SlotData>);
 
+/// How the transactions of a run behave.
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    pub users: usize,
+    /// The `Authorization` header every request carries.
+    pub authorization: HeaderValue,
+    /// Share of responses whose body is validated, per operation and user.
+    pub sample_rate: f64,
+    pub mode: Mode,
+    /// Keep live figures for a progress line.
+    pub live: bool,
+    /// The custom attribute PATCH writes (see [`SEQ_ATTRIBUTE_PREFIX`]).
+    pub attribute: String,
+}
+
 /// Everything the transactions of one run share. Built once per run.
 #[derive(Debug)]
 pub struct Run {
@@ -308,19 +323,16 @@ pub struct Collected {
 }
 
 impl Run {
-    /// State for a run of `users` users over `feed`, against `base_url`, writing the custom
-    /// attribute `attribute`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        feed: Feed,
-        base_url: &str,
-        users: usize,
-        mut authorization: HeaderValue,
-        sample_rate: f64,
-        mode: Mode,
-        live: bool,
-        attribute: String,
-    ) -> Run {
+    /// State for a run over `feed` against `base_url`, as `settings` say.
+    pub fn new(feed: Feed, base_url: &str, settings: RunSettings) -> Run {
+        let RunSettings {
+            users,
+            mut authorization,
+            sample_rate,
+            mode,
+            live,
+            attribute,
+        } = settings;
         authorization.set_sensitive(true);
         let users = users.max(1);
         Run {
