@@ -95,28 +95,28 @@ catalogue! {
         "Registrations of every application are found, whatever the AppCode.";
     UnknownId404 = "errors.unknown_id_404", Edge,
         "An unknown registration ID is HTTP 400 with errorCode 48013, not a 404 [spec].",
-        "It is answered 404 with a legacy NOT_FOUND body.";
+        "An unknown registration ID is answered 404 with a legacy NOT_FOUND body.";
     PushErrorShape = "errors.push_shape", Edge,
         "Errors 48001/48012/48013 carry {errorCode, errorMessage} [spec].",
-        "They carry {\"error\": {\"code\", \"message\"}}, an undocumented shape.";
+        "Errors 48001/48012/48013 carry {\"error\": {\"code\", \"message\"}}, an undocumented shape.";
     LegacyErrorShape = "errors.legacy_shape", Edge,
         "Legacy errors carry requestError.serviceException {messageId, text} [spec].",
-        "They carry a flat {messageId, text}, without requestError.serviceException.";
+        "Legacy errors carry a flat {messageId, text}, without requestError.serviceException.";
     ContentTypeNotJson = "response.content_type", Edge,
         "2xx JSON bodies are sent as Content-Type application/json [doc].",
-        "They are sent as text/plain.";
+        "2xx JSON bodies are sent as Content-Type text/plain.";
     ApplicationIdMissing = "response.application_id_missing", Edge,
         "Every registration body has its required applicationId [spec].",
         "Registration bodies (GET, PATCH, contactInformation.push) lack applicationId.";
     PhoneNumberNotString = "response.phone_number_not_string", Edge,
         "contactInformation.phones[].number is a string [doc].",
-        "It is sent as a JSON number.";
+        "contactInformation.phones[].number is sent as a JSON number.";
     WrongRegistrationId = "get.wrong_registration_id", Edge,
         "GET answers the registration whose ID was asked for [doc].",
         "The GET body's registrationId is another ID.";
     MalformedJsonAccepted = "request.malformed_json_accepted", Rule,
         "A body that is not JSON is refused with 400 [spec].",
-        "It is taken as an empty object and the write answers 200.";
+        "A body that is not JSON is taken as {} and the write answers 200.";
     ContentTypeNotChecked = "request.content_type_not_checked", Rule,
         "A body that is not Content-Type application/json is 400 (choice request.content_type_json).",
         "Any content type is parsed as JSON.";
@@ -152,22 +152,22 @@ catalogue! {
         "A body without identity personalizes the device to a new anonymous person.";
     NullExternalIdStored = "personalize.null_external_id_stored", Rule,
         "An externalId of \"null\", \"Null\" or \"NULL\" means JSON null [doc].",
-        "It is stored as the string.";
+        "An externalId \"NULL\" (or \"null\", \"Null\") is stored as that string.";
     ForceTrueIgnored = "personalize.force_true_ignored", Rule,
         "forceDepersonalize=true moves a device bound to another person [doc].",
-        "It is ignored: the move is refused with PERSONALIZATION_IMPOSSIBLE.";
+        "forceDepersonalize=true is ignored: the move is refused with PERSONALIZATION_IMPOSSIBLE.";
     ForceFalseIgnored = "personalize.force_false_ignored", Rule,
         "Without forceDepersonalize, personalizing a device bound to another person is an error [doc].",
-        "The device is moved to the other person anyway.";
+        "A device bound to another person is moved without forceDepersonalize.";
     KeepAsLeadIgnored = "personalize.keep_as_lead_ignored", Rule,
         "keepAsLead=true keeps a LEAD a LEAD [spec].",
-        "The person is promoted to CUSTOMER anyway.";
+        "keepAsLead=true is ignored: the person is promoted to CUSTOMER.";
     ReturnPushIgnored = "personalize.return_push_ignored", Rule,
         "returnPush=true lists the person's devices under contactInformation.push [spec].",
-        "The devices are not listed.";
+        "returnPush=true is ignored: no devices are listed.";
     SetPrimaryIgnored = "personalize.set_primary_ignored", Rule,
         "setDeviceAsPrimary=true makes the device its person's primary device [spec].",
-        "The flag is ignored.";
+        "setDeviceAsPrimary=true is ignored.";
     SecondPrimary = "personalize.second_primary", Rule,
         "A person has at most one primary device [doc].",
         "Making a device primary leaves the person's previous primary device primary.";
@@ -176,22 +176,22 @@ catalogue! {
         "No identity is ever matched: every personalize creates a new person.";
     AttributesIgnored = "personalize.attributes_ignored", Rule,
         "The attributes of a personalize body are applied to the person [doc].",
-        "They are ignored.";
+        "The attributes of a personalize body are ignored.";
     AnswersOtherPerson = "personalize.answers_other_person", Edge,
         "Personalize answers the person the identity found or created [doc].",
         "The answer carries another person's externalId, phones and emails.";
     AnswersEmptyPerson = "personalize.answers_empty", Edge,
         "Personalize answers the person [doc].",
-        "It answers {}.";
+        "Personalize answers {}.";
     DepersonalizeNoEffect = "depersonalize.no_effect", Rule,
         "Depersonalize detaches the device from its person [doc].",
-        "It answers 200 and changes nothing.";
+        "Depersonalize answers 200 and changes nothing.";
     DepersonalizeDeletes = "depersonalize.deletes_registration", Rule,
         "Depersonalize keeps the registration; only the person binding goes [doc].",
         "The registration is gone afterwards (400/48013).";
     DepersonalizeBody = "depersonalize.non_empty_body", Edge,
         "Depersonalize answers 200 with an empty body [spec].",
-        "It answers 200 with a JSON body.";
+        "Depersonalize answers 200 with a JSON body.";
 }
 
 impl Defect {
