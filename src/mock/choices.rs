@@ -25,7 +25,7 @@ pub fn choice(id: &str) -> Option<&'static Choice> {
 pub const CHOICES: &[Choice] = &[
     Choice {
         id: "request.check_order",
-        behaviour: "Checks run in this order: route (404), method (405), injected faults, Authorization (401), AppCode (400 48001, 48012), body (413, 400), registration (400 48013).",
+        behaviour: "Checks run in this order: route (404), method (405), injected faults, Authorization (401), AppCode (400 48001, 48012), body (413, 408, 400), registration (400 48013).",
         reason: "The usual gateway order: a caller without credentials learns nothing about applications or registrations.",
     },
     Choice {

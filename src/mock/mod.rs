@@ -51,7 +51,7 @@
 //!
 //! | id | behaviour |
 //! |---|---|
-//! | `request.check_order` | route 404, method 405, faults, 401, AppCode 48001/48012, body 413/400, registration 48013 |
+//! | `request.check_order` | route 404, method 405, faults, 401, AppCode 48001/48012, body 413/408/400, registration 48013 |
 //! | `auth.no_scopes` | every accepted credential has every scope; 403 is never sent |
 //! | `request.content_type_json` | PATCH and personalize need `Content-Type: application/json`, else 400 |
 //! | `request.body_limit_413` | bodies over the limit (default 1 MiB) get 413, legacy body |
