@@ -135,6 +135,9 @@ catalogue! {
     ReadOnlyRefused = "patch.read_only_refused", Rule,
         "Read-only and unknown fields of a PATCH body are ignored, as the doc's example (isPrmary) shows (choice patch.read_only_fields_ignored).",
         "A PATCH body with any such field is refused with 400.";
+    ReadOnlyWritten = "patch.read_only_written", Rule,
+        "Only systemData.registrationEnabled is writable; the rest of systemData is read-only [doc].",
+        "A PATCH body with read-only systemData fields changes the device's stored systemData.";
     PatchAnswerStale = "patch.answer_stale", Rule,
         "PATCH answers the updated registration [doc].",
         "PATCH stores the change but answers the registration as it was before.";

@@ -568,6 +568,10 @@ fn patch_input(value: &Value) -> PatchInput {
             .get("additionalData")
             .and_then(Value::as_object)
             .map(to_attrs),
+        read_only_system_data: value
+            .get("systemData")
+            .and_then(Value::as_object)
+            .is_some_and(|fields| fields.keys().any(|k| k != "registrationEnabled")),
     }
 }
 

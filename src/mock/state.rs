@@ -105,6 +105,9 @@ pub(crate) struct PatchInput {
     pub is_primary: Option<bool>,
     pub registration_enabled: Option<bool>,
     pub additional: Option<Attrs>,
+    /// The body names read-only systemData fields (ignored, unless the
+    /// `patch.read_only_written` defect is planted).
+    pub read_only_system_data: bool,
 }
 
 /// The identity of a personalize body, `"null"` externalIds already turned into `None`.
@@ -326,9 +329,16 @@ impl State {
             }
         }
         let input = self.withhold(input);
+        let rewritten_profile = (input.read_only_system_data
+            && self.defects.has(Defect::ReadOnlyWritten))
+        .then(|| self.another_profile(index))
+        .flatten();
         let Some(registration) = self.registrations.get_mut(index as usize) else {
             return Err(OpError::RegistrationNotFound);
         };
+        if let Some(profile) = rewritten_profile {
+            registration.profile = profile;
+        }
         if let Some(e) = input.registration_enabled {
             registration.registration_enabled = e;
         }
@@ -348,6 +358,22 @@ impl State {
             Some(view) => Ok(view),
             None => self.view(index).ok_or(OpError::RegistrationNotFound),
         }
+    }
+
+    /// For the `patch.read_only_written` defect: a system-data profile whose osVersion differs
+    /// from the registration's, so that its read-only systemData visibly changes.
+    fn another_profile(&self, index: u32) -> Option<u32> {
+        let current = self.registrations.get(index as usize)?.profile as usize;
+        let os_version = &self.profiles.get(current)?.os_version;
+        let n = self.profiles.len();
+        (1..n)
+            .map(|step| (current + step) % n)
+            .find(|&p| {
+                self.profiles
+                    .get(p)
+                    .is_some_and(|o| &o.os_version != os_version)
+            })
+            .map(|p| p as u32)
     }
 
     /// The PATCH input without the fields a planted "not stored" defect drops.

@@ -193,6 +193,10 @@ const EXPECTED: &[(&str, Killed)] = &[
         Only(&["patch.doc_example", "patch.read_only_ignored"]),
     ),
     (
+        "patch.read_only_written",
+        Only(&["patch.read_only_ignored"]),
+    ),
+    (
         "patch.answer_stale",
         Only(&[
             "patch.registration_enabled",
