@@ -19,7 +19,8 @@ use crate::api::APP_CODE_HEADER;
 use crate::api::auth::{Credentials, REDACTED};
 use crate::mock::config::{DEFAULT_BODY_LIMIT, DEFAULT_SEED_REGISTRATIONS};
 use crate::mock::{
-    Application, Facts, Faults, MockError, Simulator, SimulatorConfig, Stall, local_credentials,
+    Application, DEFECTS, Defect, Defects, Facts, Faults, MockError, Simulator, SimulatorConfig,
+    Stall, local_credentials,
 };
 
 const AFTER_HELP: &str = "\
@@ -37,6 +38,8 @@ Examples:
   pushcheck mock --seed-registrations 1000
   pushcheck mock --json --addr 127.0.0.1:0
   pushcheck mock --latency 20ms --jitter 5ms --error-rate 0.01 --rate-limit 50 --stall 5s..6s
+  pushcheck mock --defect list
+  pushcheck mock --defect personalize.force_true_ignored   (a server with one known bug)
 
 Environment:
   PUSHCHECK_APP_CODE, PUSHCHECK_API_KEY, PUSHCHECK_BASIC, PUSHCHECK_IBSSO, PUSHCHECK_BEARER
@@ -92,9 +95,42 @@ pub struct MockArgs {
     /// Fault: share of registration bodies served without their required applicationId, 0 to 1.
     #[arg(long, value_parser = parse_rate, value_name = "RATE", help_heading = "Faults (all off by default)")]
     break_responses: Option<f64>,
+    /// Plant a defect that breaks one documented behaviour (repeatable); `--defect list` lists them.
+    #[arg(
+        long = "defect",
+        value_name = "NAME",
+        help_heading = "Planted defects (to prove a check can fail)"
+    )]
+    defects: Vec<String>,
+}
+
+/// The `--defect` names as a set; `Ok(None)` when `list` was asked for.
+fn planted(names: &[String]) -> Result<Option<Defects>, Failure> {
+    if names.iter().any(|n| n == "list") {
+        return Ok(None);
+    }
+    let mut set = Defects::none();
+    for name in names {
+        let defect: Defect = name.parse().map_err(Failure::usage)?;
+        set = set.with(defect);
+    }
+    Ok(Some(set))
+}
+
+/// `--defect list`: one line per defect, its name and what it breaks.
+fn list_defects(out: &mut dyn Write) -> std::io::Result<()> {
+    let width = DEFECTS.iter().map(|d| d.name.len()).max().unwrap_or(0);
+    for d in DEFECTS {
+        writeln!(out, "{:width$}  {}", d.name, d.instead)?;
+    }
+    Ok(())
 }
 
 pub fn run(args: MockArgs, out: &mut dyn Write) -> CmdResult {
+    let Some(defects) = planted(&args.defects)? else {
+        list_defects(out).map_err(io_failure)?;
+        return Ok(Exit::Passed);
+    };
     let given = args
         .auth
         .credentials()
@@ -123,6 +159,8 @@ pub fn run(args: MockArgs, out: &mut dyn Write) -> CmdResult {
             break_responses: args.break_responses.unwrap_or_default(),
         },
         body_limit: args.body_limit,
+        defects,
+        ..SimulatorConfig::default()
     };
 
     if args.exit_after_seed {
@@ -201,6 +239,14 @@ fn write_facts(out: &mut dyn Write, facts: &Facts, user: bool) -> std::io::Resul
     )?;
     writeln!(out, "admin         {}?limit=10", facts.admin_url())?;
     writeln!(out, "faults        {}", faults_summary(&facts.faults))?;
+    if !facts.defects.is_empty() {
+        let names: Vec<&str> = facts.defects.iter().map(Defect::name).collect();
+        writeln!(
+            out,
+            "DEFECTS       {} (planted: this simulator breaks documented behaviour)",
+            names.join(", ")
+        )?;
+    }
     if let (Some(id), Some(app), Some(c)) = (
         &facts.sample_registration,
         facts.applications.first(),
@@ -267,6 +313,7 @@ fn facts_json(facts: &Facts, user: bool) -> serde_json::Value {
         "seed": facts.seed,
         "sample_registration": facts.sample_registration,
         "admin_url": facts.admin_url(),
+        "defects": facts.defects.iter().map(Defect::name).collect::<Vec<_>>(),
     })
 }
 

@@ -33,6 +33,8 @@ use crate::schema::shape::{Skeleton, pinned};
 pub enum Target {
     /// Start the embedded simulator in-process, seeded.
     Simulator,
+    /// The embedded simulator with planted defects (`mock::defects`): the kill matrix.
+    DefectiveSimulator(mock::Defects),
     /// A live account.
     Live {
         base_url: String,
@@ -206,10 +208,15 @@ impl Prepared {
         let run_tag = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64 % 10_000_000_000);
+        let defects = match &config.target {
+            Target::DefectiveSimulator(defects) => *defects,
+            _ => mock::Defects::none(),
+        };
         match &config.target {
-            Target::Simulator => {
+            Target::Simulator | Target::DefectiveSimulator(_) => {
                 let mut sim_config = SimulatorConfig {
                     seed_registrations: SIMULATOR_REGISTRATIONS,
+                    defects,
                     ..SimulatorConfig::default()
                 };
                 if let Some(code) = &config.app_code {

@@ -25,7 +25,7 @@ pub fn choice(id: &str) -> Option<&'static Choice> {
 pub const CHOICES: &[Choice] = &[
     Choice {
         id: "request.check_order",
-        behaviour: "Checks run in this order: route (404), method (405), injected faults, Authorization (401), AppCode (400 48001, 48012), body (413, 400), registration (400 48013).",
+        behaviour: "Checks run in this order: route (404), method (405), injected faults, Authorization (401), AppCode (400 48001, 48012), body (413, 408, 400), registration (400 48013).",
         reason: "The usual gateway order: a caller without credentials learns nothing about applications or registrations.",
     },
     Choice {
@@ -44,6 +44,11 @@ pub const CHOICES: &[Choice] = &[
         reason: "No limit is published; 1 MiB holds thousands of custom attributes at their documented maximum size.",
     },
     Choice {
+        id: "request.read_timeouts",
+        behaviour: "A connection that has not sent a whole request head within 10 s (also when idle between requests) is closed without an answer; a body that has not arrived within 10 s of its head is 408 with a legacy body, messageId BAD_REQUEST, and the connection is closed.",
+        reason: "A client sending slowly must not hold the simulator hostage; 408 is HTTP's own answer for a late body and the legacy shape is the API's for generic HTTP errors.",
+    },
+    Choice {
         id: "errors.method_not_allowed_405",
         behaviour: "A known path with another method is 405 with an Allow header and a legacy body, messageId BAD_REQUEST.",
         reason: "The legacy shape is the one the API uses for generic HTTP errors; no dedicated messageId is documented.",
@@ -57,6 +62,21 @@ pub const CHOICES: &[Choice] = &[
         id: "errors.uri_and_header_limits",
         behaviour: "A request line longer than 65 534 bytes gets 414 and oversized headers get 431, both with an empty body, from the HTTP layer; a long registration ID within those limits is 400 48013.",
         reason: "These limits sit in front of any application code, as a gateway's would.",
+    },
+    Choice {
+        id: "limits.custom_attribute_count",
+        behaviour: "A registration's additionalData (and a person's customAttributes) holds at most 100 attributes; a PATCH or personalize that would leave more is 400 BAD_REQUEST with validationErrors at /additionalData (or /attributes/customAttributes), and nothing is stored.",
+        reason: "No count is published; 100 matches the person model's other per-person lists (100 phones, 100 emails). 400 in the shape of every other body rule, because the spec lets a 400 carry it and no push errorCode (480xx) names this case; 413 is about bytes, not count.",
+    },
+    Choice {
+        id: "limits.custom_attribute_number_range",
+        behaviour: "Custom attribute numbers lie in -9223372036854775808..9223372036854775807: the schema's minimum and maximum, plus an exact check for integers that JSON parsing rounds into the range (-9223372036854775809 parses as the float -9223372036854775808.0), which are refused, never stored as a float.",
+        reason: "The doc gives the maximum of a signed 64-bit integer; the minimum is the same type's.",
+    },
+    Choice {
+        id: "personalize.email_rule",
+        behaviour: "An identity email must match the pattern of schemas/personalize-request.json (local part, @, at least two dot-separated labels, no spaces, one @; at most 255 characters); any other is 400 EMAIL_INVALID. The simulator checks it with that schema, so the two cannot disagree.",
+        reason: "The doc gives no email syntax; one loose rule, shared, is better than two that drift.",
     },
     Choice {
         id: "patch.read_only_fields_ignored",

@@ -7,6 +7,7 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use super::defects::Defects;
 use crate::api::auth::{Credentials, Secret};
 
 /// The application code of the doc's example requests; the default application uses it, so the
@@ -28,6 +29,10 @@ pub const LOCAL_BEARER_TOKEN: &str = "pushcheck-local-bearer";
 pub const DEFAULT_SEED_REGISTRATIONS: usize = 100;
 /// Largest request body accepted, in bytes (choice `request.body_limit_413`).
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+/// Longest time a client may take to send a request's headers (choice `request.read_timeouts`).
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest time a client may take to send a request's body (choice `request.read_timeouts`).
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One push application: the code sent in `AppCode` and its internal `applicationId`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,6 +156,13 @@ pub struct SimulatorConfig {
     pub faults: Faults,
     /// Largest request body accepted, in bytes; larger ones get 413.
     pub body_limit: usize,
+    /// A connection that has not sent a whole request head within this is closed (also when
+    /// idle between requests).
+    pub header_read_timeout: Duration,
+    /// A request whose body has not arrived within this is answered 408 and closed.
+    pub body_read_timeout: Duration,
+    /// Planted defects (see [`super::defects`]); none by default.
+    pub defects: Defects,
 }
 
 impl Default for SimulatorConfig {
@@ -163,6 +175,9 @@ impl Default for SimulatorConfig {
             seed_registrations: DEFAULT_SEED_REGISTRATIONS,
             faults: Faults::default(),
             body_limit: DEFAULT_BODY_LIMIT,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
+            defects: Defects::none(),
         }
     }
 }
@@ -189,6 +204,9 @@ impl SimulatorConfig {
                     app.app_code
                 ));
             }
+        }
+        if self.header_read_timeout.is_zero() || self.body_read_timeout.is_zero() {
+            return Err("read timeouts must be longer than zero".into());
         }
         if self.credentials.is_empty() {
             return Err("at least one accepted credential is needed".into());

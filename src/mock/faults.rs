@@ -58,10 +58,14 @@ impl FaultInjector {
 
     /// True when `op` is over its per-second budget.
     pub fn rate_limited(&self, op: Operation) -> bool {
+        self.rate_limited_at(op, self.started.elapsed().as_secs())
+    }
+
+    /// [`Self::rate_limited`] in the `second`-th second since start.
+    fn rate_limited_at(&self, op: Operation, second: u64) -> bool {
         let Some(limit) = self.faults.rate_limit.filter(|_| !self.off) else {
             return false;
         };
-        let second = self.started.elapsed().as_secs();
         let mut window = self.windows[op_index(op)]
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -129,8 +133,18 @@ mod tests {
         let f = FaultInjector::new(faults, 1, Instant::now());
         let errors = (0..10_000).filter(|_| f.injected_error()).count();
         assert!((4_000..6_000).contains(&errors), "{errors}");
-        let limited = (0..10).filter(|_| f.rate_limited(Operation::Patch)).count();
-        assert!(limited >= 7 - 3, "{limited}");
-        assert!(!f.rate_limited(Operation::Get));
+        // Ten calls in one second with a budget of 3: exactly the last 7 are limited.
+        let limited: Vec<bool> = (0..10)
+            .map(|_| f.rate_limited_at(Operation::Patch, 0))
+            .collect();
+        assert_eq!(limited, [[false; 3].as_slice(), &[true; 7]].concat());
+        // The budget is per operation and per second.
+        assert!(!f.rate_limited_at(Operation::Get, 0));
+        assert_eq!(
+            (0..5)
+                .filter(|_| f.rate_limited_at(Operation::Patch, 1))
+                .count(),
+            2
+        );
     }
 }

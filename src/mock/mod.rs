@@ -39,6 +39,12 @@
 //! per-operation rate limit (429), a stall window, dropped writes (200 but not stored) and broken
 //! responses (registration bodies without `applicationId`). Faults apply to API routes only.
 //!
+//! # Planted defects
+//!
+//! Off by default: [`Defects`] in [`SimulatorConfig::defects`] (`pushcheck mock --defect NAME`)
+//! breaks one documented behaviour each, so the contract suite can be shown to catch it; the
+//! catalogue is [`DEFECTS`] (see [`defects`]).
+//!
 //! # Choices where the docs are silent
 //!
 //! Listed as data in [`CHOICES`]; the contract suite marks cases relying on an id and skips
@@ -46,13 +52,17 @@
 //!
 //! | id | behaviour |
 //! |---|---|
-//! | `request.check_order` | route 404, method 405, faults, 401, AppCode 48001/48012, body 413/400, registration 48013 |
+//! | `request.check_order` | route 404, method 405, faults, 401, AppCode 48001/48012, body 413/408/400, registration 48013 |
 //! | `auth.no_scopes` | every accepted credential has every scope; 403 is never sent |
 //! | `request.content_type_json` | PATCH and personalize need `Content-Type: application/json`, else 400 |
 //! | `request.body_limit_413` | bodies over the limit (default 1 MiB) get 413, legacy body |
+//! | `request.read_timeouts` | request head within 10 s or the connection closes; body within 10 s or 408 |
 //! | `errors.method_not_allowed_405` | wrong method on a known path: 405, `Allow`, legacy body BAD_REQUEST |
 //! | `errors.validation_errors_json_pointer` | `validationErrors` keyed by JSON pointer (`/additionalData/x`; `""` = whole body) |
 //! | `errors.uri_and_header_limits` | request line over 65 534 bytes: 414; oversized headers: 431 (HTTP layer, empty body) |
+//! | `limits.custom_attribute_count` | at most 100 custom attributes per registration or person, else 400 |
+//! | `limits.custom_attribute_number_range` | numbers in the signed 64-bit range, exactly (no float rounding) |
+//! | `personalize.email_rule` | emails checked by the schema's pattern; refused ones are EMAIL_INVALID |
 //! | `patch.read_only_fields_ignored` | read-only and unknown PATCH fields (e.g. `isPrmary`) are ignored |
 //! | `patch.additional_data_merged` | PATCH `additionalData` is merged key by key |
 //! | `primary.unpersonalized_device` | isPrimary may be set on a person-less device; reset to `setDeviceAsPrimary` on attach |
@@ -72,10 +82,14 @@
 //! This module must not print (the CLI renders [`Facts`]), must not import any runner or the
 //! CLI, and must not spell API paths, headers or codes: those come from [`crate::api`].
 
+mod body;
 pub mod choices;
 pub mod config;
+pub mod defects;
+mod edge;
 mod faults;
 mod seed;
+mod serve;
 mod server;
 mod state;
 mod wire;
@@ -91,6 +105,7 @@ use tokio::task::JoinHandle;
 
 pub use choices::{CHOICES, Choice, choice};
 pub use config::{Application, Faults, SimulatorConfig, Stall, local_credentials};
+pub use defects::{DEFECTS, Defect, DefectInfo, Defects, UnknownDefect};
 pub use server::{ADMIN_DEFAULT_LIMIT, ADMIN_MAX_LIMIT};
 pub use state::InvariantViolation;
 
@@ -140,6 +155,8 @@ pub struct Facts {
     pub seeded: usize,
     pub seed: u64,
     pub faults: Faults,
+    /// Planted defects (none unless asked for).
+    pub defects: Defects,
     /// A seeded registration ID of the first application, for a first request.
     pub sample_registration: Option<String>,
 }
@@ -172,11 +189,12 @@ impl Simulator {
         let (seed, count) = (config.seed, config.seed_registrations);
         let profiles = seed::profiles(seed)?;
         let (seed_apps, seed_profiles) = (Arc::clone(&apps), Arc::clone(&profiles));
-        let state = tokio::task::spawn_blocking(move || {
+        let mut state = tokio::task::spawn_blocking(move || {
             seed::seeded_state(seed_apps, seed_profiles, seed, count)
         })
         .await
         .map_err(|e| MockError::Config(format!("seeding did not finish: {e}")))??;
+        state.plant(config.defects);
         let seeded = state.len();
         let sample_registration = state.list(0, 1).1.first().map(|(id, _)| id.to_string());
         let listener = TcpListener::bind(config.addr)
@@ -195,7 +213,11 @@ impl Simulator {
             profiles,
             &config.credentials,
             faults::FaultInjector::new(config.faults.clone(), config.seed, started),
-            config.body_limit,
+            server::Limits {
+                body: config.body_limit,
+                body_read_timeout: config.body_read_timeout,
+            },
+            config.defects,
             config.seed,
             config.seed_registrations,
         )
@@ -206,16 +228,8 @@ impl Simulator {
         let shared = Arc::new(shared);
         let app = server::router(Arc::clone(&shared));
         let (stop, stopped) = oneshot::channel::<()>();
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-        });
+        let header_read_timeout = config.header_read_timeout;
+        let task = tokio::spawn(serve::serve(listener, app, header_read_timeout, stopped));
         let facts = Facts {
             base_url: format!("http://{addr}"),
             addr,
@@ -224,6 +238,7 @@ impl Simulator {
             seeded,
             seed: config.seed,
             faults: config.faults.clone(),
+            defects: config.defects,
             sample_registration,
         };
         Ok(RunningSimulator {

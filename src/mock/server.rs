@@ -12,13 +12,12 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::pin::Pin;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use axum::Router;
-use axum::body::{Body, Bytes, HttpBody};
+use axum::body::Body;
 use axum::extract::{RawQuery, Request, State as Extract};
-use axum::http::header::{ALLOW, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::header::{ALLOW, AUTHORIZATION, CONTENT_TYPE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -26,6 +25,8 @@ use axum::routing::{get, post};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::body::json_body;
+use super::defects::{Defect, Defects};
 use super::faults::FaultInjector;
 use super::seed::{SystemProfile, seeded_state};
 use super::state::{
@@ -36,19 +37,19 @@ use super::wire::{ApiError, Catalog, LegacyError, PersonBody, Prerendered, PushE
 use super::{ADMIN_INVARIANTS, ADMIN_REGISTRATIONS, ADMIN_RESET};
 use crate::api::auth::Credentials;
 use crate::api::{APP_CODE_HEADER, Operation, error_code, message_id, personalize_flag};
-use crate::schema::{Mode, registry};
+use crate::schema::registry;
 
 /// Default page size of the admin registration listing.
 pub const ADMIN_DEFAULT_LIMIT: usize = 100;
 /// Largest page of the admin registration listing.
 pub const ADMIN_MAX_LIMIT: usize = 100_000;
-/// Validation messages are cut to this many characters (they may quote the offending value).
-const MAX_MESSAGE_CHARS: usize = 300;
-/// An over-limit body up to this size is read and discarded before the 413 goes out, so the
-/// client, still sending, sees the answer instead of a reset connection.
-const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
-/// Longest time spent draining an over-limit body.
-const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// What a request may cost: body size and the time to send it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub body: usize,
+    pub body_read_timeout: std::time::Duration,
+}
 
 /// One operation's path template split around `{pushRegId}`.
 #[derive(Debug)]
@@ -70,7 +71,9 @@ pub(crate) struct Shared {
     /// `(scheme, token)` of every accepted credential, as sent after the scheme word.
     accepted: Vec<(&'static str, String)>,
     pub faults: FaultInjector,
-    body_limit: usize,
+    pub limits: Limits,
+    /// Planted defects (see `mock::defects`); the state holds the same set.
+    pub defects: Defects,
     templates: Vec<Template>,
     seed: u64,
     seed_registrations: usize,
@@ -84,7 +87,8 @@ impl Shared {
         profiles: Arc<[SystemProfile]>,
         credentials: &[Credentials],
         faults: FaultInjector,
-        body_limit: usize,
+        limits: Limits,
+        defects: Defects,
         seed: u64,
         seed_registrations: usize,
     ) -> Result<Shared, serde_json::Error> {
@@ -122,7 +126,8 @@ impl Shared {
             profiles,
             accepted,
             faults,
-            body_limit,
+            limits,
+            defects,
             templates,
             seed,
             seed_registrations,
@@ -189,11 +194,11 @@ fn json(status: StatusCode, body: &impl Serialize) -> Response {
     }
 }
 
-fn legacy(status: StatusCode, message_id: &str, text: &str) -> Response {
+pub(super) fn legacy(status: StatusCode, message_id: &str, text: &str) -> Response {
     legacy_with(status, message_id, text, BTreeMap::new())
 }
 
-fn legacy_with(
+pub(super) fn legacy_with(
     status: StatusCode,
     message_id: &str,
     text: &str,
@@ -209,7 +214,7 @@ fn legacy_with(
     )
 }
 
-fn bad_request(text: &str) -> Response {
+pub(super) fn bad_request(text: &str) -> Response {
     legacy(StatusCode::BAD_REQUEST, message_id::BAD_REQUEST, text)
 }
 
@@ -244,9 +249,25 @@ fn method_not_allowed(allow: &str) -> Response {
     response
 }
 
-fn op_error(error: OpError) -> Response {
+/// The documented answer to a refused operation.
+pub(super) fn op_error(op: Operation, error: OpError) -> Response {
     let conflict = |id: &str, text: &str| legacy(StatusCode::BAD_REQUEST, id, text);
     match error {
+        // Choice `limits.custom_attribute_count`: the shape of every other body rule.
+        OpError::TooManyAttributes { limit } => {
+            let field = op
+                .request_schema()
+                .and_then(|s| registry().map_paths(s).first().cloned())
+                .unwrap_or_default();
+            let message =
+                format!("at most {limit} custom attributes (choice limits.custom_attribute_count)");
+            legacy_with(
+                StatusCode::BAD_REQUEST,
+                message_id::BAD_REQUEST,
+                "Too many custom attributes",
+                BTreeMap::from([(field, vec![message])]),
+            )
+        }
         OpError::RegistrationNotFound => push_error(
             error_code::REGISTRATION_NOT_FOUND,
             "Push registration not found",
@@ -305,6 +326,7 @@ async fn api(Extract(shared): Extract<Arc<Shared>>, request: Request) -> Respons
     };
     let id = percent_decode(id);
     let response = operation(&shared, op, &parts, id, body).await;
+    let response = super::edge::distort(shared.defects, op, response).await;
     shared.faults.delay().await;
     response
 }
@@ -355,7 +377,7 @@ async fn operation(
             let view = shared.read().get(app, id);
             match view {
                 Ok(view) => registration_answer(shared, &view),
-                Err(e) => op_error(e),
+                Err(e) => op_error(op, e),
             }
         }
         Operation::Patch => {
@@ -368,7 +390,7 @@ async fn operation(
             let result = shared.write().patch(app, id, input, store);
             match result {
                 Ok(view) => registration_answer(shared, &view),
-                Err(e) => op_error(e),
+                Err(e) => op_error(op, e),
             }
         }
         Operation::Personalize => {
@@ -380,7 +402,7 @@ async fn operation(
                 Ok(v) => v,
                 Err(response) => return response,
             };
-            let (identity, attributes) = match personalize_input(&value) {
+            let (identity, attributes) = match personalize_input(shared.defects, &value) {
                 Ok(input) => input,
                 Err(response) => return response,
             };
@@ -397,7 +419,7 @@ async fn operation(
                         with_application_id: !shared.faults.break_response(),
                     },
                 ),
-                Err(e) => op_error(e),
+                Err(e) => op_error(op, e),
             }
         }
         Operation::Depersonalize => {
@@ -405,7 +427,7 @@ async fn operation(
             let result = shared.write().depersonalize(app, id, store);
             match result {
                 Ok(()) => StatusCode::OK.into_response(),
-                Err(e) => op_error(e),
+                Err(e) => op_error(op, e),
             }
         }
     }
@@ -425,12 +447,27 @@ fn registration_answer(shared: &Shared, view: &super::state::RegistrationView) -
         )
             .into_response(),
         // Unreachable: the state checked the indexes when it made the view.
-        Err(_) => op_error(OpError::RegistrationNotFound),
+        Err(_) => op_error(Operation::Get, OpError::RegistrationNotFound),
     }
 }
 
 /// Any configured credential, any scheme; the scheme word is case-insensitive.
 fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
+    let defects = shared.defects;
+    if defects.has(Defect::AuthNotChecked) {
+        return true;
+    }
+    // Planted defects that refuse one scheme, by the scheme word of `Credentials::scheme`.
+    let refused = |scheme: &str| {
+        let defect = match scheme {
+            "Basic" => Defect::AuthBasicRefused,
+            "App" => Defect::AuthAppRefused,
+            "IBSSO" => Defect::AuthIbssoRefused,
+            "Bearer" => Defect::AuthBearerRefused,
+            _ => return false,
+        };
+        defects.has(defect)
+    };
     let Some(value) = headers.get(AUTHORIZATION) else {
         return false;
     };
@@ -443,13 +480,23 @@ fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
     shared
         .accepted
         .iter()
-        .any(|(s, t)| s.eq_ignore_ascii_case(scheme) && t == token)
+        .any(|(s, t)| s.eq_ignore_ascii_case(scheme) && t == token && !refused(s))
 }
 
 /// The application named by `AppCode`: 48001 when missing, 48012 when unknown.
 #[allow(clippy::result_large_err)]
 fn application(shared: &Shared, headers: &HeaderMap) -> Result<u16, Response> {
-    let Some(code) = headers.get(&shared.app_code_header) else {
+    let code = headers.get(&shared.app_code_header);
+    if shared.defects.has(Defect::AppCodeNotChecked) {
+        let known = code.and_then(|c| {
+            shared
+                .apps
+                .iter()
+                .position(|a| a.app_code.as_bytes() == c.as_bytes())
+        });
+        return Ok(known.unwrap_or(0) as u16);
+    }
+    let Some(code) = code else {
         return Err(push_error(
             error_code::APP_CODE_MISSING,
             "Application code is missing: send it in the AppCode header",
@@ -466,155 +513,6 @@ fn application(shared: &Shared, headers: &HeaderMap) -> Result<u16, Response> {
                 "Push application not found",
             )
         })
-}
-
-/// Reads, parses and validates a JSON body against the operation's request schema.
-#[allow(clippy::result_large_err)]
-async fn json_body(
-    shared: &Shared,
-    parts: &Parts,
-    body: Body,
-    op: Operation,
-) -> Result<Value, Response> {
-    let content_type_ok = parts
-        .headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"));
-    let declared = parts
-        .headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > shared.body_limit as u64) {
-        if declared.is_some_and(|n| n <= DRAIN_LIMIT as u64) {
-            drain(body).await;
-        }
-        return Err(too_large(shared.body_limit));
-    }
-    if !content_type_ok {
-        return Err(bad_request(
-            "Content-Type must be application/json (choice request.content_type_json)",
-        ));
-    }
-    let bytes = match read_limited(body, shared.body_limit).await {
-        Ok(b) => b,
-        Err(BodyError::TooLarge(rest)) => {
-            drain(rest).await;
-            return Err(too_large(shared.body_limit));
-        }
-        Err(BodyError::Broken) => return Err(bad_request("The request body could not be read")),
-    };
-    if bytes.is_empty() {
-        return Err(bad_request("A JSON body is required"));
-    }
-    let value: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| bad_request(&format!("Malformed JSON body: {e}")))?;
-    let Some(schema) = op.request_schema() else {
-        return Ok(value);
-    };
-    let violations = match registry().validate(schema, Mode::Lenient, &value) {
-        Ok(v) => v,
-        Err(e) => {
-            return Err(legacy(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                message_id::GENERAL_ERROR,
-                &e.to_string(),
-            ));
-        }
-    };
-    if violations.is_empty() {
-        return Ok(value);
-    }
-    // Choice `errors.validation_errors_json_pointer`.
-    let mut fields: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for v in violations {
-        fields
-            .entry(v.instance_path.clone())
-            .or_default()
-            .push(describe(&v));
-    }
-    Err(legacy_with(
-        StatusCode::BAD_REQUEST,
-        message_id::BAD_REQUEST,
-        "The request body does not follow the documented format",
-        fields,
-    ))
-}
-
-/// Choice `request.body_limit_413`.
-fn too_large(limit: usize) -> Response {
-    legacy(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        message_id::BAD_REQUEST,
-        &format!("The request body is larger than {limit} bytes"),
-    )
-}
-
-/// A violation's message with the schema keyword that failed (`maxLength`, `type`...).
-fn describe(v: &crate::schema::Violation) -> String {
-    let keyword = v.schema_path.rsplit('/').next().unwrap_or_default();
-    if keyword.is_empty() {
-        truncate(&v.message)
-    } else {
-        format!("{} (schema keyword {keyword})", truncate(&v.message))
-    }
-}
-
-/// Shortens a long message in its middle, where a quoted value sits, keeping the rule at its end.
-fn truncate(message: &str) -> String {
-    let chars = message.chars().count();
-    if chars <= MAX_MESSAGE_CHARS {
-        return message.to_owned();
-    }
-    let head: String = message.chars().take(MAX_MESSAGE_CHARS / 2).collect();
-    let tail: String = message
-        .chars()
-        .skip(chars - MAX_MESSAGE_CHARS / 2)
-        .collect();
-    format!("{head}…{tail}")
-}
-
-enum BodyError {
-    /// Over the limit; the rest of the body, unread.
-    TooLarge(Body),
-    Broken,
-}
-
-/// Collects a body, stopping as soon as it exceeds `limit` bytes.
-async fn read_limited(mut body: Body, limit: usize) -> Result<Bytes, BodyError> {
-    let mut buffer: Vec<u8> = Vec::new();
-    loop {
-        let frame = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await;
-        match frame {
-            None => return Ok(Bytes::from(buffer)),
-            Some(Err(_)) => return Err(BodyError::Broken),
-            Some(Ok(frame)) => {
-                if let Ok(data) = frame.into_data() {
-                    if buffer.len() + data.len() > limit {
-                        return Err(BodyError::TooLarge(body));
-                    }
-                    buffer.extend_from_slice(&data);
-                }
-            }
-        }
-    }
-}
-
-/// Reads and discards up to [`DRAIN_LIMIT`] bytes of `body`, for at most [`DRAIN_TIME`].
-async fn drain(mut body: Body) {
-    let discard = async {
-        let mut seen = 0usize;
-        while seen <= DRAIN_LIMIT {
-            let frame = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await;
-            match frame {
-                Some(Ok(frame)) => seen += frame.data_ref().map_or(0, |d| d.len()),
-                _ => break,
-            }
-        }
-    };
-    let _ = tokio::time::timeout(DRAIN_TIME, discard).await;
 }
 
 /// Decodes `%XX` escapes; `None` when the result is not UTF-8. A `%` not followed by two hex
@@ -670,16 +568,24 @@ fn patch_input(value: &Value) -> PatchInput {
             .get("additionalData")
             .and_then(Value::as_object)
             .map(to_attrs),
+        read_only_system_data: value
+            .get("systemData")
+            .and_then(Value::as_object)
+            .is_some_and(|fields| fields.keys().any(|k| k != "registrationEnabled")),
     }
 }
 
 /// The identity and attributes of a (schema-valid) personalize body.
 #[allow(clippy::result_large_err)]
-fn personalize_input(value: &Value) -> Result<(Identity, PersonAttributes), Response> {
+fn personalize_input(
+    defects: Defects,
+    value: &Value,
+) -> Result<(Identity, PersonAttributes), Response> {
     let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
     let identity = value.get("identity").unwrap_or(&Value::Null);
-    let external_id =
-        text(identity, "externalId").filter(|e| !matches!(e.as_str(), "null" | "Null" | "NULL"));
+    let external_id = text(identity, "externalId").filter(|e| {
+        !matches!(e.as_str(), "null" | "Null" | "NULL") || defects.has(Defect::NullExternalIdStored)
+    });
     let identity = Identity {
         external_id,
         phone: text(identity, "phoneNumber"),
@@ -842,8 +748,9 @@ async fn admin_reset(Extract(shared): Extract<Arc<Shared>>) -> Response {
     let built =
         tokio::task::spawn_blocking(move || seeded_state(apps, profiles, seed, count)).await;
     match built {
-        Ok(Ok(state)) => {
+        Ok(Ok(mut state)) => {
             let seeded = state.len();
+            state.plant(shared.defects);
             *shared.write() = state;
             json(StatusCode::OK, &serde_json::json!({ "seeded": seeded }))
         }

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::defects::{Defect, Defects};
 use super::seed::SystemProfile;
 
 /// One application as the state knows it.
@@ -104,6 +105,9 @@ pub(crate) struct PatchInput {
     pub is_primary: Option<bool>,
     pub registration_enabled: Option<bool>,
     pub additional: Option<Attrs>,
+    /// The body names read-only systemData fields (ignored, unless the
+    /// `patch.read_only_written` defect is planted).
+    pub read_only_system_data: bool,
 }
 
 /// The identity of a personalize body, `"null"` externalIds already turned into `None`.
@@ -142,6 +146,7 @@ pub(crate) enum OpError {
     RegistrationNotFound,
     /// No usable identifier in the identity.
     IdentityInvalid,
+    /// The email breaks the schema's email rule (found by `server`'s body validation).
     EmailInvalid,
     /// The identifiers match several people.
     Ambiguous,
@@ -149,7 +154,21 @@ pub(crate) enum OpError {
     Impossible,
     /// The person already has another externalId.
     MergeInterrupted,
+    /// More custom attributes than one registration or person may hold
+    /// (choice `limits.custom_attribute_count`).
+    TooManyAttributes { limit: usize },
 }
+
+/// Most custom attributes one registration (or one person) holds (choice
+/// `limits.custom_attribute_count`).
+pub const MAX_CUSTOM_ATTRIBUTES: usize = 100;
+
+/// Defects under which a PATCH answers what it was sent without storing all of it.
+const PATCH_NOT_STORED: [Defect; 3] = [
+    Defect::IsPrimaryNotStored,
+    Defect::RegistrationEnabledNotStored,
+    Defect::AdditionalDataNotStored,
+];
 
 /// A registration copied out of the state, to be serialized after the lock is released.
 #[derive(Debug, Clone)]
@@ -191,6 +210,8 @@ pub(crate) struct State {
     by_phone: HashMap<String, u32>,
     by_email: HashMap<String, u32>,
     by_external_id: HashMap<String, u32>,
+    /// Planted defects the rules consult (none by default).
+    defects: Defects,
 }
 
 impl State {
@@ -209,7 +230,13 @@ impl State {
             by_phone: HashMap::new(),
             by_email: HashMap::new(),
             by_external_id: HashMap::new(),
+            defects: Defects::none(),
         }
+    }
+
+    /// Plants `defects` in the rules (see `mock::defects`).
+    pub fn plant(&mut self, defects: Defects) {
+        self.defects = defects;
     }
 
     /// Number of registrations.
@@ -232,10 +259,9 @@ impl State {
     fn lookup(&self, app: u16, id: &str) -> Result<u32, OpError> {
         match self.by_id.get(id) {
             Some(&index)
-                if self
-                    .registrations
-                    .get(index as usize)
-                    .is_some_and(|r| r.app == app) =>
+                if self.registrations.get(index as usize).is_some_and(|r| {
+                    r.app == app || self.defects.has(Defect::OtherApplicationVisible)
+                }) =>
             {
                 Ok(index)
             }
@@ -275,22 +301,44 @@ impl State {
         store: bool,
     ) -> Result<RegistrationView, OpError> {
         let index = self.lookup(app, id)?;
-        if !store {
+        self.check_attribute_count(index, input.additional.as_ref())?;
+        // What a write that is not (fully) stored answers: the drop-writes fault and the planted
+        // defects of PATCH_NOT_STORED and patch.answer_stale.
+        let mut answers_unstored = None;
+        if !store || !self.defects.is_empty() {
             let mut view = self.view(index).ok_or(OpError::RegistrationNotFound)?;
+            let before = view.clone();
             if let Some(p) = input.is_primary {
                 view.is_primary = p;
             }
             if let Some(e) = input.registration_enabled {
                 view.registration_enabled = e;
             }
-            if let Some(new) = input.additional {
-                view.additional.get_or_insert_with(Attrs::new).extend(new);
+            if let Some(new) = &input.additional {
+                view.additional
+                    .get_or_insert_with(Attrs::new)
+                    .extend(new.clone());
             }
-            return Ok(view);
+            if !store {
+                return Ok(view);
+            }
+            if self.defects.has(Defect::PatchAnswerStale) {
+                answers_unstored = Some(before);
+            } else if PATCH_NOT_STORED.iter().any(|&d| self.defects.has(d)) {
+                answers_unstored = Some(view);
+            }
         }
+        let input = self.withhold(input);
+        let rewritten_profile = (input.read_only_system_data
+            && self.defects.has(Defect::ReadOnlyWritten))
+        .then(|| self.another_profile(index))
+        .flatten();
         let Some(registration) = self.registrations.get_mut(index as usize) else {
             return Err(OpError::RegistrationNotFound);
         };
+        if let Some(profile) = rewritten_profile {
+            registration.profile = profile;
+        }
         if let Some(e) = input.registration_enabled {
             registration.registration_enabled = e;
         }
@@ -306,7 +354,51 @@ impl State {
                 self.make_only_primary(owner, index);
             }
         }
-        self.view(index).ok_or(OpError::RegistrationNotFound)
+        match answers_unstored {
+            Some(view) => Ok(view),
+            None => self.view(index).ok_or(OpError::RegistrationNotFound),
+        }
+    }
+
+    /// For the `patch.read_only_written` defect: a system-data profile whose osVersion differs
+    /// from the registration's, so that its read-only systemData visibly changes.
+    fn another_profile(&self, index: u32) -> Option<u32> {
+        let current = self.registrations.get(index as usize)?.profile as usize;
+        let os_version = &self.profiles.get(current)?.os_version;
+        let n = self.profiles.len();
+        (1..n)
+            .map(|step| (current + step) % n)
+            .find(|&p| {
+                self.profiles
+                    .get(p)
+                    .is_some_and(|o| &o.os_version != os_version)
+            })
+            .map(|p| p as u32)
+    }
+
+    /// The PATCH input without the fields a planted "not stored" defect drops.
+    fn withhold(&self, mut input: PatchInput) -> PatchInput {
+        if self.defects.has(Defect::IsPrimaryNotStored) {
+            input.is_primary = None;
+        }
+        if self.defects.has(Defect::RegistrationEnabledNotStored) {
+            input.registration_enabled = None;
+        }
+        if self.defects.has(Defect::AdditionalDataNotStored) {
+            input.additional = None;
+        }
+        input
+    }
+
+    /// Refuses a PATCH whose additionalData would leave the registration with more than
+    /// [`MAX_CUSTOM_ATTRIBUTES`] (choice `limits.custom_attribute_count`).
+    fn check_attribute_count(&self, index: u32, new: Option<&Attrs>) -> Result<(), OpError> {
+        let Some(new) = new else { return Ok(()) };
+        let existing = self
+            .registrations
+            .get(index as usize)
+            .and_then(|r| r.additional.as_deref());
+        check_count(existing, new)
     }
 
     /// Clears `isPrimary` on every device of `person` except `device`.
@@ -314,9 +406,10 @@ impl State {
         let Some(p) = self.persons.get(person as usize) else {
             return;
         };
+        let keep_others = self.defects.has(Defect::SecondPrimary);
         for &d in &p.devices {
             if let Some(r) = self.registrations.get_mut(d as usize) {
-                r.is_primary = d == device;
+                r.is_primary = d == device || (keep_others && r.is_primary);
             }
         }
     }
@@ -332,21 +425,21 @@ impl State {
         store: bool,
     ) -> Result<PersonView, OpError> {
         let index = self.lookup(app, id)?;
-        if identity.external_id.is_none() && identity.phone.is_none() && identity.email.is_none() {
+        let flags = self.flags_as_heard(flags);
+        if identity.external_id.is_none()
+            && identity.phone.is_none()
+            && identity.email.is_none()
+            && !self.defects.has(Defect::IdentityNotRequired)
+        {
             return Err(OpError::IdentityInvalid);
         }
         if identity.external_id.as_deref() == Some("") || identity.phone.as_deref() == Some("") {
             return Err(OpError::IdentityInvalid);
         }
-        if identity
-            .email
-            .as_deref()
-            .is_some_and(|e| !is_plausible_email(e))
-        {
-            return Err(OpError::EmailInvalid);
-        }
+        // An email is checked once, by the schema's pattern, before the state is reached
+        // (`server` answers EMAIL_INVALID for it): one rule for the schema and the simulator.
         let mut matched: Option<u32> = None;
-        let hits = [
+        let mut hits = [
             identity.phone.as_ref().and_then(|k| self.by_phone.get(k)),
             identity.email.as_ref().and_then(|k| self.by_email.get(k)),
             identity
@@ -354,6 +447,9 @@ impl State {
                 .as_ref()
                 .and_then(|k| self.by_external_id.get(k)),
         ];
+        if self.defects.has(Defect::NoMerge) {
+            hits = [None; 3];
+        }
         for &hit in hits.into_iter().flatten() {
             match matched {
                 Some(m) if m != hit => return Err(OpError::Ambiguous),
@@ -394,7 +490,10 @@ impl State {
         {
             person.emails.push(email.clone());
         }
-        apply_attributes(&mut person, attributes);
+        if !self.defects.has(Defect::AttributesIgnored) {
+            apply_attributes(&mut person, attributes);
+        }
+        check_count(None, &person.custom)?;
         // Choice `personalize.type_lead_promoted`.
         if person.kind == PersonType::Lead && !flags.keep_as_lead {
             person.kind = PersonType::Customer;
@@ -477,6 +576,22 @@ impl State {
         })
     }
 
+    /// The flags as the rules hear them: the planted defects that ignore a flag turn it off
+    /// (or, for `personalize.force_false_ignored`, on).
+    fn flags_as_heard(&self, mut flags: PersonalizeFlags) -> PersonalizeFlags {
+        let d = self.defects;
+        if d.has(Defect::ForceTrueIgnored) {
+            flags.force_depersonalize = false;
+        }
+        if d.has(Defect::ForceFalseIgnored) {
+            flags.force_depersonalize = true;
+        }
+        flags.keep_as_lead &= !d.has(Defect::KeepAsLeadIgnored);
+        flags.return_push &= !d.has(Defect::ReturnPushIgnored);
+        flags.set_device_as_primary &= !d.has(Defect::SetPrimaryIgnored);
+        flags
+    }
+
     /// Views of `devices` in application `app`, with `primary(device, stored isPrimary)`.
     fn push_views(
         &self,
@@ -515,13 +630,18 @@ impl State {
     /// (choices `depersonalize.person_kept`, `depersonalize.unpersonalized_ok`).
     pub fn depersonalize(&mut self, app: u16, id: &str, store: bool) -> Result<(), OpError> {
         let index = self.lookup(app, id)?;
-        if store
-            && let Some(owner) = self
-                .registrations
-                .get(index as usize)
-                .and_then(|r| r.person)
+        if !store || self.defects.has(Defect::DepersonalizeNoEffect) {
+            return Ok(());
+        }
+        if let Some(owner) = self
+            .registrations
+            .get(index as usize)
+            .and_then(|r| r.person)
         {
             self.detach(owner, index);
+        }
+        if self.defects.has(Defect::DepersonalizeDeletes) {
+            self.by_id.remove(id);
         }
         Ok(())
     }
@@ -668,6 +788,21 @@ impl State {
     }
 }
 
+/// Refuses custom attributes that, merged into `existing`, would be more than
+/// [`MAX_CUSTOM_ATTRIBUTES`] (choice `limits.custom_attribute_count`).
+fn check_count(existing: Option<&Attrs>, new: &Attrs) -> Result<(), OpError> {
+    let added = match existing {
+        Some(old) => new.keys().filter(|k| !old.contains_key(*k)).count() + old.len(),
+        None => new.len(),
+    };
+    if added > MAX_CUSTOM_ATTRIBUTES {
+        return Err(OpError::TooManyAttributes {
+            limit: MAX_CUSTOM_ATTRIBUTES,
+        });
+    }
+    Ok(())
+}
+
 /// Applies personalize attributes (choice `personalize.attributes_replace_fields_merge_custom`).
 fn apply_attributes(person: &mut Person, a: PersonAttributes) {
     let set = |slot: &mut Option<String>, value: Option<String>| {
@@ -687,19 +822,6 @@ fn apply_attributes(person: &mut Person, a: PersonAttributes) {
     }
     if let Some(custom) = a.custom {
         person.custom.extend(custom);
-    }
-}
-
-/// The simulator's email check: something, an `@`, something with a dot.
-fn is_plausible_email(email: &str) -> bool {
-    match email.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-        }
-        None => false,
     }
 }
 

@@ -28,6 +28,21 @@ fn generate(key: &str) -> String {
     if key == "load kill matrix" {
         return crate::verdict::kill_matrix_markdown();
     }
+    if key == "defects" {
+        let mut table = String::from(
+            "| defect | what it breaks | what the simulator does instead | where |\n|---|---|---|---|\n",
+        );
+        for d in pushcheck::mock::DEFECTS {
+            table.push_str(&format!(
+                "| `{}` | {} | {} | {} |\n",
+                d.name,
+                d.breaks.replace('|', "\\|"),
+                d.instead.replace('|', "\\|"),
+                d.layer.label()
+            ));
+        }
+        return table;
+    }
     assert_eq!(key, "choices", "unknown generated section {key:?}");
     let mut table = String::from("| id | what the simulator does | why |\n|---|---|---|\n");
     for c in pushcheck::mock::CHOICES {
@@ -68,6 +83,7 @@ fn readme_reference_matches_help_and_choices() {
         "help mock",
         "help schemas",
         "choices",
+        "defects",
     ] {
         assert!(
             sections.iter().any(|s| s == required),

@@ -14,6 +14,9 @@ mod mock;
 // The contract suite: the simulator passes it, wiremock breaks are caught, reports, secrets.
 mod contract;
 
+// The kill matrix: the contract suite against every planted defect of the simulator.
+mod kill;
+
 // `pushcheck load`: scenarios, reports, exit codes, validation under load, CO, lost updates.
 mod load;
 

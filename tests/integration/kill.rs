@@ -1,0 +1,513 @@
+//! The kill matrix: the contract suite, in-process, against the simulator started with each
+//! planted defect (`pushcheck::mock::DEFECTS`). A check that has never been seen failing is a
+//! hope: here every case is seen failing on some defect, and each defect is caught by exactly
+//! the cases written down below, by hand, from what each case checks and what each defect
+//! breaks (never recorded from a run). The control (no defect) passes every case.
+//!
+//! The observed matrix is written to `docs/kill-matrix.md`; the test fails when that file is out
+//! of date (`PUSHCHECK_BLESS=1 cargo test --test integration kill` rewrites it).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use pushcheck::contract::{self, Status, SuiteConfig, Target};
+use pushcheck::mock::{DEFECTS, Defect, Defects};
+
+use crate::util::project_path;
+
+/// The cases a defect must make fail.
+enum Killed {
+    Only(&'static [&'static str]),
+    /// Every case but these (a defect that breaks the suite's own credential).
+    AllBut(&'static [&'static str]),
+}
+use Killed::{AllBut, Only};
+
+/// Registration bodies read by `Ctx::ok`: GET, PATCH, and personalize with returnPush.
+const READS_REGISTRATIONS: &[&str] = &[
+    "auth.scheme.basic",
+    "auth.scheme.app",
+    "auth.scheme.ibsso",
+    "auth.scheme.bearer",
+    "get.existing",
+    "patch.registration_enabled",
+    "patch.additional_data",
+    "patch.is_primary",
+    "patch.custom_attribute.name_256_chars",
+    "patch.custom_attribute.string_4096_chars",
+    "patch.custom_attribute.number_max",
+    "patch.custom_attribute.date_valid",
+    "patch.doc_example",
+    "patch.read_only_ignored",
+    "personalize.same_phone_two_devices",
+    "personalize.return_push",
+    "personalize.set_device_as_primary",
+    "depersonalize.then_get",
+];
+
+/// Cases expecting a push-shaped error (48001, 48012, 48013).
+const PUSH_ERRORS: &[&str] = &[
+    "appcode.missing",
+    "appcode.unknown",
+    "get.unknown_id",
+    "get.other_application",
+    "patch.unknown_id",
+    "personalize.unknown_id",
+    "depersonalize.unknown_id",
+];
+
+/// The hand-written expectations, one row per defect of the catalogue.
+const EXPECTED: &[(&str, Killed)] = &[
+    (
+        "auth.not_checked",
+        Only(&["auth.missing", "auth.wrong_key"]),
+    ),
+    ("auth.basic_refused", Only(&["auth.scheme.basic"])),
+    // The suite sends the App key on every other request.
+    (
+        "auth.app_refused",
+        AllBut(&[
+            "auth.missing",
+            "auth.wrong_key",
+            "auth.scheme.basic",
+            "auth.scheme.ibsso",
+            "auth.scheme.bearer",
+        ]),
+    ),
+    ("auth.ibsso_refused", Only(&["auth.scheme.ibsso"])),
+    ("auth.bearer_refused", Only(&["auth.scheme.bearer"])),
+    (
+        "appcode.not_checked",
+        Only(&["appcode.missing", "appcode.unknown"]),
+    ),
+    (
+        "registration.other_application_visible",
+        Only(&["get.other_application"]),
+    ),
+    (
+        "errors.unknown_id_404",
+        Only(&[
+            "get.unknown_id",
+            "get.other_application",
+            "patch.unknown_id",
+            "personalize.unknown_id",
+            "depersonalize.unknown_id",
+        ]),
+    ),
+    ("errors.push_shape", Only(PUSH_ERRORS)),
+    (
+        "errors.legacy_shape",
+        Only(&[
+            "auth.missing",
+            "auth.wrong_key",
+            "patch.custom_attribute.name_257_chars",
+            "patch.custom_attribute.string_4097_chars",
+            "patch.custom_attribute.number_max_plus_one",
+            "patch.custom_attribute.date_invalid",
+            "patch.malformed_json",
+            "patch.wrong_content_type",
+            "personalize.conflict_without_force",
+            "personalize.ambiguous",
+            "personalize.missing_identity",
+        ]),
+    ),
+    (
+        "response.content_type",
+        Only(&[
+            "auth.scheme.basic",
+            "auth.scheme.app",
+            "auth.scheme.ibsso",
+            "auth.scheme.bearer",
+            "get.existing",
+            "patch.registration_enabled",
+            "patch.additional_data",
+            "patch.is_primary",
+            "patch.custom_attribute.name_256_chars",
+            "patch.custom_attribute.string_4096_chars",
+            "patch.custom_attribute.number_max",
+            "patch.custom_attribute.date_valid",
+            "patch.doc_example",
+            "patch.read_only_ignored",
+            "personalize.new_person",
+            "personalize.doc_example",
+            "personalize.attributes",
+            "personalize.external_id_null_string",
+            "personalize.same_phone_two_devices",
+            "personalize.return_push",
+            "personalize.conflict_without_force",
+            "personalize.force_depersonalize",
+            "personalize.ambiguous",
+            "personalize.set_device_as_primary",
+            "personalize.keep_as_lead",
+            "depersonalize.then_get",
+            "depersonalize.then_personalize",
+        ]),
+    ),
+    ("response.application_id_missing", Only(READS_REGISTRATIONS)),
+    (
+        "response.phone_number_not_string",
+        Only(&[
+            "personalize.new_person",
+            "personalize.doc_example",
+            "personalize.external_id_null_string",
+            "personalize.same_phone_two_devices",
+            "personalize.return_push",
+            "personalize.conflict_without_force",
+            "personalize.force_depersonalize",
+            "personalize.ambiguous",
+            "personalize.set_device_as_primary",
+            "personalize.keep_as_lead",
+            "depersonalize.then_get",
+            "depersonalize.then_personalize",
+        ]),
+    ),
+    (
+        "get.wrong_registration_id",
+        Only(&["get.existing", "depersonalize.then_get"]),
+    ),
+    (
+        "request.malformed_json_accepted",
+        Only(&["patch.malformed_json"]),
+    ),
+    (
+        "request.content_type_not_checked",
+        Only(&["patch.wrong_content_type"]),
+    ),
+    (
+        "limit.attribute_name_length",
+        Only(&["patch.custom_attribute.name_257_chars"]),
+    ),
+    (
+        "limit.string_value_length",
+        Only(&["patch.custom_attribute.string_4097_chars"]),
+    ),
+    (
+        "limit.number_range",
+        Only(&["patch.custom_attribute.number_max_plus_one"]),
+    ),
+    (
+        "limit.date_calendar",
+        Only(&["patch.custom_attribute.date_invalid"]),
+    ),
+    (
+        "patch.read_only_refused",
+        Only(&["patch.doc_example", "patch.read_only_ignored"]),
+    ),
+    (
+        "patch.read_only_written",
+        Only(&["patch.read_only_ignored"]),
+    ),
+    (
+        "patch.answer_stale",
+        Only(&[
+            "patch.registration_enabled",
+            "patch.additional_data",
+            "patch.is_primary",
+            "patch.custom_attribute.name_256_chars",
+            "patch.custom_attribute.string_4096_chars",
+            "patch.custom_attribute.number_max",
+            "patch.custom_attribute.date_valid",
+            "patch.doc_example",
+        ]),
+    ),
+    // TODO(lead, after merging wt-contract): add "patch.is_primary_stored" here.
+    ("patch.is_primary_not_stored", Only(&["patch.is_primary"])),
+    (
+        "patch.registration_enabled_not_stored",
+        Only(&["patch.registration_enabled"]),
+    ),
+    (
+        "patch.additional_data_not_stored",
+        Only(&[
+            "patch.additional_data",
+            "patch.custom_attribute.name_256_chars",
+            "patch.custom_attribute.string_4096_chars",
+            "patch.custom_attribute.number_max",
+            "patch.custom_attribute.date_valid",
+        ]),
+    ),
+    (
+        "personalize.identity_not_required",
+        Only(&["personalize.missing_identity"]),
+    ),
+    (
+        "personalize.null_external_id_stored",
+        Only(&["personalize.external_id_null_string"]),
+    ),
+    (
+        "personalize.force_true_ignored",
+        Only(&["personalize.force_depersonalize"]),
+    ),
+    // TODO(lead, after merging wt-contract): add "personalize.other_person_refused_without_force" here.
+    (
+        "personalize.force_false_ignored",
+        Only(&["personalize.conflict_without_force"]),
+    ),
+    (
+        "personalize.keep_as_lead_ignored",
+        Only(&["personalize.keep_as_lead"]),
+    ),
+    (
+        "personalize.return_push_ignored",
+        Only(&[
+            "personalize.same_phone_two_devices",
+            "personalize.return_push",
+        ]),
+    ),
+    (
+        "personalize.set_primary_ignored",
+        Only(&["personalize.set_device_as_primary"]),
+    ),
+    (
+        "personalize.second_primary",
+        Only(&["personalize.set_device_as_primary"]),
+    ),
+    (
+        "personalize.no_merge",
+        Only(&[
+            "personalize.same_phone_two_devices",
+            "personalize.ambiguous",
+            "personalize.set_device_as_primary",
+        ]),
+    ),
+    (
+        "personalize.attributes_ignored",
+        Only(&["personalize.doc_example", "personalize.attributes"]),
+    ),
+    (
+        "personalize.answers_other_person",
+        Only(&[
+            "personalize.new_person",
+            "personalize.doc_example",
+            "personalize.attributes",
+            "personalize.external_id_null_string",
+            "personalize.force_depersonalize",
+        ]),
+    ),
+    (
+        "personalize.answers_empty",
+        Only(&[
+            "personalize.new_person",
+            "personalize.doc_example",
+            "personalize.attributes",
+            "personalize.same_phone_two_devices",
+            "personalize.return_push",
+            "personalize.force_depersonalize",
+            "personalize.keep_as_lead",
+        ]),
+    ),
+    (
+        "depersonalize.no_effect",
+        Only(&["depersonalize.then_personalize"]),
+    ),
+    (
+        "depersonalize.deletes_registration",
+        Only(&["depersonalize.then_get", "depersonalize.then_personalize"]),
+    ),
+    (
+        "depersonalize.non_empty_body",
+        Only(&[
+            "depersonalize.then_get",
+            "depersonalize.then_personalize",
+            "depersonalize.unpersonalized",
+        ]),
+    ),
+];
+
+/// What one run showed: the cases that failed, and any that did not run.
+#[derive(Debug, Default)]
+struct Outcome {
+    failed: BTreeSet<&'static str>,
+    skipped: BTreeSet<&'static str>,
+    passed: usize,
+}
+
+async fn run_suite(defects: Defects) -> Outcome {
+    let config = SuiteConfig {
+        target: Target::DefectiveSimulator(defects),
+        ..SuiteConfig::default()
+    };
+    let result = contract::run(config)
+        .await
+        .unwrap_or_else(|e| panic!("the suite runs against {defects:?}: {e}"));
+    let mut outcome = Outcome::default();
+    for case in &result.cases {
+        match case.status {
+            Status::Failed => {
+                outcome.failed.insert(case.name);
+            }
+            Status::Skipped => {
+                outcome.skipped.insert(case.name);
+            }
+            Status::Passed => outcome.passed += 1,
+        }
+    }
+    outcome
+}
+
+/// Threads running suites side by side (the runner's future is not `Send`, so each thread has
+/// its own runtime and takes the next defect when it is done).
+const WORKERS: usize = 4;
+
+/// The control and one run per defect, in catalogue order.
+fn run_all() -> (Outcome, Vec<(Defect, Outcome)>) {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let jobs: Vec<Option<Defect>> = std::iter::once(None)
+        .chain(Defect::all().map(Some))
+        .collect();
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<(usize, Outcome)>> = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..WORKERS {
+            scope.spawn(|| {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(job) = jobs.get(i) else { break };
+                    let defects = job.map_or(Defects::none(), |d| Defects::of(&[d]));
+                    let outcome = runtime.block_on(run_suite(defects));
+                    results.lock().expect("results").push((i, outcome));
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().expect("results");
+    results.sort_by_key(|(i, _)| *i);
+    let mut outcomes = results.into_iter().map(|(_, o)| o);
+    let control = outcomes.next().expect("the control ran");
+    (control, Defect::all().zip(outcomes).collect())
+}
+
+fn expected_failures(killed: &Killed, all: &[&'static str]) -> BTreeSet<&'static str> {
+    match killed {
+        Only(names) => names.iter().copied().collect(),
+        AllBut(spared) => all
+            .iter()
+            .copied()
+            .filter(|n| !spared.contains(n))
+            .collect(),
+    }
+}
+
+#[test]
+fn every_case_is_killed_and_each_defect_by_exactly_the_expected_cases() {
+    let all: Vec<&'static str> = contract::cases::all().iter().map(|c| c.name).collect();
+    assert!(all.len() >= 44, "the suite has its cases: {}", all.len());
+    let mut problems = Vec::new();
+    // The table names every defect of the catalogue, once, and only real cases.
+    let rows: Vec<&str> = EXPECTED.iter().map(|(name, _)| *name).collect();
+    let catalogue: Vec<&str> = DEFECTS.iter().map(|d| d.name).collect();
+    assert_eq!(
+        rows, catalogue,
+        "EXPECTED has one row per defect, in catalogue order"
+    );
+    for (defect, killed) in EXPECTED {
+        let (Only(names) | AllBut(names)) = killed;
+        for name in *names {
+            if !all.contains(name) {
+                problems.push(format!("{defect}: the table names an unknown case {name}"));
+            }
+        }
+    }
+
+    let started = std::time::Instant::now();
+    let (control, observed) = run_all();
+    let elapsed = started.elapsed();
+
+    // The control: every case ran and passed.
+    assert!(
+        control.failed.is_empty() && control.skipped.is_empty() && control.passed == all.len(),
+        "the control (no defect) must pass all {} cases: {control:?}",
+        all.len()
+    );
+
+    let mut killed_by: BTreeMap<&str, Vec<&str>> = all.iter().map(|n| (*n, Vec::new())).collect();
+    for ((defect, outcome), (_, killed)) in observed.iter().zip(EXPECTED) {
+        let expected = expected_failures(killed, &all);
+        if !outcome.skipped.is_empty() {
+            problems.push(format!("{defect}: cases skipped: {:?}", outcome.skipped));
+        }
+        if outcome.failed != expected {
+            let missed: Vec<_> = expected.difference(&outcome.failed).collect();
+            let extra: Vec<_> = outcome.failed.difference(&expected).collect();
+            problems.push(format!(
+                "{defect}:\n    expected to fail but passed: {missed:?}\n    failed unexpectedly:         {extra:?}"
+            ));
+        }
+        for case in &outcome.failed {
+            killed_by.entry(case).or_default().push(defect.name());
+        }
+    }
+    for (case, defects) in &killed_by {
+        if defects.is_empty() {
+            problems.push(format!("{case} is killed by no defect"));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "the kill matrix differs from the hand-written expectations:\n  {}",
+        problems.join("\n  ")
+    );
+    // Simulators start in milliseconds; the whole matrix stays fast.
+    assert!(elapsed < std::time::Duration::from_secs(60), "{elapsed:?}");
+    check_generated(&render(&all, &observed));
+}
+
+/// `docs/kill-matrix.md` from an observed run.
+fn render(all: &[&str], observed: &[(Defect, Outcome)]) -> String {
+    let mut out = String::from(
+        "# The kill matrix\n\n\
+         Generated by `cargo test --test integration kill` (`PUSHCHECK_BLESS=1` rewrites it); do not edit.\n\n\
+         Each row is the contract suite run against the embedded simulator with one planted defect\n\
+         (`pushcheck mock --defect NAME`; the catalogue is in the README). The test asserts that exactly the\n\
+         cases listed here fail (the expectations are written by hand in `tests/integration/kill.rs`),\n\
+         that the control passes every case, and that every case fails on at least one defect.\n\n\
+         | defect | what it breaks | cases that caught it |\n|---|---|---|\n",
+    );
+    out.push_str(&format!(
+        "| *(none: the control)* | nothing | none: all {} cases passed |\n",
+        all.len()
+    ));
+    for (defect, outcome) in observed {
+        let info = defect.info();
+        let cases: Vec<String> = if outcome.failed.len() > all.len() / 2 {
+            let spared: Vec<String> = all
+                .iter()
+                .filter(|c| !outcome.failed.contains(*c))
+                .map(|c| format!("`{c}`"))
+                .collect();
+            vec![format!(
+                "every case but {} ({} cases)",
+                spared.join(", "),
+                outcome.failed.len()
+            )]
+        } else {
+            outcome.failed.iter().map(|c| format!("`{c}`")).collect()
+        };
+        out.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            info.name,
+            info.breaks.replace('|', "\\|"),
+            cases.join(", ")
+        ));
+    }
+    out
+}
+
+fn check_generated(text: &str) {
+    let path = project_path("docs/kill-matrix.md");
+    let current = std::fs::read_to_string(&path).unwrap_or_default();
+    if current == text {
+        return;
+    }
+    if std::env::var_os("PUSHCHECK_BLESS").is_some() {
+        std::fs::write(&path, text).expect("rewrite docs/kill-matrix.md");
+    } else {
+        panic!(
+            "docs/kill-matrix.md is out of date; run `PUSHCHECK_BLESS=1 cargo test --test integration kill` and review the diff"
+        );
+    }
+}
