@@ -77,6 +77,34 @@ fn load_against(defect: Defect, scenario: &str, extra: &[&str]) -> (CliRun, Valu
     (run, summary)
 }
 
+/// Runs `pushcheck load` with `scenario` against the simulator with the planted defect `name`.
+fn load_against_simulator(name: &str, scenario: &str, extra: &[&str]) -> (CliRun, Value) {
+    let rt = server_runtime();
+    let defect = pushcheck::mock::Defect::from_name(name).expect("a known defect");
+    let sim = rt.block_on(crate::util::start_simulator(
+        pushcheck::mock::SimulatorConfig {
+            seed_registrations: 100,
+            defects: pushcheck::mock::Defects::of(&[defect]),
+            ..pushcheck::mock::SimulatorConfig::default()
+        },
+    ));
+    let dir = TempDir::new("verdict-sim");
+    let file = dir.write("scenario.toml", scenario);
+    let mut args = vec![
+        "load",
+        "--scenario",
+        &file,
+        "--target",
+        sim.base_url(),
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    let run = run_cli(&args);
+    let summary = serde_json::from_str(&run.stdout).unwrap_or(Value::Null);
+    rt.block_on(async { sim.shutdown().await.expect("shutdown") });
+    (run, summary)
+}
+
 fn show(run: &CliRun) -> String {
     format!("stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr)
 }
@@ -150,6 +178,9 @@ get = 1
 /// written by hand (never recorded from a run).
 struct Row {
     defect: Defect,
+    /// Instead of a stand-in, the simulator with this planted defect (`pushcheck mock
+    /// --defect NAME`), its listing as the feed and its invariant check after the load.
+    simulator_defect: Option<&'static str>,
     /// What the defect breaks, for the docs.
     breaks: &'static str,
     scenario: &'static str,
@@ -163,8 +194,13 @@ struct Row {
 
 const CONTRACT_BREAK: &[&str] = &["error-rate<1%", "schema-violation-rate<=0%"];
 
+/// A write-heavy run against the simulator: every device is personalized again and again.
+const PERSONALIZE_AGAIN: &str =
+    "users = 4\nrun_time = \"1s\"\n[mix]\nget = 1\npatch = 1\npersonalize = 2\n";
+
 const MATRIX: &[Row] = &[
     Row {
+        simulator_defect: None,
         defect: Defect::None,
         breaks: "nothing (the control)",
         scenario: ALL_OPS,
@@ -174,6 +210,7 @@ const MATRIX: &[Row] = &[
         also: Some(control),
     },
     Row {
+        simulator_defect: None,
         defect: Defect::ErrorsDuringRamp,
         breaks: "500s during the first 1.5 s only, while users ramp up",
         scenario: RAMP,
@@ -183,6 +220,7 @@ const MATRIX: &[Row] = &[
         also: Some(|_, s| assert_eq!(s["metrics_cover"], "whole run")),
     },
     Row {
+        simulator_defect: None,
         defect: Defect::SlowDuringRamp,
         breaks: "300 ms answers during the first 1.5 s only",
         scenario: RAMP_SLOW,
@@ -192,6 +230,7 @@ const MATRIX: &[Row] = &[
         also: None,
     },
     Row {
+        simulator_defect: None,
         defect: Defect::Stall,
         breaks: "every answer held for 1 s in the middle of the run (users wait it out once)",
         scenario: STALL,
@@ -209,6 +248,7 @@ const MATRIX: &[Row] = &[
         }),
     },
     Row {
+        simulator_defect: None,
         defect: Defect::TextPlain,
         breaks: "`Content-Type: text/plain` on every 2xx JSON answer",
         scenario: ALL_OPS,
@@ -218,6 +258,7 @@ const MATRIX: &[Row] = &[
         also: Some(|_, s| kind_seen(s, "all", "content-type")),
     },
     Row {
+        simulator_defect: None,
         defect: Defect::WrongPerson,
         breaks: "personalize answers another person than the identity sent",
         scenario: ALL_OPS,
@@ -230,6 +271,7 @@ const MATRIX: &[Row] = &[
         }),
     },
     Row {
+        simulator_defect: None,
         defect: Defect::EmptyPerson,
         breaks: "personalize answers `{}`",
         scenario: ALL_OPS,
@@ -239,6 +281,7 @@ const MATRIX: &[Row] = &[
         also: Some(|_, s| kind_seen(s, "POST personalize", "schema")),
     },
     Row {
+        simulator_defect: None,
         defect: Defect::DepersonalizeBody,
         breaks: "depersonalize answers a JSON body instead of an empty one",
         scenario: ALL_OPS,
@@ -248,6 +291,7 @@ const MATRIX: &[Row] = &[
         also: Some(|_, s| kind_seen(s, "POST depersonalize", "body")),
     },
     Row {
+        simulator_defect: None,
         defect: Defect::BrokenPatchAnswers,
         breaks: "PATCH answers without the required `applicationId`, at the default sample rate",
         scenario: DEFAULT_SAMPLE,
@@ -265,6 +309,7 @@ const MATRIX: &[Row] = &[
         }),
     },
     Row {
+        simulator_defect: None,
         defect: Defect::AllErrors,
         breaks: "a 500 to every request, in a scenario with no rules",
         scenario: NO_RULES,
@@ -274,6 +319,7 @@ const MATRIX: &[Row] = &[
         also: Some(|_, s| assert_eq!(rule(s, "error-rate<1%")["source"], "always-on")),
     },
     Row {
+        simulator_defect: None,
         defect: Defect::RareErrors,
         breaks: "0.7% 500s (under the 1% rule), re-reads after the load included",
         scenario: WRITES,
@@ -283,6 +329,7 @@ const MATRIX: &[Row] = &[
         also: None,
     },
     Row {
+        simulator_defect: None,
         defect: Defect::LosesWrites,
         breaks: "PATCH answers the write but does not store it",
         scenario: GET_PATCH,
@@ -292,6 +339,7 @@ const MATRIX: &[Row] = &[
         also: None,
     },
     Row {
+        simulator_defect: None,
         defect: Defect::ReadsUnavailable,
         breaks: "GET answers 503 without a body (writes work): nothing can be re-read",
         scenario: PATCH_ONLY,
@@ -301,6 +349,7 @@ const MATRIX: &[Row] = &[
         also: Some(|run, _| assert!(run.stdout.contains("could not check"), "{}", run.stdout)),
     },
     Row {
+        simulator_defect: None,
         defect: Defect::Unauthorized,
         breaks: "401 to every request (credentials refused)",
         scenario: ALL_OPS,
@@ -311,6 +360,20 @@ const MATRIX: &[Row] = &[
             assert!(run.stderr.contains("refused the"), "{}", run.stderr);
             assert!(s.is_null(), "the probe stopped it before any load");
         }),
+    },
+    Row {
+        defect: Defect::None,
+        simulator_defect: Some("personalize.no_merge"),
+        breaks: "the simulator never matches an identity: personalizing with the same externalId \
+                 makes a new person each time",
+        scenario: PERSONALIZE_AGAIN,
+        flags: &[],
+        exit: Exit::CheckFailed,
+        caught_by: &[
+            "simulator invariants (failed)",
+            "simulator invariants: identity.unique_external_id (failed)",
+        ],
+        also: None,
     },
 ];
 
@@ -388,7 +451,10 @@ fn failed_items(summary: &Value) -> Vec<String> {
 #[test]
 fn every_load_check_fails_on_its_defect_and_the_control_passes() {
     for row in MATRIX {
-        let (run, summary) = load_against(row.defect, row.scenario, row.flags);
+        let (run, summary) = match row.simulator_defect {
+            None => load_against(row.defect, row.scenario, row.flags),
+            Some(name) => load_against_simulator(name, row.scenario, row.flags),
+        };
         assert_eq!(run.exit, row.exit, "{:?}: {}", row.defect, show(&run));
         let mut expected: Vec<String> = row.caught_by.iter().map(|s| (*s).to_owned()).collect();
         expected.sort();
@@ -420,9 +486,12 @@ pub fn kill_matrix_markdown() -> String {
                 .collect::<Vec<_>>()
                 .join(", "),
         };
+        let name = match row.simulator_defect {
+            Some(defect) => format!("simulator `--defect {defect}`"),
+            None => format!("`{:?}`", row.defect),
+        };
         out.push_str(&format!(
-            "| `{:?}` | {} | {} | {caught} |\n",
-            row.defect,
+            "| {name} | {} | {} | {caught} |\n",
             row.breaks,
             row.exit.code()
         ));
