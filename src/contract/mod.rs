@@ -17,8 +17,9 @@
 
 pub mod cases;
 pub mod ctx;
+mod live;
 pub mod result;
 pub mod runner;
 
 pub use result::{CaseResult, Failure, Status, SuiteResult};
-pub use runner::{ContractError, Event, SuiteConfig, Target, run, run_with_progress};
+pub use runner::{ContractError, Event, SuiteConfig, Target, run, run_with_progress, select};

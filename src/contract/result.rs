@@ -104,8 +104,11 @@ pub enum FindingKind {
     Undocumented,
     /// A field the pinned shape does not have.
     Additive,
-    /// A pinned field never seen, or a changed type.
+    /// A required pinned field missing, or a changed type (a failure with `--strict`).
     Breaking,
+    /// An optional pinned field no response carried: nothing to judge.
+    #[serde(rename = "not_seen")]
+    NotSeen,
 }
 
 /// A finding about one response, or about the shapes seen over the whole run.
@@ -117,19 +120,25 @@ pub struct Finding {
     /// JSON pointer (`[]` for any array element in shape paths).
     pub path: String,
     pub detail: String,
+    /// Drift: the cases whose responses produced this shape (for a field not seen or removed:
+    /// every case that produced the response kind).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cases: Vec<String>,
 }
 
 impl Finding {
-    /// A shape change of a response kind, as a finding.
-    pub fn from_shape(schema: &str, change: &ShapeChange) -> Finding {
+    /// A shape change of a response kind, as a finding, produced by `cases`.
+    pub fn from_shape(schema: &str, change: &ShapeChange, cases: Vec<String>) -> Finding {
         Finding {
             kind: match change.severity() {
                 Severity::Additive => FindingKind::Additive,
                 Severity::Breaking => FindingKind::Breaking,
+                Severity::NotSeen => FindingKind::NotSeen,
             },
             schema: schema.to_owned(),
             path: change.path.clone(),
             detail: change.to_string(),
+            cases,
         }
     }
 }
@@ -158,6 +167,16 @@ pub struct CaseResult {
 pub struct RestoreProblem {
     pub registration_id: String,
     pub message: String,
+    /// Custom attributes the run added that are still on the device (the target did not honour
+    /// `null` as delete, or the restore did not run).
+    pub left_behind: Vec<String>,
+}
+
+/// A live device the run could not use, and why (a configuration problem: exit 2).
+#[derive(Debug, Clone, Serialize)]
+pub struct UnusableDevice {
+    pub registration_id: String,
+    pub reason: String,
 }
 
 /// Counts of a run.
@@ -186,12 +205,74 @@ pub struct SuiteResult {
     pub drift: Vec<Finding>,
     /// Live targets: registrations whose original state could not be fully restored.
     pub restore_problems: Vec<RestoreProblem>,
+    /// Live targets: devices that cannot be used for writing cases (already bound to a person).
+    pub unusable_devices: Vec<UnusableDevice>,
 }
 
 impl SuiteResult {
-    /// True when no case failed, the run was not interrupted and every restore succeeded.
+    /// True when no case failed, the run was not interrupted, every restore succeeded and, in
+    /// strict mode, no response shape drifted in a breaking way. (A run whose cases were all
+    /// skipped passes here; the CLI refuses it: see [`SuiteResult::all_skipped`].)
     pub fn passed(&self) -> bool {
-        self.summary.failed == 0 && !self.interrupted && self.restore_problems.is_empty()
+        self.summary.failed == 0
+            && !self.interrupted
+            && self.restore_problems.is_empty()
+            && !self.strict_drift_failed()
+    }
+
+    /// Strict mode and a breaking shape change.
+    pub fn strict_drift_failed(&self) -> bool {
+        self.mode == Mode::Strict && self.drift.iter().any(|f| f.kind == FindingKind::Breaking)
+    }
+
+    /// Every selected case was skipped: nothing was checked.
+    pub fn all_skipped(&self) -> bool {
+        self.summary.total > 0 && self.summary.skipped == self.summary.total
+    }
+
+    /// One line per reason the run did not pass (for a verdict or a combined report).
+    pub fn reasons(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .cases
+            .iter()
+            .filter(|c| c.status == Status::Failed)
+            .map(|c| {
+                let why = c
+                    .failure
+                    .as_ref()
+                    .map_or_else(String::new, |f| format!(": {}", f.message));
+                format!("contract case {} failed{why}", c.name)
+            })
+            .collect();
+        out.extend(self.restore_problems.iter().map(|p| {
+            format!(
+                "contract: registration {} not restored: {}",
+                p.registration_id, p.message
+            )
+        }));
+        if self.strict_drift_failed() {
+            out.extend(
+                self.drift
+                    .iter()
+                    .filter(|f| f.kind == FindingKind::Breaking)
+                    .map(|f| {
+                        format!(
+                            "contract: breaking shape drift (--strict): {} {}",
+                            f.schema, f.detail
+                        )
+                    }),
+            );
+        }
+        out.extend(self.unusable_devices.iter().map(|d| {
+            format!(
+                "contract: registration {} unusable: {}",
+                d.registration_id, d.reason
+            )
+        }));
+        if self.interrupted {
+            out.push("contract: interrupted".to_owned());
+        }
+        out
     }
 
     pub(crate) fn summarize(cases: &[CaseResult]) -> Summary {

@@ -670,6 +670,7 @@ fn patch_input(value: &Value) -> PatchInput {
             .get("additionalData")
             .and_then(Value::as_object)
             .map(to_attrs),
+        removed: super::state::null_keys(value.get("additionalData")),
     }
 }
 

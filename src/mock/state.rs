@@ -104,6 +104,36 @@ pub(crate) struct PatchInput {
     pub is_primary: Option<bool>,
     pub registration_enabled: Option<bool>,
     pub additional: Option<Attrs>,
+    /// Attribute names sent as `null`: deleted (choice `patch.additional_data_merged`).
+    pub removed: Vec<Box<str>>,
+}
+
+/// The attribute names a PATCH `additionalData` sends as `null`.
+pub(crate) fn null_keys(additional: Option<&serde_json::Value>) -> Vec<Box<str>> {
+    additional
+        .and_then(serde_json::Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter(|(_, v)| v.is_null())
+                .map(|(k, _)| k.as_str().into())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Deletes `removed` from `attrs`; attributes left empty by a deletion become none at all.
+fn remove_attrs(attrs: &mut Option<impl std::ops::DerefMut<Target = Attrs>>, removed: &[Box<str>]) {
+    if removed.is_empty() {
+        return;
+    }
+    if let Some(map) = attrs {
+        for key in removed {
+            map.remove(key);
+        }
+        if map.is_empty() {
+            *attrs = None;
+        }
+    }
 }
 
 /// The identity of a personalize body, `"null"` externalIds already turned into `None`.
@@ -286,6 +316,9 @@ impl State {
             if let Some(new) = input.additional {
                 view.additional.get_or_insert_with(Attrs::new).extend(new);
             }
+            let mut additional = view.additional.take().map(Box::new);
+            remove_attrs(&mut additional, &input.removed);
+            view.additional = additional.map(|b| *b);
             return Ok(view);
         }
         let Some(registration) = self.registrations.get_mut(index as usize) else {
@@ -300,6 +333,7 @@ impl State {
                 .get_or_insert_with(Default::default)
                 .extend(new);
         }
+        remove_attrs(&mut registration.additional, &input.removed);
         if let Some(primary) = input.is_primary {
             registration.is_primary = primary;
             if primary && let Some(owner) = registration.person {
