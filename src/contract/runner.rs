@@ -79,11 +79,11 @@ impl Default for SuiteConfig {
 /// Why the suite could not run (as opposed to a case failing).
 #[derive(Debug, thiserror::Error)]
 pub enum ContractError {
-    #[error("the embedded simulator did not start: {0}")]
+    #[error("the embedded simulator did not start")]
     Simulator(#[from] mock::MockError),
     #[error("{0}")]
     Client(ClientError),
-    #[error("{0}")]
+    #[error(transparent)]
     Preflight(#[from] PreflightError),
     #[error("target {base_url} is unreachable: {message}")]
     Unreachable { base_url: String, message: String },
