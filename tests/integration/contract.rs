@@ -697,3 +697,811 @@ fn ctrl_c_during_a_live_run_restores_and_exits_3() {
     }
     runtime.block_on(sim.shutdown()).expect("shutdown");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Stand-ins built on the simulator: a proxy in front of it that plants exactly one defect, or
+// holds one request's answer (after forwarding it) so a test can press Ctrl-C at that point.
+
+mod proxy {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use axum::body::{Body, to_bytes};
+    use axum::extract::{Request, State};
+    use axum::response::Response;
+    use serde_json::Value;
+
+    /// The one thing the proxy breaks.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Defect {
+        /// A correct target (the control).
+        None,
+        /// PATCH answers the isPrimary it was sent but does not store it.
+        IsPrimaryNotStored,
+        /// `forceDepersonalize=false` is treated as true: a device of another person is moved.
+        ForceIgnored,
+        /// Every error body echoes the request's Authorization header.
+        EchoAuthorization,
+        /// Custom attributes sent as `null` in a PATCH are dropped, never deleted.
+        NullIgnored,
+    }
+
+    /// A point to stop at: the first request for which `matches(method, path+query, body)`
+    /// holds is forwarded, then `signal` gets a message and the answer is held for `hold`.
+    /// Hooks are armed one after the other, in the order given.
+    pub struct Hook {
+        pub matches: Box<dyn Fn(&str, &str, &[u8]) -> bool + Send + Sync>,
+        pub signal: std::sync::mpsc::Sender<String>,
+        pub hold: Duration,
+    }
+
+    struct Shared {
+        upstream: String,
+        defect: Defect,
+        http: reqwest::Client,
+        hooks: Mutex<Vec<Hook>>,
+    }
+
+    /// Starts the proxy on 127.0.0.1 (a free port) on `runtime`; returns its base URL.
+    pub fn start(
+        runtime: &tokio::runtime::Runtime,
+        upstream: &str,
+        defect: Defect,
+        hooks: Vec<Hook>,
+    ) -> String {
+        let shared = Arc::new(Shared {
+            upstream: upstream.to_owned(),
+            defect,
+            http: reqwest::Client::new(),
+            hooks: Mutex::new(hooks),
+        });
+        runtime.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let addr = listener.local_addr().expect("addr");
+            let app = axum::Router::new().fallback(forward).with_state(shared);
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, app).await;
+            });
+            format!("http://{addr}")
+        })
+    }
+
+    async fn forward(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+        let method = request.method().clone();
+        let mut target = request
+            .uri()
+            .path_and_query()
+            .map_or("/".to_owned(), |p| p.as_str().to_owned());
+        let headers = request.headers().clone();
+        let mut body = to_bytes(request.into_body(), 8 << 20)
+            .await
+            .map(|b| b.to_vec())
+            .unwrap_or_default();
+        let mut answer_is_primary = None;
+        match shared.defect {
+            Defect::IsPrimaryNotStored if method == "PATCH" => {
+                if let Ok(Value::Object(mut map)) = serde_json::from_slice::<Value>(&body)
+                    && let Some(p) = map.remove("isPrimary")
+                {
+                    answer_is_primary = Some(p);
+                    body = serde_json::to_vec(&map).expect("json");
+                }
+            }
+            Defect::ForceIgnored => {
+                target = target.replace("forceDepersonalize=false", "forceDepersonalize=true");
+            }
+            Defect::NullIgnored if method == "PATCH" => {
+                if let Ok(mut v) = serde_json::from_slice::<Value>(&body)
+                    && let Some(data) = v.get_mut("additionalData").and_then(Value::as_object_mut)
+                {
+                    data.retain(|_, value| !value.is_null());
+                    body = serde_json::to_vec(&v).expect("json");
+                }
+            }
+            _ => {}
+        }
+        let mut outgoing = shared
+            .http
+            .request(method.clone(), format!("{}{target}", shared.upstream))
+            .body(body.clone());
+        for name in ["authorization", "appcode", "content-type"] {
+            if let Some(v) = headers.get(name) {
+                outgoing = outgoing.header(name, v.as_bytes());
+            }
+        }
+        let Ok(upstream) = outgoing.send().await else {
+            return Response::builder()
+                .status(502)
+                .body(Body::empty())
+                .expect("response");
+        };
+        let status = upstream.status().as_u16();
+        let content_type = upstream
+            .headers()
+            .get("content-type")
+            .map(|v| v.as_bytes().to_vec());
+        let mut bytes = upstream
+            .bytes()
+            .await
+            .map(|b| b.to_vec())
+            .unwrap_or_default();
+        if let Some(p) = answer_is_primary
+            && let Ok(mut v) = serde_json::from_slice::<Value>(&bytes)
+            && status == 200
+        {
+            v["isPrimary"] = p;
+            bytes = serde_json::to_vec(&v).expect("json");
+        }
+        if shared.defect == Defect::EchoAuthorization && status >= 400 {
+            let auth = headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            bytes = serde_json::to_vec(&serde_json::json!({"requestError": {"serviceException": {
+                "messageId": "GENERAL_ERROR",
+                "text": format!("rejected request with Authorization: {auth}")}}}))
+            .expect("json");
+        }
+        let hook = {
+            let mut hooks = shared.hooks.lock().expect("hooks");
+            let armed = hooks
+                .first()
+                .is_some_and(|h| (h.matches)(method.as_str(), &target, &body));
+            armed.then(|| hooks.remove(0))
+        };
+        if let Some(hook) = hook {
+            let _ = hook.signal.send(format!("{method} {target}"));
+            tokio::time::sleep(hook.hold).await;
+        }
+        let mut builder = Response::builder().status(status);
+        if let Some(ct) = content_type {
+            builder = builder.header("content-type", ct);
+        }
+        builder.body(Body::from(bytes)).expect("response")
+    }
+}
+
+/// A simulator standing in for a live account, on its own runtime.
+struct LiveSim {
+    runtime: tokio::runtime::Runtime,
+    sim: Option<pushcheck::mock::RunningSimulator>,
+    base_url: String,
+    app: String,
+    key: String,
+    ids: Vec<String>,
+}
+
+impl LiveSim {
+    fn start(devices: usize) -> LiveSim {
+        LiveSim::start_with(devices, Vec::new())
+    }
+
+    /// With these credentials (the simulator's local ones when empty).
+    fn start_with(devices: usize, credentials: Vec<pushcheck::api::auth::Credentials>) -> LiveSim {
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        let mut config = pushcheck::mock::SimulatorConfig {
+            seed_registrations: 10,
+            ..pushcheck::mock::SimulatorConfig::default()
+        };
+        if !credentials.is_empty() {
+            config.credentials = credentials;
+        }
+        let sim = runtime
+            .block_on(pushcheck::mock::Simulator::start(config))
+            .expect("simulator");
+        let facts = sim.facts().clone();
+        let (_, listing) = sim.registrations(0, 10);
+        let app = facts.applications[0].app_code.clone();
+        let ids = listing
+            .iter()
+            .filter(|(_, a)| *a == app)
+            .skip(1)
+            .take(devices)
+            .map(|(id, _)| id.clone())
+            .collect();
+        let key = facts
+            .credentials
+            .iter()
+            .find_map(|c| match c {
+                pushcheck::api::auth::Credentials::ApiKey(k) => Some(k.expose().to_owned()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        LiveSim {
+            runtime,
+            base_url: facts.base_url.clone(),
+            sim: Some(sim),
+            app,
+            key,
+            ids,
+        }
+    }
+
+    fn client(&self) -> pushcheck::api::client::Client {
+        let mut config = pushcheck::api::client::ClientConfig::new(self.base_url.clone());
+        config.credentials = Some(pushcheck::api::auth::Credentials::ApiKey(
+            pushcheck::api::auth::Secret::new(self.key.clone()),
+        ));
+        config.app_code = Some(self.app.clone());
+        pushcheck::api::client::Client::new(config).expect("client")
+    }
+
+    fn send(&self, call: pushcheck::api::client::Call) -> (u16, Value) {
+        let client = self.client();
+        self.runtime.block_on(async {
+            let r = client.send(&call).await.expect("response");
+            (
+                r.status,
+                serde_json::from_slice(&r.body).unwrap_or(Value::Null),
+            )
+        })
+    }
+
+    /// Every device's whole registration as GET shows it.
+    fn states(&self) -> Vec<Value> {
+        use pushcheck::api::Operation;
+        use pushcheck::api::client::Call;
+        self.ids
+            .iter()
+            .map(|id| self.send(Call::new(Operation::Get, id.clone())).1)
+            .collect()
+    }
+
+    /// Gives the devices non-default originals: #0 registrationEnabled false and a custom
+    /// attribute, #1 primary, #2 (if any) nothing at all (no additionalData).
+    fn seed_originals(&self) {
+        use pushcheck::api::Operation;
+        use pushcheck::api::client::Call;
+        let bodies = [
+            json!({"systemData": {"registrationEnabled": false}, "additionalData": {"owner": "qa", "level": 3}}),
+            json!({"isPrimary": true, "additionalData": {"team": "mobile"}}),
+        ];
+        for (id, body) in self.ids.iter().zip(bodies) {
+            let (status, _) = self.send(Call::new(Operation::Patch, id.clone()).json(body));
+            assert_eq!(status, 200);
+        }
+    }
+
+    /// Whether a device belongs to nobody, as far as the API lets one read it: a personalize
+    /// with a fresh phone and no force succeeds only on a device of nobody (then undone).
+    fn belongs_to_nobody(&self, id: &str, n: usize) -> bool {
+        use pushcheck::api::Operation;
+        use pushcheck::api::client::Call;
+        let phone = format!("3859{:08}", 10_000_000 + n);
+        let call = Call::new(Operation::Personalize, id.to_owned())
+            .json(json!({"identity": {"phoneNumber": phone}}));
+        let (status, _) = self.send(call);
+        if status == 200 {
+            self.send(Call::new(Operation::Depersonalize, id.to_owned()));
+        }
+        status == 200
+    }
+
+    fn args<'a>(&'a self, target: &'a str) -> Vec<&'a str> {
+        let mut args = vec![
+            "contract",
+            "--target",
+            target,
+            "--app-code",
+            &self.app,
+            "--api-key",
+            &self.key,
+        ];
+        for id in &self.ids {
+            args.extend(["--registration-id", id.as_str()]);
+        }
+        args
+    }
+}
+
+impl Drop for LiveSim {
+    fn drop(&mut self) {
+        if let Some(sim) = self.sim.take() {
+            let _ = self.runtime.block_on(sim.shutdown());
+        }
+    }
+}
+
+/// The two live-safe cases run live with --allow-writes; a stand-in with exactly the defect each
+/// guards against fails it, the correct target (control) passes it.
+#[test]
+fn live_safe_cases_fail_on_exactly_their_defect_and_pass_the_control() {
+    use proxy::Defect;
+    let is_primary = "patch.is_primary_stored";
+    let force = "personalize.other_person_refused_without_force";
+    for (defect, case, passes) in [
+        (Defect::None, is_primary, true),
+        (Defect::IsPrimaryNotStored, is_primary, false),
+        (Defect::None, force, true),
+        (Defect::ForceIgnored, force, false),
+    ] {
+        let live = LiveSim::start(3);
+        let url = proxy::start(&live.runtime, &live.base_url, defect, Vec::new());
+        let originals = live.states();
+        let mut args = live.args(&url);
+        args.extend(["--allow-writes", "--filter", case]);
+        let run = run_cli(&args);
+        let label = format!("{defect:?} / {case}");
+        if passes {
+            assert_eq!(run.exit, Exit::Passed, "{label}: {run:?}");
+            assert!(
+                run.stdout.contains(&format!("case {case} ... ok")),
+                "{label}: {}",
+                run.stdout
+            );
+        } else {
+            assert_eq!(run.exit, Exit::CheckFailed, "{label}: {run:?}");
+            assert!(
+                run.stdout.contains(&format!("case {case} ... FAILED")),
+                "{label}: {}",
+                run.stdout
+            );
+        }
+        assert_eq!(live.states(), originals, "{label}: devices restored");
+        for (n, id) in live.ids.iter().enumerate() {
+            assert!(live.belongs_to_nobody(id, n), "{label}: {id} left bound");
+        }
+    }
+}
+
+/// A target that echoes the Authorization header in its error bodies: neither the key, nor
+/// `user:pass`, nor their base64, nor the password reaches stdout, stderr, the JSON or the JUnit
+/// report. The failing run's reports are also checked: the JSON against its schema, the JUnit
+/// `<failure>` and `<skipped>` elements.
+#[test]
+fn an_echoing_target_leaks_no_secret_into_any_output_or_report() {
+    use pushcheck::api::auth::{Credentials, Secret, base64};
+    let key = "canary-key-5d1e9a7b";
+    let (user, pass) = ("qa-user", "s3cret-pass-4471");
+    let pair = format!("{user}:{pass}");
+    let live = LiveSim::start_with(
+        1,
+        vec![
+            Credentials::ApiKey(Secret::new(key)),
+            Credentials::basic_from_pair(&pair).expect("pair"),
+        ],
+    );
+    let url = proxy::start(
+        &live.runtime,
+        &live.base_url,
+        proxy::Defect::EchoAuthorization,
+        Vec::new(),
+    );
+    let secrets = [
+        key.to_owned(),
+        base64(key.as_bytes()),
+        pair.clone(),
+        base64(pair.as_bytes()),
+        pass.to_owned(),
+    ];
+    for credential in [["--api-key", key], ["--basic", pair.as_str()]] {
+        let dir = TempDir::new("echo");
+        let json_path = dir.path().join("c.json").to_string_lossy().into_owned();
+        let junit_path = dir.path().join("c.xml").to_string_lossy().into_owned();
+        let run = run_cli(&[
+            "contract",
+            "--target",
+            &url,
+            "--app-code",
+            &live.app,
+            credential[0],
+            credential[1],
+            "--registration-id",
+            &live.ids[0],
+            "--report-json",
+            &json_path,
+            "--report-junit",
+            &junit_path,
+        ]);
+        assert_eq!(run.exit, Exit::CheckFailed, "{run:?}");
+        assert!(
+            run.stdout.contains("[redacted]"),
+            "the echo was scrubbed: {}",
+            run.stdout
+        );
+        let json_text = std::fs::read_to_string(&json_path).expect("json");
+        let xml = std::fs::read_to_string(&junit_path).expect("junit");
+        for (what, text) in [
+            ("stdout", &run.stdout),
+            ("stderr", &run.stderr),
+            ("json", &json_text),
+            ("junit", &xml),
+        ] {
+            for secret in &secrets {
+                assert!(
+                    !text.contains(secret.as_str()),
+                    "{secret} leaked into {what}"
+                );
+            }
+        }
+        let report: Value = serde_json::from_str(&json_text).expect("JSON");
+        assert_eq!(report["passed"], json!(false));
+        let violations = registry()
+            .validate("contract-report", Mode::Strict, &report)
+            .expect("schema");
+        assert!(violations.is_empty(), "{violations:#?}");
+        let elements = junit_elements(&xml);
+        let failed: Vec<&str> = report["cases"]
+            .as_array()
+            .expect("cases")
+            .iter()
+            .filter(|c| c["status"] == "failed")
+            .filter_map(|c| c["name"].as_str())
+            .collect();
+        let skipped = report["summary"]["skipped"].as_u64().expect("count") as usize;
+        assert!(!failed.is_empty());
+        assert_eq!(elements.failures.len(), failed.len(), "{xml}");
+        for name in &failed {
+            assert!(
+                elements.failures.iter().any(|(case, _)| case == name),
+                "{name} has a <failure>"
+            );
+        }
+        assert!(
+            elements
+                .failures
+                .iter()
+                .all(|(_, message)| !message.is_empty())
+        );
+        assert_eq!(elements.skipped.len(), skipped, "{xml}");
+    }
+}
+
+/// What a JUnit report holds: `(test case, message)` of each `<failure>` and `<skipped>`.
+#[derive(Debug, Default)]
+struct JunitElements {
+    failures: Vec<(String, String)>,
+    skipped: Vec<(String, String)>,
+}
+
+fn junit_elements(xml: &str) -> JunitElements {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut out = JunitElements::default();
+    let mut case = String::new();
+    let attr = |e: &quick_xml::events::BytesStart<'_>, name: &[u8]| {
+        e.attributes()
+            .flatten()
+            .find(|a| a.key.as_ref() == name)
+            .map(|a| String::from_utf8_lossy(&a.value).into_owned())
+            .unwrap_or_default()
+    };
+    loop {
+        match reader.read_event().expect("JUnit XML parses") {
+            Event::Eof => break,
+            Event::Start(e) | Event::Empty(e) => match e.name().as_ref() {
+                b"testcase" => case = attr(&e, b"name"),
+                b"failure" => out.failures.push((case.clone(), attr(&e, b"message"))),
+                b"skipped" => out.skipped.push((case.clone(), attr(&e, b"message"))),
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn credentials_in_the_target_url_are_refused_without_showing_them() {
+    let run = run_cli(&[
+        "contract",
+        "--target",
+        "http://qa:canary-in-url-77@127.0.0.1:9",
+        "--registration-id",
+        "r",
+    ]);
+    assert_eq!(run.exit, Exit::Usage, "{run:?}");
+    assert!(run.stderr.contains("http://127.0.0.1:9"), "{}", run.stderr);
+    assert!(run.stderr.contains("carries credentials"), "{}", run.stderr);
+    assert!(!run.stderr.contains("canary-in-url-77") && !run.stdout.contains("canary-in-url-77"));
+}
+
+/// Configuration mistakes are exit 2 with one line naming them, before any case runs; an
+/// unreachable target is exit 3 within seconds.
+#[test]
+fn preflight_turns_configuration_mistakes_into_exit_2() {
+    let live = LiveSim::start(1);
+    let url = live.base_url.clone();
+    let id = live.ids[0].as_str();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec![
+                "--api-key",
+                "wrong-key",
+                "--app-code",
+                &live.app,
+                "--registration-id",
+                id,
+            ],
+            "refused the credentials (HTTP 401",
+        ),
+        (
+            vec!["--app-code", &live.app, "--registration-id", id],
+            "none were given",
+        ),
+        (
+            vec![
+                "--api-key",
+                &live.key,
+                "--app-code",
+                "no-such-app",
+                "--registration-id",
+                id,
+            ],
+            "no application with code \"no-such-app\"",
+        ),
+        (
+            vec!["--api-key", &live.key, "--registration-id", id],
+            "no AppCode was sent",
+        ),
+        (
+            vec![
+                "--api-key",
+                &live.key,
+                "--app-code",
+                &live.app,
+                "--registration-id",
+                "missing-reg-1",
+            ],
+            "registration missing-reg-1 does not exist",
+        ),
+        (
+            vec![
+                "--api-key",
+                &live.key,
+                "--app-code",
+                &live.app,
+                "--registration-id",
+                "missing-reg-1",
+                "--allow-writes",
+            ],
+            "registration missing-reg-1 does not exist",
+        ),
+        (
+            vec!["--api-key", &live.key, "--app-code", &live.app],
+            "no registration to run on",
+        ),
+    ];
+    for (extra, needle) in cases {
+        let mut args = vec!["contract", "--target", url.as_str()];
+        args.extend(extra.iter().copied());
+        let run = run_cli(&args);
+        assert_eq!(run.exit, Exit::Usage, "{args:?}: {run:?}");
+        assert!(run.stderr.contains(needle), "{args:?}: {}", run.stderr);
+        assert_eq!(run.stderr.lines().count(), 1, "one line: {}", run.stderr);
+        assert_eq!(
+            run.stderr.matches(needle).count(),
+            1,
+            "said once: {}",
+            run.stderr
+        );
+        assert!(run.stdout.is_empty(), "no case ran: {}", run.stdout);
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let closed = format!("http://127.0.0.1:{port}");
+    let started = std::time::Instant::now();
+    let run = run_cli(&[
+        "contract",
+        "--target",
+        &closed,
+        "--registration-id",
+        "r",
+        "--api-key",
+        "k",
+    ]);
+    assert_eq!(run.exit, Exit::Runtime, "{run:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+/// An unwritable report path is exit 2 before a single request reaches the target.
+#[test]
+fn an_unwritable_report_path_is_refused_before_any_request() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let server = runtime.block_on(async {
+        let server = MockServer::start().await;
+        Mock::given(wiremock::matchers::any())
+            .respond_with(ResponseTemplate::new(500))
+            .expect(0)
+            .mount(&server)
+            .await;
+        server
+    });
+    let dir = TempDir::new("unwritable");
+    let missing = dir
+        .path()
+        .join("no-such-dir")
+        .join("r.json")
+        .to_string_lossy()
+        .into_owned();
+    let as_dir = dir.path().to_string_lossy().into_owned();
+    for (flag, path) in [("--report-json", &missing), ("--report-junit", &as_dir)] {
+        let run = run_cli(&[
+            "contract",
+            "--target",
+            &server.uri(),
+            "--registration-id",
+            "r",
+            "--api-key",
+            KEY,
+            flag,
+            path,
+        ]);
+        assert_eq!(run.exit, Exit::Usage, "{run:?}");
+        assert!(
+            run.stderr.contains("cannot write the report"),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(
+            run.stderr.matches("os error").count(),
+            1,
+            "the OS error once: {}",
+            run.stderr
+        );
+    }
+    runtime.block_on(server.verify());
+}
+
+/// A run whose every case was skipped checked nothing: exit 2 saying why, unless asked for;
+/// its JUnit report marks each case `<skipped>` with the reason.
+#[test]
+fn an_all_skipped_run_is_exit_2_unless_allowed() {
+    let live = LiveSim::start(1);
+    let dir = TempDir::new("skipped");
+    let junit_path = dir.path().join("s.xml").to_string_lossy().into_owned();
+    let mut args = live.args(&live.base_url);
+    args.extend([
+        "--filter",
+        "patch.additional_data",
+        "--filter",
+        "personalize.new_person",
+        "--report-junit",
+        &junit_path,
+    ]);
+    let run = run_cli(&args);
+    assert_eq!(run.exit, Exit::Usage, "{run:?}");
+    assert!(
+        run.stderr.contains("every case was skipped (2 of 2)"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("needs --allow-writes"),
+        "{}",
+        run.stderr
+    );
+    let elements = junit_elements(&std::fs::read_to_string(&junit_path).expect("junit"));
+    let names: Vec<&str> = elements.skipped.iter().map(|(c, _)| c.as_str()).collect();
+    assert_eq!(
+        names,
+        vec!["patch.additional_data", "personalize.new_person"]
+    );
+    assert!(
+        elements
+            .skipped
+            .iter()
+            .all(|(_, m)| m.contains("--allow-writes"))
+    );
+    assert!(elements.failures.is_empty());
+    args.push("--allow-all-skipped");
+    assert_eq!(run_cli(&args).exit, Exit::Passed);
+}
+
+/// A device already personalized to someone: named, its writing cases skipped, exit 2 — and it
+/// still belongs to its person afterwards (the run never detaches a person it did not attach).
+#[test]
+fn a_device_bound_before_the_run_is_named_and_left_to_its_person() {
+    use pushcheck::api::Operation;
+    use pushcheck::api::client::Call;
+    let live = LiveSim::start(1);
+    let id = live.ids[0].clone();
+    let owner = json!({"identity": {"phoneNumber": "385911234567"}});
+    assert_eq!(
+        live.send(Call::new(Operation::Personalize, id.clone()).json(owner.clone()))
+            .0,
+        200
+    );
+    let before = live.states();
+    let mut args = live.args(&live.base_url);
+    args.extend([
+        "--allow-writes",
+        "--filter",
+        "personalize.new_person",
+        "--filter",
+        "patch.is_primary_stored",
+    ]);
+    let run = run_cli(&args);
+    assert_eq!(run.exit, Exit::Usage, "{run:?}");
+    assert!(
+        run.stderr
+            .contains(&format!("registration {id} already belongs to a person")),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains("PERSONALIZATION_IMPOSSIBLE"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("FAILED ("), "{}", run.stdout);
+    assert_eq!(live.states(), before);
+    assert_eq!(
+        live.send(Call::new(Operation::Personalize, id).json(owner))
+            .0,
+        200,
+        "still its person's"
+    );
+}
+
+/// The simulator models null as delete (choice `patch.additional_data_merged`), and a device
+/// left with no attribute has no additionalData, not `{}`.
+#[test]
+fn the_simulator_deletes_a_custom_attribute_sent_as_null() {
+    use pushcheck::api::Operation;
+    use pushcheck::api::client::Call;
+    let live = LiveSim::start(1);
+    let id = live.ids[0].clone();
+    let patch = |body: Value| live.send(Call::new(Operation::Patch, id.clone()).json(body));
+    let (status, body) = patch(json!({"additionalData": {"a": 1, "b": "x"}}));
+    assert_eq!(
+        (status, &body["additionalData"]),
+        (200, &json!({"a": 1, "b": "x"}))
+    );
+    let (status, body) = patch(json!({"additionalData": {"a": null}}));
+    assert_eq!((status, &body["additionalData"]), (200, &json!({"b": "x"})));
+    let (_, body) = patch(json!({"additionalData": {"b": null}}));
+    assert!(body.get("additionalData").is_none(), "{body}");
+    assert!(live.states()[0].get("additionalData").is_none());
+}
+
+/// A target that does not honour null as delete: the restore says which attributes remain.
+#[test]
+fn attributes_a_target_keeps_are_reported_as_left_behind() {
+    let live = LiveSim::start(1);
+    let url = proxy::start(
+        &live.runtime,
+        &live.base_url,
+        proxy::Defect::NullIgnored,
+        Vec::new(),
+    );
+    let dir = TempDir::new("left-behind");
+    let json_path = dir.path().join("r.json").to_string_lossy().into_owned();
+    let mut args = live.args(&url);
+    args.extend([
+        "--allow-writes",
+        "--filter",
+        "patch.additional_data",
+        "--report-json",
+        &json_path,
+    ]);
+    let run = run_cli(&args);
+    assert_eq!(run.exit, Exit::CheckFailed, "{run:?}");
+    assert!(
+        run.stdout.contains("registrations NOT fully restored"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("pushcheck_note"), "{}", run.stdout);
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(&json_path).expect("json")).expect("JSON");
+    assert_eq!(
+        report["restore_problems"][0]["left_behind"],
+        json!(["pushcheck_note", "pushcheck_otp"])
+    );
+    assert!(
+        registry()
+            .validate("contract-report", Mode::Strict, &report)
+            .expect("schema")
+            .is_empty()
+    );
+}
