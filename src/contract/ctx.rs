@@ -57,6 +57,9 @@ pub struct Ctx {
     pub(crate) observed: BTreeMap<&'static str, Skeleton>,
     /// Registrations this case personalized (to depersonalize when restoring a live target).
     pub(crate) personalized: Vec<String>,
+    /// A personalize sent whose answer has not come back: when Ctrl-C drops the case there, the
+    /// restore treats it as having succeeded.
+    pub(crate) personalize_in_flight: Option<String>,
     /// Registrations that answered PERSONALIZATION_IMPOSSIBLE to a personalize without
     /// forceDepersonalize although this case had not personalized them: they belong to a person
     /// from before the run, so writing cases must leave them alone.
@@ -80,6 +83,14 @@ pub fn excerpt(body: &[u8]) -> String {
 }
 
 impl Ctx {
+    /// Registrations to depersonalize when restoring: those personalized, and one whose
+    /// personalize was interrupted before its answer came.
+    pub(crate) fn to_depersonalize(&self) -> Vec<String> {
+        let mut out = self.personalized.clone();
+        out.extend(self.personalize_in_flight.iter().cloned());
+        out
+    }
+
     pub(crate) fn new(
         client: Client,
         mode: Mode,
@@ -98,6 +109,7 @@ impl Ctx {
             findings: Vec::new(),
             observed: BTreeMap::new(),
             personalized: Vec::new(),
+            personalize_in_flight: None,
             bound_before: Vec::new(),
         }
     }
@@ -165,7 +177,11 @@ impl Ctx {
     /// Sends a call, recording it. No response at all is a failure.
     pub async fn send(&mut self, call: Call) -> Result<Response, Failure> {
         let started = Instant::now();
+        if call.operation == Operation::Personalize {
+            self.personalize_in_flight = Some(call.registration_id.clone());
+        }
         let outcome = self.client.send(&call).await;
+        self.personalize_in_flight = None;
         if call.operation == Operation::Personalize
             && let Ok(response) = &outcome
         {

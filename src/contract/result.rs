@@ -295,3 +295,68 @@ pub fn as_millis(duration: Duration) -> f64 {
 pub fn millis<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_f64(as_millis(*duration))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(mode: Mode, kind: FindingKind) -> SuiteResult {
+        let cases = vec![CaseResult {
+            name: "get.existing",
+            group: "get",
+            summary: "",
+            status: Status::Passed,
+            duration: Duration::ZERO,
+            relies_on: &[],
+            skip_reason: None,
+            failure: None,
+            exchanges: Vec::new(),
+            findings: Vec::new(),
+        }];
+        SuiteResult {
+            tool: "pushcheck",
+            version: "0",
+            target: TargetInfo {
+                kind: TargetKind::Live,
+                base_url: "http://127.0.0.1:1".into(),
+            },
+            mode,
+            summary: SuiteResult::summarize(&cases),
+            duration: Duration::ZERO,
+            interrupted: false,
+            cases,
+            drift: vec![Finding {
+                kind,
+                schema: "push-registration".into(),
+                path: "/isPrimary".into(),
+                detail: "/isPrimary: retyped from boolean to string, breaking".into(),
+                cases: vec!["get.existing".into()],
+            }],
+            restore_problems: Vec::new(),
+            unusable_devices: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn breaking_drift_fails_only_in_strict_mode() {
+        assert!(result(Mode::Lenient, FindingKind::Breaking).passed());
+        let strict = result(Mode::Strict, FindingKind::Breaking);
+        assert!(!strict.passed());
+        assert!(
+            strict.reasons()[0].contains("breaking shape drift"),
+            "{:?}",
+            strict.reasons()
+        );
+        assert!(result(Mode::Strict, FindingKind::NotSeen).passed());
+        assert!(result(Mode::Strict, FindingKind::Additive).passed());
+    }
+
+    #[test]
+    fn all_skipped_is_told_apart() {
+        let mut r = result(Mode::Lenient, FindingKind::Additive);
+        assert!(!r.all_skipped());
+        r.cases[0].status = Status::Skipped;
+        r.summary = SuiteResult::summarize(&r.cases);
+        assert!(r.all_skipped());
+    }
+}

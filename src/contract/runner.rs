@@ -446,7 +446,8 @@ impl Prepared {
             };
             let duration = started.elapsed();
             if spec.writes && self.live.is_some() {
-                self.restore(&regs, &ctx.personalized, &interrupts).await;
+                self.restore(&regs, &ctx.to_depersonalize(), &interrupts)
+                    .await;
             }
             for (schema, skeleton) in &ctx.observed {
                 observed

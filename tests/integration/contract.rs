@@ -83,6 +83,11 @@ fn strict_mode_against_the_simulator_still_passes() {
         ..SuiteConfig::default()
     };
     let result = runtime.block_on(contract::run(config)).expect("suite runs");
+    // A run in which nothing ran would pass "no failure" vacuously.
+    assert_eq!(result.summary.skipped, 0, "every case ran");
+    assert_eq!(result.summary.passed, result.summary.total);
+    assert!(result.summary.total >= 40, "{:?}", result.summary);
+    assert!(result.passed());
     assert_eq!(
         result.summary.failed,
         0,
@@ -391,6 +396,63 @@ fn a_closed_port_is_a_runtime_error() {
     assert!(!run.stderr.contains(KEY));
 }
 
+/// `--list` lists what `--filter` (repeatable) selects, and a reader that stops early ends it
+/// quietly.
+#[test]
+fn list_honours_repeated_filters_and_a_closed_pipe() {
+    let run = run_cli(&[
+        "contract",
+        "--list",
+        "--filter",
+        "get.*",
+        "--filter",
+        "appcode.missing",
+    ]);
+    assert_eq!(run.exit, Exit::Passed, "{run:?}");
+    let names: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(
+        names.contains(&"get.existing") && names.contains(&"appcode.missing"),
+        "{names:?}"
+    );
+    assert!(
+        names
+            .iter()
+            .all(|n| n.starts_with("get.") || *n == "appcode.missing"),
+        "{names:?}"
+    );
+
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pushcheck"))
+        .args(["contract", "--list"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Read one byte, then close the pipe, as `| head -c1` would.
+    let mut first = [0u8; 1];
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_exact(&mut first)
+        .expect("read");
+    let status = child.wait().expect("wait");
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("stderr");
+    assert!(!stderr.contains("Broken pipe"), "{stderr}");
+    assert_eq!(status.code(), Some(0), "{stderr}");
+}
+
 #[test]
 fn usage_errors_exit_2() {
     for (args, needle) in [
@@ -402,6 +464,15 @@ fn usage_errors_exit_2() {
         (vec!["contract", "--timeout", "5"], "needs a unit"),
         (vec!["contract", "--basic", "nocolon"], "expected USER:PASS"),
         (vec!["contract", "--alow-writes"], "--allow-writes"),
+        (
+            vec!["contract", "--timeout", "-5s"],
+            "invalid value '-5s' for '--timeout <DURATION>'",
+        ),
+        (vec!["contract", "--timeout", "-5s"], "is negative"),
+        (
+            vec!["contract", "--list", "--filter", "no.such.case"],
+            "no case matches the filter",
+        ),
     ] {
         let run = run_cli(&args);
         assert_eq!(run.exit, Exit::Usage, "{args:?}: {run:?}");
@@ -496,183 +567,140 @@ fn reports_follow_their_formats() {
 }
 
 /// The simulator, started apart, stands in for a live account: the suite may write only with
-/// --allow-writes, and afterwards every registration has its original writable fields back.
+/// --allow-writes, and afterwards every device is exactly as it was — the whole registration
+/// (isPrimary, registrationEnabled, additionalData present or absent), seeded with non-default
+/// originals, and still belonging to nobody.
 #[test]
 fn a_live_run_with_writes_restores_every_registration() {
-    use pushcheck::api::Operation;
-    use pushcheck::api::client::{Call, Client, ClientConfig};
-    use pushcheck::mock::{Simulator, SimulatorConfig};
-
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    runtime.block_on(async {
-        let sim = Simulator::start(SimulatorConfig { seed_registrations: 20, ..SimulatorConfig::default() })
-            .await
-            .expect("simulator");
-        let facts = sim.facts().clone();
-        let listing: Value = reqwest::get(format!("{}?limit=5", facts.admin_url()))
-            .await
-            .expect("listing")
-            .json()
-            .await
-            .expect("json");
-        let ids: Vec<String> = listing["registrations"].as_array().expect("array")[1..4]
+    let live = LiveSim::start(3);
+    live.seed_originals();
+    let originals = live.states();
+    assert_eq!(
+        originals[0]["systemData"]["registrationEnabled"],
+        json!(false)
+    );
+    assert_eq!(originals[1]["isPrimary"], json!(true));
+    assert!(
+        originals[2].get("additionalData").is_none(),
+        "{}",
+        originals[2]
+    );
+    let suite = SuiteConfig {
+        target: contract::Target::Live {
+            base_url: live.base_url.clone(),
+            registration_ids: live.ids.clone(),
+            allow_writes: true,
+        },
+        credentials: vec![pushcheck::api::auth::Credentials::ApiKey(
+            pushcheck::api::auth::Secret::new(live.key.clone()),
+        )],
+        app_code: Some(live.app.clone()),
+        ..SuiteConfig::default()
+    };
+    let result = live
+        .runtime
+        .block_on(contract::run(suite))
+        .expect("suite runs");
+    assert!(
+        result.restore_problems.is_empty(),
+        "{:?}",
+        result.restore_problems
+    );
+    let failures: Vec<_> = result
+        .cases
+        .iter()
+        .filter_map(|c| c.failure.as_ref())
+        .collect();
+    assert_eq!(result.summary.failed, 0, "{failures:#?}");
+    let passed = |name: &str| {
+        result
+            .cases
             .iter()
-            .map(|r| r["registrationId"].as_str().expect("id").to_owned())
-            .collect();
-        let mut config = ClientConfig::new(facts.base_url.clone());
-        config.credentials = facts.credentials.first().cloned();
-        config.app_code = Some(facts.applications[0].app_code.clone());
-        let client = Client::new(config).expect("client");
-        // Give one registration state worth restoring.
-        let setup = Call::new(Operation::Patch, ids[0].clone())
-            .json(json!({"additionalData": {"owner": "qa", "pushcheck_note": "before"}, "systemData": {"registrationEnabled": false}}));
-        assert_eq!(client.send(&setup).await.expect("patch").status, 200);
-        let mut originals = Vec::new();
-        for id in &ids {
-            let r = client.send(&Call::new(Operation::Get, id.clone())).await.expect("get");
-            originals.push(serde_json::from_slice::<Value>(&r.body).expect("json"));
-        }
-
-        let suite = SuiteConfig {
-            target: contract::Target::Live { base_url: facts.base_url.clone(), registration_ids: ids.clone(), allow_writes: true },
-            credentials: facts.credentials.clone(),
-            app_code: Some(facts.applications[0].app_code.clone()),
-            ..SuiteConfig::default()
-        };
-        let result = contract::run(suite).await.expect("suite runs");
-        assert!(result.restore_problems.is_empty(), "{:?}", result.restore_problems);
-        assert_eq!(result.summary.failed, 0, "{:#?}", result.cases.iter().filter_map(|c| c.failure.as_ref()).collect::<Vec<_>>());
-        assert!(result.cases.iter().any(|c| c.name == "personalize.force_depersonalize" && c.status == Status::Passed));
-        assert!(result.cases.iter().any(|c| c.name == "patch.doc_example" && c.status == Status::Skipped));
-
-        for (id, original) in ids.iter().zip(&originals) {
-            let r = client.send(&Call::new(Operation::Get, id.clone())).await.expect("get");
-            let after: Value = serde_json::from_slice(&r.body).expect("json");
-            assert_eq!(after["isPrimary"], original["isPrimary"], "{id} isPrimary");
-            assert_eq!(after["systemData"], original["systemData"], "{id} systemData");
-            if let Some(data) = original["additionalData"].as_object() {
-                for (key, value) in data {
-                    assert_eq!(&after["additionalData"][key], value, "{id} additionalData {key}");
-                }
-            }
-        }
-        let invariants: Value = reqwest::get(format!("{}/__pushcheck/invariants", facts.base_url))
-            .await
-            .expect("invariants")
-            .json()
-            .await
-            .expect("json");
-        assert_eq!(invariants["violations"], json!([]));
-        sim.shutdown().await.expect("shutdown");
-    });
+            .any(|c| c.name == name && c.status == Status::Passed)
+    };
+    for name in [
+        "personalize.force_depersonalize",
+        "patch.additional_data",
+        "patch.is_primary_stored",
+        "personalize.other_person_refused_without_force",
+    ] {
+        assert!(passed(name), "{name} ran and passed");
+    }
+    assert!(
+        result
+            .cases
+            .iter()
+            .any(|c| c.name == "patch.doc_example" && c.status == Status::Skipped)
+    );
+    assert_eq!(live.states(), originals, "every device exactly as before");
+    for (n, id) in live.ids.iter().enumerate() {
+        assert!(live.belongs_to_nobody(id, n), "{id} left bound to a person");
+    }
+    let sim = live.sim.as_ref().expect("simulator");
+    assert!(sim.invariants().is_empty(), "{:?}", sim.invariants());
 }
 
-/// Ctrl-C in the middle of a live run with writes: the run stops, the registration the running
-/// case wrote to is restored, and the exit code is 3.
-#[test]
-fn ctrl_c_during_a_live_run_restores_and_exits_3() {
-    use std::io::BufRead;
+/// What a Ctrl-C run printed and how it ended.
+struct Interrupted {
+    exit: Option<i32>,
+    output: String,
+}
+
+/// Runs `pushcheck contract --allow-writes --filter FILTER` against `target` as a subprocess;
+/// at each hook (in order) the proxy has forwarded the request and holds its answer, `at_hook`
+/// looks at the target, then the test presses Ctrl-C (SIGINT).
+fn interrupt_at(
+    live: &LiveSim,
+    filter: &str,
+    matchers: Vec<proxy::Matcher>,
+    mut at_hook: impl FnMut(usize, &str),
+) -> Interrupted {
+    use std::io::Read;
     use std::process::{Command, Stdio};
-
-    use pushcheck::api::Operation;
-    use pushcheck::api::client::{Call, Client, ClientConfig};
-    use pushcheck::mock::{Faults, Simulator, SimulatorConfig};
-
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let sim = runtime
-        .block_on(Simulator::start(SimulatorConfig {
-            seed_registrations: 10,
-            faults: Faults {
-                latency: Duration::from_millis(100),
-                ..Faults::default()
-            },
-            ..SimulatorConfig::default()
-        }))
-        .expect("simulator");
-    let facts = sim.facts().clone();
-    let app = facts.applications[0].app_code.clone();
-    let key = facts
-        .credentials
-        .iter()
-        .find_map(|c| match c {
-            pushcheck::api::auth::Credentials::ApiKey(k) => Some(k.expose().to_owned()),
-            _ => None,
+    let (tx, rx) = std::sync::mpsc::channel();
+    let hooks_total = matchers.len();
+    let hooks = matchers
+        .into_iter()
+        .map(|matches| proxy::Hook {
+            matches,
+            signal: tx.clone(),
+            hold: Duration::from_secs(8),
         })
-        .expect("an API key");
-    let listing: Value = runtime
-        .block_on(async {
-            reqwest::get(format!("{}?limit=4", facts.admin_url()))
-                .await?
-                .json()
-                .await
-        })
-        .expect("listing");
-    let ids: Vec<String> = listing["registrations"].as_array().expect("array")[1..4]
-        .iter()
-        .map(|r| r["registrationId"].as_str().expect("id").to_owned())
         .collect();
-    let mut config = ClientConfig::new(facts.base_url.clone());
-    config.credentials = facts.credentials.first().cloned();
-    config.app_code = Some(app.clone());
-    let client = Client::new(config).expect("client");
-    let read_all = |client: &Client| -> Vec<Value> {
-        runtime.block_on(async {
-            let mut out = Vec::new();
-            for id in &ids {
-                let r = client
-                    .send(&Call::new(Operation::Get, id.clone()))
-                    .await
-                    .expect("get");
-                out.push(serde_json::from_slice::<Value>(&r.body).expect("json"));
-            }
-            out
-        })
-    };
-    let originals = read_all(&client);
-
+    let url = proxy::start(&live.runtime, &live.base_url, proxy::Defect::None, hooks);
     let mut child = Command::new(env!("CARGO_BIN_EXE_pushcheck"))
         .args([
             "contract",
             "--target",
-            &facts.base_url,
+            &url,
             "--app-code",
-            &app,
+            &live.app,
             "--allow-writes",
+            "--filter",
+            filter,
         ])
-        .args(ids.iter().flat_map(|id| ["--registration-id", id.as_str()]))
-        .env("PUSHCHECK_API_KEY", &key)
+        .args(
+            live.ids
+                .iter()
+                .flat_map(|id| ["--registration-id", id.as_str()]),
+        )
+        .env("PUSHCHECK_API_KEY", &live.key)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn pushcheck");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = tx.send(line);
-        }
-    });
-    // Wait (with a deadline) until the writing cases have started, then press Ctrl-C.
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    let mut seen = Vec::new();
-    loop {
-        let line = rx
-            .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
-            .unwrap_or_else(|_| panic!("no patch case started; output so far: {seen:#?}"));
-        let started_writing = line.starts_with("case patch.");
-        seen.push(line);
-        if started_writing {
-            break;
-        }
+    drop(tx);
+    for i in 0..hooks_total {
+        let request = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("hook {i} never reached"));
+        at_hook(i, &request);
+        let status = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
     }
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let exit = loop {
         if let Some(exit) = child.try_wait().expect("wait") {
@@ -684,18 +712,113 @@ fn ctrl_c_during_a_live_run_restores_and_exits_3() {
         );
         std::thread::sleep(Duration::from_millis(20));
     };
-    seen.extend(rx.try_iter());
-    let output = seen.join("\n");
-    assert_eq!(exit.code(), Some(3), "{output}");
-    assert!(output.contains("interrupted"), "{output}");
-    assert!(!output.contains(&key), "the key leaked");
-
-    let after = read_all(&client);
-    for ((id, before), after) in ids.iter().zip(&originals).zip(&after) {
-        assert_eq!(before["isPrimary"], after["isPrimary"], "{id}");
-        assert_eq!(before["systemData"], after["systemData"], "{id}");
+    let mut output = String::new();
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut output)
+        .expect("read");
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut output)
+        .expect("read");
+    assert!(!output.contains(&live.key), "the key leaked");
+    Interrupted {
+        exit: exit.code(),
+        output,
     }
-    runtime.block_on(sim.shutdown()).expect("shutdown");
+}
+
+fn matcher(method: &'static str, path_has: &'static str, body_has: &'static str) -> proxy::Matcher {
+    Box::new(move |m, path, body| {
+        m == method && path.contains(path_has) && String::from_utf8_lossy(body).contains(body_has)
+    })
+}
+
+/// Ctrl-C while a case's PATCH is in flight (the write has landed: read back before the
+/// signal): the run stops with exit 3 and the device is exactly as before, the attributes the
+/// case added deleted.
+#[test]
+fn ctrl_c_during_a_write_restores_and_exits_3() {
+    use pushcheck::api::Operation;
+    use pushcheck::api::client::Call;
+    let live = LiveSim::start(2);
+    live.seed_originals();
+    let originals = live.states();
+    let run = interrupt_at(
+        &live,
+        "patch.additional_data",
+        vec![matcher("PATCH", "", "pushcheck_otp")],
+        |_, _| {
+            let (_, now) = live.send(Call::new(Operation::Get, live.ids[0].clone()));
+            assert_eq!(
+                now["additionalData"]["pushcheck_otp"],
+                json!(true),
+                "the write landed: {now}"
+            );
+            assert_eq!(now["additionalData"]["owner"], json!("qa"));
+        },
+    );
+    assert_eq!(run.exit, Some(3), "{}", run.output);
+    assert!(run.output.contains("interrupted"), "{}", run.output);
+    assert_eq!(live.states(), originals, "{}", run.output);
+}
+
+/// Ctrl-C while a personalize is in flight: the device was bound (a personalize of another
+/// identity is refused before the signal) and belongs to nobody again afterwards.
+#[test]
+fn ctrl_c_during_a_personalize_depersonalizes_and_exits_3() {
+    use pushcheck::api::Operation;
+    use pushcheck::api::client::Call;
+    let live = LiveSim::start(2);
+    live.seed_originals();
+    let originals = live.states();
+    let run = interrupt_at(
+        &live,
+        "personalize.new_person",
+        vec![matcher("POST", "/personalize", "")],
+        |_, _| {
+            let probe = Call::new(Operation::Personalize, live.ids[0].clone())
+                .json(json!({"identity": {"phoneNumber": "385997654321"}}));
+            assert_eq!(
+                live.send(probe).0,
+                400,
+                "the device is bound while the answer is held"
+            );
+        },
+    );
+    assert_eq!(run.exit, Some(3), "{}", run.output);
+    assert_eq!(live.states(), originals, "{}", run.output);
+    assert!(live.belongs_to_nobody(&live.ids[0], 0), "{}", run.output);
+}
+
+/// A second Ctrl-C during the restore skips it and lists the device not restored — which indeed
+/// still carries what the case wrote.
+#[test]
+fn a_second_ctrl_c_skips_the_restore_and_lists_what_was_not_restored() {
+    let live = LiveSim::start(1);
+    live.seed_originals();
+    let originals = live.states();
+    let hooks = vec![
+        matcher("PATCH", "", "pushcheck_otp"),
+        matcher("GET", "", ""),
+    ];
+    let run = interrupt_at(&live, "patch.additional_data", hooks, |_, _| {});
+    assert_eq!(run.exit, Some(3), "{}", run.output);
+    let id = &live.ids[0];
+    assert!(
+        run.output.contains(&format!(
+            "{id}: not restored: a second Ctrl-C skipped the restore"
+        )),
+        "{}",
+        run.output
+    );
+    let after = live.states();
+    assert_ne!(after, originals);
+    assert_eq!(after[0]["additionalData"]["pushcheck_otp"], json!(true));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -710,6 +833,9 @@ mod proxy {
     use axum::extract::{Request, State};
     use axum::response::Response;
     use serde_json::Value;
+
+    /// Which request a hook stops at: `(method, path and query, body)`.
+    pub type Matcher = Box<dyn Fn(&str, &str, &[u8]) -> bool + Send + Sync>;
 
     /// The one thing the proxy breaks.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -730,7 +856,7 @@ mod proxy {
     /// holds is forwarded, then `signal` gets a message and the answer is held for `hold`.
     /// Hooks are armed one after the other, in the order given.
     pub struct Hook {
-        pub matches: Box<dyn Fn(&str, &str, &[u8]) -> bool + Send + Sync>,
+        pub matches: Matcher,
         pub signal: std::sync::mpsc::Sender<String>,
         pub hold: Duration,
     }
