@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
+use crate::api::redact::Redactor;
 use crate::schema::Mode;
 use crate::schema::shape::{Severity, ShapeChange};
 
@@ -160,6 +161,32 @@ pub struct CaseResult {
     pub failure: Option<Failure>,
     pub exchanges: Vec<Exchange>,
     pub findings: Vec<Finding>,
+}
+
+impl CaseResult {
+    /// Scrubs the run's secrets from every text of a case result.
+    pub fn scrub(&mut self, redactor: &Redactor) {
+        let result = self;
+        if redactor.is_empty() {
+            return;
+        }
+        if let Some(f) = &mut result.failure {
+            redactor.scrub_in_place(&mut f.message);
+            for text in [&mut f.request, &mut f.expected, &mut f.got, &mut f.pointer]
+                .into_iter()
+                .flatten()
+            {
+                redactor.scrub_in_place(text);
+            }
+        }
+        for finding in &mut result.findings {
+            redactor.scrub_in_place(&mut finding.detail);
+            redactor.scrub_in_place(&mut finding.path);
+        }
+        for exchange in &mut result.exchanges {
+            redactor.scrub_in_place(&mut exchange.request);
+        }
+    }
 }
 
 /// Something that went wrong while restoring a live registration.

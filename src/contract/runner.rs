@@ -18,20 +18,22 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use super::cases::{self, CaseSpec};
+use super::cases::CaseSpec;
 use super::ctx::{Ctx, Environment};
+use super::drift::drift_of;
 use super::live::{Interrupts, restore_device};
 use super::result::{
     CaseResult, Failure, Finding, RestoreProblem, Status, SuiteResult, TargetInfo, TargetKind,
     UnusableDevice,
 };
+use super::select::select;
 use crate::api::auth::Credentials;
 use crate::api::client::{Client, ClientConfig, ClientError};
 use crate::api::preflight::{Device, PreflightError, Reading, preflight};
 use crate::api::redact::Redactor;
 use crate::mock::{self, Application, RunningSimulator, Simulator, SimulatorConfig};
 use crate::schema::Mode;
-use crate::schema::shape::{Skeleton, pinned, required_in};
+use crate::schema::shape::Skeleton;
 
 /// Where to run.
 #[derive(Debug, Clone)]
@@ -108,14 +110,6 @@ impl ContractError {
     }
 }
 
-/// The cases `filters` select (every case when empty), in run order.
-pub fn select(filters: &[String]) -> Vec<&'static CaseSpec> {
-    cases::all()
-        .into_iter()
-        .filter(|c| filters.is_empty() || filters.iter().any(|p| matches_filter(c.name, p)))
-        .collect()
-}
-
 /// Registrations seeded for a suite run: ~45 are used, the rest is headroom.
 const SIMULATOR_REGISTRATIONS: usize = 200;
 /// The second application of the simulator, for cross-application cases.
@@ -174,31 +168,6 @@ pub async fn run_with_progress(
         restore_problems: target.restore_problems,
         unusable_devices: target.unusable,
     })
-}
-
-/// `*` matches any run of characters; without `*`, a substring match.
-fn matches_filter(name: &str, pattern: &str) -> bool {
-    if !pattern.contains('*') {
-        return name.contains(pattern);
-    }
-    let parts: Vec<&str> = pattern.split('*').collect();
-    let mut rest = name;
-    for (i, part) in parts.iter().enumerate() {
-        if i == 0 {
-            match rest.strip_prefix(part) {
-                Some(r) => rest = r,
-                None => return false,
-            }
-        } else if i == parts.len() - 1 {
-            return rest.ends_with(part);
-        } else {
-            match rest.find(part) {
-                Some(at) => rest = &rest[at + part.len()..],
-                None => return false,
-            }
-        }
-    }
-    true
 }
 
 /// A target ready for cases.
@@ -483,11 +452,11 @@ impl Prepared {
             if self.live.is_some() && !ctx.bound_before.is_empty() {
                 self.mark_bound(&ctx.bound_before, &mut result);
             }
-            scrub(&self.redactor, &mut result);
+            result.scrub(&self.redactor);
             progress(Event::Case(&result));
             results.push(result);
         }
-        Ok((results, drift(&observed), interrupts.count() > 0))
+        Ok((results, drift_of(&observed), interrupts.count() > 0))
     }
 
     /// Devices that already belong to a person: named as unusable; the case that found out is
@@ -541,52 +510,6 @@ impl Prepared {
     }
 }
 
-/// Drift of each response kind over the run, against the pinned doc shapes; each finding names
-/// the cases whose responses produced it.
-fn drift(observed: &BTreeMap<&'static str, Vec<(&'static str, Skeleton)>>) -> Vec<Finding> {
-    let mut out = Vec::new();
-    for (schema, seen) in observed {
-        let Some(pin) = pinned(schema) else { continue };
-        let mut merged = Skeleton::default();
-        for (_, skeleton) in seen {
-            merged.merge(skeleton);
-        }
-        for change in pin.diff_with(&merged, &|path| required_in(schema, path)) {
-            let mut cases: Vec<String> = seen
-                .iter()
-                .filter(|(_, s)| change.actual.is_none() || s.get(&change.path).is_some())
-                .map(|(name, _)| (*name).to_owned())
-                .collect();
-            cases.dedup();
-            out.push(Finding::from_shape(schema, &change, cases));
-        }
-    }
-    out
-}
-
-/// Scrubs the run's secrets from every text of a case result.
-fn scrub(redactor: &Redactor, result: &mut CaseResult) {
-    if redactor.is_empty() {
-        return;
-    }
-    if let Some(f) = &mut result.failure {
-        redactor.scrub_in_place(&mut f.message);
-        for text in [&mut f.request, &mut f.expected, &mut f.got, &mut f.pointer]
-            .into_iter()
-            .flatten()
-        {
-            redactor.scrub_in_place(text);
-        }
-    }
-    for finding in &mut result.findings {
-        redactor.scrub_in_place(&mut finding.detail);
-        redactor.scrub_in_place(&mut finding.path);
-    }
-    for exchange in &mut result.exchanges {
-        redactor.scrub_in_place(&mut exchange.request);
-    }
-}
-
 fn skipped(spec: &'static CaseSpec, reason: String) -> CaseResult {
     CaseResult {
         name: spec.name,
@@ -613,24 +536,4 @@ fn client(
     client_config.credentials = credentials.first().cloned();
     client_config.app_code = (!app_code.is_empty()).then(|| app_code.to_owned());
     Client::new(client_config).map_err(ContractError::Client)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::matches_filter;
-
-    #[test]
-    fn filters_match_substrings_and_wildcards() {
-        assert!(matches_filter(
-            "patch.custom_attribute.name_257_chars",
-            "custom_attribute"
-        ));
-        assert!(matches_filter(
-            "patch.custom_attribute.name_257_chars",
-            "patch.*257*"
-        ));
-        assert!(matches_filter("get.existing", "get.*"));
-        assert!(!matches_filter("get.existing", "patch.*"));
-        assert!(!matches_filter("get.existing", "*.unknown_id"));
-    }
 }
