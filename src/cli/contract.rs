@@ -307,3 +307,22 @@ pub fn write_reports(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_feed_needs_a_target() {
+        let feed = std::path::Path::new("feed.txt");
+        let err = refuse_feed_without_target(Some(feed), None).unwrap_err();
+        assert_eq!(err.exit, Exit::Usage);
+        assert!(
+            err.error
+                .to_string()
+                .contains("--feed feed.txt needs --target")
+        );
+        assert!(refuse_feed_without_target(Some(feed), Some("http://127.0.0.1:1")).is_ok());
+        assert!(refuse_feed_without_target(None, None).is_ok());
+    }
+}
