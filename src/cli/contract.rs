@@ -312,6 +312,33 @@ pub fn write_reports(
 mod tests {
     use super::*;
 
+    /// A writer whose reader went away after `left` bytes, as `| head` leaves stdout.
+    struct ClosedPipe {
+        left: usize,
+    }
+
+    impl Write for ClosedPipe {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.left == 0 {
+                return Err(std::io::ErrorKind::BrokenPipe.into());
+            }
+            let n = buf.len().min(self.left);
+            self.left -= n;
+            Ok(n)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn list_into_a_closed_pipe_ends_quietly() {
+        let exit = list(&[], &mut ClosedPipe { left: 200 });
+        assert!(matches!(exit, Ok(Exit::Passed)), "{exit:?}");
+        let all = list(&["get.".to_owned()], &mut Vec::new());
+        assert!(matches!(all, Ok(Exit::Passed)));
+    }
+
     #[test]
     fn a_feed_needs_a_target() {
         let feed = std::path::Path::new("feed.txt");

@@ -6,7 +6,7 @@
 //! checked). Against a **live** target, [`preflight`] first reads every named registration once
 //! (wrong key, unknown app code, missing registration, unreachable target: an error before any
 //! case). Cases that write run only with `allow_writes`, only on the registrations the user named,
-//! and each writing case's devices are restored afterwards ([`super::live`]) — also when the case
+//! and each writing case's devices are restored afterwards (module `live`) — also when the case
 //! failed or Ctrl-C interrupted the run. A device that turns out to belong to a person already
 //! (PERSONALIZATION_IMPOSSIBLE without forceDepersonalize) is named in
 //! [`SuiteResult::unusable_devices`] and its writing cases are skipped. Cases relying on simulator
