@@ -803,11 +803,27 @@ fn live_safe_cases_fail_on_exactly_their_defect_and_pass_the_control() {
     use proxy::Defect;
     let is_primary = "patch.is_primary_stored";
     let force = "personalize.other_person_refused_without_force";
-    for (defect, case, passes) in [
-        (Defect::None, is_primary, true),
-        (Defect::IsPrimaryNotStored, is_primary, false),
-        (Defect::None, force, true),
-        (Defect::ForceIgnored, force, false),
+    for (defect, case, passes, says) in [
+        (Defect::None, is_primary, true, ""),
+        (
+            Defect::IsPrimaryNotStored,
+            is_primary,
+            false,
+            "unexpected value at /isPrimary in the GET after the PATCH",
+        ),
+        (Defect::None, force, true, ""),
+        (
+            Defect::ForceIgnored,
+            force,
+            false,
+            "without forceDepersonalize must be refused",
+        ),
+        (
+            Defect::RefusedButMoved,
+            force,
+            false,
+            "must still belong to A",
+        ),
     ] {
         let live = LiveSim::start(3);
         let url = proxy::start(&live.runtime, &live.base_url, defect, Vec::new());
@@ -828,6 +844,11 @@ fn live_safe_cases_fail_on_exactly_their_defect_and_pass_the_control() {
             assert!(
                 run.stdout.contains(&format!("case {case} ... FAILED")),
                 "{label}: {}",
+                run.stdout
+            );
+            assert!(
+                run.stdout.contains(says),
+                "{label}: expected {says:?} in {}",
                 run.stdout
             );
         }

@@ -29,6 +29,9 @@ pub mod proxy {
         EchoAuthorization,
         /// Custom attributes sent as `null` in a PATCH are dropped, never deleted.
         NullIgnored,
+        /// A personalize with `forceDepersonalize=false` is refused as it should be, but the
+        /// device is moved anyway.
+        RefusedButMoved,
     }
 
     /// A point to stop at: the first request for which `matches(method, path+query, body)`
@@ -123,6 +126,22 @@ pub mod proxy {
                 .expect("response");
         };
         let status = upstream.status().as_u16();
+        if shared.defect == Defect::RefusedButMoved
+            && status == 400
+            && target.contains("forceDepersonalize=false")
+        {
+            let forced = target.replace("forceDepersonalize=false", "forceDepersonalize=true");
+            let mut again = shared
+                .http
+                .request(method.clone(), format!("{}{forced}", shared.upstream))
+                .body(body.clone());
+            for name in ["authorization", "appcode", "content-type"] {
+                if let Some(v) = headers.get(name) {
+                    again = again.header(name, v.as_bytes());
+                }
+            }
+            let _ = again.send().await;
+        }
         let content_type = upstream
             .headers()
             .get("content-type")
