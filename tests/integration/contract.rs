@@ -61,6 +61,8 @@ fn every_case_passes_against_the_embedded_simulator() {
         "personalize.set_device_as_primary",
         "personalize.external_id_null_string",
         "depersonalize.then_get",
+        "patch.is_primary_stored",
+        "personalize.other_person_refused_without_force",
     ] {
         assert!(
             result.cases.iter().any(|c| c.name == required),
