@@ -15,6 +15,9 @@ use serde_json::Value;
 use super::auth::Credentials;
 use super::{APP_CODE_HEADER, Operation};
 
+/// The longest a connection may take to open: an unreachable target is reported in seconds.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// How a client is set up.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -203,16 +206,13 @@ pub struct Client {
 
 impl Client {
     pub fn new(config: ClientConfig) -> Result<Client, ClientError> {
-        let base = config.base_url.trim_end_matches('/').to_owned();
-        let parsed = reqwest::Url::parse(&base)
-            .map_err(|e| ClientError::Setup(format!("target URL {base:?} is not a URL: {e}")))?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(ClientError::Setup(format!(
-                "target URL {base:?} must start with http:// or https://"
-            )));
-        }
+        // The one URL check (scheme, host, no userinfo); its messages never show a credential.
+        let base = super::target::parse(&config.base_url)
+            .map_err(|e| ClientError::Setup(e.to_string()))?
+            .base_url;
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
+            .connect_timeout(config.timeout.min(CONNECT_TIMEOUT))
             .user_agent(config.user_agent.clone())
             .build()
             .map_err(|e| ClientError::Setup(e.to_string()))?;

@@ -11,6 +11,9 @@
 pub mod auth;
 pub mod client;
 pub mod docs;
+pub mod preflight;
+pub mod redact;
+pub mod target;
 
 /// Path prefix of every operation \[doc\]\[spec\].
 pub const BASE_PATH: &str = "/people/2/contactInformation/push";

@@ -5,6 +5,11 @@ use std::time::Duration;
 /// `250ms`, `5s`, `1.5s`, `100us`, `2m`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
+    if text.starts_with('-') {
+        return Err(format!(
+            "{text:?} is negative: a duration is a positive number with a unit, e.g. 20ms or 1.5s"
+        ));
+    }
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .ok_or_else(|| format!("{text:?} needs a unit: us, ms, s or m (e.g. 20ms)"))?;
@@ -48,6 +53,7 @@ mod tests {
         assert_eq!(parse_duration("20ms"), Ok(Duration::from_millis(20)));
         assert!(parse_duration("5").is_err());
         assert!(parse_duration("5h").is_err());
+        assert!(parse_duration("-5s").unwrap_err().contains("negative"));
         assert!(parse_rate("1.5").is_err());
     }
 }

@@ -22,21 +22,29 @@ Examples:
       --app-code MY_APP --registration-id REG1 --registration-id REG2 --allow-writes \\
       --report-junit junit.xml --report-json contract.json
 
-Against a live target, cases that write run only with --allow-writes and only on the
---registration-id registrations; their writable fields are read first and written back after
-each case (also on failure or Ctrl-C). Use dedicated test devices: a device's original person
-binding cannot be read through this API, so it cannot be re-established. Cases that rely on
-simulator choices the docs leave open are skipped against a live target.
+Against a live target, every --registration-id is read once before any case (a wrong key, an
+unknown app code or a registration that does not exist stops the run with exit 2). Cases that
+write run only with --allow-writes and only on those registrations; after each such case their
+writable fields are written back, custom attributes the run added are sent as null (how the
+vendor's SDKs delete one), and the device is read back: what remains is reported. Ctrl-C stops
+the run and restores; a second Ctrl-C skips the restore and lists what was not restored. Use
+dedicated test devices that belong to nobody: a device already personalized to someone is named
+and its writing cases skipped (exit 2). Cases that rely on simulator choices the docs leave open
+are skipped against a live target. A run in which every case was skipped checked nothing: exit 2,
+unless --allow-all-skipped. Credentials never go in the URL (user:pass@ is refused).
 
 Environment:
   PUSHCHECK_TARGET, PUSHCHECK_APP_CODE, PUSHCHECK_API_KEY, PUSHCHECK_BASIC,
   PUSHCHECK_IBSSO, PUSHCHECK_BEARER
 
 Exit codes:
-  0  every case passed (or was skipped)
-  1  a case failed (or a live registration could not be restored)
-  2  usage error (bad flag or URL, no case matches --filter, unreadable --registration-id)
-  3  runtime error (target unreachable, simulator failed, report not writable, interrupted)";
+  0  every case passed (or was skipped, with at least one run or --allow-all-skipped)
+  1  a case failed, a live registration could not be restored, or breaking drift with --strict
+  2  configuration error: bad flag or URL, credentials in the URL, no case matches --filter,
+     credentials rejected, unknown app code, a --registration-id that does not exist or is
+     already personalized, no --registration-id for a live target, report path not writable,
+     every case skipped
+  3  runtime error (target unreachable, simulator failed, report write failed, interrupted)";
 
 /// Flags of `pushcheck contract`.
 #[derive(Debug, Args)]
@@ -77,14 +85,19 @@ pub struct SuiteFlags {
     #[arg(long)]
     pub allow_writes: bool,
     /// Per-request timeout, e.g. 5s or 500ms.
-    #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION",
+          allow_hyphen_values = true)]
     pub timeout: Duration,
     /// Strict mode: fields no schema names are failures (default: reported as findings).
     #[arg(long)]
     pub strict: bool,
-    /// Run only cases whose name contains PATTERN (or matches it, with * wildcards).
+    /// Run only cases whose name contains PATTERN (or matches it, with * wildcards); repeat
+    /// for more (a case matching any runs). Also limits --list.
     #[arg(long, value_name = "PATTERN")]
-    pub filter: Option<String>,
+    pub filter: Vec<String>,
+    /// Accept a run in which every case was skipped (default: exit 2, nothing was checked).
+    #[arg(long)]
+    pub allow_all_skipped: bool,
 }
 
 impl SuiteFlags {
@@ -109,7 +122,9 @@ impl SuiteFlags {
         let target = match target {
             None => Target::Simulator,
             Some(url) => Target::Live {
-                base_url: url.to_owned(),
+                base_url: crate::api::target::parse(url)
+                    .map_err(Failure::usage)?
+                    .base_url,
                 registration_ids: self.registration_ids.clone(),
                 allow_writes: self.allow_writes,
             },
@@ -120,31 +135,116 @@ impl SuiteFlags {
             app_code: auth.app_code.clone(),
             timeout: self.timeout,
             mode: self.mode(),
-            filter: self.filter.clone(),
+            filters: self.filter.clone(),
         })
     }
+
+    /// Exit 2 for a run that checked nothing or found devices it must not use; `None` otherwise.
+    pub fn configuration_verdict(&self, result: &contract::SuiteResult) -> Option<Failure> {
+        if let Some(device) = result.unusable_devices.first() {
+            return Some(Failure::usage(anyhow::anyhow!("{}", device.reason)));
+        }
+        if result.all_skipped() && !self.allow_all_skipped {
+            let why = result
+                .cases
+                .iter()
+                .find_map(|c| c.skip_reason.clone())
+                .unwrap_or_default();
+            return Some(Failure::usage(anyhow::anyhow!(
+                "every case was skipped ({} of {}), so nothing was checked; first reason: {why}. Pass --allow-all-skipped if that is intended",
+                result.summary.skipped,
+                result.summary.total
+            )));
+        }
+        None
+    }
+}
+
+/// `--feed` feeds the load of a live target; without `--target` it would be silently ignored,
+/// so it is refused. For `check` and `load` (the lead wires it into their flag handling).
+#[allow(dead_code)]
+pub fn refuse_feed_without_target(
+    feed: Option<&std::path::Path>,
+    target: Option<&str>,
+) -> Result<(), Failure> {
+    match (feed, target) {
+        (Some(file), None) => Err(Failure::usage(anyhow::anyhow!(
+            "--feed {} needs --target: the embedded simulator feeds itself (drop --feed, or give the live target's URL)",
+            file.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Checks, before any request, that each report path can be written: its directory exists and
+/// the path is not a directory. A file that did not exist is created and removed again.
+pub fn check_report_paths(paths: &[Option<&PathBuf>]) -> Result<(), Failure> {
+    for path in paths.iter().flatten() {
+        let existed = path.exists();
+        let opened = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path);
+        match opened {
+            Ok(_) if !existed => {
+                let _ = std::fs::remove_file(path);
+            }
+            Ok(_) => {}
+            Err(e) => {
+                return Err(Failure::usage(anyhow::anyhow!(
+                    "cannot write the report {}: {e}",
+                    path.display()
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Maps a suite error to its exit code.
 pub fn contract_failure(error: ContractError) -> Failure {
-    match error {
-        ContractError::NoCase(_) | ContractError::Unreadable { .. } | ContractError::Client(_) => {
-            Failure::usage(error)
+    if error.is_configuration() {
+        Failure::usage(error)
+    } else {
+        Failure::runtime(error)
+    }
+}
+
+/// `--list`: the selected cases; a reader that stops early (`| head`) ends it quietly.
+fn list(filters: &[String], out: &mut dyn Write) -> CmdResult {
+    let selected = contract::select(filters);
+    if selected.is_empty() {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "no case matches the filter {:?}",
+            filters.join(", ")
+        )));
+    }
+    for case in selected {
+        match writeln!(out, "{:<48} {}", case.name, case.summary) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(Exit::Passed),
+            Err(e) => return Err(io_failure(e)),
         }
-        ContractError::Simulator(_) | ContractError::Unreachable { .. } => Failure::runtime(error),
+    }
+    match out.flush() {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(io_failure(e)),
+        _ => Ok(Exit::Passed),
     }
 }
 
 pub fn run(args: ContractArgs, out: &mut dyn Write, console: Console) -> CmdResult {
     if args.list {
-        for case in contract::cases::all() {
-            writeln!(out, "{:<48} {}", case.name, case.summary).map_err(io_failure)?;
-        }
-        return Ok(Exit::Passed);
+        return list(&args.suite.filter, out);
     }
     let config = args
         .suite
         .suite_config(args.target.as_deref(), &args.auth)?;
+    if args.target.is_some() && args.suite.registration_ids.is_empty() {
+        return Err(Failure::usage(
+            crate::api::preflight::PreflightError::NoRegistrations,
+        ));
+    }
+    check_report_paths(&[args.report_json.as_ref(), args.report_junit.as_ref()])?;
     let runtime = super::runtime()?;
     let style = report::contract::Style {
         color: console.color,
@@ -175,6 +275,9 @@ pub fn run(args: ContractArgs, out: &mut dyn Write, console: Console) -> CmdResu
         args.report_json.as_ref(),
         args.report_junit.as_ref(),
     )?;
+    if let Some(failure) = args.suite.configuration_verdict(&result) {
+        return Err(failure);
+    }
     Ok(if result.interrupted {
         Exit::Runtime
     } else if result.passed() {
@@ -203,4 +306,50 @@ pub fn write_reports(
         super::write_file(path, xml.as_bytes())?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A writer whose reader went away after `left` bytes, as `| head` leaves stdout.
+    struct ClosedPipe {
+        left: usize,
+    }
+
+    impl Write for ClosedPipe {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.left == 0 {
+                return Err(std::io::ErrorKind::BrokenPipe.into());
+            }
+            let n = buf.len().min(self.left);
+            self.left -= n;
+            Ok(n)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn list_into_a_closed_pipe_ends_quietly() {
+        let exit = list(&[], &mut ClosedPipe { left: 200 });
+        assert!(matches!(exit, Ok(Exit::Passed)), "{exit:?}");
+        let all = list(&["get.".to_owned()], &mut Vec::new());
+        assert!(matches!(all, Ok(Exit::Passed)));
+    }
+
+    #[test]
+    fn a_feed_needs_a_target() {
+        let feed = std::path::Path::new("feed.txt");
+        let err = refuse_feed_without_target(Some(feed), None).unwrap_err();
+        assert_eq!(err.exit, Exit::Usage);
+        assert!(
+            err.error
+                .to_string()
+                .contains("--feed feed.txt needs --target")
+        );
+        assert!(refuse_feed_without_target(Some(feed), Some("http://127.0.0.1:1")).is_ok());
+        assert!(refuse_feed_without_target(None, None).is_ok());
+    }
 }

@@ -11,7 +11,8 @@ use serde_json::Value;
 use super::cases::CaseSpec;
 use super::result::{Exchange, Failure, Finding, FindingKind};
 use crate::api::client::{Call, Client, Response};
-use crate::api::{Operation, auth::Credentials};
+use crate::api::personalize_flag::FORCE_DEPERSONALIZE;
+use crate::api::{Operation, auth::Credentials, message_id};
 use crate::schema::shape::Skeleton;
 use crate::schema::{Mode, registry};
 
@@ -56,6 +57,13 @@ pub struct Ctx {
     pub(crate) observed: BTreeMap<&'static str, Skeleton>,
     /// Registrations this case personalized (to depersonalize when restoring a live target).
     pub(crate) personalized: Vec<String>,
+    /// A personalize sent whose answer has not come back: when Ctrl-C drops the case there, the
+    /// restore treats it as having succeeded.
+    pub(crate) personalize_in_flight: Option<String>,
+    /// Registrations that answered PERSONALIZATION_IMPOSSIBLE to a personalize without
+    /// forceDepersonalize although this case had not personalized them: they belong to a person
+    /// from before the run, so writing cases must leave them alone.
+    pub(crate) bound_before: Vec<String>,
 }
 
 const EXCERPT: usize = 160;
@@ -75,6 +83,14 @@ pub fn excerpt(body: &[u8]) -> String {
 }
 
 impl Ctx {
+    /// Registrations to depersonalize when restoring: those personalized, and one whose
+    /// personalize was interrupted before its answer came.
+    pub(crate) fn to_depersonalize(&self) -> Vec<String> {
+        let mut out = self.personalized.clone();
+        out.extend(self.personalize_in_flight.iter().cloned());
+        out
+    }
+
     pub(crate) fn new(
         client: Client,
         mode: Mode,
@@ -93,6 +109,8 @@ impl Ctx {
             findings: Vec::new(),
             observed: BTreeMap::new(),
             personalized: Vec::new(),
+            personalize_in_flight: None,
+            bound_before: Vec::new(),
         }
     }
 
@@ -159,11 +177,23 @@ impl Ctx {
     /// Sends a call, recording it. No response at all is a failure.
     pub async fn send(&mut self, call: Call) -> Result<Response, Failure> {
         let started = Instant::now();
+        if call.operation == Operation::Personalize {
+            self.personalize_in_flight = Some(call.registration_id.clone());
+        }
         let outcome = self.client.send(&call).await;
+        self.personalize_in_flight = None;
         if call.operation == Operation::Personalize
-            && outcome.as_ref().is_ok_and(|r| r.status == 200)
+            && let Ok(response) = &outcome
         {
-            self.personalized.push(call.registration_id.clone());
+            let id = &call.registration_id;
+            if response.status == 200 {
+                self.personalized.push(id.clone());
+            } else if is_bound_elsewhere(&call, response)
+                && !self.personalized.contains(id)
+                && !self.bound_before.contains(id)
+            {
+                self.bound_before.push(id.clone());
+            }
         }
         self.exchanges.push(Exchange {
             request: call.describe(),
@@ -222,7 +252,38 @@ impl Ctx {
         let operation = call.operation;
         let response = self.send(call).await?;
         expect_status(&response, status)?;
-        let value = json_body(&response)?;
+        self.error_body(operation, &response, status, expect)
+    }
+
+    /// Sends a call that must be refused: any 4xx, with a documented error body for that status
+    /// (what the docs promise where they name no status or messageId).
+    pub async fn refused(&mut self, call: Call) -> Result<Value, Failure> {
+        let operation = call.operation;
+        let response = self.send(call).await?;
+        if !(400..500).contains(&response.status) {
+            return Err(Failure {
+                message: format!("expected a refusal (HTTP 4xx), got {}", response.status),
+                expected: Some("HTTP 4xx with a documented error body".into()),
+                got: Some(format!(
+                    "HTTP {}: {}",
+                    response.status,
+                    excerpt(&response.body)
+                )),
+                ..at(&response)
+            });
+        }
+        self.error_body(operation, &response, response.status, ErrorExpect::AnyShape)
+    }
+
+    /// The body of an error answer must follow a documented error shape matching `expect`.
+    fn error_body(
+        &mut self,
+        operation: Operation,
+        response: &Response,
+        status: u16,
+        expect: ErrorExpect,
+    ) -> Result<Value, Failure> {
+        let value = json_body(response)?;
         let shapes: Vec<&str> = operation
             .error_answers()
             .iter()
@@ -260,15 +321,15 @@ impl Ctx {
                 pointer: Some(first.instance_path.clone()),
                 expected: Some(format!("{schema}: {}", first.message)),
                 got: Some(excerpt(&response.body)),
-                ..at(&response)
+                ..at(response)
             });
         }
         match expect {
             ErrorExpect::Push(code) => {
-                expect_value(&response, &value, "/errorCode", &Value::from(code))?
+                expect_value(response, &value, "/errorCode", &Value::from(code))?
             }
             ErrorExpect::Legacy(id) => expect_value(
-                &response,
+                response,
                 &value,
                 "/requestError/serviceException/messageId",
                 &Value::from(id),
@@ -314,6 +375,7 @@ impl Ctx {
                     schema: schema.to_owned(),
                     path: v.instance_path,
                     detail: format!("in the answer to {}", response.request),
+                    cases: Vec::new(),
                 };
                 if !self.findings.contains(&finding) {
                     self.findings.push(finding);
@@ -322,6 +384,21 @@ impl Ctx {
         }
         Ok(())
     }
+}
+
+/// A personalize without `forceDepersonalize=true` refused with PERSONALIZATION_IMPOSSIBLE.
+fn is_bound_elsewhere(call: &Call, response: &Response) -> bool {
+    let forced = call
+        .flags
+        .iter()
+        .any(|(name, value)| *name == FORCE_DEPERSONALIZE && *value);
+    !forced
+        && (400..500).contains(&response.status)
+        && serde_json::from_slice::<Value>(&response.body).is_ok_and(|v| {
+            v.pointer("/requestError/serviceException/messageId")
+                .and_then(Value::as_str)
+                == Some(message_id::PERSONALIZATION_IMPOSSIBLE)
+        })
 }
 
 /// A failure pre-filled with the response's request and status.

@@ -4,9 +4,10 @@
 //!
 //! - [`cases`]: the catalog (add a case there).
 //! - [`ctx`]: what a case runs with, and the checks each response goes through.
-//! - [`runner`]: targets (embedded simulator or live account), allocation of registrations,
-//!   live-target safety (writes only with `allow_writes`, originals restored, Ctrl-C handled),
-//!   shape drift over the run.
+//! - [`runner`]: targets (embedded simulator or live account, read first by
+//!   [`crate::api::preflight`]), allocation of registrations, live-target safety (writes only with
+//!   `allow_writes`, restore and Ctrl-C in `live`), secrets scrubbed from every result, shape
+//!   drift over the run (`drift`); `select`: which cases `--filter` picks.
 //! - [`result`]: the results, as data.
 //!
 //! This module does not print and does not import the load module or the CLI.
@@ -17,8 +18,12 @@
 
 pub mod cases;
 pub mod ctx;
+mod drift;
+mod live;
 pub mod result;
 pub mod runner;
+mod select;
 
 pub use result::{CaseResult, Failure, Status, SuiteResult};
 pub use runner::{ContractError, Event, SuiteConfig, Target, run, run_with_progress};
+pub use select::select;

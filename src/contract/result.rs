@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
+use crate::api::redact::Redactor;
 use crate::schema::Mode;
 use crate::schema::shape::{Severity, ShapeChange};
 
@@ -104,8 +105,11 @@ pub enum FindingKind {
     Undocumented,
     /// A field the pinned shape does not have.
     Additive,
-    /// A pinned field never seen, or a changed type.
+    /// A required pinned field missing, or a changed type (a failure with `--strict`).
     Breaking,
+    /// An optional pinned field no response carried: nothing to judge.
+    #[serde(rename = "not_seen")]
+    NotSeen,
 }
 
 /// A finding about one response, or about the shapes seen over the whole run.
@@ -117,19 +121,25 @@ pub struct Finding {
     /// JSON pointer (`[]` for any array element in shape paths).
     pub path: String,
     pub detail: String,
+    /// Drift: the cases whose responses produced this shape (for a field not seen or removed:
+    /// every case that produced the response kind).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cases: Vec<String>,
 }
 
 impl Finding {
-    /// A shape change of a response kind, as a finding.
-    pub fn from_shape(schema: &str, change: &ShapeChange) -> Finding {
+    /// A shape change of a response kind, as a finding, produced by `cases`.
+    pub fn from_shape(schema: &str, change: &ShapeChange, cases: Vec<String>) -> Finding {
         Finding {
             kind: match change.severity() {
                 Severity::Additive => FindingKind::Additive,
                 Severity::Breaking => FindingKind::Breaking,
+                Severity::NotSeen => FindingKind::NotSeen,
             },
             schema: schema.to_owned(),
             path: change.path.clone(),
             detail: change.to_string(),
+            cases,
         }
     }
 }
@@ -153,11 +163,47 @@ pub struct CaseResult {
     pub findings: Vec<Finding>,
 }
 
+impl CaseResult {
+    /// Scrubs the run's secrets from every text of a case result.
+    pub fn scrub(&mut self, redactor: &Redactor) {
+        let result = self;
+        if redactor.is_empty() {
+            return;
+        }
+        if let Some(f) = &mut result.failure {
+            redactor.scrub_in_place(&mut f.message);
+            for text in [&mut f.request, &mut f.expected, &mut f.got, &mut f.pointer]
+                .into_iter()
+                .flatten()
+            {
+                redactor.scrub_in_place(text);
+            }
+        }
+        for finding in &mut result.findings {
+            redactor.scrub_in_place(&mut finding.detail);
+            redactor.scrub_in_place(&mut finding.path);
+        }
+        for exchange in &mut result.exchanges {
+            redactor.scrub_in_place(&mut exchange.request);
+        }
+    }
+}
+
 /// Something that went wrong while restoring a live registration.
 #[derive(Debug, Clone, Serialize)]
 pub struct RestoreProblem {
     pub registration_id: String,
     pub message: String,
+    /// Custom attributes the run added that are still on the device (the target did not honour
+    /// `null` as delete, or the restore did not run).
+    pub left_behind: Vec<String>,
+}
+
+/// A live device the run could not use, and why (a configuration problem: exit 2).
+#[derive(Debug, Clone, Serialize)]
+pub struct UnusableDevice {
+    pub registration_id: String,
+    pub reason: String,
 }
 
 /// Counts of a run.
@@ -186,12 +232,74 @@ pub struct SuiteResult {
     pub drift: Vec<Finding>,
     /// Live targets: registrations whose original state could not be fully restored.
     pub restore_problems: Vec<RestoreProblem>,
+    /// Live targets: devices that cannot be used for writing cases (already bound to a person).
+    pub unusable_devices: Vec<UnusableDevice>,
 }
 
 impl SuiteResult {
-    /// True when no case failed, the run was not interrupted and every restore succeeded.
+    /// True when no case failed, the run was not interrupted, every restore succeeded and, in
+    /// strict mode, no response shape drifted in a breaking way. (A run whose cases were all
+    /// skipped passes here; the CLI refuses it: see [`SuiteResult::all_skipped`].)
     pub fn passed(&self) -> bool {
-        self.summary.failed == 0 && !self.interrupted && self.restore_problems.is_empty()
+        self.summary.failed == 0
+            && !self.interrupted
+            && self.restore_problems.is_empty()
+            && !self.strict_drift_failed()
+    }
+
+    /// Strict mode and a breaking shape change.
+    pub fn strict_drift_failed(&self) -> bool {
+        self.mode == Mode::Strict && self.drift.iter().any(|f| f.kind == FindingKind::Breaking)
+    }
+
+    /// Every selected case was skipped: nothing was checked.
+    pub fn all_skipped(&self) -> bool {
+        self.summary.total > 0 && self.summary.skipped == self.summary.total
+    }
+
+    /// One line per reason the run did not pass (for a verdict or a combined report).
+    pub fn reasons(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .cases
+            .iter()
+            .filter(|c| c.status == Status::Failed)
+            .map(|c| {
+                let why = c
+                    .failure
+                    .as_ref()
+                    .map_or_else(String::new, |f| format!(": {}", f.message));
+                format!("contract case {} failed{why}", c.name)
+            })
+            .collect();
+        out.extend(self.restore_problems.iter().map(|p| {
+            format!(
+                "contract: registration {} not restored: {}",
+                p.registration_id, p.message
+            )
+        }));
+        if self.strict_drift_failed() {
+            out.extend(
+                self.drift
+                    .iter()
+                    .filter(|f| f.kind == FindingKind::Breaking)
+                    .map(|f| {
+                        format!(
+                            "contract: breaking shape drift (--strict): {} {}",
+                            f.schema, f.detail
+                        )
+                    }),
+            );
+        }
+        out.extend(self.unusable_devices.iter().map(|d| {
+            format!(
+                "contract: registration {} unusable: {}",
+                d.registration_id, d.reason
+            )
+        }));
+        if self.interrupted {
+            out.push("contract: interrupted".to_owned());
+        }
+        out
     }
 
     pub(crate) fn summarize(cases: &[CaseResult]) -> Summary {
@@ -213,4 +321,69 @@ pub fn as_millis(duration: Duration) -> f64 {
 /// Serializes a duration with [`as_millis`].
 pub fn millis<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_f64(as_millis(*duration))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(mode: Mode, kind: FindingKind) -> SuiteResult {
+        let cases = vec![CaseResult {
+            name: "get.existing",
+            group: "get",
+            summary: "",
+            status: Status::Passed,
+            duration: Duration::ZERO,
+            relies_on: &[],
+            skip_reason: None,
+            failure: None,
+            exchanges: Vec::new(),
+            findings: Vec::new(),
+        }];
+        SuiteResult {
+            tool: "pushcheck",
+            version: "0",
+            target: TargetInfo {
+                kind: TargetKind::Live,
+                base_url: "http://127.0.0.1:1".into(),
+            },
+            mode,
+            summary: SuiteResult::summarize(&cases),
+            duration: Duration::ZERO,
+            interrupted: false,
+            cases,
+            drift: vec![Finding {
+                kind,
+                schema: "push-registration".into(),
+                path: "/isPrimary".into(),
+                detail: "/isPrimary: retyped from boolean to string, breaking".into(),
+                cases: vec!["get.existing".into()],
+            }],
+            restore_problems: Vec::new(),
+            unusable_devices: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn breaking_drift_fails_only_in_strict_mode() {
+        assert!(result(Mode::Lenient, FindingKind::Breaking).passed());
+        let strict = result(Mode::Strict, FindingKind::Breaking);
+        assert!(!strict.passed());
+        assert!(
+            strict.reasons()[0].contains("breaking shape drift"),
+            "{:?}",
+            strict.reasons()
+        );
+        assert!(result(Mode::Strict, FindingKind::NotSeen).passed());
+        assert!(result(Mode::Strict, FindingKind::Additive).passed());
+    }
+
+    #[test]
+    fn all_skipped_is_told_apart() {
+        let mut r = result(Mode::Lenient, FindingKind::Additive);
+        assert!(!r.all_skipped());
+        r.cases[0].status = Status::Skipped;
+        r.summary = SuiteResult::summarize(&r.cases);
+        assert!(r.all_skipped());
+    }
 }

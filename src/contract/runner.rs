@@ -3,30 +3,37 @@
 //!
 //! Against the **embedded simulator** (the default) every case gets fresh registrations of a
 //! simulator started for this run, with two applications (so 48013 across applications is
-//! checked). Against a **live** target the suite loses no data: cases that write run only with
-//! `allow_writes`, only on the registrations the user named; each of them is read first, and after
-//! every writing case its writable fields (isPrimary, systemData.registrationEnabled,
-//! additionalData) are written back and a device the case personalized is depersonalized — also
-//! when the case failed or Ctrl-C interrupted the run. A device's original person binding cannot
-//! be read through this API, so it cannot be re-established: name dedicated test devices.
-//! Cases relying on simulator choices are skipped live, with the reason.
+//! checked). Against a **live** target, [`preflight`] first reads every named registration once
+//! (wrong key, unknown app code, missing registration, unreachable target: an error before any
+//! case). Cases that write run only with `allow_writes`, only on the registrations the user named,
+//! and each writing case's devices are restored afterwards (module `live`) — also when the case
+//! failed or Ctrl-C interrupted the run. A device that turns out to belong to a person already
+//! (PERSONALIZATION_IMPOSSIBLE without forceDepersonalize) is named in
+//! [`SuiteResult::unusable_devices`] and its writing cases are skipped. Cases relying on simulator
+//! choices are skipped live, with the reason. Every text a target sent back is scrubbed of the
+//! run's secrets ([`Redactor`]) before it enters a result.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::cases::{self, CaseSpec};
+use super::cases::CaseSpec;
 use super::ctx::{Ctx, Environment};
+use super::drift::drift_of;
+use super::live::{Interrupts, restore_device};
 use super::result::{
     CaseResult, Failure, Finding, RestoreProblem, Status, SuiteResult, TargetInfo, TargetKind,
+    UnusableDevice,
 };
-use crate::api::Operation;
+use super::select::select;
 use crate::api::auth::Credentials;
-use crate::api::client::{Call, Client, ClientConfig, ClientError};
+use crate::api::client::{Client, ClientConfig, ClientError};
+use crate::api::preflight::{Device, PreflightError, Reading, preflight};
+use crate::api::redact::Redactor;
 use crate::mock::{self, Application, RunningSimulator, Simulator, SimulatorConfig};
 use crate::schema::Mode;
-use crate::schema::shape::{Skeleton, pinned};
+use crate::schema::shape::Skeleton;
 
 /// Where to run.
 #[derive(Debug, Clone)]
@@ -55,8 +62,9 @@ pub struct SuiteConfig {
     pub app_code: Option<String>,
     pub timeout: Duration,
     pub mode: Mode,
-    /// Run only cases whose name contains this (or matches it, with `*` wildcards).
-    pub filter: Option<String>,
+    /// Run only cases whose name contains one of these (or matches it, with `*` wildcards);
+    /// empty: every case.
+    pub filters: Vec<String>,
 }
 
 impl Default for SuiteConfig {
@@ -67,7 +75,7 @@ impl Default for SuiteConfig {
             app_code: None,
             timeout: Duration::from_secs(5),
             mode: Mode::Lenient,
-            filter: None,
+            filters: Vec::new(),
         }
     }
 }
@@ -75,10 +83,12 @@ impl Default for SuiteConfig {
 /// Why the suite could not run (as opposed to a case failing).
 #[derive(Debug, thiserror::Error)]
 pub enum ContractError {
-    #[error("the embedded simulator did not start: {0}")]
+    #[error("the embedded simulator did not start")]
     Simulator(#[from] mock::MockError),
     #[error("{0}")]
     Client(ClientError),
+    #[error(transparent)]
+    Preflight(#[from] PreflightError),
     #[error("target {base_url} is unreachable: {message}")]
     Unreachable { base_url: String, message: String },
     #[error(
@@ -87,6 +97,19 @@ pub enum ContractError {
     Unreadable { id: String, message: String },
     #[error("no case matches the filter {0:?}")]
     NoCase(String),
+}
+
+impl ContractError {
+    /// A configuration mistake (exit 2), as opposed to a broken run (exit 3).
+    pub fn is_configuration(&self) -> bool {
+        match self {
+            ContractError::NoCase(_)
+            | ContractError::Unreadable { .. }
+            | ContractError::Client(_) => true,
+            ContractError::Preflight(e) => !e.is_runtime(),
+            ContractError::Simulator(_) | ContractError::Unreachable { .. } => false,
+        }
+    }
 }
 
 /// Registrations seeded for a suite run: ~45 are used, the rest is headroom.
@@ -118,19 +141,9 @@ pub async fn run_with_progress(
     progress: &mut dyn FnMut(Event<'_>),
 ) -> Result<SuiteResult, ContractError> {
     let started = Instant::now();
-    let selected: Vec<&'static CaseSpec> = cases::all()
-        .into_iter()
-        .filter(|c| {
-            config
-                .filter
-                .as_deref()
-                .is_none_or(|p| matches_filter(c.name, p))
-        })
-        .collect();
+    let selected = select(&config.filters);
     if selected.is_empty() {
-        return Err(ContractError::NoCase(
-            config.filter.clone().unwrap_or_default(),
-        ));
+        return Err(ContractError::NoCase(config.filters.join(", ")));
     }
     let mut target = Prepared::new(&config).await?;
     progress(Event::Started {
@@ -155,32 +168,8 @@ pub async fn run_with_progress(
         cases,
         drift,
         restore_problems: target.restore_problems,
+        unusable_devices: target.unusable,
     })
-}
-
-/// `*` matches any run of characters; without `*`, a substring match.
-fn matches_filter(name: &str, pattern: &str) -> bool {
-    if !pattern.contains('*') {
-        return name.contains(pattern);
-    }
-    let parts: Vec<&str> = pattern.split('*').collect();
-    let mut rest = name;
-    for (i, part) in parts.iter().enumerate() {
-        if i == 0 {
-            match rest.strip_prefix(part) {
-                Some(r) => rest = r,
-                None => return false,
-            }
-        } else if i == parts.len() - 1 {
-            return rest.ends_with(part);
-        } else {
-            match rest.find(part) {
-                Some(at) => rest = &rest[at + part.len()..],
-                None => return false,
-            }
-        }
-    }
-    true
 }
 
 /// A target ready for cases.
@@ -189,12 +178,16 @@ struct Prepared {
     simulator: Option<RunningSimulator>,
     client: Client,
     env: Environment,
+    /// Scrubs the run's secrets from everything a target sends back.
+    redactor: Redactor,
     /// Registrations cases may use, in order.
     pool: Vec<String>,
     /// Next unused pool index (simulator: every case gets fresh registrations).
     next: usize,
     live: Option<LiveState>,
     restore_problems: Vec<RestoreProblem>,
+    /// Live devices writing cases must leave alone.
+    unusable: Vec<UnusableDevice>,
 }
 
 /// The originals of a live target's registrations.
@@ -214,53 +207,7 @@ impl Prepared {
         };
         match &config.target {
             Target::Simulator | Target::DefectiveSimulator(_) => {
-                let mut sim_config = SimulatorConfig {
-                    seed_registrations: SIMULATOR_REGISTRATIONS,
-                    defects,
-                    ..SimulatorConfig::default()
-                };
-                if let Some(code) = &config.app_code {
-                    sim_config.applications[0] = Application::from_code(code.clone());
-                }
-                sim_config
-                    .applications
-                    .push(Application::from_code(SECOND_APP_CODE));
-                if !config.credentials.is_empty() {
-                    sim_config.credentials = config.credentials.clone();
-                }
-                let sim = Simulator::start(sim_config).await?;
-                let facts = sim.facts().clone();
-                let first_app = facts.applications[0].app_code.clone();
-                let (_, listing) = sim.registrations(0, SIMULATOR_REGISTRATIONS);
-                let pool: Vec<String> = listing
-                    .iter()
-                    .filter(|(_, app)| *app == first_app)
-                    .map(|(id, _)| id.clone())
-                    .collect();
-                let other = listing
-                    .iter()
-                    .find(|(_, app)| *app != first_app)
-                    .map(|(id, _)| id.clone());
-                let client = client(config, &facts.base_url, &facts.credentials, &first_app)?;
-                Ok(Prepared {
-                    info: TargetInfo {
-                        kind: TargetKind::Simulator,
-                        base_url: facts.base_url.clone(),
-                    },
-                    simulator: Some(sim),
-                    client,
-                    env: Environment {
-                        simulator: true,
-                        credentials: facts.credentials.clone(),
-                        app_code: Some(first_app),
-                        other_app_registration: other,
-                        run_tag,
-                    },
-                    pool,
-                    next: 0,
-                    live: None,
-                    restore_problems: Vec::new(),
-                })
+                Prepared::simulator(config, run_tag, defects).await
             }
             Target::Live {
                 base_url,
@@ -269,12 +216,32 @@ impl Prepared {
             } => {
                 let app_code = config.app_code.clone().unwrap_or_default();
                 let client = client(config, base_url, &config.credentials, &app_code)?;
-                let mut prepared = Prepared {
+                let devices: Vec<Device> = registration_ids.iter().map(Device::new).collect();
+                let states = preflight(&client, &devices).await?;
+                let mut originals = BTreeMap::new();
+                for state in states {
+                    match state.reading {
+                        Reading::Registration(value) => {
+                            originals.insert(state.device.registration_id, value);
+                        }
+                        // Read-only cases report what the device answers; writing needs the
+                        // original to put back.
+                        Reading::Unreadable(message) if *allow_writes => {
+                            return Err(ContractError::Unreadable {
+                                id: state.device.registration_id,
+                                message,
+                            });
+                        }
+                        Reading::Unreadable(_) => {}
+                    }
+                }
+                Ok(Prepared {
                     info: TargetInfo {
                         kind: TargetKind::Live,
                         base_url: client.base_url().to_owned(),
                     },
                     simulator: None,
+                    redactor: Redactor::new(&config.credentials),
                     client,
                     env: Environment {
                         simulator: false,
@@ -287,64 +254,78 @@ impl Prepared {
                     next: 0,
                     live: Some(LiveState {
                         allow_writes: *allow_writes,
-                        originals: BTreeMap::new(),
+                        originals,
                     }),
                     restore_problems: Vec::new(),
-                };
-                prepared.preflight().await?;
-                if *allow_writes {
-                    prepared.read_originals().await?;
-                }
-                Ok(prepared)
+                    unusable: Vec::new(),
+                })
             }
         }
     }
 
-    /// One request to learn whether the target answers at all.
-    async fn preflight(&self) -> Result<(), ContractError> {
-        let id = self
-            .pool
-            .first()
+    async fn simulator(
+        config: &SuiteConfig,
+        run_tag: u64,
+        defects: mock::Defects,
+    ) -> Result<Prepared, ContractError> {
+        let mut sim_config = SimulatorConfig {
+            seed_registrations: SIMULATOR_REGISTRATIONS,
+            defects,
+            ..SimulatorConfig::default()
+        };
+        if let Some(code) = &config.app_code {
+            sim_config.applications[0] = Application::from_code(code.clone());
+        }
+        sim_config
+            .applications
+            .push(Application::from_code(SECOND_APP_CODE));
+        if !config.credentials.is_empty() {
+            sim_config.credentials = config.credentials.clone();
+        }
+        let sim = Simulator::start(sim_config).await?;
+        let facts = sim.facts().clone();
+        let first_app = facts.applications[0].app_code.clone();
+        let (_, listing) = sim.registrations(0, SIMULATOR_REGISTRATIONS);
+        let pool: Vec<String> = listing
+            .iter()
+            .filter(|(_, app)| *app == first_app)
+            .map(|(id, _)| id.clone())
+            .collect();
+        let other = listing
+            .iter()
+            .find(|(_, app)| *app != first_app)
+            .map(|(id, _)| id.clone());
+        let client = client(config, &facts.base_url, &facts.credentials, &first_app)?;
+        Ok(Prepared {
+            info: TargetInfo {
+                kind: TargetKind::Simulator,
+                base_url: facts.base_url.clone(),
+            },
+            simulator: Some(sim),
+            client,
+            redactor: Redactor::new(&facts.credentials),
+            env: Environment {
+                simulator: true,
+                credentials: facts.credentials.clone(),
+                app_code: Some(first_app),
+                other_app_registration: other,
+                run_tag,
+            },
+            pool,
+            next: 0,
+            live: None,
+            restore_problems: Vec::new(),
+            unusable: Vec::new(),
+        })
+    }
+
+    /// Live registrations writing cases may still use.
+    fn usable(&self) -> Vec<String> {
+        self.pool
+            .iter()
+            .filter(|id| self.unusable.iter().all(|u| &u.registration_id != *id))
             .cloned()
-            .unwrap_or_else(|| format!("pushcheck-preflight-{}", self.env.run_tag));
-        match self.client.send(&Call::new(Operation::Get, id)).await {
-            Err(e) if e.is_unreachable() => Err(ContractError::Unreachable {
-                base_url: self.client.base_url().to_owned(),
-                message: match e {
-                    ClientError::Connect { message, .. } => message,
-                    other => other.to_string(),
-                },
-            }),
-            _ => Ok(()),
-        }
-    }
-
-    async fn read_originals(&mut self) -> Result<(), ContractError> {
-        for id in self.pool.clone() {
-            let response = self
-                .client
-                .send(&Call::new(Operation::Get, id.clone()))
-                .await
-                .map_err(|e| ContractError::Unreadable {
-                    id: id.clone(),
-                    message: e.to_string(),
-                })?;
-            let body: Option<Value> = serde_json::from_slice(&response.body).ok();
-            match (response.status, body) {
-                (200, Some(value)) => {
-                    if let Some(live) = &mut self.live {
-                        live.originals.insert(id, value);
-                    }
-                }
-                (status, _) => {
-                    return Err(ContractError::Unreadable {
-                        id,
-                        message: format!("GET answered HTTP {status}"),
-                    });
-                }
-            }
-        }
-        Ok(())
+            .collect()
     }
 
     /// Why `spec` cannot run here, if it cannot.
@@ -371,23 +352,39 @@ impl Prepared {
         if spec.needs_other_app && self.env.other_app_registration.is_none() {
             return Some("needs a registration of a second application".to_owned());
         }
-        let available = if self.live.is_some() {
-            self.pool.len()
-        } else {
-            self.pool.len().saturating_sub(self.next)
+        let available = match &self.live {
+            Some(_) if spec.writes => self.usable().len(),
+            Some(_) => self.pool.len(),
+            None => self.pool.len().saturating_sub(self.next),
         };
         if spec.registrations > available {
+            let unusable = if self.unusable.is_empty() {
+                String::new()
+            } else {
+                let names: Vec<&str> = self
+                    .unusable
+                    .iter()
+                    .map(|u| u.registration_id.as_str())
+                    .collect();
+                format!("; unusable: {}", names.join(", "))
+            };
             return Some(format!(
-                "needs {} registration(s), {available} available (--registration-id)",
+                "needs {} registration(s), {available} available (--registration-id){unusable}",
                 spec.registrations
             ));
         }
         None
     }
 
-    fn allocate(&mut self, n: usize) -> Vec<String> {
+    fn allocate(&mut self, spec: &CaseSpec) -> Vec<String> {
+        let n = spec.registrations;
         if self.live.is_some() {
-            return self.pool.iter().take(n).cloned().collect();
+            let pool = if spec.writes {
+                self.usable()
+            } else {
+                self.pool.clone()
+            };
+            return pool.into_iter().take(n).collect();
         }
         let regs = self.pool[self.next..self.next + n].to_vec();
         self.next += n;
@@ -401,19 +398,11 @@ impl Prepared {
         progress: &mut dyn FnMut(Event<'_>),
     ) -> Result<(Vec<CaseResult>, Vec<Finding>, bool), ContractError> {
         let mut results = Vec::with_capacity(selected.len());
-        let mut observed: BTreeMap<&'static str, Skeleton> = BTreeMap::new();
-        let mut interrupted = false;
+        let mut observed: BTreeMap<&'static str, Vec<(&'static str, Skeleton)>> = BTreeMap::new();
         // Only a live run has something to restore, so only it takes over Ctrl-C.
-        let watch_interrupt = self.live.is_some();
-        let mut ctrl_c = Box::pin(async move {
-            if watch_interrupt {
-                let _ = tokio::signal::ctrl_c().await;
-            } else {
-                std::future::pending::<()>().await;
-            }
-        });
+        let interrupts = Interrupts::new(self.live.is_some());
         for spec in selected {
-            if interrupted {
+            if interrupts.count() > 0 {
                 break;
             }
             if let Some(reason) = self.skip_reason(spec) {
@@ -422,7 +411,7 @@ impl Prepared {
                 results.push(result);
                 continue;
             }
-            let regs = self.allocate(spec.registrations);
+            let regs = self.allocate(spec);
             let mut ctx = Ctx::new(
                 self.client.clone(),
                 config.mode,
@@ -433,17 +422,20 @@ impl Prepared {
             let started = Instant::now();
             let outcome = tokio::select! {
                 outcome = (spec.run)(&mut ctx) => outcome,
-                () = &mut ctrl_c => {
-                    interrupted = true;
+                () = interrupts.reached(1) => {
                     Err(Failure::new("interrupted by Ctrl-C; the run stopped here"))
                 }
             };
             let duration = started.elapsed();
             if spec.writes && self.live.is_some() {
-                self.restore(&regs, &ctx.personalized).await;
+                self.restore(&regs, &ctx.to_depersonalize(), &interrupts)
+                    .await;
             }
             for (schema, skeleton) in &ctx.observed {
-                observed.entry(schema).or_default().merge(skeleton);
+                observed
+                    .entry(schema)
+                    .or_default()
+                    .push((spec.name, skeleton.clone()));
             }
             if let Err(failure) = &outcome
                 && failure.unreachable
@@ -451,10 +443,10 @@ impl Prepared {
             {
                 return Err(ContractError::Unreachable {
                     base_url: self.client.base_url().to_owned(),
-                    message: failure.message.clone(),
+                    message: self.redactor.scrub(&failure.message),
                 });
             }
-            let result = CaseResult {
+            let mut result = CaseResult {
                 name: spec.name,
                 group: spec.group,
                 summary: spec.summary,
@@ -470,64 +462,62 @@ impl Prepared {
                 exchanges: ctx.exchanges,
                 findings: ctx.findings,
             };
+            if self.live.is_some() && !ctx.bound_before.is_empty() {
+                self.mark_bound(&ctx.bound_before, &mut result);
+            }
+            result.scrub(&self.redactor);
             progress(Event::Case(&result));
             results.push(result);
         }
-        let drift = observed
-            .iter()
-            .filter_map(|(schema, seen)| {
-                pinned(schema).map(|pin| {
-                    pin.diff(seen)
-                        .iter()
-                        .map(|c| Finding::from_shape(schema, c))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .flatten()
-            .collect();
-        Ok((results, drift, interrupted))
+        Ok((results, drift_of(&observed), interrupts.count() > 0))
     }
 
-    /// Writes a live registration's original writable fields back; depersonalizes it if the case
-    /// personalized it. Problems are recorded, never raised: restoring goes on for the others.
-    async fn restore(&mut self, regs: &[String], personalized: &[String]) {
+    /// Devices that already belong to a person: named as unusable; the case that found out is
+    /// skipped (it could not check anything), not failed.
+    fn mark_bound(&mut self, ids: &[String], result: &mut CaseResult) {
+        for id in ids {
+            let reason = format!(
+                "registration {id} already belongs to a person from before the run (personalize without forceDepersonalize answered {}); its writing cases are skipped: name test devices that belong to nobody",
+                crate::api::message_id::PERSONALIZATION_IMPOSSIBLE
+            );
+            if self.unusable.iter().all(|u| &u.registration_id != id) {
+                self.unusable.push(UnusableDevice {
+                    registration_id: id.clone(),
+                    reason: reason.clone(),
+                });
+            }
+            result.status = Status::Skipped;
+            result.skip_reason = Some(reason);
+            result.failure = None;
+        }
+    }
+
+    /// Restores a writing case's live registrations; a second Ctrl-C skips what is left, and
+    /// the devices not restored are listed. Problems are recorded, never raised.
+    async fn restore(&mut self, regs: &[String], personalized: &[String], interrupts: &Interrupts) {
         let Some(live) = &self.live else { return };
-        for id in regs {
+        for (i, id) in regs.iter().enumerate() {
             let Some(original) = live.originals.get(id) else {
                 continue;
             };
-            let mut problems = Vec::new();
-            if personalized.contains(id) {
-                match self
-                    .client
-                    .send(&Call::new(Operation::Depersonalize, id.clone()))
-                    .await
-                {
-                    Ok(r) if r.status == 200 => {}
-                    Ok(r) => problems.push(format!("depersonalize answered HTTP {}", r.status)),
-                    Err(e) => problems.push(e.to_string()),
+            let bound_before = self.unusable.iter().any(|u| &u.registration_id == id);
+            let was_personalized = personalized.contains(id) && !bound_before;
+            let outcome = tokio::select! {
+                problem = restore_device(&self.client, &self.redactor, id, original, was_personalized) => Some(problem),
+                () = interrupts.reached(2) => None,
+            };
+            match outcome {
+                Some(problem) => self.restore_problems.extend(problem),
+                None => {
+                    for id in &regs[i..] {
+                        self.restore_problems.push(RestoreProblem {
+                            registration_id: id.clone(),
+                            message: "not restored: a second Ctrl-C skipped the restore".to_owned(),
+                            left_behind: Vec::new(),
+                        });
+                    }
+                    return;
                 }
-            }
-            let body = json!({
-                "isPrimary": original.get("isPrimary").cloned().unwrap_or(Value::Bool(false)),
-                "systemData": {"registrationEnabled": original
-                    .pointer("/systemData/registrationEnabled").cloned().unwrap_or(Value::Bool(true))},
-                "additionalData": original.get("additionalData").cloned().unwrap_or_else(|| json!({})),
-            });
-            match self
-                .client
-                .send(&Call::new(Operation::Patch, id.clone()).json(body))
-                .await
-            {
-                Ok(r) if r.status == 200 => {}
-                Ok(r) => problems.push(format!("PATCH back answered HTTP {}", r.status)),
-                Err(e) => problems.push(e.to_string()),
-            }
-            if !problems.is_empty() {
-                self.restore_problems.push(RestoreProblem {
-                    registration_id: id.clone(),
-                    message: problems.join("; "),
-                });
             }
         }
     }
@@ -559,24 +549,4 @@ fn client(
     client_config.credentials = credentials.first().cloned();
     client_config.app_code = (!app_code.is_empty()).then(|| app_code.to_owned());
     Client::new(client_config).map_err(ContractError::Client)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::matches_filter;
-
-    #[test]
-    fn filters_match_substrings_and_wildcards() {
-        assert!(matches_filter(
-            "patch.custom_attribute.name_257_chars",
-            "custom_attribute"
-        ));
-        assert!(matches_filter(
-            "patch.custom_attribute.name_257_chars",
-            "patch.*257*"
-        ));
-        assert!(matches_filter("get.existing", "get.*"));
-        assert!(!matches_filter("get.existing", "patch.*"));
-        assert!(!matches_filter("get.existing", "*.unknown_id"));
-    }
 }

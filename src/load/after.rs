@@ -20,7 +20,7 @@ use tokio::sync::Semaphore;
 use crate::api::{APP_CODE_HEADER, Operation};
 use crate::load::feed::{ADMIN_INVARIANTS, Feed, FeedEntry};
 use crate::load::result::{InvariantOutcome, InvariantStatus};
-use crate::load::transactions::Expected;
+use crate::load::transactions::{Expected, SEQ_ATTRIBUTE_PREFIX};
 use crate::schema::judge::field;
 
 /// Name of the lost-update invariant in reports.
@@ -192,7 +192,9 @@ pub async fn lost_updates(
     }
 }
 
-/// What differs between the expected state and a registration read back.
+/// What differs between the expected state and a registration read back. `isPrimary` is
+/// compared only where no other pushcheck run wrote the device too (its attribute is there):
+/// another writer's depersonalize legitimately changes it.
 fn compare(expected: &Expected, body: &Value, attribute: &str) -> Option<String> {
     let mut wrong = Vec::new();
     if let Some(seq) = expected.seq {
@@ -209,7 +211,16 @@ fn compare(expected: &Expected, body: &Value, attribute: &str) -> Option<String>
             ));
         }
     }
-    if let Some(primary) = expected.primary.filter(|_| !expected.unsure) {
+    // Another pushcheck run's attribute on the device: that run may have personalized or
+    // depersonalized it after this run's last write, so isPrimary says nothing of this run.
+    let shared = body
+        .get(field::ADDITIONAL_DATA)
+        .and_then(Value::as_object)
+        .is_some_and(|d| {
+            d.keys()
+                .any(|k| k.starts_with(SEQ_ATTRIBUTE_PREFIX) && k != attribute)
+        });
+    if let Some(primary) = expected.primary.filter(|_| !expected.unsure && !shared) {
         let got = body.get("isPrimary").and_then(Value::as_bool);
         if got != Some(primary) {
             wrong.push(format!(
@@ -404,6 +415,15 @@ mod tests {
         .unwrap();
         assert!(f.contains("= 7 was acknowledged, read back 6"), "{f}");
         assert!(f.contains("isPrimary reads false"), "{f}");
+        // Another run on the same device: isPrimary is not this run's to judge.
+        assert_eq!(
+            compare(
+                &e,
+                &json!({"isPrimary": false, "additionalData": {attr: 7, "pushcheckLoadSeq_u": 3}}),
+                attr
+            ),
+            None
+        );
         // Another run's attribute is not this run's write.
         assert!(
             compare(

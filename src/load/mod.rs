@@ -43,7 +43,6 @@ pub mod scenario;
 pub mod threshold;
 pub mod transactions;
 
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -85,26 +84,9 @@ pub struct Target {
 impl Target {
     /// Checks a target URL; a non-loopback host needs `allow_remote`.
     pub fn parse(url: &str, allow_remote: bool) -> Result<Target, LoadError> {
-        let base_url = url.trim_end_matches('/').to_owned();
-        let rest = base_url
-            .strip_prefix("http://")
-            .or_else(|| base_url.strip_prefix("https://"))
-            .ok_or_else(|| {
-                LoadError::Config(format!(
-                    "target {url:?} must start with http:// or https://"
-                ))
-            })?;
-        let authority = rest.split('/').next().unwrap_or("");
-        let host = if let Some(v6) = authority.strip_prefix('[') {
-            v6.split(']').next().unwrap_or("")
-        } else {
-            authority.rsplit_once(':').map_or(authority, |(h, _)| h)
-        };
-        if host.is_empty() {
-            return Err(LoadError::Config(format!("target {url:?} has no host")));
-        }
-        let loopback = host.eq_ignore_ascii_case("localhost")
-            || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        let parsed =
+            crate::api::target::parse(url).map_err(|e| LoadError::Config(e.to_string()))?;
+        let (base_url, host, loopback) = (parsed.base_url, parsed.host, parsed.loopback);
         if !loopback && !allow_remote {
             return Err(LoadError::Config(format!(
                 "target {host} is not a loopback address; load against a remote API needs \

@@ -85,8 +85,8 @@ pub const CHOICES: &[Choice] = &[
     },
     Choice {
         id: "patch.additional_data_merged",
-        behaviour: "additionalData in a PATCH body is merged key by key into the stored attributes; keys not sent are kept.",
-        reason: "PATCH semantics; the doc shows a single attribute being set.",
+        behaviour: "additionalData in a PATCH body is merged key by key into the stored attributes; keys not sent are kept; a key sent as null deletes that attribute (a registration left with none has no additionalData).",
+        reason: "PATCH semantics (as in JSON Merge Patch, RFC 7396); the doc shows a single attribute being set; null as delete is how the vendor's mobile SDKs remove one, and lets a live run put a device back as it found it.",
     },
     Choice {
         id: "primary.unpersonalized_device",

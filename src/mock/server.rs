@@ -572,6 +572,7 @@ fn patch_input(value: &Value) -> PatchInput {
             .get("systemData")
             .and_then(Value::as_object)
             .is_some_and(|fields| fields.keys().any(|k| k != "registrationEnabled")),
+        removed: super::state::null_keys(value.get("additionalData")),
     }
 }
 

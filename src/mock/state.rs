@@ -108,6 +108,36 @@ pub(crate) struct PatchInput {
     /// The body names read-only systemData fields (ignored, unless the
     /// `patch.read_only_written` defect is planted).
     pub read_only_system_data: bool,
+    /// Attribute names sent as `null`: deleted (choice `patch.additional_data_merged`).
+    pub removed: Vec<Box<str>>,
+}
+
+/// The attribute names a PATCH `additionalData` sends as `null`.
+pub(crate) fn null_keys(additional: Option<&serde_json::Value>) -> Vec<Box<str>> {
+    additional
+        .and_then(serde_json::Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter(|(_, v)| v.is_null())
+                .map(|(k, _)| k.as_str().into())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Deletes `removed` from `attrs`; attributes left empty by a deletion become none at all.
+fn remove_attrs(attrs: &mut Option<impl std::ops::DerefMut<Target = Attrs>>, removed: &[Box<str>]) {
+    if removed.is_empty() {
+        return;
+    }
+    if let Some(map) = attrs {
+        for key in removed {
+            map.remove(key);
+        }
+        if map.is_empty() {
+            *attrs = None;
+        }
+    }
 }
 
 /// The identity of a personalize body, `"null"` externalIds already turned into `None`.
@@ -301,7 +331,7 @@ impl State {
         store: bool,
     ) -> Result<RegistrationView, OpError> {
         let index = self.lookup(app, id)?;
-        self.check_attribute_count(index, input.additional.as_ref())?;
+        self.check_attribute_count(index, input.additional.as_ref(), &input.removed)?;
         // What a write that is not (fully) stored answers: the drop-writes fault and the planted
         // defects of PATCH_NOT_STORED and patch.answer_stale.
         let mut answers_unstored = None;
@@ -319,6 +349,9 @@ impl State {
                     .get_or_insert_with(Attrs::new)
                     .extend(new.clone());
             }
+            let mut additional = view.additional.take().map(Box::new);
+            remove_attrs(&mut additional, &input.removed);
+            view.additional = additional.map(|b| *b);
             if !store {
                 return Ok(view);
             }
@@ -348,6 +381,7 @@ impl State {
                 .get_or_insert_with(Default::default)
                 .extend(new);
         }
+        remove_attrs(&mut registration.additional, &input.removed);
         if let Some(primary) = input.is_primary {
             registration.is_primary = primary;
             if primary && let Some(owner) = registration.person {
@@ -386,19 +420,35 @@ impl State {
         }
         if self.defects.has(Defect::AdditionalDataNotStored) {
             input.additional = None;
+            input.removed.clear();
         }
         input
     }
 
     /// Refuses a PATCH whose additionalData would leave the registration with more than
     /// [`MAX_CUSTOM_ATTRIBUTES`] (choice `limits.custom_attribute_count`).
-    fn check_attribute_count(&self, index: u32, new: Option<&Attrs>) -> Result<(), OpError> {
+    fn check_attribute_count(
+        &self,
+        index: u32,
+        new: Option<&Attrs>,
+        removed: &[Box<str>],
+    ) -> Result<(), OpError> {
         let Some(new) = new else { return Ok(()) };
         let existing = self
             .registrations
             .get(index as usize)
             .and_then(|r| r.additional.as_deref());
-        check_count(existing, new)
+        // Attributes the same PATCH deletes (sent as null) do not count.
+        match existing {
+            Some(old) if !removed.is_empty() => {
+                let mut kept = old.clone();
+                for key in removed {
+                    kept.remove(key);
+                }
+                check_count(Some(&kept), new)
+            }
+            _ => check_count(existing, new),
+        }
     }
 
     /// Clears `isPrimary` on every device of `person` except `device`.

@@ -176,15 +176,36 @@ pub fn details(out: &mut dyn Write, result: &SuiteResult, style: Style) -> io::R
         }
     }
     if !result.drift.is_empty() {
-        writeln!(out, "\nshape drift against the doc's pinned shapes:")?;
+        let strict = if result.strict_drift_failed() {
+            " (breaking drift fails the run with --strict)"
+        } else {
+            ""
+        };
+        writeln!(
+            out,
+            "\nshape drift against the doc's pinned shapes{strict}:"
+        )?;
         for f in &result.drift {
             writeln!(out, "  {}: {}", f.schema, f.detail)?;
+            if !f.cases.is_empty() {
+                writeln!(out, "      from: {}", f.cases.join(", "))?;
+            }
         }
     }
     if !result.restore_problems.is_empty() {
         writeln!(out, "\n{}", style.red("registrations NOT fully restored:"))?;
         for p in &result.restore_problems {
             writeln!(out, "  {}: {}", p.registration_id, p.message)?;
+        }
+    }
+    if !result.unusable_devices.is_empty() {
+        writeln!(
+            out,
+            "\n{}",
+            style.red("registrations the run could not use:")
+        )?;
+        for d in &result.unusable_devices {
+            writeln!(out, "  {}: {}", d.registration_id, d.reason)?;
         }
     }
     if result.interrupted {

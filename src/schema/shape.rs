@@ -15,8 +15,14 @@
 //! The skeletons of the doc examples are pinned by insta snapshots; live responses are compared
 //! with them by [`Skeleton::diff`], which classifies each change:
 //! - **additive**: a field the pinned shape does not have (a new optional field);
-//! - **breaking**: a pinned field that is missing, or a field whose kind is not one the pinned
-//!   shape allows (a changed type; a narrower set of kinds is not a change).
+//! - **breaking**: a pinned field that is missing although its schema requires it, or a field
+//!   whose kind is not one the pinned shape allows (a changed type; a narrower set of kinds is
+//!   not a change);
+//! - **not seen**: a pinned field its schema makes optional that no response carried (a live
+//!   device without `additionalData`, or a run whose cases never wrote one). Not a change: an
+//!   optional field may be absent, so nothing can be said about it.
+//!
+//! Which paths are required is read from the schema ([`required_in`]), not spelled here.
 //!
 //! Objects the schema declares as maps (free keys, like `additionalData`) fold their entries
 //! into one `{}` path, so attribute names, which are data, never count as shape; the diff leaves
@@ -159,8 +165,19 @@ impl Skeleton {
         self.0.iter().map(|(p, k)| (p.as_str(), k))
     }
 
-    /// How `actual` differs from `self` (the pinned shape), in path order.
+    /// How `actual` differs from `self` (the pinned shape), in path order, every pinned path
+    /// taken as required.
     pub fn diff(&self, actual: &Skeleton) -> Vec<ShapeChange> {
+        self.diff_with(actual, &|_| true)
+    }
+
+    /// How `actual` differs from `self`; a missing path for which `required` is false is
+    /// [`ChangeKind::NotSeen`], not removed.
+    pub fn diff_with(
+        &self,
+        actual: &Skeleton,
+        required: &dyn Fn(&str) -> bool,
+    ) -> Vec<ShapeChange> {
         let mut changes = Vec::new();
         // Paths under which nothing more is reported (already reported as a whole).
         let mut reported: Vec<String> = Vec::new();
@@ -177,7 +194,11 @@ impl Skeleton {
                     }
                     changes.push(ShapeChange {
                         path: path.clone(),
-                        change: ChangeKind::Removed,
+                        change: if required(path) {
+                            ChangeKind::Removed
+                        } else {
+                            ChangeKind::NotSeen
+                        },
                         pinned: Some(pinned.clone()),
                         actual: None,
                     });
@@ -238,6 +259,71 @@ pub fn pinned(schema: &str) -> Option<Skeleton> {
     }))
 }
 
+/// Whether the last key of `path` (a skeleton path) is in its parent's `required` list in schema
+/// `schema`. [`Skeleton::diff_with`] reports only the topmost missing path, whose parent was
+/// seen, so this is the question that matters. A path ending in an array (`[]`) or map (`{}`)
+/// step, or one the schema does not describe, counts as required.
+pub fn required_in(schema: &str, path: &str) -> bool {
+    let registry = super::registry();
+    let Ok(mut node) = registry.document(schema) else {
+        return true;
+    };
+    let mut file = schema.to_owned();
+    let mut rest = path;
+    while !rest.is_empty() {
+        let Some((resolved_file, resolved)) = resolve_refs(&file, node) else {
+            return true;
+        };
+        (file, node) = (resolved_file, resolved);
+        if let Some(after) = rest.strip_prefix("[]") {
+            match node.get("items") {
+                Some(items) => node = items,
+                None => return true,
+            }
+            rest = after;
+            continue;
+        }
+        if rest.starts_with("{}") {
+            return true;
+        }
+        let Some(after_slash) = rest.strip_prefix('/') else {
+            return true;
+        };
+        let end = after_slash
+            .find(['/', '[', '{'])
+            .unwrap_or(after_slash.len());
+        let key = after_slash[..end].replace("~1", "/").replace("~0", "~");
+        if end == after_slash.len() {
+            return node
+                .get("required")
+                .and_then(Value::as_array)
+                .is_some_and(|r| r.iter().any(|k| k.as_str() == Some(key.as_str())));
+        }
+        match node.get("properties").and_then(|p| p.get(&key)) {
+            Some(child) => node = child,
+            None => return true,
+        }
+        rest = &after_slash[end..];
+    }
+    true
+}
+
+/// Follows `$ref`s (`file.json#/pointer`, or `#/pointer` inside `file`) to a schema node.
+fn resolve_refs<'a>(file: &str, mut node: &'a Value) -> Option<(String, &'a Value)> {
+    let mut file = file.to_owned();
+    for _ in 0..16 {
+        let Some(reference) = node.get("$ref").and_then(Value::as_str) else {
+            return Some((file, node));
+        };
+        let (target, fragment) = reference.split_once('#').unwrap_or((reference, ""));
+        if !target.is_empty() {
+            file = target.trim_end_matches(".json").to_owned();
+        }
+        node = super::registry().document(&file).ok()?.pointer(fragment)?;
+    }
+    None
+}
+
 /// `path` is strictly below `ancestor` (through an object key or an array element).
 fn is_descendant(path: &str, ancestor: &str) -> bool {
     path.len() > ancestor.len()
@@ -264,6 +350,8 @@ pub enum ChangeKind {
     Removed,
     /// A path whose kind the pinned shape does not allow.
     Retyped,
+    /// An optional pinned path no response carried.
+    NotSeen,
 }
 
 /// How a change affects a client written against the pinned shape.
@@ -274,6 +362,8 @@ pub enum Severity {
     Additive,
     /// A removed field or a changed type: old clients may break.
     Breaking,
+    /// Nothing to judge: an optional field was not in any response.
+    NotSeen,
 }
 
 /// One difference between a pinned skeleton and an actual one.
@@ -286,10 +376,11 @@ pub struct ShapeChange {
 }
 
 impl ShapeChange {
-    /// Additive for an added field; breaking otherwise.
+    /// Additive for an added field, not seen for a missing optional one; breaking otherwise.
     pub fn severity(&self) -> Severity {
         match self.change {
             ChangeKind::Added => Severity::Additive,
+            ChangeKind::NotSeen => Severity::NotSeen,
             ChangeKind::Removed | ChangeKind::Retyped => Severity::Breaking,
         }
     }
@@ -308,6 +399,11 @@ impl fmt::Display for ShapeChange {
             ChangeKind::Removed => {
                 write!(f, "{path}: removed (was {}), breaking", show(&self.pinned))
             }
+            ChangeKind::NotSeen => write!(
+                f,
+                "{path}: not seen (optional, {} in the pinned shape); no response carried it",
+                show(&self.pinned)
+            ),
             ChangeKind::Retyped => write!(
                 f,
                 "{path}: retyped from {} to {}, breaking",
@@ -380,6 +476,44 @@ mod tests {
             a.diff(&Skeleton::of_shaped(&json!({"m": {}}), &maps))
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn a_missing_optional_field_is_not_seen_and_a_missing_required_one_is_removed() {
+        let pinned = pinned("push-registration").expect("pinned");
+        let mut value = json!({"registrationId": "r", "applicationId": "a", "isPrimary": false,
+            "systemData": {"registrationEnabled": true}});
+        let maps = crate::schema::registry().map_paths("push-registration");
+        let changes = pinned.diff_with(&Skeleton::of_shaped(&value, maps), &|p| {
+            required_in("push-registration", p)
+        });
+        let additional = changes
+            .iter()
+            .find(|c| c.path == "/additionalData")
+            .expect("listed");
+        assert_eq!(additional.severity(), Severity::NotSeen, "{additional}");
+        assert!(additional.to_string().contains("not seen"), "{additional}");
+        assert!(
+            changes.iter().all(|c| c.severity() != Severity::Breaking),
+            "{changes:?}"
+        );
+        value.as_object_mut().map(|o| o.remove("applicationId"));
+        let changes = pinned.diff_with(&Skeleton::of_shaped(&value, maps), &|p| {
+            required_in("push-registration", p)
+        });
+        let removed = changes
+            .iter()
+            .find(|c| c.path == "/applicationId")
+            .expect("listed");
+        assert_eq!(removed.severity(), Severity::Breaking);
+        assert!(required_in(
+            "personalize-response",
+            "/contactInformation/phones[]/number"
+        ));
+        assert!(required_in("personalize-response", "/contactInformation"));
+        assert!(!required_in("personalize-response", "/externalId"));
+        assert!(!required_in("push-registration", "/systemData/os"));
+        assert!(required_in("push-registration", "/registrationId"));
     }
 
     #[test]

@@ -13,6 +13,9 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::util::{TempDir, run_cli};
 
+mod standin;
+use standin::{LiveSim, proxy};
+
 const KEY: &str = "pushcheck-canary-key-7f3a9c";
 const APP: &str = "pushcheck-test-app";
 
@@ -58,6 +61,8 @@ fn every_case_passes_against_the_embedded_simulator() {
         "personalize.set_device_as_primary",
         "personalize.external_id_null_string",
         "depersonalize.then_get",
+        "patch.is_primary_stored",
+        "personalize.other_person_refused_without_force",
     ] {
         assert!(
             result.cases.iter().any(|c| c.name == required),
@@ -83,6 +88,11 @@ fn strict_mode_against_the_simulator_still_passes() {
         ..SuiteConfig::default()
     };
     let result = runtime.block_on(contract::run(config)).expect("suite runs");
+    // A run in which nothing ran would pass "no failure" vacuously.
+    assert_eq!(result.summary.skipped, 0, "every case ran");
+    assert_eq!(result.summary.passed, result.summary.total);
+    assert!(result.summary.total >= 40, "{:?}", result.summary);
+    assert!(result.passed());
     assert_eq!(
         result.summary.failed,
         0,
@@ -391,6 +401,35 @@ fn a_closed_port_is_a_runtime_error() {
     assert!(!run.stderr.contains(KEY));
 }
 
+/// `--list` lists what `--filter` (repeatable) selects (a closed pipe: `cli::contract` unit test).
+#[test]
+fn list_honours_repeated_filters_and_a_closed_pipe() {
+    let run = run_cli(&[
+        "contract",
+        "--list",
+        "--filter",
+        "get.*",
+        "--filter",
+        "appcode.missing",
+    ]);
+    assert_eq!(run.exit, Exit::Passed, "{run:?}");
+    let names: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(
+        names.contains(&"get.existing") && names.contains(&"appcode.missing"),
+        "{names:?}"
+    );
+    assert!(
+        names
+            .iter()
+            .all(|n| n.starts_with("get.") || *n == "appcode.missing"),
+        "{names:?}"
+    );
+}
+
 #[test]
 fn usage_errors_exit_2() {
     for (args, needle) in [
@@ -402,6 +441,15 @@ fn usage_errors_exit_2() {
         (vec!["contract", "--timeout", "5"], "needs a unit"),
         (vec!["contract", "--basic", "nocolon"], "expected USER:PASS"),
         (vec!["contract", "--alow-writes"], "--allow-writes"),
+        (
+            vec!["contract", "--timeout", "-5s"],
+            "invalid value '-5s' for '--timeout <DURATION>'",
+        ),
+        (vec!["contract", "--timeout", "-5s"], "is negative"),
+        (
+            vec!["contract", "--list", "--filter", "no.such.case"],
+            "no case matches the filter",
+        ),
     ] {
         let run = run_cli(&args);
         assert_eq!(run.exit, Exit::Usage, "{args:?}: {run:?}");
@@ -496,183 +544,140 @@ fn reports_follow_their_formats() {
 }
 
 /// The simulator, started apart, stands in for a live account: the suite may write only with
-/// --allow-writes, and afterwards every registration has its original writable fields back.
+/// --allow-writes, and afterwards every device is exactly as it was — the whole registration
+/// (isPrimary, registrationEnabled, additionalData present or absent), seeded with non-default
+/// originals, and still belonging to nobody.
 #[test]
 fn a_live_run_with_writes_restores_every_registration() {
-    use pushcheck::api::Operation;
-    use pushcheck::api::client::{Call, Client, ClientConfig};
-    use pushcheck::mock::{Simulator, SimulatorConfig};
-
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    runtime.block_on(async {
-        let sim = Simulator::start(SimulatorConfig { seed_registrations: 20, ..SimulatorConfig::default() })
-            .await
-            .expect("simulator");
-        let facts = sim.facts().clone();
-        let listing: Value = reqwest::get(format!("{}?limit=5", facts.admin_url()))
-            .await
-            .expect("listing")
-            .json()
-            .await
-            .expect("json");
-        let ids: Vec<String> = listing["registrations"].as_array().expect("array")[1..4]
+    let live = LiveSim::start(3);
+    live.seed_originals();
+    let originals = live.states();
+    assert_eq!(
+        originals[0]["systemData"]["registrationEnabled"],
+        json!(false)
+    );
+    assert_eq!(originals[1]["isPrimary"], json!(true));
+    assert!(
+        originals[2].get("additionalData").is_none(),
+        "{}",
+        originals[2]
+    );
+    let suite = SuiteConfig {
+        target: contract::Target::Live {
+            base_url: live.base_url.clone(),
+            registration_ids: live.ids.clone(),
+            allow_writes: true,
+        },
+        credentials: vec![pushcheck::api::auth::Credentials::ApiKey(
+            pushcheck::api::auth::Secret::new(live.key.clone()),
+        )],
+        app_code: Some(live.app.clone()),
+        ..SuiteConfig::default()
+    };
+    let result = live
+        .runtime
+        .block_on(contract::run(suite))
+        .expect("suite runs");
+    assert!(
+        result.restore_problems.is_empty(),
+        "{:?}",
+        result.restore_problems
+    );
+    let failures: Vec<_> = result
+        .cases
+        .iter()
+        .filter_map(|c| c.failure.as_ref())
+        .collect();
+    assert_eq!(result.summary.failed, 0, "{failures:#?}");
+    let passed = |name: &str| {
+        result
+            .cases
             .iter()
-            .map(|r| r["registrationId"].as_str().expect("id").to_owned())
-            .collect();
-        let mut config = ClientConfig::new(facts.base_url.clone());
-        config.credentials = facts.credentials.first().cloned();
-        config.app_code = Some(facts.applications[0].app_code.clone());
-        let client = Client::new(config).expect("client");
-        // Give one registration state worth restoring.
-        let setup = Call::new(Operation::Patch, ids[0].clone())
-            .json(json!({"additionalData": {"owner": "qa", "pushcheck_note": "before"}, "systemData": {"registrationEnabled": false}}));
-        assert_eq!(client.send(&setup).await.expect("patch").status, 200);
-        let mut originals = Vec::new();
-        for id in &ids {
-            let r = client.send(&Call::new(Operation::Get, id.clone())).await.expect("get");
-            originals.push(serde_json::from_slice::<Value>(&r.body).expect("json"));
-        }
-
-        let suite = SuiteConfig {
-            target: contract::Target::Live { base_url: facts.base_url.clone(), registration_ids: ids.clone(), allow_writes: true },
-            credentials: facts.credentials.clone(),
-            app_code: Some(facts.applications[0].app_code.clone()),
-            ..SuiteConfig::default()
-        };
-        let result = contract::run(suite).await.expect("suite runs");
-        assert!(result.restore_problems.is_empty(), "{:?}", result.restore_problems);
-        assert_eq!(result.summary.failed, 0, "{:#?}", result.cases.iter().filter_map(|c| c.failure.as_ref()).collect::<Vec<_>>());
-        assert!(result.cases.iter().any(|c| c.name == "personalize.force_depersonalize" && c.status == Status::Passed));
-        assert!(result.cases.iter().any(|c| c.name == "patch.doc_example" && c.status == Status::Skipped));
-
-        for (id, original) in ids.iter().zip(&originals) {
-            let r = client.send(&Call::new(Operation::Get, id.clone())).await.expect("get");
-            let after: Value = serde_json::from_slice(&r.body).expect("json");
-            assert_eq!(after["isPrimary"], original["isPrimary"], "{id} isPrimary");
-            assert_eq!(after["systemData"], original["systemData"], "{id} systemData");
-            if let Some(data) = original["additionalData"].as_object() {
-                for (key, value) in data {
-                    assert_eq!(&after["additionalData"][key], value, "{id} additionalData {key}");
-                }
-            }
-        }
-        let invariants: Value = reqwest::get(format!("{}/__pushcheck/invariants", facts.base_url))
-            .await
-            .expect("invariants")
-            .json()
-            .await
-            .expect("json");
-        assert_eq!(invariants["violations"], json!([]));
-        sim.shutdown().await.expect("shutdown");
-    });
+            .any(|c| c.name == name && c.status == Status::Passed)
+    };
+    for name in [
+        "personalize.force_depersonalize",
+        "patch.additional_data",
+        "patch.is_primary_stored",
+        "personalize.other_person_refused_without_force",
+    ] {
+        assert!(passed(name), "{name} ran and passed");
+    }
+    assert!(
+        result
+            .cases
+            .iter()
+            .any(|c| c.name == "patch.doc_example" && c.status == Status::Skipped)
+    );
+    assert_eq!(live.states(), originals, "every device exactly as before");
+    for (n, id) in live.ids.iter().enumerate() {
+        assert!(live.belongs_to_nobody(id, n), "{id} left bound to a person");
+    }
+    let sim = live.sim.as_ref().expect("simulator");
+    assert!(sim.invariants().is_empty(), "{:?}", sim.invariants());
 }
 
-/// Ctrl-C in the middle of a live run with writes: the run stops, the registration the running
-/// case wrote to is restored, and the exit code is 3.
-#[test]
-fn ctrl_c_during_a_live_run_restores_and_exits_3() {
-    use std::io::BufRead;
+/// What a Ctrl-C run printed and how it ended.
+struct Interrupted {
+    exit: Option<i32>,
+    output: String,
+}
+
+/// Runs `pushcheck contract --allow-writes --filter FILTER` against `target` as a subprocess;
+/// at each hook (in order) the proxy has forwarded the request and holds its answer, `at_hook`
+/// looks at the target, then the test presses Ctrl-C (SIGINT).
+fn interrupt_at(
+    live: &LiveSim,
+    filter: &str,
+    matchers: Vec<proxy::Matcher>,
+    mut at_hook: impl FnMut(usize, &str),
+) -> Interrupted {
+    use std::io::Read;
     use std::process::{Command, Stdio};
-
-    use pushcheck::api::Operation;
-    use pushcheck::api::client::{Call, Client, ClientConfig};
-    use pushcheck::mock::{Faults, Simulator, SimulatorConfig};
-
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let sim = runtime
-        .block_on(Simulator::start(SimulatorConfig {
-            seed_registrations: 10,
-            faults: Faults {
-                latency: Duration::from_millis(100),
-                ..Faults::default()
-            },
-            ..SimulatorConfig::default()
-        }))
-        .expect("simulator");
-    let facts = sim.facts().clone();
-    let app = facts.applications[0].app_code.clone();
-    let key = facts
-        .credentials
-        .iter()
-        .find_map(|c| match c {
-            pushcheck::api::auth::Credentials::ApiKey(k) => Some(k.expose().to_owned()),
-            _ => None,
+    let (tx, rx) = std::sync::mpsc::channel();
+    let hooks_total = matchers.len();
+    let hooks = matchers
+        .into_iter()
+        .map(|matches| proxy::Hook {
+            matches,
+            signal: tx.clone(),
+            hold: Duration::from_secs(8),
         })
-        .expect("an API key");
-    let listing: Value = runtime
-        .block_on(async {
-            reqwest::get(format!("{}?limit=4", facts.admin_url()))
-                .await?
-                .json()
-                .await
-        })
-        .expect("listing");
-    let ids: Vec<String> = listing["registrations"].as_array().expect("array")[1..4]
-        .iter()
-        .map(|r| r["registrationId"].as_str().expect("id").to_owned())
         .collect();
-    let mut config = ClientConfig::new(facts.base_url.clone());
-    config.credentials = facts.credentials.first().cloned();
-    config.app_code = Some(app.clone());
-    let client = Client::new(config).expect("client");
-    let read_all = |client: &Client| -> Vec<Value> {
-        runtime.block_on(async {
-            let mut out = Vec::new();
-            for id in &ids {
-                let r = client
-                    .send(&Call::new(Operation::Get, id.clone()))
-                    .await
-                    .expect("get");
-                out.push(serde_json::from_slice::<Value>(&r.body).expect("json"));
-            }
-            out
-        })
-    };
-    let originals = read_all(&client);
-
+    let url = proxy::start(&live.runtime, &live.base_url, proxy::Defect::None, hooks);
     let mut child = Command::new(env!("CARGO_BIN_EXE_pushcheck"))
         .args([
             "contract",
             "--target",
-            &facts.base_url,
+            &url,
             "--app-code",
-            &app,
+            &live.app,
             "--allow-writes",
+            "--filter",
+            filter,
         ])
-        .args(ids.iter().flat_map(|id| ["--registration-id", id.as_str()]))
-        .env("PUSHCHECK_API_KEY", &key)
+        .args(
+            live.ids
+                .iter()
+                .flat_map(|id| ["--registration-id", id.as_str()]),
+        )
+        .env("PUSHCHECK_API_KEY", &live.key)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn pushcheck");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = tx.send(line);
-        }
-    });
-    // Wait (with a deadline) until the writing cases have started, then press Ctrl-C.
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    let mut seen = Vec::new();
-    loop {
-        let line = rx
-            .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
-            .unwrap_or_else(|_| panic!("no patch case started; output so far: {seen:#?}"));
-        let started_writing = line.starts_with("case patch.");
-        seen.push(line);
-        if started_writing {
-            break;
-        }
+    drop(tx);
+    for i in 0..hooks_total {
+        let request = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("hook {i} never reached"));
+        at_hook(i, &request);
+        let status = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
     }
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let exit = loop {
         if let Some(exit) = child.try_wait().expect("wait") {
@@ -684,16 +689,634 @@ fn ctrl_c_during_a_live_run_restores_and_exits_3() {
         );
         std::thread::sleep(Duration::from_millis(20));
     };
-    seen.extend(rx.try_iter());
-    let output = seen.join("\n");
-    assert_eq!(exit.code(), Some(3), "{output}");
-    assert!(output.contains("interrupted"), "{output}");
-    assert!(!output.contains(&key), "the key leaked");
-
-    let after = read_all(&client);
-    for ((id, before), after) in ids.iter().zip(&originals).zip(&after) {
-        assert_eq!(before["isPrimary"], after["isPrimary"], "{id}");
-        assert_eq!(before["systemData"], after["systemData"], "{id}");
+    let mut output = String::new();
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut output)
+        .expect("read");
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut output)
+        .expect("read");
+    assert!(!output.contains(&live.key), "the key leaked");
+    Interrupted {
+        exit: exit.code(),
+        output,
     }
-    runtime.block_on(sim.shutdown()).expect("shutdown");
+}
+
+fn matcher(method: &'static str, path_has: &'static str, body_has: &'static str) -> proxy::Matcher {
+    Box::new(move |m, path, body| {
+        m == method && path.contains(path_has) && String::from_utf8_lossy(body).contains(body_has)
+    })
+}
+
+/// Ctrl-C while a case's PATCH is in flight (the write has landed: read back before the
+/// signal): the run stops with exit 3 and the device is exactly as before, the attributes the
+/// case added deleted.
+#[test]
+fn ctrl_c_during_a_write_restores_and_exits_3() {
+    use pushcheck::api::Operation;
+    use pushcheck::api::client::Call;
+    let live = LiveSim::start(2);
+    live.seed_originals();
+    let originals = live.states();
+    let run = interrupt_at(
+        &live,
+        "patch.additional_data",
+        vec![matcher("PATCH", "", "pushcheck_otp")],
+        |_, _| {
+            let (_, now) = live.send(Call::new(Operation::Get, live.ids[0].clone()));
+            assert_eq!(
+                now["additionalData"]["pushcheck_otp"],
+                json!(true),
+                "the write landed: {now}"
+            );
+            assert_eq!(now["additionalData"]["owner"], json!("qa"));
+        },
+    );
+    assert_eq!(run.exit, Some(3), "{}", run.output);
+    assert!(run.output.contains("interrupted"), "{}", run.output);
+    assert_eq!(live.states(), originals, "{}", run.output);
+}
+
+/// Ctrl-C while a personalize is in flight: the device was bound (a personalize of another
+/// identity is refused before the signal) and belongs to nobody again afterwards.
+#[test]
+fn ctrl_c_during_a_personalize_depersonalizes_and_exits_3() {
+    use pushcheck::api::Operation;
+    use pushcheck::api::client::Call;
+    let live = LiveSim::start(2);
+    live.seed_originals();
+    let originals = live.states();
+    let run = interrupt_at(
+        &live,
+        "personalize.new_person",
+        vec![matcher("POST", "/personalize", "")],
+        |_, _| {
+            let probe = Call::new(Operation::Personalize, live.ids[0].clone())
+                .json(json!({"identity": {"phoneNumber": "385997654321"}}));
+            assert_eq!(
+                live.send(probe).0,
+                400,
+                "the device is bound while the answer is held"
+            );
+        },
+    );
+    assert_eq!(run.exit, Some(3), "{}", run.output);
+    assert_eq!(live.states(), originals, "{}", run.output);
+    assert!(live.belongs_to_nobody(&live.ids[0], 0), "{}", run.output);
+}
+
+/// A second Ctrl-C during the restore skips it and lists the device not restored — which indeed
+/// still carries what the case wrote.
+#[test]
+fn a_second_ctrl_c_skips_the_restore_and_lists_what_was_not_restored() {
+    let live = LiveSim::start(1);
+    live.seed_originals();
+    let originals = live.states();
+    let hooks = vec![
+        matcher("PATCH", "", "pushcheck_otp"),
+        matcher("GET", "", ""),
+    ];
+    let run = interrupt_at(&live, "patch.additional_data", hooks, |_, _| {});
+    assert_eq!(run.exit, Some(3), "{}", run.output);
+    let id = &live.ids[0];
+    assert!(
+        run.output.contains(&format!(
+            "{id}: not restored: a second Ctrl-C skipped the restore"
+        )),
+        "{}",
+        run.output
+    );
+    let after = live.states();
+    assert_ne!(after, originals);
+    assert_eq!(after[0]["additionalData"]["pushcheck_otp"], json!(true));
+}
+
+/// The two live-safe cases run live with --allow-writes; a stand-in with exactly the defect each
+/// guards against fails it, the correct target (control) passes it.
+#[test]
+fn live_safe_cases_fail_on_exactly_their_defect_and_pass_the_control() {
+    use proxy::Defect;
+    let is_primary = "patch.is_primary_stored";
+    let force = "personalize.other_person_refused_without_force";
+    for (defect, case, passes, says) in [
+        (Defect::None, is_primary, true, ""),
+        (
+            Defect::IsPrimaryNotStored,
+            is_primary,
+            false,
+            "unexpected value at /isPrimary in the GET after the PATCH",
+        ),
+        (Defect::None, force, true, ""),
+        (
+            Defect::ForceIgnored,
+            force,
+            false,
+            "without forceDepersonalize must be refused",
+        ),
+        (
+            Defect::RefusedButMoved,
+            force,
+            false,
+            "must still belong to A",
+        ),
+    ] {
+        let live = LiveSim::start(3);
+        let url = proxy::start(&live.runtime, &live.base_url, defect, Vec::new());
+        let originals = live.states();
+        let mut args = live.args(&url);
+        args.extend(["--allow-writes", "--filter", case]);
+        let run = run_cli(&args);
+        let label = format!("{defect:?} / {case}");
+        if passes {
+            assert_eq!(run.exit, Exit::Passed, "{label}: {run:?}");
+            assert!(
+                run.stdout.contains(&format!("case {case} ... ok")),
+                "{label}: {}",
+                run.stdout
+            );
+        } else {
+            assert_eq!(run.exit, Exit::CheckFailed, "{label}: {run:?}");
+            assert!(
+                run.stdout.contains(&format!("case {case} ... FAILED")),
+                "{label}: {}",
+                run.stdout
+            );
+            assert!(
+                run.stdout.contains(says),
+                "{label}: expected {says:?} in {}",
+                run.stdout
+            );
+        }
+        assert_eq!(live.states(), originals, "{label}: devices restored");
+        for (n, id) in live.ids.iter().enumerate() {
+            assert!(live.belongs_to_nobody(id, n), "{label}: {id} left bound");
+        }
+    }
+}
+
+/// A target that echoes the Authorization header in its error bodies: neither the key, nor
+/// `user:pass`, nor their base64, nor the password reaches stdout, stderr, the JSON or the JUnit
+/// report. The failing run's reports are also checked: the JSON against its schema, the JUnit
+/// `<failure>` and `<skipped>` elements.
+#[test]
+fn an_echoing_target_leaks_no_secret_into_any_output_or_report() {
+    use pushcheck::api::auth::{Credentials, Secret, base64};
+    let key = "canary-key-5d1e9a7b";
+    let (user, pass) = ("qa-user", "s3cret-pass-4471");
+    let pair = format!("{user}:{pass}");
+    let live = LiveSim::start_with(
+        1,
+        vec![
+            Credentials::ApiKey(Secret::new(key)),
+            Credentials::basic_from_pair(&pair).expect("pair"),
+        ],
+    );
+    let url = proxy::start(
+        &live.runtime,
+        &live.base_url,
+        proxy::Defect::EchoAuthorization,
+        Vec::new(),
+    );
+    let secrets = [
+        key.to_owned(),
+        base64(key.as_bytes()),
+        pair.clone(),
+        base64(pair.as_bytes()),
+        pass.to_owned(),
+    ];
+    for credential in [["--api-key", key], ["--basic", pair.as_str()]] {
+        let dir = TempDir::new("echo");
+        let json_path = dir.path().join("c.json").to_string_lossy().into_owned();
+        let junit_path = dir.path().join("c.xml").to_string_lossy().into_owned();
+        let run = run_cli(&[
+            "contract",
+            "--target",
+            &url,
+            "--app-code",
+            &live.app,
+            credential[0],
+            credential[1],
+            "--registration-id",
+            &live.ids[0],
+            "--report-json",
+            &json_path,
+            "--report-junit",
+            &junit_path,
+        ]);
+        assert_eq!(run.exit, Exit::CheckFailed, "{run:?}");
+        assert!(
+            run.stdout.contains("[redacted]"),
+            "the echo was scrubbed: {}",
+            run.stdout
+        );
+        let json_text = std::fs::read_to_string(&json_path).expect("json");
+        let xml = std::fs::read_to_string(&junit_path).expect("junit");
+        for (what, text) in [
+            ("stdout", &run.stdout),
+            ("stderr", &run.stderr),
+            ("json", &json_text),
+            ("junit", &xml),
+        ] {
+            for secret in &secrets {
+                assert!(
+                    !text.contains(secret.as_str()),
+                    "{secret} leaked into {what}"
+                );
+            }
+        }
+        let report: Value = serde_json::from_str(&json_text).expect("JSON");
+        assert_eq!(report["passed"], json!(false));
+        let violations = registry()
+            .validate("contract-report", Mode::Strict, &report)
+            .expect("schema");
+        assert!(violations.is_empty(), "{violations:#?}");
+        let elements = junit_elements(&xml);
+        let failed: Vec<&str> = report["cases"]
+            .as_array()
+            .expect("cases")
+            .iter()
+            .filter(|c| c["status"] == "failed")
+            .filter_map(|c| c["name"].as_str())
+            .collect();
+        let skipped = report["summary"]["skipped"].as_u64().expect("count") as usize;
+        assert!(!failed.is_empty());
+        assert_eq!(elements.failures.len(), failed.len(), "{xml}");
+        for name in &failed {
+            assert!(
+                elements.failures.iter().any(|(case, _)| case == name),
+                "{name} has a <failure>"
+            );
+        }
+        assert!(
+            elements
+                .failures
+                .iter()
+                .all(|(_, message)| !message.is_empty())
+        );
+        assert_eq!(elements.skipped.len(), skipped, "{xml}");
+    }
+}
+
+/// What a JUnit report holds: `(test case, message)` of each `<failure>` and `<skipped>`.
+#[derive(Debug, Default)]
+struct JunitElements {
+    failures: Vec<(String, String)>,
+    skipped: Vec<(String, String)>,
+}
+
+fn junit_elements(xml: &str) -> JunitElements {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut out = JunitElements::default();
+    let mut case = String::new();
+    let attr = |e: &quick_xml::events::BytesStart<'_>, name: &[u8]| {
+        e.attributes()
+            .flatten()
+            .find(|a| a.key.as_ref() == name)
+            .map(|a| String::from_utf8_lossy(&a.value).into_owned())
+            .unwrap_or_default()
+    };
+    loop {
+        match reader.read_event().expect("JUnit XML parses") {
+            Event::Eof => break,
+            Event::Start(e) | Event::Empty(e) => match e.name().as_ref() {
+                b"testcase" => case = attr(&e, b"name"),
+                b"failure" => out.failures.push((case.clone(), attr(&e, b"message"))),
+                b"skipped" => out.skipped.push((case.clone(), attr(&e, b"message"))),
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn credentials_in_the_target_url_are_refused_without_showing_them() {
+    let run = run_cli(&[
+        "contract",
+        "--target",
+        "http://qa:canary-in-url-77@127.0.0.1:9",
+        "--registration-id",
+        "r",
+    ]);
+    assert_eq!(run.exit, Exit::Usage, "{run:?}");
+    assert!(run.stderr.contains("http://127.0.0.1:9"), "{}", run.stderr);
+    assert!(run.stderr.contains("carries credentials"), "{}", run.stderr);
+    assert!(!run.stderr.contains("canary-in-url-77") && !run.stdout.contains("canary-in-url-77"));
+}
+
+/// Configuration mistakes are exit 2 with one line naming them, before any case runs; an
+/// unreachable target is exit 3 within seconds.
+#[test]
+fn preflight_turns_configuration_mistakes_into_exit_2() {
+    let live = LiveSim::start(1);
+    let url = live.base_url.clone();
+    let id = live.ids[0].as_str();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec![
+                "--api-key",
+                "wrong-key",
+                "--app-code",
+                &live.app,
+                "--registration-id",
+                id,
+            ],
+            "refused the credentials (HTTP 401",
+        ),
+        (
+            vec!["--app-code", &live.app, "--registration-id", id],
+            "none were given",
+        ),
+        (
+            vec![
+                "--api-key",
+                &live.key,
+                "--app-code",
+                "no-such-app",
+                "--registration-id",
+                id,
+            ],
+            "no application with code \"no-such-app\"",
+        ),
+        (
+            vec!["--api-key", &live.key, "--registration-id", id],
+            "no AppCode was sent",
+        ),
+        (
+            vec![
+                "--api-key",
+                &live.key,
+                "--app-code",
+                &live.app,
+                "--registration-id",
+                "missing-reg-1",
+            ],
+            "registration missing-reg-1 does not exist",
+        ),
+        (
+            vec![
+                "--api-key",
+                &live.key,
+                "--app-code",
+                &live.app,
+                "--registration-id",
+                "missing-reg-1",
+                "--allow-writes",
+            ],
+            "registration missing-reg-1 does not exist",
+        ),
+        (
+            vec!["--api-key", &live.key, "--app-code", &live.app],
+            "no registration to run on",
+        ),
+    ];
+    for (extra, needle) in cases {
+        let mut args = vec!["contract", "--target", url.as_str()];
+        args.extend(extra.iter().copied());
+        let run = run_cli(&args);
+        assert_eq!(run.exit, Exit::Usage, "{args:?}: {run:?}");
+        assert!(run.stderr.contains(needle), "{args:?}: {}", run.stderr);
+        assert_eq!(run.stderr.lines().count(), 1, "one line: {}", run.stderr);
+        assert_eq!(
+            run.stderr.matches(needle).count(),
+            1,
+            "said once: {}",
+            run.stderr
+        );
+        assert!(run.stdout.is_empty(), "no case ran: {}", run.stdout);
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let closed = format!("http://127.0.0.1:{port}");
+    let started = std::time::Instant::now();
+    let run = run_cli(&[
+        "contract",
+        "--target",
+        &closed,
+        "--registration-id",
+        "r",
+        "--api-key",
+        "k",
+    ]);
+    assert_eq!(run.exit, Exit::Runtime, "{run:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+/// An unwritable report path is exit 2 before a single request reaches the target.
+#[test]
+fn an_unwritable_report_path_is_refused_before_any_request() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let server = runtime.block_on(async {
+        let server = MockServer::start().await;
+        Mock::given(wiremock::matchers::any())
+            .respond_with(ResponseTemplate::new(500))
+            .expect(0)
+            .mount(&server)
+            .await;
+        server
+    });
+    let dir = TempDir::new("unwritable");
+    let missing = dir
+        .path()
+        .join("no-such-dir")
+        .join("r.json")
+        .to_string_lossy()
+        .into_owned();
+    let as_dir = dir.path().to_string_lossy().into_owned();
+    for (flag, path) in [("--report-json", &missing), ("--report-junit", &as_dir)] {
+        let run = run_cli(&[
+            "contract",
+            "--target",
+            &server.uri(),
+            "--registration-id",
+            "r",
+            "--api-key",
+            KEY,
+            flag,
+            path,
+        ]);
+        assert_eq!(run.exit, Exit::Usage, "{run:?}");
+        assert!(
+            run.stderr.contains("cannot write the report"),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(
+            run.stderr.matches("os error").count(),
+            1,
+            "the OS error once: {}",
+            run.stderr
+        );
+    }
+    runtime.block_on(server.verify());
+}
+
+/// A run whose every case was skipped checked nothing: exit 2 saying why, unless asked for;
+/// its JUnit report marks each case `<skipped>` with the reason.
+#[test]
+fn an_all_skipped_run_is_exit_2_unless_allowed() {
+    let live = LiveSim::start(1);
+    let dir = TempDir::new("skipped");
+    let junit_path = dir.path().join("s.xml").to_string_lossy().into_owned();
+    let mut args = live.args(&live.base_url);
+    args.extend([
+        "--filter",
+        "patch.additional_data",
+        "--filter",
+        "personalize.new_person",
+        "--report-junit",
+        &junit_path,
+    ]);
+    let run = run_cli(&args);
+    assert_eq!(run.exit, Exit::Usage, "{run:?}");
+    assert!(
+        run.stderr.contains("every case was skipped (2 of 2)"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("needs --allow-writes"),
+        "{}",
+        run.stderr
+    );
+    let elements = junit_elements(&std::fs::read_to_string(&junit_path).expect("junit"));
+    let names: Vec<&str> = elements.skipped.iter().map(|(c, _)| c.as_str()).collect();
+    assert_eq!(
+        names,
+        vec!["patch.additional_data", "personalize.new_person"]
+    );
+    assert!(
+        elements
+            .skipped
+            .iter()
+            .all(|(_, m)| m.contains("--allow-writes"))
+    );
+    assert!(elements.failures.is_empty());
+    args.push("--allow-all-skipped");
+    assert_eq!(run_cli(&args).exit, Exit::Passed);
+}
+
+/// A device already personalized to someone: named, its writing cases skipped, exit 2 — and it
+/// still belongs to its person afterwards (the run never detaches a person it did not attach).
+#[test]
+fn a_device_bound_before_the_run_is_named_and_left_to_its_person() {
+    use pushcheck::api::Operation;
+    use pushcheck::api::client::Call;
+    let live = LiveSim::start(1);
+    let id = live.ids[0].clone();
+    let owner = json!({"identity": {"phoneNumber": "385911234567"}});
+    assert_eq!(
+        live.send(Call::new(Operation::Personalize, id.clone()).json(owner.clone()))
+            .0,
+        200
+    );
+    let before = live.states();
+    let mut args = live.args(&live.base_url);
+    args.extend([
+        "--allow-writes",
+        "--filter",
+        "personalize.new_person",
+        "--filter",
+        "patch.is_primary_stored",
+    ]);
+    let run = run_cli(&args);
+    assert_eq!(run.exit, Exit::Usage, "{run:?}");
+    assert!(
+        run.stderr
+            .contains(&format!("registration {id} already belongs to a person")),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains("PERSONALIZATION_IMPOSSIBLE"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("FAILED ("), "{}", run.stdout);
+    assert_eq!(live.states(), before);
+    assert_eq!(
+        live.send(Call::new(Operation::Personalize, id).json(owner))
+            .0,
+        200,
+        "still its person's"
+    );
+}
+
+/// The simulator models null as delete (choice `patch.additional_data_merged`), and a device
+/// left with no attribute has no additionalData, not `{}`.
+#[test]
+fn the_simulator_deletes_a_custom_attribute_sent_as_null() {
+    use pushcheck::api::Operation;
+    use pushcheck::api::client::Call;
+    let live = LiveSim::start(1);
+    let id = live.ids[0].clone();
+    let patch = |body: Value| live.send(Call::new(Operation::Patch, id.clone()).json(body));
+    let (status, body) = patch(json!({"additionalData": {"a": 1, "b": "x"}}));
+    assert_eq!(
+        (status, &body["additionalData"]),
+        (200, &json!({"a": 1, "b": "x"}))
+    );
+    let (status, body) = patch(json!({"additionalData": {"a": null}}));
+    assert_eq!((status, &body["additionalData"]), (200, &json!({"b": "x"})));
+    let (_, body) = patch(json!({"additionalData": {"b": null}}));
+    assert!(body.get("additionalData").is_none(), "{body}");
+    assert!(live.states()[0].get("additionalData").is_none());
+}
+
+/// A target that does not honour null as delete: the restore says which attributes remain.
+#[test]
+fn attributes_a_target_keeps_are_reported_as_left_behind() {
+    let live = LiveSim::start(1);
+    let url = proxy::start(
+        &live.runtime,
+        &live.base_url,
+        proxy::Defect::NullIgnored,
+        Vec::new(),
+    );
+    let dir = TempDir::new("left-behind");
+    let json_path = dir.path().join("r.json").to_string_lossy().into_owned();
+    let mut args = live.args(&url);
+    args.extend([
+        "--allow-writes",
+        "--filter",
+        "patch.additional_data",
+        "--report-json",
+        &json_path,
+    ]);
+    let run = run_cli(&args);
+    assert_eq!(run.exit, Exit::CheckFailed, "{run:?}");
+    assert!(
+        run.stdout.contains("registrations NOT fully restored"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("pushcheck_note"), "{}", run.stdout);
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(&json_path).expect("json")).expect("JSON");
+    assert_eq!(
+        report["restore_problems"][0]["left_behind"],
+        json!(["pushcheck_note", "pushcheck_otp"])
+    );
+    assert!(
+        registry()
+            .validate("contract-report", Mode::Strict, &report)
+            .expect("schema")
+            .is_empty()
+    );
 }

@@ -196,3 +196,52 @@ fn ci_recipes_parse_and_name_commands_that_exist() {
         );
     }
 }
+
+/// The recipes work as written: the JUnit action may publish a check, jobs cannot hang forever,
+/// a pull request runs once, and the staging load writes only to its own feed.
+#[test]
+fn ci_recipes_have_permissions_timeouts_one_run_per_pr_and_a_load_feed() {
+    let text =
+        std::fs::read_to_string(project_path("examples/ci/github-actions.yml")).expect("recipe");
+    let doc = &YamlLoader::load_from_str(&text).expect("YAML")[0];
+    assert_eq!(doc["permissions"]["checks"].as_str(), Some("write"));
+    assert_eq!(doc["permissions"]["contents"].as_str(), Some("read"));
+    let on = &doc["on"];
+    let branches: Vec<&str> = on["push"]["branches"]
+        .as_vec()
+        .expect("push is limited to branches")
+        .iter()
+        .filter_map(Yaml::as_str)
+        .collect();
+    assert_eq!(branches, vec!["main"], "a PR's pushes must not run twice");
+    assert!(!on["pull_request"].is_badvalue(), "pull requests run");
+    let jobs = doc["jobs"].as_hash().expect("jobs");
+    for (name, job) in jobs {
+        assert!(
+            job["timeout-minutes"].as_i64().is_some_and(|m| m > 0),
+            "job {name:?} has timeout-minutes"
+        );
+    }
+    let gitlab =
+        std::fs::read_to_string(project_path("examples/ci/gitlab-ci.yml")).expect("recipe");
+    let gitlab_doc = &YamlLoader::load_from_str(&gitlab).expect("YAML")[0];
+    assert!(gitlab_doc[".pushcheck"]["timeout"].as_str().is_some());
+    for (file, recipe) in [("github", &text), ("gitlab", &gitlab)] {
+        let docs = YamlLoader::load_from_str(recipe).expect("YAML");
+        let mut all = Vec::new();
+        for doc in &docs {
+            commands(doc, &mut all);
+        }
+        let live: Vec<Vec<String>> = all
+            .iter()
+            .map(|c| shell_words(c))
+            .filter(|w| w.iter().any(|x| x == "--allow-writes"))
+            .collect();
+        assert_eq!(live.len(), 1, "{file}: one staging invocation");
+        assert!(
+            live[0].iter().any(|w| w == "--feed"),
+            "{file}: the staging load gets its own --feed: {:?}",
+            live[0]
+        );
+    }
+}

@@ -32,6 +32,7 @@ const READS_REGISTRATIONS: &[&str] = &[
     "patch.registration_enabled",
     "patch.additional_data",
     "patch.is_primary",
+    "patch.is_primary_stored",
     "patch.custom_attribute.name_256_chars",
     "patch.custom_attribute.string_4096_chars",
     "patch.custom_attribute.number_max",
@@ -108,6 +109,7 @@ const EXPECTED: &[(&str, Killed)] = &[
             "personalize.conflict_without_force",
             "personalize.ambiguous",
             "personalize.missing_identity",
+            "personalize.other_person_refused_without_force",
         ]),
     ),
     (
@@ -140,6 +142,8 @@ const EXPECTED: &[(&str, Killed)] = &[
             "personalize.keep_as_lead",
             "depersonalize.then_get",
             "depersonalize.then_personalize",
+            "patch.is_primary_stored",
+            "personalize.other_person_refused_without_force",
         ]),
     ),
     ("response.application_id_missing", Only(READS_REGISTRATIONS)),
@@ -158,6 +162,8 @@ const EXPECTED: &[(&str, Killed)] = &[
             "personalize.keep_as_lead",
             "depersonalize.then_get",
             "depersonalize.then_personalize",
+            "patch.is_primary_stored",
+            "personalize.other_person_refused_without_force",
         ]),
     ),
     (
@@ -207,10 +213,13 @@ const EXPECTED: &[(&str, Killed)] = &[
             "patch.custom_attribute.number_max",
             "patch.custom_attribute.date_valid",
             "patch.doc_example",
+            "patch.is_primary_stored",
         ]),
     ),
-    // TODO(lead, after merging wt-contract): add "patch.is_primary_stored" here.
-    ("patch.is_primary_not_stored", Only(&["patch.is_primary"])),
+    (
+        "patch.is_primary_not_stored",
+        Only(&["patch.is_primary", "patch.is_primary_stored"]),
+    ),
     (
         "patch.registration_enabled_not_stored",
         Only(&["patch.registration_enabled"]),
@@ -237,10 +246,12 @@ const EXPECTED: &[(&str, Killed)] = &[
         "personalize.force_true_ignored",
         Only(&["personalize.force_depersonalize"]),
     ),
-    // TODO(lead, after merging wt-contract): add "personalize.other_person_refused_without_force" here.
     (
         "personalize.force_false_ignored",
-        Only(&["personalize.conflict_without_force"]),
+        Only(&[
+            "personalize.conflict_without_force",
+            "personalize.other_person_refused_without_force",
+        ]),
     ),
     (
         "personalize.keep_as_lead_ignored",
@@ -267,6 +278,7 @@ const EXPECTED: &[(&str, Killed)] = &[
             "personalize.same_phone_two_devices",
             "personalize.ambiguous",
             "personalize.set_device_as_primary",
+            "personalize.other_person_refused_without_force",
         ]),
     ),
     (
@@ -281,6 +293,7 @@ const EXPECTED: &[(&str, Killed)] = &[
             "personalize.attributes",
             "personalize.external_id_null_string",
             "personalize.force_depersonalize",
+            "personalize.other_person_refused_without_force",
         ]),
     ),
     (
@@ -301,6 +314,8 @@ const EXPECTED: &[(&str, Killed)] = &[
             "personalize.keep_as_lead",
             "depersonalize.then_get",
             "depersonalize.then_personalize",
+            "patch.is_primary_stored",
+            "personalize.other_person_refused_without_force",
         ]),
     ),
     (

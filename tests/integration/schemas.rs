@@ -171,7 +171,15 @@ fn custom_attribute_limits_at_and_past_each_bound() {
     assert_eq!(attribute_violations("a", json!("12.05.2024")), ok);
     // The spec's object values contradict the doc; pushcheck follows the doc.
     assert_eq!(attribute_violations("a", json!({"value": 1})), vec![at]);
-    assert_eq!(attribute_violations("a", json!(null)), vec![at]);
+    // null deletes an attribute in a PATCH body (the SDKs' way), but is no value in a response.
+    assert_eq!(attribute_violations("a", json!(null)), ok);
+    assert_eq!(
+        check("custom-attributes", Mode::Lenient, &json!({"a": null}))
+            .iter()
+            .map(|v| v.instance_path.clone())
+            .collect::<Vec<_>>(),
+        vec!["/a"]
+    );
 }
 
 #[test]
@@ -394,7 +402,36 @@ fn cli_list_validate_and_lint() {
         "{}",
         lint.stdout
     );
-    assert!(lint.stdout.contains("date-time"));
+    // The computed verdict, not the hard-coded disagreement list: the doc's birthday example
+    // follows the doc's date format, not the spec's date-time.
+    let report = pushcheck::schema::lint::lint_docs(registry(), Mode::Lenient).expect("lint");
+    let birthday = report
+        .birthdays
+        .iter()
+        .find(|b| b.value == "1985-07-12")
+        .expect("the doc's birthday example");
+    assert_eq!(birthday.follows, "date");
+    assert!(
+        lint.stdout.contains(&format!(
+            "note birthday \"1985-07-12\" in {} follows the doc (date), not the spec (date-time)",
+            birthday.example
+        )),
+        "{}",
+        lint.stdout
+    );
+    assert!(report.passed());
+    let strict_report = pushcheck::schema::lint::lint_docs(registry(), Mode::Strict).expect("lint");
+    let failing: Vec<&str> = strict_report
+        .examples
+        .iter()
+        .filter(|e| !e.violations.is_empty())
+        .map(|e| e.example)
+        .collect();
+    assert_eq!(
+        failing,
+        vec!["patch-request"],
+        "only the isPrmary typo fails strictly"
+    );
     let lint_strict = run_cli(&["schemas", "lint-docs", "--strict"]);
     assert_eq!(lint_strict.exit, Exit::CheckFailed);
     assert!(lint_strict.stdout.contains("/isPrmary"));

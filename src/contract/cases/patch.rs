@@ -33,6 +33,7 @@ pub(super) const CASES: &[CaseSpec] = &[
     CaseSpec::write("patch.wrong_content_type", "patch", "a text/plain body: 400", 1, wrong_content_type)
         .relies_on(&["request.content_type_json"]),
     CaseSpec::read("patch.unknown_id", "patch", "PATCH of an unknown ID: 400, errorCode 48013", unknown_id),
+    CaseSpec::write("patch.is_primary_stored", "patch", "on a device of a person, isPrimary true then false is stored: GET reads back what PATCH set (live-safe)", 1, is_primary_stored),
 ];
 
 /// A limit of the custom-attribute schema, as a u64.
@@ -275,5 +276,28 @@ fn unknown_id(ctx: &mut Ctx) -> BoxFuture<'_> {
     Box::pin(async move {
         let call = Call::new(Operation::Patch, ctx.unknown_id()).json(json!({"isPrimary": true}));
         ctx.not_found(call).await
+    })
+}
+
+/// Live-safe: the device is first personalized to a new person (documented), so isPrimary
+/// means "this person's primary device" without relying on what a target does with a device of
+/// nobody. Each value PATCHed must be what GET reads back. The runner restores the device.
+fn is_primary_stored(ctx: &mut Ctx) -> BoxFuture<'_> {
+    Box::pin(async move {
+        let id = ctx.reg(0);
+        let phone = ctx.phone();
+        let call = Call::new(Operation::Personalize, id.clone())
+            .json(json!({"identity": {"phoneNumber": phone}}));
+        ctx.ok(call).await?;
+        for primary in [true, false] {
+            write_and_read_back(
+                ctx,
+                json!({"isPrimary": primary}),
+                "/isPrimary",
+                Value::Bool(primary),
+            )
+            .await?;
+        }
+        Ok(())
     })
 }

@@ -115,6 +115,13 @@ pub(super) const CASES: &[CaseSpec] = &[
         "personalize of an unknown ID: 400, errorCode 48013",
         unknown_id,
     ),
+    CaseSpec::write(
+        "personalize.other_person_refused_without_force",
+        "personalize",
+        "a device of person A, personalized as existing person B with forceDepersonalize=false: refused, and the device still belongs to A (live-safe)",
+        2,
+        other_person_refused_without_force,
+    ),
 ];
 
 fn personalize(id: String, identity: Value) -> Call {
@@ -435,5 +442,46 @@ fn unknown_id(ctx: &mut Ctx) -> BoxFuture<'_> {
         let phone = ctx.phone();
         ctx.not_found(personalize(ctx.unknown_id(), json!({"phoneNumber": phone})))
             .await
+    })
+}
+
+/// Live-safe version of the conflict rule [doc]: "without forceDepersonalize, personalizing a
+/// device already bound to a *different* person is an error". B is made an existing person on a
+/// second device, so "different person" does not depend on how a target treats an identity that
+/// matches nobody. Asserted: the refusal is a 4xx with a documented error body (the docs name no
+/// status or messageId), and the device still belongs to A — personalizing it as A again without
+/// force succeeds and answers A. The runner depersonalizes both devices afterwards.
+fn other_person_refused_without_force(ctx: &mut Ctx) -> BoxFuture<'_> {
+    Box::pin(async move {
+        let (device, other) = (ctx.reg(0), ctx.reg(1));
+        let (phone_a, phone_b) = (ctx.phone(), ctx.phone());
+        ctx.ok(personalize(other, json!({"phoneNumber": phone_b})))
+            .await?;
+        ctx.ok(personalize(device.clone(), json!({"phoneNumber": phone_a})))
+            .await?;
+        let to_b = personalize(device.clone(), json!({"phoneNumber": phone_b}))
+            .flag(FORCE_DEPERSONALIZE, false);
+        ctx.refused(to_b).await.map_err(|f| Failure {
+            message: format!(
+                "personalizing a device of another person without forceDepersonalize must be refused: {}",
+                f.message
+            ),
+            ..f
+        })?;
+        let again = personalize(device, json!({"phoneNumber": phone_a}));
+        let person = ctx.ok(again).await.map_err(|f| Failure {
+            message: format!(
+                "after the refusal the device must still belong to A, so personalizing it as A again must succeed: {}",
+                f.message
+            ),
+            ..f
+        })?;
+        expect_listed(
+            "the device's person after the refused move",
+            &person,
+            "/contactInformation/phones",
+            "number",
+            &phone_a,
+        )
     })
 }

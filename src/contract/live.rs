@@ -1,0 +1,231 @@
+//! Live-target safety: Ctrl-C counting, and putting a device back as the run found it.
+//!
+//! **Restore.** After every writing case, each of its devices is depersonalized if the case
+//! personalized it, then its writable fields are written back in one PATCH: `isPrimary`,
+//! `systemData.registrationEnabled`, the original custom attributes, and every custom attribute
+//! the run added sent as `null` — the vendor's mobile SDKs delete an attribute that way (no delete
+//! is documented for People v2). The device is then read back and compared with its original:
+//! whatever still differs (attributes the target kept, `additionalData: {}` on a device that had
+//! none, a flag that did not go back) becomes a [`RestoreProblem`] naming it. If the target
+//! refuses `null`, the PATCH is repeated without the deletions and the leftovers are reported.
+//! A device's person binding cannot be read through this API and is not re-established: devices
+//! must belong to nobody before the run (see `Ctx::bound_before`).
+//!
+//! **Ctrl-C.** The first one stops the running case; its restore runs. A second one skips what is
+//! left of the restore, and the devices not restored are listed.
+
+use serde_json::{Map, Value, json};
+use tokio::sync::watch;
+
+use super::result::RestoreProblem;
+use crate::api::Operation;
+use crate::api::client::{Call, Client};
+use crate::api::redact::Redactor;
+
+/// Counts SIGINTs (Ctrl-C) for a live run; inert for a simulator run, so the process keeps its
+/// default Ctrl-C behaviour there.
+pub(crate) struct Interrupts {
+    count: watch::Receiver<u32>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Interrupts {
+    /// Starts counting Ctrl-C (`watch == true`), or never fires.
+    pub(crate) fn new(watch: bool) -> Interrupts {
+        let (tx, count) = watch::channel(0u32);
+        let task = watch.then(|| {
+            tokio::spawn(async move {
+                while tokio::signal::ctrl_c().await.is_ok() {
+                    tx.send_modify(|n| *n += 1);
+                }
+            })
+        });
+        Interrupts { count, task }
+    }
+
+    /// How many Ctrl-C so far.
+    pub(crate) fn count(&self) -> u32 {
+        *self.count.borrow()
+    }
+
+    /// Resolves once `n` Ctrl-C have been pressed (never for an inert counter).
+    pub(crate) async fn reached(&self, n: u32) {
+        let mut rx = self.count.clone();
+        if rx.wait_for(|c| *c >= n).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+impl Drop for Interrupts {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// The writable state that matters for a restore, taken from a registration's JSON.
+fn writable(registration: &Value) -> (Value, Value, Option<Map<String, Value>>) {
+    (
+        registration
+            .get("isPrimary")
+            .cloned()
+            .unwrap_or(Value::Bool(false)),
+        registration
+            .pointer("/systemData/registrationEnabled")
+            .cloned()
+            .unwrap_or(Value::Bool(true)),
+        registration
+            .get("additionalData")
+            .and_then(Value::as_object)
+            .cloned(),
+    )
+}
+
+/// Puts one device back as `original` shows it; `None` when it is back exactly.
+pub(crate) async fn restore_device(
+    client: &Client,
+    redactor: &Redactor,
+    id: &str,
+    original: &Value,
+    personalized: bool,
+) -> Option<RestoreProblem> {
+    let mut problems = Vec::new();
+    if personalized {
+        match client
+            .send(&Call::new(Operation::Depersonalize, id.to_owned()))
+            .await
+        {
+            Ok(r) if r.status == 200 => {}
+            Ok(r) => problems.push(format!("depersonalize answered HTTP {}", r.status)),
+            Err(e) => problems.push(e.to_string()),
+        }
+    }
+    let (is_primary, enabled, additional) = writable(original);
+    let current = read(client, id).await;
+    let added: Vec<String> = current
+        .as_ref()
+        .and_then(|c| c.get("additionalData").and_then(Value::as_object))
+        .map(|now| {
+            now.keys()
+                .filter(|k| additional.as_ref().is_none_or(|o| !o.contains_key(*k)))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut body = json!({"isPrimary": is_primary, "systemData": {"registrationEnabled": enabled}});
+    let mut data = additional.clone().unwrap_or_default();
+    data.extend(added.iter().map(|k| (k.clone(), Value::Null)));
+    if !data.is_empty() {
+        body["additionalData"] = Value::Object(data);
+    }
+    let patch = |body: Value| Call::new(Operation::Patch, id.to_owned()).json(body);
+    match client.send(&patch(body.clone())).await {
+        Ok(r) if r.status == 200 => {}
+        Ok(r) if !added.is_empty() && r.status == 400 => {
+            problems.push("the target refused null as delete (HTTP 400)".to_owned());
+            match additional {
+                Some(o) => body["additionalData"] = Value::Object(o),
+                None => {
+                    body.as_object_mut().map(|b| b.remove("additionalData"));
+                }
+            }
+            match client.send(&patch(body)).await {
+                Ok(r) if r.status == 200 => {}
+                Ok(r) => problems.push(format!("PATCH back answered HTTP {}", r.status)),
+                Err(e) => problems.push(e.to_string()),
+            }
+        }
+        Ok(r) => problems.push(format!("PATCH back answered HTTP {}", r.status)),
+        Err(e) => problems.push(e.to_string()),
+    }
+    let mut left_behind = Vec::new();
+    match read(client, id).await {
+        Some(after) => {
+            problems.extend(differences(original, &after, &mut left_behind));
+        }
+        None => problems.push("the device could not be read back after the restore".to_owned()),
+    }
+    (!problems.is_empty()).then(|| RestoreProblem {
+        registration_id: id.to_owned(),
+        message: redactor.scrub(&problems.join("; ")),
+        left_behind,
+    })
+}
+
+/// What differs between the original and the state read back; attributes the run added and
+/// the target kept go to `left_behind`.
+fn differences(original: &Value, after: &Value, left_behind: &mut Vec<String>) -> Vec<String> {
+    let (p0, e0, a0) = writable(original);
+    let (p1, e1, a1) = writable(after);
+    let mut out = Vec::new();
+    if p0 != p1 {
+        out.push(format!("isPrimary is {p1}, was {p0}"));
+    }
+    if e0 != e1 {
+        out.push(format!("systemData.registrationEnabled is {e1}, was {e0}"));
+    }
+    match (&a0, &a1) {
+        (None, Some(now)) if now.is_empty() => {
+            out.push("additionalData is {} on a device that had none".to_owned());
+        }
+        _ => {
+            let before = a0.unwrap_or_default();
+            let now = a1.unwrap_or_default();
+            left_behind.extend(now.keys().filter(|k| !before.contains_key(*k)).cloned());
+            if !left_behind.is_empty() {
+                out.push(format!(
+                    "custom attributes left behind (the target did not delete them when sent as null): {}",
+                    left_behind.join(", ")
+                ));
+            }
+            let changed: Vec<&String> = before
+                .keys()
+                .filter(|k| now.get(*k) != before.get(*k))
+                .collect();
+            if !changed.is_empty() {
+                out.push(format!(
+                    "custom attributes not back to their original value: {}",
+                    changed
+                        .iter()
+                        .map(|k| k.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
+    }
+    out
+}
+
+async fn read(client: &Client, id: &str) -> Option<Value> {
+    let response = client
+        .send(&Call::new(Operation::Get, id.to_owned()))
+        .await
+        .ok()?;
+    (response.status == 200)
+        .then(|| serde_json::from_slice(&response.body).ok())
+        .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn differences_name_what_is_left() {
+        let original = json!({"isPrimary": true, "systemData": {"registrationEnabled": false}});
+        let mut left = Vec::new();
+        assert!(differences(&original, &original, &mut left).is_empty());
+        let after = json!({"isPrimary": true, "systemData": {"registrationEnabled": false},
+            "additionalData": {}});
+        let d = differences(&original, &after, &mut left);
+        assert_eq!(d, vec!["additionalData is {} on a device that had none"]);
+        let after = json!({"isPrimary": false, "systemData": {"registrationEnabled": false},
+            "additionalData": {"pushcheck_x": 1}});
+        let d = differences(&original, &after, &mut left);
+        assert_eq!(left, vec!["pushcheck_x"]);
+        assert_eq!(d.len(), 2, "{d:?}");
+    }
+}
