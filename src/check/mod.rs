@@ -14,7 +14,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::contract::{self, ContractError, Event, Status, SuiteConfig, SuiteResult};
+use crate::contract::{self, ContractError, Event, SuiteConfig, SuiteResult};
 use crate::interrupt;
 use crate::load::embedded::{Destination, run_at};
 use crate::load::{LoadConfig, LoadError, LoadResult, Target};
@@ -39,6 +39,8 @@ impl std::fmt::Debug for LoadStage {
 pub struct CheckConfig {
     pub contract: SuiteConfig,
     pub load: LoadStage,
+    /// A contract stage where every case was skipped may go on to the load.
+    pub allow_all_skipped: bool,
 }
 
 /// Why `check` could not produce a verdict.
@@ -61,14 +63,19 @@ pub struct CheckResult {
     pub reasons: Vec<String>,
     pub duration: Duration,
     pub contract: SuiteResult,
-    /// `None` when the run was interrupted before the load stage.
+    /// `None` when the load stage did not run (see `load_not_run`).
     pub load: Option<LoadResult>,
+    /// Why the load stage did not run: Ctrl-C during the contract stage, or a configuration
+    /// mistake the contract stage found (a device bound to someone, every case skipped).
+    pub load_not_run: Option<String>,
+    /// Stopped by Ctrl-C in either stage.
+    pub interrupted: bool,
 }
 
 impl CheckResult {
     /// Stopped by Ctrl-C in either stage.
     pub fn interrupted(&self) -> bool {
-        self.contract.interrupted || self.load.as_ref().is_none_or(|l| l.interrupted)
+        self.interrupted
     }
 
     /// The load was sent and the target never answered.
@@ -97,13 +104,28 @@ pub async fn run(
         progress(Progress::Contract(e));
     })
     .await?;
-    let load = if suite.interrupted || interrupt::count() > interrupts_before {
-        None
+    let contract_interrupted = suite.interrupted || interrupt::count() > interrupts_before;
+    let load_not_run = if contract_interrupted {
+        Some("interrupted during the contract stage".to_owned())
+    } else if let Some(device) = suite.unusable_devices.first() {
+        Some(format!(
+            "the contract stage found a device it cannot use: {}",
+            device.reason
+        ))
+    } else if suite.all_skipped() && !config.allow_all_skipped {
+        Some("every contract case was skipped: nothing to build a verdict on".to_owned())
     } else {
-        progress(Progress::LoadStarting);
-        Some(run_at(config.load.destination, config.load.build).await?)
+        None
     };
-    let reasons = reasons(&suite, load.as_ref());
+    let load = match load_not_run {
+        Some(_) => None,
+        None => {
+            progress(Progress::LoadStarting);
+            Some(run_at(config.load.destination, config.load.build).await?)
+        }
+    };
+    let interrupted = contract_interrupted || load.as_ref().is_some_and(|l| l.interrupted);
+    let reasons = reasons(&suite, load.as_ref(), load_not_run.as_deref());
     Ok(CheckResult {
         tool: "pushcheck",
         version: env!("CARGO_PKG_VERSION"),
@@ -112,35 +134,20 @@ pub async fn run(
         duration: started.elapsed(),
         contract: suite,
         load,
+        load_not_run,
+        interrupted,
     })
 }
 
 /// One line per reason the run failed.
-fn reasons(suite: &SuiteResult, load: Option<&LoadResult>) -> Vec<String> {
-    let mut out: Vec<String> = suite
-        .cases
-        .iter()
-        .filter(|c| c.status == Status::Failed)
-        .map(|c| {
-            let why = c
-                .failure
-                .as_ref()
-                .map_or_else(String::new, |f| format!(": {}", f.message));
-            format!("contract case {} failed{why}", c.name)
-        })
-        .collect();
-    out.extend(suite.restore_problems.iter().map(|p| {
-        format!(
-            "contract: registration {} not restored: {}",
-            p.registration_id, p.message
-        )
-    }));
-    if suite.interrupted {
-        out.push("contract: interrupted".to_owned());
-    }
-    match load {
-        Some(load) => out.extend(load.verdict.reasons.iter().map(|r| format!("load: {r}"))),
-        None => out.push("load: not run (interrupted)".to_owned()),
+fn reasons(suite: &SuiteResult, load: Option<&LoadResult>, not_run: Option<&str>) -> Vec<String> {
+    let mut out = suite.reasons();
+    match (load, not_run) {
+        (Some(load), _) => out.extend(load.verdict.reasons.iter().map(|r| format!("load: {r}"))),
+        (None, why) => out.push(format!(
+            "load: not run ({})",
+            why.unwrap_or("no reason given")
+        )),
     }
     out
 }

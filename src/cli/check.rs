@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Args;
 
 use super::auth::AuthArgs;
-use super::contract::{SuiteFlags, contract_failure};
+use super::contract::{SuiteFlags, contract_failure, refuse_feed_without_target};
 use super::load::{load_failure, progress_line};
 use super::{CmdResult, Console, Exit, Failure, io_failure, write_file};
 use crate::check::{self, CheckConfig, CheckError, LoadStage, Progress};
@@ -65,7 +65,7 @@ Exit codes:
 
 /// Flags of `pushcheck check`.
 #[derive(Debug, Args)]
-#[command(after_help = AFTER_HELP)]
+#[command(after_help = AFTER_HELP, allow_negative_numbers = true)]
 pub struct CheckArgs {
     /// Base URL of a live account. Default: the embedded simulator.
     #[arg(
@@ -129,6 +129,7 @@ impl CheckArgs {
 }
 
 pub fn run(args: CheckArgs, out: &mut dyn Write, console: Console) -> CmdResult {
+    refuse_feed_without_target(args.feed.as_deref(), args.target.as_deref())?;
     let suite = args
         .suite
         .suite_config(args.target.as_deref(), &args.auth)?;
@@ -200,6 +201,7 @@ pub fn run(args: CheckArgs, out: &mut dyn Write, console: Console) -> CmdResult 
     let report_dir = args.report_dir.clone();
     let app_code = args.auth.app_code.clone();
     let config = CheckConfig {
+        allow_all_skipped: args.suite.allow_all_skipped,
         contract: suite,
         load: LoadStage {
             destination,
@@ -280,6 +282,9 @@ pub fn run(args: CheckArgs, out: &mut dyn Write, console: Console) -> CmdResult 
         color: console.color,
     };
     report::check::human(out, &result, Some((dir, &files)), style).map_err(io_failure)?;
+    if let Some(mistake) = args.suite.configuration_verdict(&result.contract) {
+        return Err(mistake);
+    }
     Ok(if result.interrupted() || result.never_answered() {
         Exit::Runtime
     } else if result.passed {

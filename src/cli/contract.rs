@@ -161,8 +161,7 @@ impl SuiteFlags {
 }
 
 /// `--feed` feeds the load of a live target; without `--target` it would be silently ignored,
-/// so it is refused. For `check` and `load` (the lead wires it into their flag handling).
-#[allow(dead_code)]
+/// so it is refused. For `check` and `load`.
 pub fn refuse_feed_without_target(
     feed: Option<&std::path::Path>,
     target: Option<&str>,

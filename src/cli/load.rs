@@ -59,7 +59,7 @@ Exit codes:
 
 /// `pushcheck load` flags. Each scenario flag overrides the file's value.
 #[derive(Debug, Args)]
-#[command(after_help = AFTER_HELP)]
+#[command(after_help = AFTER_HELP, allow_negative_numbers = true)]
 pub struct LoadArgs {
     /// Scenario file (TOML), e.g. scenarios/smoke.toml.
     #[arg(long, value_name = "FILE")]
@@ -259,6 +259,7 @@ pub fn run(
     err: &mut dyn Write,
     console: Console,
 ) -> CmdResult {
+    super::contract::refuse_feed_without_target(args.feed.as_deref(), args.target.as_deref())?;
     let plan = args.plan()?;
     let given = args
         .auth

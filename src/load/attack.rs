@@ -24,6 +24,7 @@ use super::scenario::{Length, Ramp};
 use super::transactions::{self, Collected, Run, RunSettings};
 use super::{LoadConfig, LoadError, Progress};
 use crate::api::Operation;
+use crate::api::redact::Redactor;
 use crate::interrupt;
 
 /// Slack past a run's planned end before the watchdog stops it.
@@ -61,6 +62,7 @@ pub async fn attack(
             mode: plan.mode,
             live: config.progress.is_some(),
             attribute: prepared.attribute.clone(),
+            redactor: Redactor::new([&config.credentials]),
         },
     ));
     let mut scenario = goose::goose::Scenario::new("registration user");

@@ -85,7 +85,7 @@ pub struct Feed {
 /// The feed could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum FeedError {
-    #[error("cannot read the feed file {path}: {source}")]
+    #[error("cannot read the feed file {path}")]
     Read {
         path: PathBuf,
         #[source]

@@ -174,25 +174,13 @@ pub enum LoadError {
     /// A setting is wrong or refused (goose's reason included): fix the command line or file.
     #[error("{0}")]
     Config(String),
-    /// The target refused the credentials on the first request: a configuration mistake, not
-    /// a finding about the API.
-    #[error(
-        "the target at {base_url} refused the {scheme} credentials (HTTP {status} on a first GET \
-         of registration {registration}); check --api-key/--basic/--ibsso/--bearer or their \
-         PUSHCHECK_* variables"
-    )]
-    CredentialsRejected {
-        base_url: String,
-        scheme: &'static str,
-        status: u16,
-        registration: String,
-    },
-    /// Nothing answers at the target.
-    #[error("the target at {base_url} is unreachable: {reason}")]
-    Unreachable { base_url: String, reason: String },
+    /// The preflight found a configuration mistake (exit 2) or a target that does not answer
+    /// (exit 3).
+    #[error(transparent)]
+    Preflight(#[from] crate::api::preflight::PreflightError),
     #[error(transparent)]
     Feed(#[from] FeedError),
-    #[error("cannot create the report directory {path}: {source}")]
+    #[error("cannot create the report directory {path}")]
     ReportDir {
         path: PathBuf,
         #[source]
@@ -212,10 +200,12 @@ pub enum LoadError {
 impl LoadError {
     /// True when the user must fix a setting (exit 2) rather than the run breaking (exit 3).
     pub fn is_usage(&self) -> bool {
+        if let LoadError::Preflight(e) = self {
+            return !e.is_runtime();
+        }
         matches!(
             self,
             LoadError::Config(_)
-                | LoadError::CredentialsRejected { .. }
                 | LoadError::Feed(
                     FeedError::Read { .. } | FeedError::Line { .. } | FeedError::Empty(_)
                 )

@@ -1,9 +1,9 @@
 //! Everything a load needs before goose starts, checked before the first load request: the data
 //! feed, the rate cap, the credentials as a header, the report directory, goose's configuration
-//! (so a value goose refuses is a usage error with goose's reason), and a first probe of the
-//! target — one GET of the first registration — so that a target that is down, credentials it
-//! refuses, or an app code or registration it does not know end the run in seconds with one line,
-//! instead of a load of identical failures.
+//! (so a value goose refuses is a usage error with goose's reason), and the shared preflight on
+//! the target — one GET of the first registration of each application — so that a target that
+//! is down, credentials it refuses, or an app code or registration it does not know end the run
+//! in seconds with one line, instead of a load of identical failures.
 //!
 //! It sends only the feed listing and the probe; it prints nothing.
 
@@ -11,17 +11,23 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use goose::config::GooseConfiguration;
 use goose::prelude::GooseError;
-use reqwest::header::{AUTHORIZATION, HeaderValue};
-use serde_json::Value;
+use reqwest::header::HeaderValue;
 
 use super::{
     Feed, FeedSource, JUNIT_XML, LoadConfig, LoadError, REPORT_HTML, REPORT_JSON, SUMMARY_JSON,
     total_rate_for,
 };
-use crate::api::{APP_CODE_HEADER, Operation, RATE_LIMIT_PER_SECOND, error_code};
+use crate::api::RATE_LIMIT_PER_SECOND;
+use crate::api::client::{Client, ClientConfig};
+use crate::api::preflight::{Device, preflight};
 use crate::load::scenario::{Length, Ramp};
 use crate::load::threshold::Rule;
 use crate::load::transactions::SEQ_ATTRIBUTE_PREFIX;
+
+/// At most this many applications' first devices are read before the load.
+const PROBED_APPLICATIONS: usize = 8;
+/// The probe's wait for an answer, at most.
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What [`prepare`] settled.
 #[derive(Debug)]
@@ -87,7 +93,7 @@ pub async fn prepare(config: &LoadConfig) -> Result<Prepared, LoadError> {
         }
         FeedSource::File(path) => Feed::from_file(path, config.app_code.as_deref())?,
     };
-    probe(&client, config, &feed, &authorization).await?;
+    probe(config, &feed).await?;
 
     let mut notes = Vec::new();
     if plan.mix.writes() && plan.users > feed.len() {
@@ -128,73 +134,29 @@ fn run_id() -> String {
     )
 }
 
-/// One GET of the first registration of the feed, to turn a configuration mistake into one
-/// line before any load: no answer is a runtime error (exit 3); refused credentials, an unknown
-/// app code or registration are usage errors (exit 2). Any other answer lets the load go on and
-/// judge it.
-async fn probe(
-    client: &reqwest::Client,
-    config: &LoadConfig,
-    feed: &Feed,
-    authorization: &HeaderValue,
-) -> Result<(), LoadError> {
-    let Some(entry) = feed.entries.first() else {
-        return Ok(());
-    };
-    let base_url = &config.target.base_url;
-    let answer = client
-        .get(format!("{base_url}{}", entry.path(Operation::Get)))
-        .header(AUTHORIZATION, authorization.clone())
-        .header(APP_CODE_HEADER, entry.app_code.clone())
-        .send()
-        .await
-        .map_err(|e| LoadError::Unreachable {
-            base_url: base_url.clone(),
-            reason: format!(
-                "{} on a first GET ({})",
-                super::transactions::transport_kind(&e),
-                error_chain(&e)
-            ),
-        })?;
-    let status = answer.status().as_u16();
-    let registration = entry.registration_id.to_string();
-    match status {
-        401 | 403 => Err(LoadError::CredentialsRejected {
-            base_url: base_url.clone(),
-            scheme: config.credentials.scheme(),
-            status,
-            registration,
-        }),
-        400 => {
-            let body: Value = answer.json().await.unwrap_or(Value::Null);
-            match body.get("errorCode").and_then(Value::as_i64) {
-                Some(error_code::APPLICATION_NOT_FOUND) => Err(LoadError::Config(format!(
-                    "the target at {base_url} knows no application with the app code of \
-                     registration {registration} (errorCode {}); check --app-code or the feed",
-                    error_code::APPLICATION_NOT_FOUND
-                ))),
-                Some(error_code::REGISTRATION_NOT_FOUND) => Err(LoadError::Config(format!(
-                    "registration {registration} of the feed does not exist at {base_url} \
-                     (errorCode {}); a live account needs IDs of devices that exist",
-                    error_code::REGISTRATION_NOT_FOUND
-                ))),
-                _ => Ok(()),
-            }
+/// The shared preflight ([`crate::api::preflight`]) on the first registration of each app code
+/// in the feed (not every device: a feed may list thousands, and a live target allows 50
+/// requests/s): a target that does not answer is a runtime error (exit 3); refused credentials,
+/// an unknown app code or registration are usage errors (exit 2). Any other answer lets the
+/// load go on and judge it.
+async fn probe(config: &LoadConfig, feed: &Feed) -> Result<(), LoadError> {
+    let mut devices: Vec<Device> = Vec::new();
+    for entry in &feed.entries {
+        let code = entry.app_code.to_str().unwrap_or_default();
+        if devices.len() < PROBED_APPLICATIONS
+            && !devices.iter().any(|d| d.app_code.as_deref() == Some(code))
+        {
+            devices.push(Device::with_app(&*entry.registration_id, code));
         }
-        _ => Ok(()),
     }
-}
-
-/// An error with its sources, on one line (reqwest's display alone says "error sending request").
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
+    let client = Client::new(ClientConfig {
+        credentials: Some(config.credentials.clone()),
+        timeout: config.request_timeout.min(PROBE_TIMEOUT),
+        ..ClientConfig::new(config.target.base_url.clone())
+    })
+    .map_err(|e| LoadError::Config(e.to_string()))?;
+    preflight(&client, &devices).await?;
+    Ok(())
 }
 
 /// goose's configuration, built from the plan as goose's own command line, so goose checks

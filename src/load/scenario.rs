@@ -379,7 +379,7 @@ pub const DEFAULT_SAMPLE_RATE: f64 = 0.1;
 /// A scenario file that could not be read or is not valid.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
-    #[error("cannot read scenario file {path}: {source}")]
+    #[error("cannot read scenario file {path}")]
     Read {
         path: PathBuf,
         #[source]

@@ -29,6 +29,7 @@ use reqwest::Url;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use serde_json::Value;
 
+use crate::api::redact::Redactor;
 use crate::api::{APP_CODE_HEADER, Operation};
 use crate::load::feed::{Feed, FeedEntry};
 use crate::schema::Mode;
@@ -249,6 +250,9 @@ pub struct RunSettings {
     pub live: bool,
     /// The custom attribute PATCH writes (see [`SEQ_ATTRIBUTE_PREFIX`]).
     pub attribute: String,
+    /// Scrubs the run's secrets from every message a response produces (a target may echo
+    /// the `Authorization` header back in a body that then breaks its schema).
+    pub redactor: Redactor,
 }
 
 /// Everything the transactions of one run share. Built once per run.
@@ -268,6 +272,7 @@ pub struct Run {
     pub(crate) attribute: String,
     /// Set on Ctrl-C; every request races it.
     pub cancel: Cancel,
+    redactor: Redactor,
 }
 
 /// The request URLs of every feed entry, joined to the target once per run.
@@ -332,6 +337,7 @@ impl Run {
             mode,
             live,
             attribute,
+            redactor,
         } = settings;
         authorization.set_sensitive(true);
         let users = users.max(1);
@@ -347,6 +353,7 @@ impl Run {
             slots: (0..users).map(|_| Slot::default()).collect(),
             attribute,
             cancel: Cancel::default(),
+            redactor,
         }
     }
 
@@ -538,7 +545,7 @@ impl Run {
             }
         };
         let validate = self.sample(user, op);
-        let judged = judge::judge(
+        let mut judged = judge::judge(
             op,
             status.as_u16(),
             content_type.as_deref(),
@@ -547,6 +554,11 @@ impl Run {
             self.mode,
             &meaning,
         );
+        if let Some(problem) = &mut judged.problem
+            && !self.redactor.is_empty()
+        {
+            problem.message = self.redactor.scrub(&problem.message);
+        }
         {
             let mut slot = self.slot(slot_index);
             if self.live {

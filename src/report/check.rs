@@ -36,7 +36,11 @@ pub fn human(
     writeln!(out, "\n== Load")?;
     match &result.load {
         Some(l) => load::tables(out, l)?,
-        None => writeln!(out, "not run: interrupted during the contract stage")?,
+        None => writeln!(
+            out,
+            "not run: {}",
+            result.load_not_run.as_deref().unwrap_or("no reason given")
+        )?,
     }
     if let Some((dir, files)) = reports {
         writeln!(out, "\nReports in {}: {}", dir.display(), files.join(", "))?;

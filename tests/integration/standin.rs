@@ -46,6 +46,9 @@ pub enum Defect {
     LosesWrites,
     /// 500 to 0.7% of requests (every 143rd): under `error-rate<1%`.
     RareErrors,
+    /// GET answers put the request's `Authorization` header into `isPrimary` (a string where a
+    /// boolean belongs) and `registrationId`: a break whose message would carry the secret.
+    EchoesAuth,
     /// 2 ms answers, and from 1.2 s to 2.2 s after the first request every answer is held until
     /// 2.2 s: a stall that users' measured times barely show (they wait it out once).
     Stall,
@@ -229,6 +232,15 @@ async fn get_one(State(s): State<Shared>, Path(id): Path<String>, headers: Heade
     }
     let found = s.registrations.lock().expect("state").get(&id).cloned();
     match found {
+        Some(mut r) if s.defect == Defect::EchoesAuth => {
+            let auth = headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            r["isPrimary"] = json!(auth);
+            r["registrationId"] = json!(auth);
+            ok_json(&s, &r)
+        }
         Some(r) => ok_json(&s, &r),
         None => not_found(&id),
     }

@@ -550,6 +550,48 @@ fn an_always_on_rule_can_be_turned_off_by_name() {
 }
 
 #[test]
+fn a_target_that_echoes_the_key_leaks_it_nowhere() {
+    const KEY: &str = "echoed-secret-key-5813";
+    let rt = server_runtime();
+    let standin = rt.block_on(StandIn::start(Defect::EchoesAuth, 10));
+    let dir = TempDir::new("verdict-echo");
+    let feed = standin.feed_file(&dir);
+    let reports = dir.path().join("reports");
+    let run = run_cli(&[
+        "load",
+        "--target",
+        &standin.base_url,
+        "--feed",
+        &feed,
+        "--api-key",
+        KEY,
+        "--run-time",
+        "1s",
+        "--users",
+        "2",
+        "--report-dir",
+        reports.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(run.exit, Exit::CheckFailed, "{}", show(&run));
+    assert!(
+        run.stdout.contains("[redacted]") || run.stdout.contains("isPrimary"),
+        "{}",
+        run.stdout
+    );
+    for (what, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
+        assert!(!text.contains(KEY), "{what} carries the key:\n{text}");
+    }
+    let mut files = 0;
+    for entry in std::fs::read_dir(&reports).expect("reports") {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("report text");
+        assert!(!text.contains(KEY), "{} carries the key", path.display());
+        files += 1;
+    }
+    assert!(files >= 4, "every report was written and read");
+}
+
+#[test]
 fn configuration_mistakes_are_usage_errors() {
     let smoke = project_path("scenarios/smoke.toml");
     for (args, needle) in [
