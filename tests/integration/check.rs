@@ -230,3 +230,72 @@ fn on_a_terminal_check_ends_and_prints_its_verdict() {
     // On a terminal the verdict word is coloured.
     assert!(stdout.contains("PASSED"), "{stdout}");
 }
+
+/// `check --target` on test devices (the simulator standing in for a live account, devices
+/// given non-default originals): every device reads exactly the same after the run as before,
+/// whole GET bodies compared, with the run going to the end and with Ctrl-C during its load.
+#[test]
+fn a_live_check_leaves_every_device_as_it_found_it() {
+    use std::io::Read;
+    let live = crate::contract::standin::LiveSim::start(3);
+    live.seed_originals();
+    let before = live.states();
+    let dir = TempDir::new("check-live");
+    let scenario = dir.write(
+        "long.toml",
+        "users = 2\nrun_time = \"30s\"\n[mix]\nget = 1\npatch = 1\n",
+    );
+    let mut args: Vec<String> = [
+        "check",
+        "--report-dir",
+        "reports",
+        "--target",
+        &live.base_url,
+        "--app-code",
+        &live.app,
+        "--allow-writes",
+    ]
+    .map(String::from)
+    .to_vec();
+    for id in &live.ids {
+        args.extend(["--registration-id".to_owned(), id.clone()]);
+    }
+    let spawn = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_pushcheck"))
+            .args(&args)
+            .args(extra)
+            .current_dir(dir.path())
+            .env_remove("PUSHCHECK_TARGET")
+            .env("PUSHCHECK_API_KEY", &live.key)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn")
+    };
+    // To the end: the contract stage writes and restores; the load only reads (no --feed).
+    let mut child = spawn(&[]);
+    let code = wait_within(&mut child, std::time::Duration::from_secs(120));
+    let mut stdout = String::new();
+    let _ = child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut stdout);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(
+        stdout.contains("mix get/patch/personalize/depersonalize 1/0/0/0"),
+        "{stdout}"
+    );
+    assert_eq!(live.states(), before, "the devices changed:\n{stdout}");
+    // Ctrl-C during a long load on the same devices: still exactly as before.
+    let mut child = spawn(&["--scenario", &scenario]);
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let code = wait_within(&mut child, std::time::Duration::from_secs(30));
+    assert_eq!(code, Some(3));
+    assert_eq!(live.states(), before, "the devices changed after Ctrl-C");
+}

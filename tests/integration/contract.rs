@@ -13,7 +13,7 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::util::{TempDir, run_cli};
 
-mod standin;
+pub(crate) mod standin;
 use standin::{LiveSim, proxy};
 
 const KEY: &str = "pushcheck-canary-key-7f3a9c";
