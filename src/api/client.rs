@@ -160,15 +160,9 @@ impl Response {
     /// Whether the content type is JSON (`application/json`, with or without parameters, or a
     /// `+json` suffix type).
     pub fn is_json_content_type(&self) -> bool {
-        self.content_type.as_deref().is_some_and(|ct| {
-            let essence = ct
-                .split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase();
-            essence == "application/json" || essence.ends_with("+json")
-        })
+        self.content_type
+            .as_deref()
+            .is_some_and(super::is_json_media_type)
     }
 }
 

@@ -230,6 +230,18 @@ impl Operation {
     }
 }
 
+/// Whether a Content-Type is JSON: `application/json`, with or without parameters, or a `+json`
+/// suffix type. Every JSON body of the API is sent as one \[spec\].
+pub fn is_json_media_type(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json" || essence.ends_with("+json")
+}
+
 /// Percent-encodes everything but RFC 3986 unreserved characters, so an ID is one path segment.
 pub fn encode_path_segment(segment: &str) -> String {
     let mut out = String::with_capacity(segment.len());

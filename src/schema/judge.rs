@@ -14,7 +14,7 @@
 
 use serde_json::Value;
 
-use crate::api::Operation;
+use crate::api::{Operation, is_json_media_type};
 use crate::schema::{Mode, registry};
 
 /// Field names the meaning checks read, as the docs spell them.
@@ -97,18 +97,6 @@ pub struct Judged {
     pub validated: bool,
     /// The first break found, if any.
     pub problem: Option<Problem>,
-}
-
-/// Whether a Content-Type is JSON: `application/json`, with or without parameters, or a `+json`
-/// suffix type.
-pub fn is_json_media_type(content_type: &str) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json" || essence.ends_with("+json")
 }
 
 /// The documented success status of every operation \[doc\]\[spec\].

@@ -6,7 +6,7 @@ use std::process::Command;
 use pushcheck::schema::{Mode, registry};
 use serde_json::Value;
 
-use crate::util::TempDir;
+use crate::util::{TempDir, wait_within};
 
 fn check(dir: &TempDir, extra: &[&str]) -> (Option<i32>, String, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_pushcheck"))
@@ -141,22 +141,6 @@ fn check_usage_errors_exit_2() {
             "{args:?}: stdout:\n{stdout}\nstderr:\n{stderr}"
         );
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
-    }
-}
-
-/// Waits for `child` at most `limit`; kills it and fails the test when it does not end.
-fn wait_within(child: &mut std::process::Child, limit: std::time::Duration) -> Option<i32> {
-    let deadline = std::time::Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            return status.code();
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("pushcheck check did not end within {limit:?}");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
 

@@ -119,3 +119,40 @@ pub async fn simulator_invariants(base_url: &str) -> Vec<serde_json::Value> {
         .expect("invariants JSON");
     body["violations"].as_array().cloned().unwrap_or_default()
 }
+
+/// Waits for `child` at most `limit`; kills it and fails the test when it does not end (a run
+/// that hangs is a defect, never a reason for the test to hang too).
+pub fn wait_within(child: &mut std::process::Child, limit: std::time::Duration) -> Option<i32> {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status.code();
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the process did not end within {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// The load summary JSON in `path`, checked against `schemas/load-summary.json`; `Null` when
+/// the file was not written.
+pub fn read_load_summary(path: &std::path::Path) -> serde_json::Value {
+    let Some(summary) = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+    else {
+        return serde_json::Value::Null;
+    };
+    let violations = pushcheck::schema::registry()
+        .validate("load-summary", pushcheck::schema::Mode::Strict, &summary)
+        .expect("schema");
+    assert!(
+        violations.is_empty(),
+        "{} breaks schemas/load-summary.json: {violations:#?}",
+        path.display()
+    );
+    summary
+}

@@ -10,11 +10,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use pushcheck::cli::Exit;
-use pushcheck::schema::{Mode, registry};
 use serde_json::Value;
 
 use crate::standin::{Defect, StandIn};
-use crate::util::{CliRun, TempDir, project_path, run_cli};
+use crate::util::{CliRun, TempDir, project_path, read_load_summary, run_cli, wait_within};
 
 /// A runtime for the stand-in's server, alive while the test runs the load on its own thread.
 fn server_runtime() -> tokio::runtime::Runtime {
@@ -60,19 +59,7 @@ fn load_against(defect: Defect, scenario: &str, extra: &[&str]) -> (CliRun, Valu
     ];
     args.extend_from_slice(extra);
     let run = run_cli(&args);
-    let summary = std::fs::read_to_string(reports.join("summary.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or(Value::Null);
-    if !summary.is_null() {
-        let violations = registry()
-            .validate("load-summary", Mode::Strict, &summary)
-            .expect("schema");
-        assert!(
-            violations.is_empty(),
-            "summary breaks its schema: {violations:#?}"
-        );
-    }
+    let summary = read_load_summary(&reports.join("summary.json"));
     drop(standin);
     (run, summary)
 }
@@ -672,22 +659,6 @@ fn binary() -> Command {
     c
 }
 
-/// Waits for `child` at most `limit`; kills it and fails the test when it does not end.
-fn wait_within(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the process did not end within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 fn read_all(mut r: impl Read) -> String {
     let mut s = String::new();
     let _ = r.read_to_string(&mut s);
@@ -744,7 +715,7 @@ fn ctrl_c_stops_a_load_within_2s_writes_the_reports_and_exits_3() {
     let stopped_in = signalled.elapsed();
     let stdout = read_all(child.stdout.take().expect("stdout"));
     let stderr = read_all(child.stderr.take().expect("stderr"));
-    assert_eq!(status.code(), Some(3), "{stdout}\n{stderr}");
+    assert_eq!(status, Some(3), "{stdout}\n{stderr}");
     assert!(
         stopped_in < Duration::from_secs(3),
         "stopped after {stopped_in:?}"
@@ -798,7 +769,7 @@ fn a_dead_target_ends_the_run_on_time_with_errors_by_kind() {
     );
     let stdout = read_all(load.stdout.take().expect("stdout"));
     let stderr = read_all(load.stderr.take().expect("stderr"));
-    assert_eq!(status.code(), Some(1), "{stdout}\n{stderr}");
+    assert_eq!(status, Some(1), "{stdout}\n{stderr}");
     let summary: Value = serde_json::from_str(&stdout).expect("JSON");
     assert!(
         summary["total"]["transport_errors"]["connect"].as_u64() > Some(0),
@@ -828,7 +799,7 @@ fn on_a_terminal_the_run_ends_and_prints_its_verdict() {
         .expect("script");
     let status = wait_within(&mut child, Duration::from_secs(30));
     let stdout = read_all(child.stdout.take().expect("stdout"));
-    assert_eq!(status.code(), Some(0), "{stdout}");
+    assert_eq!(status, Some(0), "{stdout}");
     assert!(stdout.contains("PASS"), "{stdout}");
 }
 
@@ -860,7 +831,7 @@ fn two_write_runs_at_once_on_one_simulator_both_pass() {
         let stdout = read_all(child.stdout.take().expect("stdout"));
         let stderr = read_all(child.stderr.take().expect("stderr"));
         let v: Value = serde_json::from_str(&stdout).unwrap_or(Value::Null);
-        assert_eq!(status.code(), Some(0), "{:#}\n{stderr}", v["verdict"]);
+        assert_eq!(status, Some(0), "{:#}\n{stderr}", v["verdict"]);
     }
     rt.block_on(async { sim.shutdown().await.expect("shutdown") });
 }
