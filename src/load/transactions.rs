@@ -515,11 +515,8 @@ impl Run {
             }
         };
         let status = response.status();
-        let content_type = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        // A HeaderValue clone shares its bytes: no copy per response.
+        let content_type = response.headers().get(CONTENT_TYPE).cloned();
         let body = tokio::select! {
             biased;
             () = self.cancel.cancelled() => return Ok(false),
@@ -548,7 +545,7 @@ impl Run {
         let mut judged = judge::judge(
             op,
             status.as_u16(),
-            content_type.as_deref(),
+            content_type.as_ref().and_then(|v| v.to_str().ok()),
             &body,
             validate,
             self.mode,
