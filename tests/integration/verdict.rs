@@ -784,23 +784,61 @@ fn a_dead_target_ends_the_run_on_time_with_errors_by_kind() {
 
 #[test]
 fn on_a_terminal_the_run_ends_and_prints_its_verdict() {
-    let cmd = format!(
-        "{} load --scenario {} --run-time 1s",
+    // `script` gives the process a pseudo-terminal, as an engineer's shell would.
+    let line = format!(
+        "{} load --scenario {} --run-time 1s; echo EXIT=$?",
         env!("CARGO_BIN_EXE_pushcheck"),
         project_path("scenarios/smoke.toml")
     );
-    // `script` gives the process a pseudo-terminal, as an engineer's shell would.
+    let out = on_a_terminal(&line, Duration::from_secs(30));
+    assert!(out.contains("EXIT=0"), "{out}");
+    assert!(out.contains("PASS"), "{out}");
+}
+
+/// Runs the shell line `line` on a pseudo-terminal (`script`) and returns what it printed.
+fn on_a_terminal(line: &str, limit: Duration) -> String {
     let mut child = Command::new("script")
-        .args(["-qec", &cmd, "/dev/null"])
+        .args(["-qec", line, "/dev/null"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("script");
-    let status = wait_within(&mut child, Duration::from_secs(30));
+    let status = wait_within(&mut child, limit);
     let stdout = read_all(child.stdout.take().expect("stdout"));
     assert_eq!(status, Some(0), "{stdout}");
-    assert!(stdout.contains("PASS"), "{stdout}");
+    stdout
+}
+
+#[test]
+fn on_a_terminal_ctrl_c_stops_a_load_and_exits_3() {
+    let line = format!(
+        "{} load --scenario {} --run-time 30s & pid=$!; sleep 2; kill -INT $pid; wait $pid; echo EXIT=$?",
+        env!("CARGO_BIN_EXE_pushcheck"),
+        project_path("scenarios/smoke.toml")
+    );
+    let started = Instant::now();
+    let out = on_a_terminal(&line, Duration::from_secs(20));
+    assert!(out.contains("EXIT=3"), "{out}");
+    assert!(out.contains("interrupted"), "{out}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn on_a_terminal_an_unreachable_target_exits_3_in_seconds() {
+    let dir = TempDir::new("tty-unreachable");
+    let feed = dir.write("feed.txt", "r1,app\n");
+    let line = format!(
+        "{} load --target http://127.0.0.1:1 --feed {feed}; echo EXIT=$?",
+        env!("CARGO_BIN_EXE_pushcheck")
+    );
+    let out = on_a_terminal(&line, Duration::from_secs(15));
+    assert!(out.contains("EXIT=3"), "{out}");
+    assert!(out.contains("http://127.0.0.1:1"), "{out}");
 }
 
 #[test]
