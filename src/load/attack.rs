@@ -153,9 +153,15 @@ pub async fn attack(
 /// On Ctrl-C: cancel the requests in flight and keep goose's killswitch triggered.
 async fn stop_on_ctrl_c(run: Arc<Run>, interrupts_before: u32) {
     interrupt::at_least(interrupts_before + 1).await;
+    match stop_now(&run, "Ctrl-C (pushcheck)").await {}
+}
+
+/// Drops the requests in flight and keeps goose's killswitch triggered (goose clears it when
+/// its run starts, so one trigger could come too early); the caller aborts this task.
+async fn stop_now(run: &Run, reason: &str) -> std::convert::Infallible {
     run.cancel.cancel();
     loop {
-        goose::trigger_killswitch("Ctrl-C (pushcheck)");
+        goose::trigger_killswitch(reason);
         tokio::time::sleep(KILLSWITCH_REPEAT).await;
     }
 }
@@ -184,11 +190,7 @@ async fn stop_at_deadline(
     };
     tokio::time::sleep(after).await;
     overran.store(true, std::sync::atomic::Ordering::SeqCst);
-    run.cancel.cancel();
-    loop {
-        goose::trigger_killswitch("the run overran its deadline (pushcheck)");
-        tokio::time::sleep(KILLSWITCH_REPEAT).await;
-    }
+    match stop_now(&run, "the run overran its deadline (pushcheck)").await {}
 }
 
 /// Reports progress once a second, forever (the caller stops it).

@@ -12,7 +12,7 @@ use goose::metrics::{GooseMetrics, GooseRequestMetricTimingData, TimeBuckets};
 use crate::api::Operation;
 use crate::load::result::{Latency, OperationStats, ViolationSample};
 use crate::load::scenario::LoadPlan;
-use crate::load::transactions::{Collected, Tally, tally_of};
+use crate::load::transactions::{Collected, tally_of};
 
 /// Percentiles of one histogram, in milliseconds.
 pub fn latency(data: &GooseRequestMetricTimingData) -> Latency {
@@ -76,19 +76,9 @@ fn rate(part: u64, whole: u64) -> f64 {
     }
 }
 
-fn stats_of(tally: &Tally) -> (u64, u64, u64, BTreeMap<String, u64>, BTreeMap<String, u64>) {
-    let by_kind = |m: &BTreeMap<&'static str, u64>| {
-        m.iter()
-            .map(|(k, c)| ((*k).to_owned(), *c))
-            .collect::<BTreeMap<String, u64>>()
-    };
-    (
-        tally.answered,
-        tally.validated,
-        tally.violations,
-        by_kind(&tally.violations_by_kind),
-        by_kind(&tally.transport_errors),
-    )
+/// A tally's counts by kind, with owned keys for the result.
+fn by_kind(counts: &BTreeMap<&'static str, u64>) -> BTreeMap<String, u64> {
+    counts.iter().map(|(k, c)| ((*k).to_owned(), *c)).collect()
 }
 
 /// Figures of every operation the plan sends, in the API's order.
@@ -114,7 +104,6 @@ pub fn operation_stats(
             samples.sort_by(|a, b| b.count.cmp(&a.count).then(a.message.cmp(&b.message)));
             let aggregate = metrics.requests.get(op.label());
             let requests = aggregate.map_or(0, |a| (a.success_count + a.fail_count) as u64);
-            let (answered, validated, violations, by_kind, transport) = stats_of(tally);
             OperationStats {
                 operation: op.label().to_owned(),
                 requests,
@@ -133,12 +122,12 @@ pub fn operation_stats(
                             .collect()
                     })
                     .unwrap_or_default(),
-                answered,
-                validated,
-                schema_violations: violations,
-                schema_violation_rate: rate(violations, validated),
-                violations_by_kind: by_kind,
-                transport_errors: transport,
+                answered: tally.answered,
+                validated: tally.validated,
+                schema_violations: tally.violations,
+                schema_violation_rate: rate(tally.violations, tally.validated),
+                violations_by_kind: by_kind(&tally.violations_by_kind),
+                transport_errors: by_kind(&tally.transport_errors),
                 violation_samples: samples,
             }
         })

@@ -6,7 +6,7 @@ use std::process::Command;
 use pushcheck::schema::{Mode, registry};
 use serde_json::Value;
 
-use crate::util::{TempDir, wait_within};
+use crate::util::{TempDir, read_all, send_ctrl_c, wait_within};
 
 fn check(dir: &TempDir, extra: &[&str]) -> (Option<i32>, String, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_pushcheck"))
@@ -146,7 +146,6 @@ fn check_usage_errors_exit_2() {
 
 #[test]
 fn ctrl_c_during_the_load_stage_stops_it_writes_the_reports_and_exits_3() {
-    use std::io::Read;
     let dir = TempDir::new("check-ctrl-c");
     let scenario = dir.write(
         "long.toml",
@@ -162,18 +161,9 @@ fn ctrl_c_during_the_load_stage_stops_it_writes_the_reports_and_exits_3() {
         .expect("spawn");
     // The contract stage takes milliseconds; 3 s in, the 60 s load is running.
     std::thread::sleep(std::time::Duration::from_secs(3));
-    let sent = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(sent.success());
+    send_ctrl_c(&child);
     let code = wait_within(&mut child, std::time::Duration::from_secs(10));
-    let mut stdout = String::new();
-    let _ = child
-        .stdout
-        .take()
-        .expect("stdout")
-        .read_to_string(&mut stdout);
+    let stdout = read_all(child.stdout.take().expect("stdout"));
     assert_eq!(code, Some(3), "{stdout}");
     assert!(stdout.contains("the run was interrupted"), "{stdout}");
     let combined: Value = serde_json::from_str(
@@ -208,8 +198,7 @@ fn on_a_terminal_check_ends_and_prints_its_verdict() {
         .spawn()
         .expect("script");
     let code = wait_within(&mut child, std::time::Duration::from_secs(60));
-    let mut stdout = String::new();
-    let _ = std::io::Read::read_to_string(&mut child.stdout.take().expect("stdout"), &mut stdout);
+    let stdout = read_all(child.stdout.take().expect("stdout"));
     assert_eq!(code, Some(0), "{stdout}");
     // On a terminal the verdict word is coloured.
     assert!(stdout.contains("PASSED"), "{stdout}");
@@ -220,7 +209,6 @@ fn on_a_terminal_check_ends_and_prints_its_verdict() {
 /// whole GET bodies compared, with the run going to the end and with Ctrl-C during its load.
 #[test]
 fn a_live_check_leaves_every_device_as_it_found_it() {
-    use std::io::Read;
     let live = crate::contract::standin::LiveSim::start(3);
     live.seed_originals();
     let before = live.states();
@@ -259,12 +247,7 @@ fn a_live_check_leaves_every_device_as_it_found_it() {
     // To the end: the contract stage writes and restores; the load only reads (no --feed).
     let mut child = spawn(&[]);
     let code = wait_within(&mut child, std::time::Duration::from_secs(120));
-    let mut stdout = String::new();
-    let _ = child
-        .stdout
-        .take()
-        .expect("stdout")
-        .read_to_string(&mut stdout);
+    let stdout = read_all(child.stdout.take().expect("stdout"));
     assert_eq!(code, Some(0), "{stdout}");
     assert!(
         stdout.contains("mix get/patch/personalize/depersonalize 1/0/0/0"),
@@ -274,11 +257,7 @@ fn a_live_check_leaves_every_device_as_it_found_it() {
     // Ctrl-C during a long load on the same devices: still exactly as before.
     let mut child = spawn(&["--scenario", &scenario]);
     std::thread::sleep(std::time::Duration::from_secs(4));
-    let sent = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(sent.success());
+    send_ctrl_c(&child);
     let code = wait_within(&mut child, std::time::Duration::from_secs(30));
     assert_eq!(code, Some(3));
     assert_eq!(live.states(), before, "the devices changed after Ctrl-C");

@@ -156,3 +156,19 @@ pub fn read_load_summary(path: &std::path::Path) -> serde_json::Value {
     );
     summary
 }
+
+/// Sends SIGINT (Ctrl-C) to `child`, as a user at its terminal would.
+pub fn send_ctrl_c(child: &std::process::Child) {
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success(), "kill -INT {}", child.id());
+}
+
+/// Everything left to read on a child's pipe.
+pub fn read_all(mut pipe: impl std::io::Read) -> String {
+    let mut text = String::new();
+    let _ = pipe.read_to_string(&mut text);
+    text
+}

@@ -5,7 +5,6 @@
 //! Most runs go through the in-process CLI (`run_cli`), so the exit code is the one a user gets;
 //! what only the real binary shows (stdout kept clean, Ctrl-C, a terminal) runs the binary.
 
-use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -13,7 +12,9 @@ use pushcheck::cli::Exit;
 use serde_json::Value;
 
 use crate::standin::{Defect, StandIn};
-use crate::util::{CliRun, TempDir, project_path, read_load_summary, run_cli, wait_within};
+use crate::util::{
+    CliRun, TempDir, project_path, read_all, read_load_summary, run_cli, send_ctrl_c, wait_within,
+};
 
 /// A runtime for the stand-in's server, alive while the test runs the load on its own thread.
 fn server_runtime() -> tokio::runtime::Runtime {
@@ -659,12 +660,6 @@ fn binary() -> Command {
     c
 }
 
-fn read_all(mut r: impl Read) -> String {
-    let mut s = String::new();
-    let _ = r.read_to_string(&mut s);
-    s
-}
-
 #[test]
 fn json_in_iterations_mode_is_one_document_on_stdout() {
     let out = binary()
@@ -705,11 +700,7 @@ fn ctrl_c_stops_a_load_within_2s_writes_the_reports_and_exits_3() {
         .expect("spawn");
     // Let the load run for a moment (the run lasts 30 s, so any moment is mid-run).
     std::thread::sleep(Duration::from_secs(2));
-    let sent = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(sent.success());
+    send_ctrl_c(&child);
     let signalled = Instant::now();
     let status = wait_within(&mut child, Duration::from_secs(10));
     let stopped_in = signalled.elapsed();
