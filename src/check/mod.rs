@@ -12,25 +12,42 @@
 //!
 //! This module orchestrates only: it prints nothing and spells no API knowledge.
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::contract::{self, ContractError, Event, SuiteConfig, SuiteResult};
 use crate::interrupt;
-use crate::load::embedded::{Destination, run_at};
-use crate::load::{LoadConfig, LoadError, LoadResult, Target};
+use crate::load::scenario::{Mix, Validation, ValidationMode};
+use crate::load::{self, FeedSource, LoadConfig, LoadError, LoadResult, Rule, Scenario};
+use crate::outcome;
+use crate::schema::Mode;
 
-/// The load stage, everything but where it goes.
-pub struct LoadStage {
-    pub destination: Destination,
-    /// Builds the load's configuration once its target is known.
-    pub build: Box<dyn FnOnce(Target) -> LoadConfig + Send>,
+/// The command line's part of the load scenario of a `check` (merged over the file with
+/// [`Scenario::merge`]): the flags' rules; a strict contract run validates the load strictly
+/// too; and a live target without a feed of the load's own only reads — the contract's
+/// `--registration-id` devices belong to the suite, which restores them, and the load could not.
+pub fn load_overrides(thresholds: Vec<Rule>, mode: Mode, live_without_feed: bool) -> Scenario {
+    Scenario {
+        thresholds: Some(thresholds),
+        validation: (mode == Mode::Strict).then_some(Validation {
+            sample_rate: None,
+            mode: Some(ValidationMode::Strict),
+        }),
+        mix: live_without_feed.then_some(Mix {
+            get: 1,
+            ..Mix::default()
+        }),
+        ..Scenario::default()
+    }
 }
 
-impl std::fmt::Debug for LoadStage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoadStage")
-            .field("destination", &self.destination)
-            .finish_non_exhaustive()
+/// The load's feed in a `check`: the embedded simulator's listing, the load's own `--feed`
+/// file, or (live, without one) the contract's registrations.
+pub fn load_feed(feed: Option<PathBuf>, registration_ids: &[String]) -> FeedSource {
+    match feed {
+        Some(file) => FeedSource::File(file),
+        None if registration_ids.is_empty() => FeedSource::Admin,
+        None => FeedSource::Registrations(registration_ids.to_vec()),
     }
 }
 
@@ -38,7 +55,8 @@ impl std::fmt::Debug for LoadStage {
 #[derive(Debug)]
 pub struct CheckConfig {
     pub contract: SuiteConfig,
-    pub load: LoadStage,
+    /// The load stage, where it goes included.
+    pub load: LoadConfig,
     /// A contract stage where every case was skipped may go on to the load.
     pub allow_all_skipped: bool,
 }
@@ -68,6 +86,9 @@ pub struct CheckResult {
     /// Why the load stage did not run: Ctrl-C during the contract stage, or a configuration
     /// mistake the contract stage found (a device bound to someone, every case skipped).
     pub load_not_run: Option<String>,
+    /// A configuration mistake the contract stage found (a device it must not use, every case
+    /// skipped without `allow_all_skipped`): the run is a usage error, whatever else it says.
+    pub mistake: Option<String>,
     /// Stopped by Ctrl-C in either stage.
     pub interrupted: bool,
 }
@@ -105,6 +126,7 @@ pub async fn run(
     })
     .await?;
     let contract_interrupted = suite.interrupted || interrupt::count() > interrupts_before;
+    let mistake = outcome::suite_mistake(&suite, config.allow_all_skipped);
     let load_not_run = if contract_interrupted {
         Some("interrupted during the contract stage".to_owned())
     } else if let Some(device) = suite.unusable_devices.first() {
@@ -112,7 +134,7 @@ pub async fn run(
             "the contract stage found a device it cannot use: {}",
             device.reason
         ))
-    } else if suite.all_skipped() && !config.allow_all_skipped {
+    } else if mistake.is_some() {
         Some("every contract case was skipped: nothing to build a verdict on".to_owned())
     } else {
         None
@@ -121,7 +143,7 @@ pub async fn run(
         Some(_) => None,
         None => {
             progress(Progress::LoadStarting);
-            Some(run_at(config.load.destination, config.load.build).await?)
+            Some(load::run(config.load).await?)
         }
     };
     let interrupted = contract_interrupted || load.as_ref().is_some_and(|l| l.interrupted);
@@ -135,6 +157,7 @@ pub async fn run(
         contract: suite,
         load,
         load_not_run,
+        mistake,
         interrupted,
     })
 }

@@ -1,4 +1,6 @@
-//! Credential and application-code flags shared by `mock`, `contract`, `load` and `check`.
+//! Where a command goes and what it sends: `--target` and the credential and application-code
+//! flags, shared by `contract`, `load` and `check` ([`TargetArgs`]); `mock` takes the credential
+//! flags alone ([`AuthArgs`]).
 //!
 //! Each flag can also come from an environment variable, so CI passes secrets through its
 //! secret store instead of the command line. Values are wrapped in [`Secret`] at once.
@@ -6,6 +8,33 @@
 use clap::Args;
 
 use crate::api::auth::{Credentials, Secret};
+
+/// `--target` and the credentials.
+#[derive(Debug, Clone, Args)]
+pub struct TargetArgs {
+    /// Base URL of the API under test (a live account, or a running `pushcheck mock`); without
+    /// it, the embedded simulator, started for the run.
+    #[arg(
+        long,
+        env = "PUSHCHECK_TARGET",
+        hide_env_values = true,
+        value_name = "URL",
+        help_heading = "Target"
+    )]
+    pub target: Option<String>,
+    #[command(flatten)]
+    pub auth: AuthArgs,
+}
+
+impl TargetArgs {
+    /// The credentials given, in the order API key, Basic, IBSSO, Bearer (usage error on a
+    /// malformed one).
+    pub(super) fn credentials(&self) -> Result<Vec<Credentials>, super::Failure> {
+        self.auth
+            .credentials()
+            .map_err(|e| super::Failure::usage(anyhow::anyhow!(e)))
+    }
+}
 
 /// `--api-key`, `--basic`, `--ibsso`, `--bearer`, `--app-code`.
 #[derive(Debug, Clone, Args)]

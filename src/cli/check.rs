@@ -6,24 +6,19 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 
-use super::auth::AuthArgs;
+use super::auth::TargetArgs;
 use super::contract::{SuiteFlags, contract_failure, refuse_feed_without_target};
-use super::load::{load_failure, progress_line};
-use super::{CmdResult, Console, Exit, Failure, io_failure, write_file};
-use crate::check::{self, CheckConfig, CheckError, LoadStage, Progress};
+use super::load::{clear_progress, load_failure, progress};
+use super::{CmdResult, Console, Failure, io_failure};
+use crate::check::{self, CheckConfig, CheckError, Progress};
 use crate::contract::Event;
-use crate::load::embedded::Destination;
-use crate::load::scenario::Mix;
 use crate::load::{
-    self, DEFAULT_FEED_LIMIT, DEFAULT_REQUEST_TIMEOUT, FeedSource, JUNIT_XML, LoadConfig,
-    REPORT_HTML, REPORT_JSON, Rule, SUMMARY_JSON, Scenario, Target,
+    DEFAULT_FEED_LIMIT, DEFAULT_REQUEST_TIMEOUT, Destination, LoadConfig, LoadPlan, REPORT_HTML,
+    REPORT_JSON, Rule, Scenario, credentials_for,
 };
-use crate::mock::local_credentials;
+use crate::outcome::Outcome;
 use crate::report;
 use crate::schema::Mode;
-
-/// The combined JSON report's file name.
-pub const CHECK_JSON: &str = "check.json";
 /// The scenario `check` runs unless told otherwise.
 const DEFAULT_SCENARIO: &str = "scenarios/smoke.toml";
 /// That scenario, built in, for when the binary runs outside the project directory.
@@ -67,16 +62,8 @@ Exit codes:
 #[derive(Debug, Args)]
 #[command(after_help = AFTER_HELP, allow_negative_numbers = true)]
 pub struct CheckArgs {
-    /// Base URL of a live account. Default: the embedded simulator.
-    #[arg(
-        long,
-        env = "PUSHCHECK_TARGET",
-        hide_env_values = true,
-        value_name = "URL"
-    )]
-    target: Option<String>,
     #[command(flatten)]
-    auth: AuthArgs,
+    target: TargetArgs,
     #[command(flatten)]
     suite: SuiteFlags,
     /// Load scenario (default: scenarios/smoke.toml, or its built-in copy outside the project).
@@ -114,182 +101,110 @@ fn parse_rule(s: &str) -> Result<Rule, String> {
 }
 
 impl CheckArgs {
-    fn scenario(&self) -> Result<(Scenario, PathBuf), Failure> {
+    /// The scenario file (the default one, or its built-in copy outside the project) with the
+    /// check's overrides ([`check::load_overrides`]), resolved.
+    fn plan(&self, mode: Mode) -> Result<LoadPlan, Failure> {
         let path = self
             .scenario
             .clone()
             .unwrap_or_else(|| PathBuf::from(DEFAULT_SCENARIO));
-        let scenario = if self.scenario.is_none() && !path.exists() {
+        let file = if self.scenario.is_none() && !path.exists() {
             Scenario::from_toml(BUILT_IN_SMOKE, Path::new("(built-in) scenarios/smoke.toml"))
         } else {
             Scenario::from_file(&path)
-        };
-        Ok((scenario.map_err(Failure::usage)?, path))
+        }
+        .map_err(Failure::usage)?;
+        let live_without_feed = self.target.target.is_some() && self.feed.is_none();
+        let overrides = check::load_overrides(self.threshold.clone(), mode, live_without_feed);
+        file.merge(overrides)
+            .resolve()
+            .map_err(|e| Failure::usage(anyhow::anyhow!("{}: {e}", path.display())))
+    }
+
+    /// Both stages' configuration.
+    fn config(&self, console: Console) -> Result<CheckConfig, Failure> {
+        let target = self.target.target.as_deref();
+        refuse_feed_without_target(self.feed.as_deref(), target)?;
+        let suite = self.suite.suite_config(&self.target)?;
+        let ids = &self.suite.registration_ids;
+        if target.is_some() && self.feed.is_none() && ids.is_empty() {
+            return Err(Failure::usage(anyhow::anyhow!(
+                "a live check needs registrations: --registration-id (repeatable) or --feed FILE"
+            )));
+        }
+        let plan = self.plan(suite.mode)?;
+        let feed = check::load_feed(self.feed.clone(), ids);
+        let destination = Destination::of(target, self.allow_remote, feed, self.seed_registrations)
+            .map_err(load_failure)?;
+        let credentials =
+            credentials_for(&destination, &suite.credentials).map_err(load_failure)?;
+        Ok(CheckConfig {
+            allow_all_skipped: self.suite.allow_all_skipped,
+            contract: suite,
+            load: LoadConfig {
+                plan,
+                scenario_file: self
+                    .scenario
+                    .clone()
+                    .or(Some(PathBuf::from(DEFAULT_SCENARIO))),
+                destination,
+                credentials,
+                app_code: self.target.auth.app_code.clone(),
+                feed_limit: DEFAULT_FEED_LIMIT,
+                report_dir: Some(self.report_dir.clone()),
+                baseline: None,
+                max_rps: self.max_rps,
+                request_timeout: DEFAULT_REQUEST_TIMEOUT,
+                quiet_stdout: console.own_stdout,
+                progress: progress(),
+            },
+        })
     }
 }
 
 pub fn run(args: CheckArgs, out: &mut dyn Write, console: Console) -> CmdResult {
-    refuse_feed_without_target(args.feed.as_deref(), args.target.as_deref())?;
-    let suite = args
-        .suite
-        .suite_config(args.target.as_deref(), &args.auth)?;
-
-    let (mut scenario, scenario_path) = args.scenario()?;
-    scenario.flag_thresholds = args.threshold.clone();
-    if args.target.is_some() && args.feed.is_none() {
-        // Without devices of its own, a live load only reads: the --registration-id devices
-        // belong to the contract suite, which restores them; the load could not.
-        scenario.mix = Some(Mix {
-            get: 1,
-            ..Mix::default()
-        });
-    }
-    if suite.mode == Mode::Strict {
-        let mut validation = scenario.validation.unwrap_or_default();
-        validation.mode = Some(load::scenario::ValidationMode::Strict);
-        scenario.validation = Some(validation);
-    }
-    let plan = scenario
-        .resolve()
-        .map_err(|e| Failure::usage(anyhow::anyhow!("{}: {e}", scenario_path.display())))?;
-
-    std::fs::create_dir_all(&args.report_dir)
-        .with_context(|| {
-            format!(
-                "cannot create the report directory {}",
-                args.report_dir.display()
-            )
-        })
+    let config = args.config(console)?;
+    let dir = &args.report_dir;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the report directory {}", dir.display()))
         .map_err(Failure::runtime)?;
-
-    let (destination, feed) = match &args.target {
-        None => (
-            Destination::Simulator {
-                seed_registrations: args.seed_registrations,
-            },
-            FeedSource::Admin,
-        ),
-        Some(url) => {
-            let target = Target::parse(url, args.allow_remote).map_err(Failure::usage)?;
-            let feed = match &args.feed {
-                Some(file) => FeedSource::File(file.clone()),
-                None => {
-                    let ids = &args.suite.registration_ids;
-                    if ids.is_empty() {
-                        return Err(Failure::usage(anyhow::anyhow!(
-                            "a live check needs registrations: --registration-id (repeatable) or --feed FILE"
-                        )));
-                    }
-                    // The load's feed is the --registration-id list, kept with the reports.
-                    let file = args.report_dir.join("feed.txt");
-                    write_file(&file, (ids.join("\n") + "\n").as_bytes())?;
-                    FeedSource::File(file)
-                }
-            };
-            (Destination::Url(target), feed)
-        }
-    };
-    let load_credentials = match suite.credentials.first() {
-        Some(c) => c.clone(),
-        None => local_credentials()
-            .into_iter()
-            .next()
-            .context("the simulator has no local credentials")
-            .map_err(Failure::runtime)?,
-    };
-    let terminal = std::io::stderr().is_terminal();
-    let report_dir = args.report_dir.clone();
-    let app_code = args.auth.app_code.clone();
-    let config = CheckConfig {
-        allow_all_skipped: args.suite.allow_all_skipped,
-        contract: suite,
-        load: LoadStage {
-            destination,
-            build: Box::new(move |target| LoadConfig {
-                plan,
-                scenario_file: Some(scenario_path),
-                target,
-                credentials: load_credentials,
-                simulator_invariants: feed == FeedSource::Admin,
-                feed,
-                app_code,
-                feed_limit: DEFAULT_FEED_LIMIT,
-                report_dir: Some(report_dir),
-                baseline: None,
-                max_rps: args.max_rps,
-                request_timeout: DEFAULT_REQUEST_TIMEOUT,
-                embedded_simulator: false,
-                quiet_stdout: console.own_stdout,
-                progress: terminal.then(|| Box::new(progress_line) as load::ProgressFn),
-            }),
-        },
-    };
-
-    let runtime = super::runtime()?;
-    let mut done = 0usize;
-    let result = runtime.block_on(check::run(config, &mut |event| {
-        // Progress on a terminal only, on stderr; CI logs stay quiet.
-        if !terminal {
-            return;
-        }
-        let mut err = std::io::stderr().lock();
-        match event {
-            Progress::Contract(Event::Started { cases, .. }) => {
-                let _ = write!(err, "\r\x1b[2Kcontract: 0/{cases} cases");
-            }
-            Progress::Contract(Event::Case(case)) => {
-                done += 1;
-                let _ = write!(
-                    err,
-                    "\r\x1b[2Kcontract: {done} cases done, last {}",
-                    case.name
-                );
-            }
-            Progress::LoadStarting => {
-                let _ = write!(err, "\r\x1b[2Kload: starting");
-            }
-        }
-        let _ = err.flush();
-    }));
-    if terminal {
-        eprint!("\r\x1b[2K");
-    }
+    let result = super::runtime()?.block_on(check::run(config, &mut progress_event()));
+    clear_progress();
     let result = result.map_err(|e| match e {
         CheckError::Contract(e) => contract_failure(e),
         CheckError::Load(e) => load_failure(e),
     })?;
-
-    let dir = &args.report_dir;
-    let combined = serde_json::to_string_pretty(&report::check::json(&result))
-        .context("cannot serialize the JSON report")
-        .map_err(Failure::runtime)?;
-    write_file(&dir.join(CHECK_JSON), combined.as_bytes())?;
-    let junit = report::check::junit(&result)
-        .context("cannot render the JUnit report")
-        .map_err(Failure::runtime)?;
-    write_file(&dir.join(JUNIT_XML), junit.as_bytes())?;
-    if let Some(load) = &result.load {
-        write_file(
-            &dir.join(SUMMARY_JSON),
-            report::load::summary_json(load).as_bytes(),
-        )?;
-    }
-    let mut files: Vec<String> = vec![CHECK_JSON.to_owned(), JUNIT_XML.to_owned()];
+    let mut files = super::write_files(report::check::files(dir, &result))?;
     if result.load.is_some() {
-        files.extend([SUMMARY_JSON, REPORT_HTML, REPORT_JSON].map(String::from));
+        files.extend([REPORT_HTML, REPORT_JSON].map(String::from));
     }
-    let style = report::contract::Style {
-        color: console.color,
-    };
-    report::check::human(out, &result, Some((dir, &files)), style).map_err(io_failure)?;
-    if let Some(mistake) = args.suite.configuration_verdict(&result.contract) {
-        return Err(mistake);
+    report::check::human(out, &result, Some((dir, &files)), console.style()).map_err(io_failure)?;
+    super::finish(Outcome::of_check(&result))
+}
+
+/// The progress of a check on a terminal (stderr), nothing elsewhere: CI logs stay quiet.
+fn progress_event() -> impl FnMut(Progress<'_>) {
+    let terminal = std::io::stderr().is_terminal();
+    let mut done = 0usize;
+    move |event| {
+        if !terminal {
+            return;
+        }
+        let mut err = std::io::stderr().lock();
+        let _ = match event {
+            Progress::Contract(Event::Started { cases, .. }) => {
+                write!(err, "\r\x1b[2Kcontract: 0/{cases} cases")
+            }
+            Progress::Contract(Event::Case(case)) => {
+                done += 1;
+                write!(
+                    err,
+                    "\r\x1b[2Kcontract: {done} cases done, last {}",
+                    case.name
+                )
+            }
+            Progress::LoadStarting => write!(err, "\r\x1b[2Kload: starting"),
+        };
+        let _ = err.flush();
     }
-    Ok(if result.interrupted() || result.never_answered() {
-        Exit::Runtime
-    } else if result.passed {
-        Exit::Passed
-    } else {
-        Exit::CheckFailed
-    })
 }

@@ -4,13 +4,13 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::Args;
 
-use super::args::parse_duration;
-use super::auth::AuthArgs;
+use super::args::parse_timeout;
+use super::auth::TargetArgs;
 use super::{CmdResult, Console, Exit, Failure, io_failure};
 use crate::contract::{self, ContractError, SuiteConfig, Target};
+use crate::outcome::Outcome;
 use crate::report;
 use crate::schema::Mode;
 
@@ -50,16 +50,8 @@ Exit codes:
 #[derive(Debug, Args)]
 #[command(after_help = AFTER_HELP)]
 pub struct ContractArgs {
-    /// Base URL of a live account. Default: start the embedded simulator in-process.
-    #[arg(
-        long,
-        env = "PUSHCHECK_TARGET",
-        hide_env_values = true,
-        value_name = "URL"
-    )]
-    target: Option<String>,
     #[command(flatten)]
-    auth: AuthArgs,
+    target: TargetArgs,
     #[command(flatten)]
     suite: SuiteFlags,
     /// Write the JSON report here (its format: `pushcheck schemas list`, contract-report).
@@ -85,7 +77,7 @@ pub struct SuiteFlags {
     #[arg(long)]
     pub allow_writes: bool,
     /// Per-request timeout, e.g. 5s or 500ms.
-    #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION",
+    #[arg(long, default_value = "5s", value_parser = parse_timeout, value_name = "DURATION",
           allow_hyphen_values = true)]
     pub timeout: Duration,
     /// Strict mode: fields no schema names are failures (default: reported as findings).
@@ -110,16 +102,11 @@ impl SuiteFlags {
         }
     }
 
-    /// The suite configuration for `target` (`None`: the embedded simulator) and credentials.
-    pub fn suite_config(
-        &self,
-        target: Option<&str>,
-        auth: &AuthArgs,
-    ) -> Result<SuiteConfig, Failure> {
-        let credentials = auth
-            .credentials()
-            .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
-        let target = match target {
+    /// The suite configuration for `target` (without a URL: the embedded simulator).
+    pub fn suite_config(&self, target: &TargetArgs) -> Result<SuiteConfig, Failure> {
+        let credentials = target.credentials()?;
+        let auth = &target.auth;
+        let target = match target.target.as_deref() {
             None => Target::Simulator,
             Some(url) => Target::Live {
                 base_url: crate::api::target::parse(url)
@@ -137,26 +124,6 @@ impl SuiteFlags {
             mode: self.mode(),
             filters: self.filter.clone(),
         })
-    }
-
-    /// Exit 2 for a run that checked nothing or found devices it must not use; `None` otherwise.
-    pub fn configuration_verdict(&self, result: &contract::SuiteResult) -> Option<Failure> {
-        if let Some(device) = result.unusable_devices.first() {
-            return Some(Failure::usage(anyhow::anyhow!("{}", device.reason)));
-        }
-        if result.all_skipped() && !self.allow_all_skipped {
-            let why = result
-                .cases
-                .iter()
-                .find_map(|c| c.skip_reason.clone())
-                .unwrap_or_default();
-            return Some(Failure::usage(anyhow::anyhow!(
-                "every case was skipped ({} of {}), so nothing was checked; first reason: {why}. Pass --allow-all-skipped if that is intended",
-                result.summary.skipped,
-                result.summary.total
-            )));
-        }
-        None
     }
 }
 
@@ -235,19 +202,15 @@ pub fn run(args: ContractArgs, out: &mut dyn Write, console: Console) -> CmdResu
     if args.list {
         return list(&args.suite.filter, out);
     }
-    let config = args
-        .suite
-        .suite_config(args.target.as_deref(), &args.auth)?;
-    if args.target.is_some() && args.suite.registration_ids.is_empty() {
+    let config = args.suite.suite_config(&args.target)?;
+    if args.target.target.is_some() && args.suite.registration_ids.is_empty() {
         return Err(Failure::usage(
             crate::api::preflight::PreflightError::NoRegistrations,
         ));
     }
     check_report_paths(&[args.report_json.as_ref(), args.report_junit.as_ref()])?;
     let runtime = super::runtime()?;
-    let style = report::contract::Style {
-        color: console.color,
-    };
+    let style = console.style();
     // Lines are printed as cases finish; a write error stops nothing but is reported at the end.
     let mut write_error = None;
     let result = runtime
@@ -269,42 +232,15 @@ pub fn run(args: ContractArgs, out: &mut dyn Write, console: Console) -> CmdResu
         return Err(io_failure(e));
     }
     report::contract::footer(out, &result, style).map_err(io_failure)?;
-    write_reports(
-        &result,
-        args.report_json.as_ref(),
-        args.report_junit.as_ref(),
-    )?;
-    if let Some(failure) = args.suite.configuration_verdict(&result) {
-        return Err(failure);
-    }
-    Ok(if result.interrupted {
-        Exit::Runtime
-    } else if result.passed() {
-        Exit::Passed
-    } else {
-        Exit::CheckFailed
-    })
-}
-
-/// Writes the JSON and JUnit reports that were asked for.
-pub fn write_reports(
-    result: &contract::SuiteResult,
-    json: Option<&PathBuf>,
-    junit: Option<&PathBuf>,
-) -> Result<(), Failure> {
-    if let Some(path) = json {
-        let text = serde_json::to_string_pretty(&report::contract::json(result))
-            .context("cannot serialize the JSON report")
-            .map_err(Failure::runtime)?;
-        super::write_file(path, text.as_bytes())?;
-    }
-    if let Some(path) = junit {
-        let xml = report::contract::junit(result)
-            .context("cannot render the JUnit report")
-            .map_err(Failure::runtime)?;
-        super::write_file(path, xml.as_bytes())?;
-    }
-    Ok(())
+    let files: Vec<report::File> = [
+        (args.report_json, report::contract::json(&result)),
+        (args.report_junit, report::contract::junit(&result)),
+    ]
+    .into_iter()
+    .filter_map(|(path, text)| Some((path?, text)))
+    .collect();
+    super::write_files(files)?;
+    super::finish(Outcome::of_suite(&result, args.suite.allow_all_skipped))
 }
 
 #[cfg(test)]

@@ -6,19 +6,21 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Args;
 
-use super::auth::AuthArgs;
-use super::{CmdResult, Console, Exit, Failure, io_failure};
-use crate::load::embedded::Destination;
-use crate::load::scenario::{CoMitigation, PositiveNumber, SampleRate, Span, ThinkTime};
+use super::args::parse_timeout;
+use super::auth::TargetArgs;
+use super::contract::refuse_feed_without_target;
+use super::{CmdResult, Console, Failure, io_failure};
+use crate::load::scenario::{
+    CoMitigation, PositiveNumber, SampleRate, Span, ThinkTime, Validation, ValidationMode,
+};
 use crate::load::threshold::AlwaysOn;
 use crate::load::{
-    self, DEFAULT_FEED_LIMIT, DEFAULT_REQUEST_TIMEOUT, FeedSource, JUNIT_XML, LoadConfig,
-    LoadError, LoadPlan, LoadResult, Progress, Rule, SUMMARY_JSON, Scenario, Target,
+    self, DEFAULT_FEED_LIMIT, DEFAULT_REQUEST_TIMEOUT, Destination, FeedSource, LoadConfig,
+    LoadError, LoadPlan, Progress, Rule, Scenario, credentials_for,
 };
-use crate::mock::local_credentials;
+use crate::outcome::Outcome;
 use crate::report;
 
 const AFTER_HELP: &str = "\
@@ -111,15 +113,8 @@ pub struct LoadArgs {
     #[arg(long, help_heading = "Scenario overrides")]
     steady_state_only: bool,
 
-    /// Base URL of the API under test; without it, the embedded simulator.
-    #[arg(
-        long,
-        env = "PUSHCHECK_TARGET",
-        hide_env_values = true,
-        value_name = "URL",
-        help_heading = "Target"
-    )]
-    target: Option<String>,
+    #[command(flatten)]
+    target: TargetArgs,
     /// Allow a non-loopback --target.
     #[arg(long, help_heading = "Target")]
     allow_remote: bool,
@@ -127,7 +122,7 @@ pub struct LoadArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = "Target")]
     max_rps: Option<u32>,
     /// Longest wait for one response (e.g. 10s, 500ms).
-    #[arg(long, value_name = "TIME", value_parser = parse_timeout, default_value_t = Span(DEFAULT_REQUEST_TIMEOUT), help_heading = "Target")]
+    #[arg(long, value_name = "TIME", value_parser = |s: &str| parse_timeout(s).map(Span), default_value_t = Span(DEFAULT_REQUEST_TIMEOUT), help_heading = "Target")]
     request_timeout: Span,
     /// Registration IDs to use, one per line (`ID` or `ID,APPCODE`), instead of the simulator's listing.
     #[arg(long, value_name = "FILE", help_heading = "Target")]
@@ -143,8 +138,6 @@ pub struct LoadArgs {
         help_heading = "Target"
     )]
     seed_registrations: usize,
-    #[command(flatten)]
-    auth: AuthArgs,
 
     /// Write goose's HTML and JSON reports, summary.json and junit.xml here.
     #[arg(long, value_name = "DIR", help_heading = "Output")]
@@ -178,12 +171,6 @@ fn parse_rule(s: &str) -> Result<Rule, String> {
 fn parse_always_on(s: &str) -> Result<AlwaysOn, String> {
     s.parse()
 }
-fn parse_timeout(s: &str) -> Result<Span, String> {
-    match s.parse::<Span>()? {
-        t if t.0.is_zero() => Err("a request timeout must be more than 0".into()),
-        t => Ok(t),
-    }
-}
 fn parse_positive(s: &str) -> Result<PositiveNumber, String> {
     match s.parse::<f64>() {
         Ok(v) if v > 0.0 && v.is_finite() => Ok(PositiveNumber(v)),
@@ -192,63 +179,69 @@ fn parse_positive(s: &str) -> Result<PositiveNumber, String> {
 }
 
 impl LoadArgs {
-    /// The scenario file's values with every flag given applied on top.
+    /// The scenario file's values with every flag given applied on top ([`Scenario::merge`]).
     fn plan(&self) -> Result<LoadPlan, Failure> {
-        let mut s = match &self.scenario {
+        let file = match &self.scenario {
             Some(path) => Scenario::from_file(path).map_err(Failure::usage)?,
             None => Scenario::default(),
         };
-        if let Some(u) = self.users {
-            s.users = Some(u);
-        }
-        if let Some(r) = self.increase_rate {
-            s.increase_rate = Some(r);
-            s.increase_time = None;
-        }
-        if let Some(t) = self.increase_time {
-            s.increase_time = Some(t);
-            s.increase_rate = None;
-        }
-        if let Some(t) = self.run_time {
-            s.run_time = Some(t);
-            s.iterations = None;
-        }
-        if let Some(n) = self.iterations {
-            s.iterations = Some(n);
-            s.run_time = None;
-        }
-        if let Some(t) = self.throttle {
-            s.throttle = Some(t);
-        }
-        if let Some(t) = self.think_time {
-            s.think_time = Some(t);
-        }
-        if let Some(m) = self.co_mitigation {
-            s.co_mitigation = Some(m);
-        }
-        let mut validation = s.validation.unwrap_or_default();
-        if let Some(r) = self.sample_rate {
-            validation.sample_rate = Some(r);
-        }
-        if self.strict {
-            validation.mode = Some(load::scenario::ValidationMode::Strict);
-        }
-        s.validation = Some(validation);
-        s.flag_thresholds = self.threshold.clone();
-        if !self.without_rule.is_empty() {
-            let mut without = s.without_rules.take().unwrap_or_default();
-            without.extend(self.without_rule.iter().copied());
-            s.without_rules = Some(without);
-        }
-        if self.steady_state_only {
-            s.steady_state_only = Some(true);
-        }
-        s.resolve().map_err(|e| {
+        let flags = Scenario {
+            users: self.users,
+            increase_rate: self.increase_rate,
+            increase_time: self.increase_time,
+            run_time: self.run_time,
+            iterations: self.iterations,
+            throttle: self.throttle,
+            think_time: self.think_time,
+            co_mitigation: self.co_mitigation,
+            validation: Some(Validation {
+                sample_rate: self.sample_rate,
+                mode: self.strict.then_some(ValidationMode::Strict),
+            }),
+            thresholds: Some(self.threshold.clone()),
+            without_rules: Some(self.without_rule.clone()),
+            steady_state_only: self.steady_state_only.then_some(true),
+            ..Scenario::default()
+        };
+        file.merge(flags).resolve().map_err(|e| {
             let source = self
                 .scenario
                 .as_ref()
                 .map_or("flags".to_owned(), |p| p.display().to_string());
             Failure::usage(anyhow::anyhow!("{source}: {e}"))
+        })
+    }
+
+    /// Everything the run is started with.
+    fn config(&self, console: Console) -> Result<LoadConfig, Failure> {
+        refuse_feed_without_target(self.feed.as_deref(), self.target.target.as_deref())?;
+        let plan = self.plan()?;
+        let feed = self
+            .feed
+            .clone()
+            .map_or(FeedSource::Admin, FeedSource::File);
+        let destination = Destination::of(
+            self.target.target.as_deref(),
+            self.allow_remote,
+            feed,
+            self.seed_registrations,
+        )
+        .map_err(load_failure)?;
+        let credentials =
+            credentials_for(&destination, &self.target.credentials()?).map_err(load_failure)?;
+        Ok(LoadConfig {
+            plan,
+            scenario_file: self.scenario.clone(),
+            destination,
+            credentials,
+            app_code: self.target.auth.app_code.clone(),
+            feed_limit: self.feed_limit,
+            report_dir: self.report_dir.clone(),
+            baseline: self.baseline.clone(),
+            max_rps: self.max_rps,
+            request_timeout: self.request_timeout.0,
+            quiet_stdout: console.own_stdout,
+            progress: progress(),
         })
     }
 }
@@ -259,94 +252,23 @@ pub fn run(
     err: &mut dyn Write,
     console: Console,
 ) -> CmdResult {
-    super::contract::refuse_feed_without_target(args.feed.as_deref(), args.target.as_deref())?;
-    let plan = args.plan()?;
-    let given = args
-        .auth
-        .credentials()
-        .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
-    let target = match &args.target {
-        Some(url) => Some(Target::parse(url, args.allow_remote).map_err(Failure::usage)?),
-        None => None,
-    };
-    let credentials = match (given.into_iter().next(), &target) {
-        (Some(c), _) => c,
-        (None, Some(t)) if t.remote => {
-            return Err(Failure::usage(anyhow::anyhow!(
-                "a remote target needs credentials: --api-key, --basic, --ibsso or --bearer (or PUSHCHECK_API_KEY …)"
-            )));
-        }
-        (None, _) => local_credentials()
-            .into_iter()
-            .next()
-            .context("the simulator has no local credentials")
-            .map_err(Failure::runtime)?,
-    };
+    let config = args.config(console)?;
     load::console::install_logger(args.verbose);
-
-    let runtime = super::runtime()?;
-    let destination = match target {
-        Some(target) => Destination::Url(target),
-        None => Destination::Simulator {
-            seed_registrations: args.seed_registrations,
-        },
-    };
-    let feed = match &args.feed {
-        Some(path) => FeedSource::File(path.clone()),
-        None => FeedSource::Admin,
-    };
-    let result = runtime.block_on(load::embedded::run_at(destination, |target| LoadConfig {
-        plan,
-        scenario_file: args.scenario.clone(),
-        target,
-        credentials,
-        simulator_invariants: feed == FeedSource::Admin,
-        feed,
-        app_code: args.auth.app_code.clone(),
-        feed_limit: args.feed_limit,
-        report_dir: args.report_dir.clone(),
-        baseline: args.baseline.clone(),
-        max_rps: args.max_rps,
-        request_timeout: args.request_timeout.0,
-        embedded_simulator: false,
-        quiet_stdout: console.own_stdout,
-        progress: std::io::stderr()
-            .is_terminal()
-            .then(|| Box::new(progress_line) as load::ProgressFn),
-    }));
-    if std::io::stderr().is_terminal() {
-        eprint!("\r\x1b[2K");
-    }
+    let result = super::runtime()?.block_on(load::run(config));
+    clear_progress();
     let result = result.map_err(load_failure)?;
-
     if let Some(dir) = &args.report_dir {
-        let write = |name: &str, text: String| {
-            std::fs::write(dir.join(name), text)
-                .with_context(|| format!("cannot write {}", dir.join(name).display()))
-                .map_err(Failure::runtime)
-        };
-        write(SUMMARY_JSON, report::load::summary_json(&result))?;
-        write(JUNIT_XML, report::load::junit(&result))?;
+        super::write_files(report::load::files(dir, &result))?;
     }
     if args.json {
-        writeln!(out, "{}", report::load::summary_json(&result)).map_err(io_failure)?;
+        let json = report::load::summary_json(&result).map_err(Failure::runtime)?;
+        writeln!(out, "{json}").map_err(io_failure)?;
     } else {
-        report::load::human(out, &result, args.report_dir.as_deref()).map_err(io_failure)?;
+        report::load::human(out, &result, args.report_dir.as_deref(), console.style())
+            .map_err(io_failure)?;
     }
     let _ = err.flush();
-    Ok(exit_of(&result))
-}
-
-/// The exit code of a load: passed, a check failed, or the run broke (interrupted, or a target
-/// that never answered).
-pub fn exit_of(result: &LoadResult) -> Exit {
-    if result.interrupted || result.never_answered {
-        Exit::Runtime
-    } else if result.verdict.passed {
-        Exit::Passed
-    } else {
-        Exit::CheckFailed
-    }
+    super::finish(Outcome::of_load(&result))
 }
 
 /// Maps a load error to its exit code: a setting to fix is a usage error, the rest runtime.
@@ -358,8 +280,21 @@ pub fn load_failure(error: LoadError) -> Failure {
     }
 }
 
-/// The live progress line, on a terminal only.
-pub(super) fn progress_line(p: Progress) {
+/// The live progress line, on a terminal only (stderr).
+pub(super) fn progress() -> Option<load::ProgressFn> {
+    std::io::stderr()
+        .is_terminal()
+        .then(|| Box::new(progress_line) as load::ProgressFn)
+}
+
+/// Clears the progress line, on a terminal.
+pub(super) fn clear_progress() {
+    if std::io::stderr().is_terminal() {
+        eprint!("\r\x1b[2K");
+    }
+}
+
+fn progress_line(p: Progress) {
     let mut err = std::io::stderr().lock();
     let _ = write!(
         err,

@@ -16,25 +16,8 @@ use std::io::Write;
 
 use clap::{Parser, Subcommand};
 
-/// Exit codes. "A check failed" and "the run broke" are different things for CI.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    /// Everything checked passed.
-    Passed = 0,
-    /// A check, case, threshold or invariant failed.
-    CheckFailed = 1,
-    /// Wrong flag, unknown name, unreadable or malformed input: fix the command line or file.
-    Usage = 2,
-    /// The run itself broke: target unreachable, I/O error.
-    Runtime = 3,
-}
-
-impl Exit {
-    /// The process exit code.
-    pub fn code(self) -> i32 {
-        self as i32
-    }
-}
+pub use crate::outcome::Exit;
+use crate::outcome::Outcome;
 
 const AFTER_HELP: &str = "\
 Start here:
@@ -91,6 +74,11 @@ pub struct Console {
 }
 
 impl Console {
+    /// How human reports are styled.
+    pub fn style(self) -> crate::report::Style {
+        crate::report::Style { color: self.color }
+    }
+
     /// Colour when standard output is a terminal, unless `NO_COLOR` is set; the binary's own
     /// stdout.
     pub fn detect() -> Console {
@@ -206,9 +194,17 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         })
 }
 
-/// Writes a report file, naming the path in the error.
-fn write_file(path: &std::path::Path, contents: &[u8]) -> Result<(), Failure> {
-    std::fs::write(path, contents).map_err(|e| {
-        Failure::runtime(anyhow::Error::new(e).context(format!("cannot write {}", path.display())))
-    })
+/// Writes the report files a command rendered; a file that cannot be rendered or written is a
+/// runtime error naming it.
+fn write_files(files: Vec<crate::report::File>) -> Result<Vec<String>, Failure> {
+    crate::report::write_files(files).map_err(Failure::runtime)
+}
+
+/// The exit code of a finished run ([`Exit::of`]); a configuration mistake the run found is
+/// printed as an error, like any other usage error.
+fn finish(outcome: Outcome) -> CmdResult {
+    match outcome {
+        Outcome::Mistake(why) => Err(Failure::usage(anyhow::anyhow!(why))),
+        other => Ok(Exit::of(&other)),
+    }
 }

@@ -17,7 +17,11 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
+use super::attack::Attacked;
+use super::prepare::Prepared;
+use super::{LoadConfig, Reached};
 use crate::api::{APP_CODE_HEADER, Operation};
+use crate::interrupt;
 use crate::load::feed::{ADMIN_INVARIANTS, Feed, FeedEntry};
 use crate::load::result::{InvariantOutcome, InvariantStatus};
 use crate::load::transactions::{Expected, SEQ_ATTRIBUTE_PREFIX};
@@ -383,6 +387,77 @@ pub async fn simulator_invariants(
         });
     }
     out
+}
+
+/// What the checks after the load found, and the notes they leave.
+#[derive(Debug)]
+pub struct AfterLoad {
+    pub invariants: Vec<InvariantOutcome>,
+    pub notes: Vec<String>,
+}
+
+/// The re-reads, the removal of the run's attribute and the simulator's invariants; none of it
+/// after an interruption (the removal still runs, unless Ctrl-C is pressed again).
+pub async fn check(
+    config: &LoadConfig,
+    at: &Reached,
+    prepared: &Prepared,
+    attacked: &Attacked,
+    interrupts_before: u32,
+) -> AfterLoad {
+    let plan = &config.plan;
+    let run = &attacked.run;
+    let mut invariants = Vec::new();
+    let mut notes = Vec::new();
+    let reader = Reader {
+        client: prepared.client.clone(),
+        base_url: Arc::from(at.target.base_url.as_str()),
+        authorization: prepared.authorization.clone(),
+        pace: prepared
+            .per_op_cap
+            .map(|c| Duration::from_secs_f64(1.0 / f64::from(c.max(1)))),
+    };
+    let ledger = &attacked.collected.ledger;
+    let skip = "the run was interrupted";
+    if attacked.interrupted || attacked.never_answered {
+        let why = if attacked.interrupted {
+            skip
+        } else {
+            "the target never answered"
+        };
+        if plan.mix.writes() {
+            invariants.push(InvariantOutcome::not_run(NO_LOST_UPDATES, why));
+        }
+        if at.simulator_invariants() {
+            invariants.push(InvariantOutcome::not_run(SIMULATOR_PREFIX, why));
+        }
+    } else {
+        let checks = async {
+            if plan.mix.writes() {
+                invariants.push(lost_updates(&reader, &run.feed, ledger, &run.attribute).await);
+            }
+            if at.simulator_invariants() {
+                invariants
+                    .extend(simulator_invariants(&prepared.client, &at.target.base_url).await);
+            }
+        };
+        tokio::select! {
+            () = checks => {}
+            () = interrupt::at_least(interrupts_before + 1) => {
+                notes.push("Ctrl-C during the checks after the load: they did not finish".to_owned());
+            }
+        }
+    }
+    if plan.mix.weight(Operation::Patch) > 0 && !ledger.is_empty() {
+        tokio::select! {
+            note = remove_attribute(&reader, &run.feed, ledger, &run.attribute) => notes.push(note),
+            () = interrupt::at_least(interrupts_before + 2) => notes.push(format!(
+                "Ctrl-C again: the run's attribute {} was not removed from the devices it wrote",
+                run.attribute
+            )),
+        }
+    }
+    AfterLoad { invariants, notes }
 }
 
 #[cfg(test)]

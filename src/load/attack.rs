@@ -20,9 +20,9 @@ use goose::prelude::{GooseAttack, GooseError};
 
 use super::prepare::{Prepared, goose_reason};
 use super::quiet::QuietStdout;
-use super::scenario::{Length, Ramp};
+use super::scenario::{Length, LoadPlan, Ramp};
 use super::transactions::{self, Collected, Run, RunSettings};
-use super::{LoadConfig, LoadError, Progress};
+use super::{LoadConfig, LoadError, Progress, Reached};
 use crate::api::Operation;
 use crate::api::redact::Redactor;
 use crate::interrupt;
@@ -48,13 +48,14 @@ pub struct Attacked {
 /// Runs goose over the prepared feed until the plan's end, Ctrl-C or the deadline.
 pub async fn attack(
     config: &LoadConfig,
+    at: &Reached,
     prepared: &Prepared,
     interrupts_before: u32,
 ) -> Result<Attacked, LoadError> {
     let plan = &config.plan;
     let run = Arc::new(Run::new(
         prepared.feed.clone(),
-        &config.target.base_url,
+        &at.target.base_url,
         RunSettings {
             users: plan.users,
             authorization: prepared.authorization.clone(),
@@ -65,32 +66,7 @@ pub async fn attack(
             redactor: Redactor::new([&config.credentials]),
         },
     ));
-    let mut scenario = goose::goose::Scenario::new("registration user");
-    if !plan.think_time.max.is_zero() {
-        scenario = scenario
-            .set_wait_time(plan.think_time.min, plan.think_time.max)
-            .map_err(|e| LoadError::Config(goose_reason(&e)))?;
-    }
-    for op in Operation::ALL {
-        let weight = plan.mix.weight(op);
-        if weight > 0 {
-            let t = transactions::transaction(&run, op)
-                .set_weight(weight as usize)
-                .map_err(|e| LoadError::Config(goose_reason(&e)))?;
-            scenario = scenario.register_transaction(t);
-        }
-    }
-    let attack = GooseAttack::initialize_with_config(prepared.goose.clone())
-        .and_then(|a| {
-            a.set_client_builder_without_cookies(
-                GooseClientBuilder::new()
-                    .without_cookies()
-                    .timeout(config.request_timeout)
-                    .user_agent(concat!("pushcheck/", env!("CARGO_PKG_VERSION"))),
-            )
-        })
-        .map_err(|e| LoadError::Goose(goose_reason(&e)))?
-        .register_scenario(scenario);
+    let attack = goose_attack(config, prepared, scenario(&run, plan)?)?;
 
     let overran = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let watchers = [
@@ -101,29 +77,11 @@ pub async fn attack(
             Arc::clone(&overran),
         )),
     ];
-    let executed = {
-        let _quiet = config.quiet_stdout.then(QuietStdout::new);
-        match &config.progress {
-            Some(f) => {
-                tokio::select! {
-                    done = attack.execute() => done,
-                    never = report_progress(&run, plan.users, f) => match never {},
-                }
-            }
-            None => attack.execute().await,
-        }
-    };
+    let executed = execute(attack, config, &run).await;
     for w in watchers {
         w.abort();
     }
-    let metrics = match executed {
-        Ok(metrics) => metrics,
-        Err(GooseError::ThresholdsFailed { metrics, .. }) => *metrics.0,
-        Err(e @ GooseError::InvalidOption { .. }) => {
-            return Err(LoadError::Config(goose_reason(&e)));
-        }
-        Err(e) => return Err(LoadError::Goose(goose_reason(&e))),
-    };
+    let metrics = executed?;
     let interrupted = interrupt::count() > interrupts_before;
     let collected = run.collect();
     let answered: u64 = collected.tallies.iter().map(|t| t.answered).sum();
@@ -148,6 +106,72 @@ pub async fn attack(
         never_answered: answered == 0 && failed_without_answer > 0,
         notes,
     })
+}
+
+/// The goose scenario: one transaction per operation of the mix, weighted, with the think time.
+fn scenario(run: &Arc<Run>, plan: &LoadPlan) -> Result<goose::goose::Scenario, LoadError> {
+    let mut scenario = goose::goose::Scenario::new("registration user");
+    if !plan.think_time.max.is_zero() {
+        scenario = scenario
+            .set_wait_time(plan.think_time.min, plan.think_time.max)
+            .map_err(|e| LoadError::Config(goose_reason(&e)))?;
+    }
+    for op in Operation::ALL {
+        let weight = plan.mix.weight(op);
+        if weight > 0 {
+            let t = transactions::transaction(run, op)
+                .set_weight(weight as usize)
+                .map_err(|e| LoadError::Config(goose_reason(&e)))?;
+            scenario = scenario.register_transaction(t);
+        }
+    }
+    Ok(scenario)
+}
+
+/// goose, configured as prepared (its own parser checked every value), with pushcheck's client.
+fn goose_attack(
+    config: &LoadConfig,
+    prepared: &Prepared,
+    scenario: goose::goose::Scenario,
+) -> Result<GooseAttack, LoadError> {
+    let attack = GooseAttack::initialize_with_config(prepared.goose.clone())
+        .and_then(|a| {
+            a.set_client_builder_without_cookies(
+                GooseClientBuilder::new()
+                    .without_cookies()
+                    .timeout(config.request_timeout)
+                    .user_agent(concat!("pushcheck/", env!("CARGO_PKG_VERSION"))),
+            )
+        })
+        .map_err(|e| LoadError::Goose(goose_reason(&e)))?;
+    Ok(attack.register_scenario(scenario))
+}
+
+/// Runs goose (stdout quiet if asked, progress once a second if asked) and keeps its metrics,
+/// also when its thresholds failed.
+async fn execute(
+    attack: GooseAttack,
+    config: &LoadConfig,
+    run: &Arc<Run>,
+) -> Result<GooseMetrics, LoadError> {
+    let executed = {
+        let _quiet = config.quiet_stdout.then(QuietStdout::new);
+        match &config.progress {
+            Some(f) => {
+                tokio::select! {
+                    done = attack.execute() => done,
+                    never = report_progress(run, config.plan.users, f) => match never {},
+                }
+            }
+            None => attack.execute().await,
+        }
+    };
+    match executed {
+        Ok(metrics) => Ok(metrics),
+        Err(GooseError::ThresholdsFailed { metrics, .. }) => Ok(*metrics.0),
+        Err(e @ GooseError::InvalidOption { .. }) => Err(LoadError::Config(goose_reason(&e))),
+        Err(e) => Err(LoadError::Goose(goose_reason(&e))),
+    }
 }
 
 /// On Ctrl-C: cancel the requests in flight and keep goose's killswitch triggered.

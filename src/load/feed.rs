@@ -74,6 +74,9 @@ pub enum FeedSource {
     Admin,
     /// A text file: one registration per line, `ID` or `ID<TAB or comma>APPCODE`; `#` comments.
     File(PathBuf),
+    /// These registrations (`check`'s `--registration-id` list on a live target), each with
+    /// the run's app code.
+    Registrations(Vec<String>),
 }
 
 /// The registrations of a run.
@@ -145,6 +148,24 @@ impl Feed {
                 "{} lists no registration",
                 path.display()
             )));
+        }
+        Ok(Feed { entries })
+    }
+
+    /// The given registrations, each with `app_code`.
+    pub fn from_ids(ids: &[String], app_code: Option<&str>) -> Result<Feed, FeedError> {
+        let app = app_code.ok_or_else(|| {
+            FeedError::Empty("the registrations need an app code: --app-code".to_owned())
+        })?;
+        let entries = ids
+            .iter()
+            .map(|id| {
+                FeedEntry::new(id, app)
+                    .map_err(|message| FeedError::Empty(format!("{id:?}: {message}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if entries.is_empty() {
+            return Err(FeedError::Empty("no registration given".to_owned()));
         }
         Ok(Feed { entries })
     }

@@ -32,7 +32,7 @@
 pub mod after;
 pub mod attack;
 pub mod console;
-pub mod embedded;
+pub mod destination;
 pub mod feed;
 pub mod metrics;
 pub mod prepare;
@@ -42,11 +42,12 @@ pub mod rules;
 pub mod scenario;
 pub mod threshold;
 pub mod transactions;
+mod verdict;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
+pub use destination::{Destination, Reached, Target, credentials_for};
 pub use feed::{Feed, FeedEntry, FeedError, FeedSource};
 pub use result::{
     InvariantOutcome, InvariantStatus, Judge, Latency, LoadResult, OperationStats,
@@ -55,11 +56,8 @@ pub use result::{
 pub use scenario::{LoadPlan, Scenario, ScenarioError};
 pub use threshold::Rule;
 
-use crate::api::RATE_LIMIT_PER_SECOND;
 use crate::api::auth::Credentials;
 use crate::interrupt;
-use result::{CoSummary, MixSummary, ScenarioSummary, TargetSummary};
-use scenario::{Length, Ramp};
 
 /// goose's HTML report, in the report directory.
 pub const REPORT_HTML: &str = "report.html";
@@ -71,35 +69,6 @@ pub const SUMMARY_JSON: &str = "summary.json";
 pub const JUNIT_XML: &str = "junit.xml";
 /// Registrations read from the admin listing when nothing else is said.
 pub const DEFAULT_FEED_LIMIT: usize = 10_000;
-
-/// Where the load goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
-    /// Scheme, host and port, without a trailing slash.
-    pub base_url: String,
-    /// Not a loopback address.
-    pub remote: bool,
-}
-
-impl Target {
-    /// Checks a target URL; a non-loopback host needs `allow_remote`.
-    pub fn parse(url: &str, allow_remote: bool) -> Result<Target, LoadError> {
-        let parsed =
-            crate::api::target::parse(url).map_err(|e| LoadError::Config(e.to_string()))?;
-        let (base_url, host, loopback) = (parsed.base_url, parsed.host, parsed.loopback);
-        if !loopback && !allow_remote {
-            return Err(LoadError::Config(format!(
-                "target {host} is not a loopback address; load against a remote API needs \
-                 --allow-remote (the rate is then capped at {RATE_LIMIT_PER_SECOND} requests/s per \
-                 operation unless --max-rps raises it)"
-            )));
-        }
-        Ok(Target {
-            base_url,
-            remote: !loopback,
-        })
-    }
-}
 
 /// One progress report, once a second while the load runs.
 #[derive(Debug, Clone, Copy)]
@@ -127,9 +96,10 @@ pub struct LoadConfig {
     pub plan: LoadPlan,
     /// The scenario file, for the reports.
     pub scenario_file: Option<PathBuf>,
-    pub target: Target,
+    /// Where the load goes: a URL with its feed, or the embedded simulator started for the run.
+    pub destination: Destination,
+    /// What the run sends (see [`credentials_for`] for the one policy that picks them).
     pub credentials: Credentials,
-    pub feed: FeedSource,
     /// App code for feed-file lines without one.
     pub app_code: Option<String>,
     /// At most this many registrations from the admin listing.
@@ -143,10 +113,6 @@ pub struct LoadConfig {
     pub max_rps: Option<u32>,
     /// Longest wait for one response.
     pub request_timeout: Duration,
-    /// Call the simulator's invariant check after the load.
-    pub simulator_invariants: bool,
-    /// The target is the embedded simulator, started for this run (for the reports).
-    pub embedded_simulator: bool,
     /// Point stdout at /dev/null while goose runs (see [`quiet`]): for the binary, whose stdout
     /// carries the verdict; not for tests that run in-process.
     pub quiet_stdout: bool,
@@ -158,9 +124,8 @@ impl std::fmt::Debug for LoadConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LoadConfig")
             .field("plan", &self.plan)
-            .field("target", &self.target)
+            .field("destination", &self.destination)
             .field("credentials", &self.credentials)
-            .field("feed", &self.feed)
             .field("report_dir", &self.report_dir)
             .field("max_rps", &self.max_rps)
             .field("request_timeout", &self.request_timeout)
@@ -225,213 +190,26 @@ pub async fn run(config: LoadConfig) -> Result<LoadResult, LoadError> {
     console::install_logger_once();
     let interrupts_before = interrupt::count();
 
-    let prepared = prepare::prepare(&config).await?;
+    let (at, simulator) = destination::reach(&config.destination, &config.credentials).await?;
+    let result = run_at(&config, &at, interrupts_before).await;
+    if let Some(simulator) = simulator {
+        // A shutdown error after the run does not change its result.
+        let _ = simulator.shutdown().await;
+    }
+    result
+}
+
+/// prepare → attack → the checks after the load → the verdict.
+async fn run_at(
+    config: &LoadConfig,
+    at: &Reached,
+    interrupts_before: u32,
+) -> Result<LoadResult, LoadError> {
+    let prepared = prepare::prepare(config, at).await?;
     if interrupt::count() > interrupts_before {
         return Err(LoadError::Interrupted);
     }
-    let attacked = attack::attack(&config, &prepared, interrupts_before).await?;
-    let after = after_the_load(&config, &prepared, &attacked, interrupts_before).await;
-    Ok(result(&config, &prepared, &attacked, after))
-}
-
-/// What the checks after the load found, and the notes they leave.
-struct AfterLoad {
-    invariants: Vec<InvariantOutcome>,
-    notes: Vec<String>,
-}
-
-/// The re-reads, the removal of the run's attribute and the simulator's invariants; none of it
-/// after an interruption (the removal still runs, unless Ctrl-C is pressed again).
-async fn after_the_load(
-    config: &LoadConfig,
-    prepared: &prepare::Prepared,
-    attacked: &attack::Attacked,
-    interrupts_before: u32,
-) -> AfterLoad {
-    let plan = &config.plan;
-    let run = &attacked.run;
-    let mut invariants = Vec::new();
-    let mut notes = Vec::new();
-    let reader = after::Reader {
-        client: prepared.client.clone(),
-        base_url: Arc::from(config.target.base_url.as_str()),
-        authorization: prepared.authorization.clone(),
-        pace: prepared
-            .per_op_cap
-            .map(|c| Duration::from_secs_f64(1.0 / f64::from(c.max(1)))),
-    };
-    let ledger = &attacked.collected.ledger;
-    let skip = "the run was interrupted";
-    if attacked.interrupted || attacked.never_answered {
-        let why = if attacked.interrupted {
-            skip
-        } else {
-            "the target never answered"
-        };
-        if plan.mix.writes() {
-            invariants.push(InvariantOutcome::not_run(after::NO_LOST_UPDATES, why));
-        }
-        if config.simulator_invariants {
-            invariants.push(InvariantOutcome::not_run(after::SIMULATOR_PREFIX, why));
-        }
-    } else {
-        let checks = async {
-            if plan.mix.writes() {
-                invariants
-                    .push(after::lost_updates(&reader, &run.feed, ledger, &run.attribute).await);
-            }
-            if config.simulator_invariants {
-                invariants.extend(
-                    after::simulator_invariants(&prepared.client, &config.target.base_url).await,
-                );
-            }
-        };
-        tokio::select! {
-            () = checks => {}
-            () = interrupt::at_least(interrupts_before + 1) => {
-                notes.push("Ctrl-C during the checks after the load: they did not finish".to_owned());
-            }
-        }
-    }
-    if plan.mix.weight(crate::api::Operation::Patch) > 0 && !ledger.is_empty() {
-        tokio::select! {
-            note = after::remove_attribute(&reader, &run.feed, ledger, &run.attribute) => notes.push(note),
-            () = interrupt::at_least(interrupts_before + 2) => notes.push(format!(
-                "Ctrl-C again: the run's attribute {} was not removed from the devices it wrote",
-                run.attribute
-            )),
-        }
-    }
-    AfterLoad { invariants, notes }
-}
-
-/// The result of the run, from everything the stages produced.
-fn result(
-    config: &LoadConfig,
-    prepared: &prepare::Prepared,
-    attacked: &attack::Attacked,
-    after: AfterLoad,
-) -> LoadResult {
-    let plan = &config.plan;
-    let metrics = &attacked.metrics;
-    let operations = metrics::operation_stats(metrics, &attacked.collected, plan);
-    let total = metrics::total_stats(metrics, &operations);
-    let thresholds = rules::judge_all(&plan.thresholds, metrics, &operations, &total);
-    let mut notes = prepared.notes.clone();
-    notes.extend(attacked.notes.iter().cloned());
-    notes.extend(after.notes);
-    for o in operations
-        .iter()
-        .filter(|o| o.answered > 0 && o.validated == 0)
-    {
-        notes.push(format!(
-            "{}: {} responses, none validated (raise the sample rate)",
-            o.operation, o.answered
-        ));
-    }
-    let verdict = Verdict::of(
-        &thresholds,
-        &after.invariants,
-        attacked.interrupted,
-        attacked.never_answered,
-    );
-    LoadResult {
-        format: result::SUMMARY_FORMAT,
-        pushcheck_version: env!("CARGO_PKG_VERSION"),
-        scenario: scenario_summary(config, prepared.throttle),
-        target: TargetSummary {
-            base_url: config.target.base_url.clone(),
-            embedded_simulator: config.embedded_simulator,
-            remote: config.target.remote,
-            rate_cap_per_operation: prepared.per_op_cap,
-            feed_registrations: attacked.run.feed.len(),
-            feed_source: match config.feed {
-                FeedSource::Admin => "simulator-admin".into(),
-                FeedSource::File(_) => "file".into(),
-            },
-        },
-        duration_secs: metrics.duration as u64,
-        metrics_cover: if plan.steady_state_only && matches!(plan.length, Length::RunTime(_)) {
-            "steady state".to_owned()
-        } else {
-            "whole run".to_owned()
-        },
-        interrupted: attacked.interrupted,
-        never_answered: attacked.never_answered,
-        run_attribute: attacked.run.attribute.clone(),
-        operations,
-        total,
-        coordinated_omission: metrics
-            .coordinated_omission_metrics
-            .as_ref()
-            .map(|co| CoSummary {
-                mode: plan.co_mitigation,
-                events: co.co_events.len(),
-                actual_requests: co.actual_requests,
-                synthetic_requests: co.synthetic_requests,
-            }),
-        thresholds,
-        invariants: after.invariants,
-        reports: prepared.reports.clone(),
-        notes,
-        verdict,
-    }
-}
-
-fn scenario_summary(config: &LoadConfig, throttle: Option<usize>) -> ScenarioSummary {
-    let plan = &config.plan;
-    ScenarioSummary {
-        name: plan.name.clone(),
-        description: plan.description.clone(),
-        file: config
-            .scenario_file
-            .as_ref()
-            .map(|p| p.display().to_string()),
-        users: plan.users,
-        ramp: match plan.ramp {
-            Ramp::Rate(r) => format!("{r} users/s"),
-            Ramp::Time(t) => format!("all users over {t}"),
-        },
-        length: match plan.length {
-            Length::RunTime(t) => format!("{t}"),
-            Length::Iterations(n) => format!("{n} iterations per user"),
-        },
-        throttle_rps: throttle,
-        think_time: if plan.think_time.min == plan.think_time.max {
-            format!("{}", scenario::Span(plan.think_time.min))
-        } else {
-            format!(
-                "{}..{}",
-                scenario::Span(plan.think_time.min),
-                scenario::Span(plan.think_time.max)
-            )
-        },
-        co_mitigation: plan.co_mitigation,
-        mix: MixSummary::from(plan.mix),
-        validation_sample_rate: plan.sample_rate,
-        validation_mode: plan.mode,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn remote_targets_need_the_opt_in() {
-        assert!(
-            !Target::parse("http://127.0.0.1:8080/", false)
-                .unwrap()
-                .remote
-        );
-        assert!(!Target::parse("http://localhost:1", false).unwrap().remote);
-        assert!(!Target::parse("http://[::1]:1", false).unwrap().remote);
-        let err = Target::parse("https://api.infobip.com", false).unwrap_err();
-        assert!(err.to_string().contains("--allow-remote"), "{err}");
-        assert!(
-            Target::parse("https://api.infobip.com", true)
-                .unwrap()
-                .remote
-        );
-    }
+    let attacked = attack::attack(config, at, &prepared, interrupts_before).await?;
+    let after = after::check(config, at, &prepared, &attacked, interrupts_before).await;
+    Ok(verdict::result(config, at, &prepared, &attacked, after))
 }

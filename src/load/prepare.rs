@@ -14,8 +14,8 @@ use goose::prelude::GooseError;
 use reqwest::header::HeaderValue;
 
 use super::{
-    Feed, FeedSource, JUNIT_XML, LoadConfig, LoadError, REPORT_HTML, REPORT_JSON, SUMMARY_JSON,
-    total_rate_for,
+    Feed, FeedSource, JUNIT_XML, LoadConfig, LoadError, REPORT_HTML, REPORT_JSON, Reached,
+    SUMMARY_JSON, total_rate_for,
 };
 use crate::api::RATE_LIMIT_PER_SECOND;
 use crate::api::client::{Client, ClientConfig};
@@ -50,7 +50,7 @@ pub struct Prepared {
 }
 
 /// Reads the feed, probes the target and builds goose's configuration.
-pub async fn prepare(config: &LoadConfig) -> Result<Prepared, LoadError> {
+pub async fn prepare(config: &LoadConfig, at: &Reached) -> Result<Prepared, LoadError> {
     let plan = &config.plan;
     let client = reqwest::Client::builder()
         .user_agent(concat!("pushcheck/", env!("CARGO_PKG_VERSION")))
@@ -66,7 +66,7 @@ pub async fn prepare(config: &LoadConfig) -> Result<Prepared, LoadError> {
         })?;
     authorization.set_sensitive(true);
 
-    let per_op_cap = match (config.max_rps, config.target.remote) {
+    let per_op_cap = match (config.max_rps, at.target.remote) {
         (Some(cap), _) => Some(cap),
         (None, true) => Some(RATE_LIMIT_PER_SECOND),
         (None, false) => None,
@@ -85,15 +85,16 @@ pub async fn prepare(config: &LoadConfig) -> Result<Prepared, LoadError> {
             .map(String::from)
             .to_vec();
     }
-    let goose = goose_configuration(config, throttle)?;
+    let goose = goose_configuration(config, at, throttle)?;
 
-    let feed = match &config.feed {
+    let feed = match &at.feed {
         FeedSource::Admin => {
-            Feed::from_admin(&client, &config.target.base_url, config.feed_limit).await?
+            Feed::from_admin(&client, &at.target.base_url, config.feed_limit).await?
         }
         FeedSource::File(path) => Feed::from_file(path, config.app_code.as_deref())?,
+        FeedSource::Registrations(ids) => Feed::from_ids(ids, config.app_code.as_deref())?,
     };
-    probe(config, &feed).await?;
+    probe(config, at, &feed).await?;
 
     let mut notes = Vec::new();
     if plan.mix.writes() && plan.users > feed.len() {
@@ -139,7 +140,7 @@ fn run_id() -> String {
 /// requests/s): a target that does not answer is a runtime error (exit 3); refused credentials,
 /// an unknown app code or registration are usage errors (exit 2). Any other answer lets the
 /// load go on and judge it.
-async fn probe(config: &LoadConfig, feed: &Feed) -> Result<(), LoadError> {
+async fn probe(config: &LoadConfig, at: &Reached, feed: &Feed) -> Result<(), LoadError> {
     let mut devices: Vec<Device> = Vec::new();
     for entry in &feed.entries {
         let code = entry.app_code.to_str().unwrap_or_default();
@@ -152,7 +153,7 @@ async fn probe(config: &LoadConfig, feed: &Feed) -> Result<(), LoadError> {
     let client = Client::new(ClientConfig {
         credentials: Some(config.credentials.clone()),
         timeout: config.request_timeout.min(PROBE_TIMEOUT),
-        ..ClientConfig::new(config.target.base_url.clone())
+        ..ClientConfig::new(at.target.base_url.clone())
     })
     .map_err(|e| LoadError::Config(e.to_string()))?;
     preflight(&client, &devices).await?;
@@ -163,12 +164,13 @@ async fn probe(config: &LoadConfig, feed: &Feed) -> Result<(), LoadError> {
 /// every value as it would its own flags.
 fn goose_configuration(
     config: &LoadConfig,
+    at: &Reached,
     throttle: Option<usize>,
 ) -> Result<GooseConfiguration, LoadError> {
     let plan = &config.plan;
     let mut args: Vec<String> = vec![
         "--host".into(),
-        config.target.base_url.clone(),
+        at.target.base_url.clone(),
         "--users".into(),
         plan.users.to_string(),
         "--co-mitigation".into(),

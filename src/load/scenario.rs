@@ -54,7 +54,8 @@ pub struct Scenario {
     /// Judge goose's figures on the steady state only: goose resets its metrics once every user
     /// has started. By default they cover every request sent, the ramp included.
     pub steady_state_only: Option<bool>,
-    /// Rules from the command line, added on top of the file's (not a file key).
+    /// Rules from the command line, added on top of the file's (not a file key; set by
+    /// [`Scenario::merge`]).
     #[serde(skip)]
     pub flag_thresholds: Vec<Rule>,
 }
@@ -221,7 +222,7 @@ impl<'de> Deserialize<'de> for PositiveNumber {
     }
 }
 
-/// A length of time written `500ms`, `5s`, `2m`, `1h` or combined (`1m30s`).
+/// A length of time in [`crate::duration`]'s grammar: `500ms`, `5s`, `1.5s`, `2m`, `1h`, `1m30s`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Span(pub Duration);
 
@@ -245,41 +246,10 @@ impl fmt::Display for Span {
 
 impl FromStr for Span {
     type Err = String;
+    /// [`crate::duration`]'s grammar; whether a fraction or zero is allowed is decided where
+    /// the time is used (see [`LoadPlan`]'s checks).
     fn from_str(text: &str) -> Result<Self, String> {
-        let bad = || {
-            format!(
-                "{text:?} is not a time; write a number with ms, s, m or h, such as 500ms, 5s or 1m30s"
-            )
-        };
-        let mut rest = text.trim();
-        if rest.is_empty() {
-            return Err(bad());
-        }
-        let mut total = Duration::ZERO;
-        while !rest.is_empty() {
-            let digits = rest
-                .find(|c: char| !c.is_ascii_digit())
-                .unwrap_or(rest.len());
-            if digits == 0 {
-                return Err(bad());
-            }
-            let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
-            rest = &rest[digits..];
-            let (unit, len) = if rest.starts_with("ms") {
-                (Duration::from_millis(n), 2)
-            } else if rest.starts_with('s') {
-                (Duration::from_secs(n), 1)
-            } else if rest.starts_with('m') {
-                (Duration::from_secs(n.saturating_mul(60)), 1)
-            } else if rest.starts_with('h') {
-                (Duration::from_secs(n.saturating_mul(3600)), 1)
-            } else {
-                return Err(bad());
-            };
-            total = total.saturating_add(unit);
-            rest = &rest[len..];
-        }
-        Ok(Span(total))
+        crate::duration::parse(text).map(Span)
     }
 }
 
@@ -472,6 +442,47 @@ impl Scenario {
         Ok(())
     }
 
+    /// This file's values with the command line's on top: every value `flags` gives wins; a
+    /// flag for one of two exclusive keys clears the other (`run_time`/`iterations`,
+    /// `increase_rate`/`increase_time`); `[validation]` is merged key by key; `without_rules`
+    /// add up; the flags' `thresholds` stay apart from the file's, which they extend (a flag
+    /// rule on the same metric and request replaces the file's, see [`plan_rules`]).
+    pub fn merge(mut self, flags: Scenario) -> Scenario {
+        fn take<T>(mine: &mut Option<T>, theirs: Option<T>) {
+            if theirs.is_some() {
+                *mine = theirs;
+            }
+        }
+        if flags.increase_rate.is_some() || flags.increase_time.is_some() {
+            self.increase_rate = flags.increase_rate;
+            self.increase_time = flags.increase_time;
+        }
+        if flags.run_time.is_some() || flags.iterations.is_some() {
+            self.run_time = flags.run_time;
+            self.iterations = flags.iterations;
+        }
+        take(&mut self.name, flags.name);
+        take(&mut self.description, flags.description);
+        take(&mut self.users, flags.users);
+        take(&mut self.throttle, flags.throttle);
+        take(&mut self.think_time, flags.think_time);
+        take(&mut self.co_mitigation, flags.co_mitigation);
+        take(&mut self.mix, flags.mix);
+        take(&mut self.steady_state_only, flags.steady_state_only);
+        if let Some(theirs) = flags.validation {
+            let mut mine = self.validation.unwrap_or_default();
+            take(&mut mine.sample_rate, theirs.sample_rate);
+            take(&mut mine.mode, theirs.mode);
+            self.validation = Some(mine);
+        }
+        if let Some(more) = flags.without_rules {
+            self.without_rules.get_or_insert_with(Vec::new).extend(more);
+        }
+        self.flag_thresholds
+            .extend(flags.thresholds.unwrap_or_default());
+        self
+    }
+
     /// Decides every value, filling what is missing with defaults.
     pub fn resolve(&self) -> Result<LoadPlan, String> {
         let users = self.users.unwrap_or(DEFAULT_USERS);
@@ -659,6 +670,39 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("x.toml:2:1: field `iterations`"), "{err}");
+    }
+
+    #[test]
+    fn flags_win_clear_the_exclusive_key_and_keep_their_rules_apart() {
+        let file = parse(
+            "users = 4\nrun_time = \"5s\"\nthresholds = [\"p95<1s\"]\n[validation]\nsample_rate = 0.5\n",
+        )
+        .unwrap();
+        let flags = Scenario {
+            iterations: Some(2),
+            thresholds: Some(vec!["p95<2s".parse().unwrap()]),
+            validation: Some(Validation {
+                sample_rate: None,
+                mode: Some(ValidationMode::Strict),
+            }),
+            ..Scenario::default()
+        };
+        let merged = file.merge(flags);
+        assert_eq!(
+            (merged.users, merged.run_time, merged.iterations),
+            (Some(4), None, Some(2))
+        );
+        let validation = merged.validation.unwrap();
+        assert_eq!(validation.sample_rate, Some(SampleRate(0.5)));
+        assert_eq!(validation.mode, Some(ValidationMode::Strict));
+        let plan = merged.resolve().unwrap();
+        let p95: Vec<_> = plan
+            .thresholds
+            .iter()
+            .filter(|t| t.rule.text().starts_with("p95"))
+            .map(|t| t.rule.text())
+            .collect();
+        assert_eq!(p95, ["p95<2s"], "the flag's rule replaces the file's");
     }
 
     #[test]

@@ -1,19 +1,25 @@
 //! Renderers of a `check` result: the one-verdict human report, the combined JSON
-//! (`schemas/check-report.json`) and the combined JUnit XML. They only read the result.
+//! (`schemas/check-report.json`) and the combined JUnit XML, and the files a run writes. They
+//! only read the result.
 
 use std::io::{self, Write};
 use std::path::Path;
 
 use quick_junit::Report;
-use serde_json::{Value, json};
+use serde::Serialize;
 
-use super::contract::{self, Style};
+use super::contract;
 use super::load;
+use super::{File, ReportError, Style};
 use crate::check::CheckResult;
 use crate::contract::result::TargetKind;
 use crate::contract::result::as_millis;
+use crate::load::{JUNIT_XML, SUMMARY_JSON};
 
-/// A table per stage, then PASSED or FAILED with the reasons.
+/// The combined JSON report's file name.
+pub const CHECK_JSON: &str = "check.json";
+
+/// A table per stage, then the verdict: PASSED with the time, or FAILED with the reasons.
 pub fn human(
     out: &mut dyn Write,
     result: &CheckResult,
@@ -35,7 +41,7 @@ pub fn human(
     contract::details(out, suite, style)?;
     writeln!(out, "\n== Load")?;
     match &result.load {
-        Some(l) => load::tables(out, l)?,
+        Some(l) => load::tables(out, l, style)?,
         None => writeln!(
             out,
             "not run: {}",
@@ -46,41 +52,48 @@ pub fn human(
         writeln!(out, "\nReports in {}: {}", dir.display(), files.join(", "))?;
     }
     writeln!(out)?;
-    if result.passed {
-        writeln!(
-            out,
-            "{} in {:.1}s",
-            style.green("PASSED"),
-            result.duration.as_secs_f64()
-        )
-    } else {
-        writeln!(out, "{}:", style.red("FAILED"))?;
-        for reason in &result.reasons {
-            writeln!(out, "  - {reason}")?;
-        }
-        Ok(())
-    }
+    load::verdict_lines(out, result.passed, result.duration, &result.reasons, style)
+}
+
+/// The combined JSON report, as `schemas/check-report.json` describes it.
+#[derive(Serialize)]
+struct Json<'a> {
+    // In the order the report always had (serde_json's sorted keys).
+    contract: contract::Json<'a>,
+    duration_ms: f64,
+    load: Option<serde_json::Value>,
+    passed: bool,
+    reasons: &'a [String],
+    tool: &'a str,
+    version: &'a str,
 }
 
 /// The combined JSON report.
-pub fn json(result: &CheckResult) -> Value {
-    json!({
-        "tool": result.tool,
-        "version": result.version,
-        "passed": result.passed,
-        "reasons": result.reasons,
-        "duration_ms": as_millis(result.duration),
-        "contract": contract::json(&result.contract),
-        "load": result
-            .load
-            .as_ref()
-            .map_or(Value::Null, |l| serde_json::to_value(l).unwrap_or(Value::Null)),
-    })
+pub fn json(result: &CheckResult) -> Result<String, ReportError> {
+    let load = match &result.load {
+        Some(l) => Some(serde_json::to_value(l).map_err(|e| ReportError::Render {
+            what: "JSON",
+            message: e.to_string(),
+        })?),
+        None => None,
+    };
+    super::to_json(
+        "JSON",
+        &Json {
+            tool: result.tool,
+            version: result.version,
+            passed: result.passed,
+            reasons: &result.reasons,
+            duration_ms: as_millis(result.duration),
+            contract: contract::Json(&result.contract),
+            load,
+        },
+    )
 }
 
 /// The combined JUnit XML: the contract suites (one per group), then the load's thresholds and
 /// invariants.
-pub fn junit(result: &CheckResult) -> Result<String, quick_junit::SerializeError> {
+pub fn junit(result: &CheckResult) -> Result<String, ReportError> {
     let mut report = Report::new("pushcheck check");
     report.set_time(result.duration);
     report.add_test_suites(contract::junit_suites(&result.contract));
@@ -93,5 +106,18 @@ pub fn junit(result: &CheckResult) -> Result<String, quick_junit::SerializeError
         suite.name = format!("load.{}", suite.name.as_str()).into();
     }
     report.add_test_suites(load_suites);
-    report.to_string()
+    super::to_junit(&report)
+}
+
+/// The files of a `check` run in `dir`: check.json, junit.xml, and the load's summary.json
+/// when the load ran (goose writes its own report.html and report.json during the run).
+pub fn files(dir: &Path, result: &CheckResult) -> Vec<File> {
+    let mut files = vec![
+        (dir.join(CHECK_JSON), json(result)),
+        (dir.join(JUNIT_XML), junit(result)),
+    ];
+    if let Some(load) = &result.load {
+        files.push((dir.join(SUMMARY_JSON), load::summary_json(load)));
+    }
+    files
 }

@@ -6,34 +6,10 @@ use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
+use super::{Mark, ReportError, Style};
 use crate::contract::result::{CaseResult, FindingKind, TargetInfo, TargetKind};
 use crate::contract::{Status, SuiteResult};
 use crate::schema::Mode;
-
-/// ANSI styling, on only when writing to a terminal.
-#[derive(Debug, Clone, Copy)]
-pub struct Style {
-    pub color: bool,
-}
-
-impl Style {
-    fn paint(self, code: &str, text: &str) -> String {
-        if self.color {
-            format!("\x1b[{code}m{text}\x1b[0m")
-        } else {
-            text.to_owned()
-        }
-    }
-    pub(crate) fn green(self, t: &str) -> String {
-        self.paint("32", t)
-    }
-    pub(crate) fn red(self, t: &str) -> String {
-        self.paint("31", t)
-    }
-    fn yellow(self, t: &str) -> String {
-        self.paint("33", t)
-    }
-}
 
 fn seconds(d: Duration) -> String {
     format!("{:.2}s", d.as_secs_f64())
@@ -70,11 +46,11 @@ pub fn header(
 
 /// One case's line, as it finishes.
 pub fn case_line(out: &mut dyn Write, case: &CaseResult, style: Style) -> io::Result<()> {
-    let status = match case.status {
-        Status::Passed => style.green("ok"),
-        Status::Failed => style.red("FAILED"),
-        Status::Skipped => style.yellow("skipped"),
-    };
+    let status = style.mark(match case.status {
+        Status::Passed => Mark::Ok,
+        Status::Failed => Mark::Failed,
+        Status::Skipped => Mark::Skipped,
+    });
     match &case.skip_reason {
         Some(reason) => writeln!(out, "case {} ... {status}: {reason}", case.name),
         None => writeln!(
@@ -98,11 +74,7 @@ pub fn human(out: &mut dyn Write, result: &SuiteResult, style: Style) -> io::Res
 /// After the case lines: failures in detail, findings, drift, restore problems, the summary.
 pub fn footer(out: &mut dyn Write, result: &SuiteResult, style: Style) -> io::Result<()> {
     details(out, result, style)?;
-    let verdict = if result.passed() {
-        style.green("ok")
-    } else {
-        style.red("FAILED")
-    };
+    let verdict = style.verdict(result.passed());
     let s = result.summary;
     writeln!(
         out,
@@ -219,18 +191,27 @@ pub fn details(out: &mut dyn Write, result: &SuiteResult, style: Style) -> io::R
 }
 
 /// The JSON report (see `schemas/contract-report.json`).
-pub fn json(result: &SuiteResult) -> serde_json::Value {
-    let mut value = serde_json::to_value(result).unwrap_or_default();
+pub fn json(result: &SuiteResult) -> Result<String, ReportError> {
+    super::to_json("JSON", &Json(result))
+}
+
+/// A suite result as its JSON report has it: the result's fields and the verdict.
+#[derive(serde::Serialize)]
+pub(super) struct Json<'a>(#[serde(serialize_with = "with_verdict")] pub &'a SuiteResult);
+
+fn with_verdict<S: serde::Serializer>(result: &&SuiteResult, s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::Error;
+    let mut value = serde_json::to_value(*result).map_err(S::Error::custom)?;
     value["passed"] = serde_json::Value::Bool(result.passed());
-    value
+    serde::Serialize::serialize(&value, s)
 }
 
 /// The JUnit XML report: one test suite per group, one test case per contract case.
-pub fn junit(result: &SuiteResult) -> Result<String, quick_junit::SerializeError> {
+pub fn junit(result: &SuiteResult) -> Result<String, ReportError> {
     let mut report = Report::new("pushcheck contract");
     report.set_time(result.duration);
     report.add_test_suites(junit_suites(result));
-    report.to_string()
+    super::to_junit(&report)
 }
 
 /// The JUnit suites of a contract result, for a report of its own or a combined one.

@@ -7,24 +7,33 @@ use std::path::Path;
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
+use super::{File, Mark, ReportError, Style};
 use crate::load::result::Figure;
 use crate::load::threshold::Source;
 use crate::load::{
-    InvariantOutcome, InvariantStatus, LoadResult, OperationStats, ThresholdOutcome,
+    InvariantOutcome, InvariantStatus, JUNIT_XML, LoadResult, OperationStats, SUMMARY_JSON,
+    ThresholdOutcome,
 };
 
 /// The summary JSON, pretty-printed.
-pub fn summary_json(result: &LoadResult) -> String {
-    serde_json::to_string_pretty(result).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+pub fn summary_json(result: &LoadResult) -> Result<String, ReportError> {
+    super::to_json("summary", result)
 }
 
 /// JUnit XML: suite `thresholds` (one case per rule) and suite `invariants` (one per invariant).
-pub fn junit(result: &LoadResult) -> String {
+pub fn junit(result: &LoadResult) -> Result<String, ReportError> {
     let mut report = Report::new(format!("pushcheck load {}", result.scenario.name));
     report.add_test_suites(junit_suites(result));
-    report
-        .to_string()
-        .unwrap_or_else(|e| format!("<!-- cannot render JUnit: {e} -->"))
+    super::to_junit(&report)
+}
+
+/// The files pushcheck writes for a load in `dir`: summary.json and junit.xml (goose writes
+/// its report.html and report.json during the run).
+pub fn files(dir: &Path, result: &LoadResult) -> Vec<File> {
+    vec![
+        (dir.join(SUMMARY_JSON), summary_json(result)),
+        (dir.join(JUNIT_XML), junit(result)),
+    ]
 }
 
 /// The JUnit suites of a load result, for a report of its own or a combined one.
@@ -65,7 +74,7 @@ fn invariant_case(i: &InvariantOutcome) -> TestCase {
         }
         InvariantStatus::Failed | InvariantStatus::CouldNotCheck => {
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-            s.set_type(invariant_word(i.status).to_lowercase());
+            s.set_type(invariant_mark(i.status).word());
             s.set_message(match i.status {
                 InvariantStatus::Failed => format!("{} of {} broke it", i.failed, i.checked),
                 _ => i.reason.clone().unwrap_or_default(),
@@ -80,12 +89,12 @@ fn invariant_case(i: &InvariantOutcome) -> TestCase {
     case
 }
 
-fn invariant_word(status: InvariantStatus) -> &'static str {
+fn invariant_mark(status: InvariantStatus) -> Mark {
     match status {
-        InvariantStatus::Passed => "PASS",
-        InvariantStatus::Failed => "FAIL",
-        InvariantStatus::CouldNotCheck => "COULD NOT CHECK",
-        InvariantStatus::NotRun => "NOT RUN",
+        InvariantStatus::Passed => Mark::Ok,
+        InvariantStatus::Failed => Mark::Failed,
+        InvariantStatus::CouldNotCheck => Mark::CouldNotCheck,
+        InvariantStatus::NotRun => Mark::NotRun,
     }
 }
 
@@ -114,13 +123,14 @@ fn threshold_note(t: &ThresholdOutcome) -> String {
     }
 }
 
-/// The human verdict: a table per operation, thresholds, invariants, then PASS or FAIL.
+/// The human verdict: a table per operation, thresholds, invariants, then the verdict.
 pub fn human(
     out: &mut dyn Write,
     result: &LoadResult,
     report_dir: Option<&Path>,
+    style: Style,
 ) -> io::Result<()> {
-    tables(out, result)?;
+    tables(out, result, style)?;
     if let Some(dir) = report_dir {
         writeln!(
             out,
@@ -130,20 +140,55 @@ pub fn human(
         )?;
     }
     writeln!(out)?;
-    if result.verdict.passed {
-        writeln!(out, "PASS")?;
+    verdict_lines(
+        out,
+        result.verdict.passed,
+        std::time::Duration::from_secs(result.duration_secs),
+        &result.verdict.reasons,
+        style,
+    )
+}
+
+/// The last lines of every human report: `PASSED in 1.2s`, or `FAILED:` and one line per reason.
+pub(super) fn verdict_lines(
+    out: &mut dyn Write,
+    passed: bool,
+    duration: std::time::Duration,
+    reasons: &[String],
+    style: Style,
+) -> io::Result<()> {
+    if passed {
+        writeln!(
+            out,
+            "{} in {:.1}s",
+            style.verdict(true),
+            duration.as_secs_f64()
+        )
     } else {
-        writeln!(out, "FAIL")?;
-        for r in &result.verdict.reasons {
-            writeln!(out, "  {r}")?;
+        writeln!(out, "{}:", style.verdict(false))?;
+        for reason in reasons {
+            writeln!(out, "  - {reason}")?;
         }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Everything of [`human`] but the report list and the verdict: the scenario, the table per
 /// operation, coordinated omission, thresholds, invariants and notes.
-pub fn tables(out: &mut dyn Write, result: &LoadResult) -> io::Result<()> {
+pub fn tables(out: &mut dyn Write, result: &LoadResult, style: Style) -> io::Result<()> {
+    heading(out, result)?;
+    operations(out, result)?;
+    breakdowns(out, result)?;
+    coordinated_omission(out, result)?;
+    thresholds(out, result, style)?;
+    invariants(out, result, style)?;
+    for n in &result.notes {
+        writeln!(out, "\nnote: {n}")?;
+    }
+    Ok(())
+}
+
+fn heading(out: &mut dyn Write, result: &LoadResult) -> io::Result<()> {
     let s = &result.scenario;
     writeln!(
         out,
@@ -167,7 +212,11 @@ pub fn tables(out: &mut dyn Write, result: &LoadResult) -> io::Result<()> {
             crate::schema::Mode::Strict => "strict",
         }
     )?;
-    writeln!(out)?;
+    writeln!(out)
+}
+
+/// The table: one row per operation and a total.
+fn operations(out: &mut dyn Write, result: &LoadResult) -> io::Result<()> {
     writeln!(
         out,
         "  {:<20} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>10}",
@@ -195,46 +244,44 @@ pub fn tables(out: &mut dyn Write, result: &LoadResult) -> io::Result<()> {
             result.metrics_cover
         )?;
     }
+    Ok(())
+}
+
+/// Per operation: errors without an answer, contract breaks and error statuses by kind, and the
+/// first samples of what broke.
+fn breakdowns(out: &mut dyn Write, result: &LoadResult) -> io::Result<()> {
+    let by_kind = |m: &std::collections::BTreeMap<String, u64>| {
+        m.iter()
+            .map(|(k, c)| format!("{k}×{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     for o in &result.operations {
-        let by_kind = |m: &std::collections::BTreeMap<String, u64>| {
-            m.iter()
-                .map(|(k, c)| format!("{k}×{c}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        if !o.transport_errors.is_empty() {
-            writeln!(
-                out,
-                "  {} without an answer: {}",
-                o.operation,
-                by_kind(&o.transport_errors)
-            )?;
-        }
-        if !o.violations_by_kind.is_empty() {
-            writeln!(
-                out,
-                "  {} contract breaks: {}",
-                o.operation,
-                by_kind(&o.violations_by_kind)
-            )?;
-        }
-        if !o.errors_by_status.is_empty() {
-            let list: Vec<String> = o
-                .errors_by_status
-                .iter()
-                .map(|(s, c)| format!("{s}×{c}"))
-                .collect();
-            writeln!(
-                out,
-                "  {} errors by status: {}",
-                o.operation,
-                list.join(", ")
-            )?;
+        let lines = [
+            ("without an answer", by_kind(&o.transport_errors)),
+            ("contract breaks", by_kind(&o.violations_by_kind)),
+            (
+                "errors by status",
+                o.errors_by_status
+                    .iter()
+                    .map(|(s, c)| format!("{s}×{c}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+        ];
+        for (what, list) in lines {
+            if !list.is_empty() {
+                writeln!(out, "  {} {what}: {list}", o.operation)?;
+            }
         }
         for v in o.violation_samples.iter().take(3) {
             writeln!(out, "  {} ×{}: {}", o.operation, v.count, v.message)?;
         }
     }
+    Ok(())
+}
+
+fn coordinated_omission(out: &mut dyn Write, result: &LoadResult) -> io::Result<()> {
     if let Some(co) = &result.coordinated_omission {
         let adjusted = result.total.adjusted_latency_ms.map_or(String::new(), |l| {
             format!(", adjusted p95 {:.1} ms, p99 {:.1} ms", l.p95, l.p99)
@@ -247,41 +294,60 @@ pub fn tables(out: &mut dyn Write, result: &LoadResult) -> io::Result<()> {
             co.synthetic_requests
         )?;
     }
-    if !result.thresholds.is_empty() {
-        writeln!(out, "\nThresholds:")?;
-        for t in &result.thresholds {
-            writeln!(
-                out,
-                "  {} {:<40} observed {}{}",
-                if t.passed { "PASS" } else { "FAIL" },
-                t.rule,
-                t.observed,
-                threshold_note(t)
-            )?;
-        }
+    Ok(())
+}
+
+fn thresholds(out: &mut dyn Write, result: &LoadResult, style: Style) -> io::Result<()> {
+    if result.thresholds.is_empty() {
+        return Ok(());
     }
-    if !result.invariants.is_empty() {
-        writeln!(out, "\nAfter the load:")?;
-        for i in &result.invariants {
-            writeln!(
-                out,
-                "  {} {} ({} checked)",
-                invariant_word(i.status),
-                i.name,
-                i.checked
-            )?;
-            if let Some(why) = &i.reason {
-                writeln!(out, "       {why}")?;
-            }
-            for f in i.findings.iter().take(10) {
-                writeln!(out, "       {f}")?;
-            }
-        }
-    }
-    for n in &result.notes {
-        writeln!(out, "\nnote: {n}")?;
+    writeln!(out, "\nThresholds:")?;
+    for t in &result.thresholds {
+        let mark = Mark::of(t.passed);
+        writeln!(
+            out,
+            "  {}{} {:<40} observed {}{}",
+            style.mark(mark),
+            pad(mark),
+            t.rule,
+            t.observed,
+            threshold_note(t)
+        )?;
     }
     Ok(())
+}
+
+fn invariants(out: &mut dyn Write, result: &LoadResult, style: Style) -> io::Result<()> {
+    if result.invariants.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\nAfter the load:")?;
+    for i in &result.invariants {
+        let mark = invariant_mark(i.status);
+        writeln!(
+            out,
+            "  {}{} {} ({} checked)",
+            style.mark(mark),
+            pad(mark),
+            i.name,
+            i.checked
+        )?;
+        if let Some(why) = &i.reason {
+            writeln!(out, "         {why}")?;
+        }
+        for f in i.findings.iter().take(10) {
+            writeln!(out, "         {f}")?;
+        }
+    }
+    Ok(())
+}
+
+/// Spaces that line `ok` up with `FAILED` (longer words stand out anyway).
+fn pad(mark: Mark) -> &'static str {
+    match mark {
+        Mark::Ok => "    ",
+        _ => "",
+    }
 }
 
 fn row(out: &mut dyn Write, o: &OperationStats) -> io::Result<()> {

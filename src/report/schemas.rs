@@ -21,18 +21,14 @@ pub fn lint(out: &mut dyn Write, report: &LintReport) -> io::Result<()> {
     };
     writeln!(out, "Doc examples against schemas/ ({mode} mode):")?;
     for e in &report.examples {
-        let status = if e.violations.is_empty() {
-            "ok  "
-        } else {
-            "FAIL"
-        };
+        let status = super::Mark::of(e.violations.is_empty()).word();
         writeln!(
             out,
-            "  {status} {:<22} as {:<22} {}",
+            "  {status:<6} {:<22} as {:<22} {}",
             e.example, e.schema, e.title
         )?;
         for v in &e.violations {
-            writeln!(out, "         {v}")?;
+            writeln!(out, "           {v}")?;
         }
     }
     for b in &report.birthdays {
@@ -64,7 +60,7 @@ pub fn lint(out: &mut dyn Write, report: &LintReport) -> io::Result<()> {
         .iter()
         .filter(|e| !e.violations.is_empty())
         .count();
-    let verdict = if failed == 0 { "PASSED" } else { "FAILED" };
+    let verdict = super::style::verdict(failed == 0);
     writeln!(
         out,
         "{verdict}: {} passed, {failed} failed ({mode} mode)",

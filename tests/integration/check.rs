@@ -37,7 +37,7 @@ fn check_passes_and_writes_every_report() {
     assert!(stdout.contains("== Contract: "), "{stdout}");
     assert!(stdout.contains("GET registration"), "{stdout}");
     assert!(
-        stdout.contains("PASS no acknowledged write lost"),
+        stdout.contains("ok     no acknowledged write lost"),
         "{stdout}"
     );
 

@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use pushcheck::api::auth::{Credentials, Secret};
 use pushcheck::cli::Exit;
-use pushcheck::load::{self, FeedSource, LoadConfig, LoadPlan, LoadResult, Scenario, Target};
+use pushcheck::load::{
+    self, Destination, FeedSource, LoadConfig, LoadPlan, LoadResult, Scenario, Target,
+};
 use pushcheck::mock::{Faults, RunningSimulator, SimulatorConfig, Stall, local_credentials};
 use pushcheck::schema::{Mode, registry};
 
@@ -35,17 +37,17 @@ fn config(sim: &RunningSimulator, plan: LoadPlan) -> LoadConfig {
     LoadConfig {
         plan,
         scenario_file: None,
-        target: Target::parse(sim.base_url(), false).expect("loopback target"),
+        destination: Destination::Url {
+            target: Target::parse(sim.base_url(), false).expect("loopback target"),
+            feed: FeedSource::Admin,
+        },
         credentials: local_credentials().remove(0),
-        feed: FeedSource::Admin,
         app_code: None,
         feed_limit: 10_000,
         report_dir: None,
         baseline: None,
         max_rps: None,
         request_timeout: load::DEFAULT_REQUEST_TIMEOUT,
-        simulator_invariants: true,
-        embedded_simulator: false,
         quiet_stdout: false,
         progress: None,
     }
@@ -58,6 +60,16 @@ async fn simulator(faults: Faults, seeded: usize) -> RunningSimulator {
         ..SimulatorConfig::default()
     })
     .await
+}
+
+/// One load of scenario `toml` against a fresh simulator with `faults` and `seeded`
+/// registrations, serialized with the other goose runs of this module ([`SERIAL`]).
+async fn load_against(faults: Faults, seeded: usize, toml: &str) -> LoadResult {
+    let _serial = SERIAL.lock().await;
+    let sim = simulator(faults, seeded).await;
+    let result = load::run(config(&sim, plan(toml))).await.expect("run");
+    sim.shutdown().await.expect("shutdown");
+    result
 }
 
 fn op<'r>(result: &'r LoadResult, label: &str) -> &'r load::OperationStats {
@@ -171,7 +183,7 @@ fn a_threshold_that_cannot_be_met_exits_1() {
         run.stdout,
         run.stderr
     );
-    assert!(run.stdout.contains("FAIL p95<1us"), "{}", run.stdout);
+    assert!(run.stdout.contains("FAILED p95<1us"), "{}", run.stdout);
 }
 
 #[test]
@@ -279,16 +291,12 @@ fn credentials_never_appear_in_output_or_reports() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn broken_payloads_under_load_are_counted_and_gated() {
-    let _serial = SERIAL.lock().await;
-    let sim = simulator(
+    let result = load_against(
         Faults {
             break_responses: 0.5,
             ..Faults::default()
         },
         200,
-    )
-    .await;
-    let plan = plan(
         r#"
         users = 4
         run_time = "1s"
@@ -298,8 +306,8 @@ async fn broken_payloads_under_load_are_counted_and_gated() {
         [validation]
         sample_rate = 1.0
         "#,
-    );
-    let result = load::run(config(&sim, plan)).await.expect("run");
+    )
+    .await;
     let get = op(&result, "GET registration");
     assert!(get.validated > 50, "{get:#?}");
     assert!(
@@ -333,15 +341,13 @@ async fn broken_payloads_under_load_are_counted_and_gated() {
         ]
     );
     assert!(!result.verdict.passed);
-    sim.shutdown().await.expect("shutdown");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_stall_shows_in_the_coordinated_omission_adjusted_tail() {
-    let _serial = SERIAL.lock().await;
     // goose measures a user's cadence in whole milliseconds: against a sub-millisecond target
     // the cadence is 0 and nothing is backfilled. 2 ms of latency gives it a cadence to use.
-    let sim = simulator(
+    let result = load_against(
         Faults {
             latency: Duration::from_millis(2),
             stall: Some(Stall {
@@ -351,9 +357,6 @@ async fn a_stall_shows_in_the_coordinated_omission_adjusted_tail() {
             ..Faults::default()
         },
         100,
-    )
-    .await;
-    let plan = plan(
         r#"
         users = 4
         increase_rate = 8
@@ -362,8 +365,8 @@ async fn a_stall_shows_in_the_coordinated_omission_adjusted_tail() {
         [mix]
         get = 1
         "#,
-    );
-    let result = load::run(config(&sim, plan)).await.expect("run");
+    )
+    .await;
     let total = &result.total;
     assert!(
         total.latency_ms.max >= 400.0,
@@ -379,21 +382,16 @@ async fn a_stall_shows_in_the_coordinated_omission_adjusted_tail() {
     );
     let co = result.coordinated_omission.as_ref().expect("co summary");
     assert!(co.synthetic_requests > 0, "{co:#?}");
-    sim.shutdown().await.expect("shutdown");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn dropped_writes_are_reported_as_lost_updates() {
-    let _serial = SERIAL.lock().await;
-    let sim = simulator(
+    let result = load_against(
         Faults {
             drop_writes: 0.3,
             ..Faults::default()
         },
         40,
-    )
-    .await;
-    let plan = plan(
         r#"
         users = 4
         run_time = "1s"
@@ -401,8 +399,8 @@ async fn dropped_writes_are_reported_as_lost_updates() {
         get = 1
         patch = 3
         "#,
-    );
-    let result = load::run(config(&sim, plan)).await.expect("run");
+    )
+    .await;
     let lost = result
         .invariants
         .iter()
@@ -415,14 +413,13 @@ async fn dropped_writes_are_reported_as_lost_updates() {
         "{lost:#?}"
     );
     assert!(!result.verdict.passed);
-    sim.shutdown().await.expect("shutdown");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn without_faults_writes_survive_and_invariants_hold() {
-    let _serial = SERIAL.lock().await;
-    let sim = simulator(Faults::default(), 50).await;
-    let plan = plan(
+    let result = load_against(
+        Faults::default(),
+        50,
         r#"
         users = 4
         run_time = "1s"
@@ -432,13 +429,12 @@ async fn without_faults_writes_survive_and_invariants_hold() {
         personalize = 2
         depersonalize = 1
         "#,
-    );
-    let result = load::run(config(&sim, plan)).await.expect("run");
+    )
+    .await;
     assert!(
         result.invariants.iter().all(|i| i.passed),
         "{:#?}",
         result.invariants
     );
     assert!(result.verdict.passed, "{:#?}", result.verdict);
-    sim.shutdown().await.expect("shutdown");
 }

@@ -436,7 +436,7 @@ fn cli_list_validate_and_lint() {
     assert_eq!(lint_strict.exit, Exit::CheckFailed);
     assert!(lint_strict.stdout.contains("/isPrmary"));
     assert_eq!(
-        lint_strict.stdout.matches("  FAIL ").count(),
+        lint_strict.stdout.matches("  FAILED ").count(),
         1,
         "{}",
         lint_strict.stdout

@@ -1,0 +1,122 @@
+//! The last stage of a run: goose's figures ([`super::metrics`]), every planned rule judged
+//! ([`super::rules`]), the checks after the load and the notes of every stage, into one
+//! [`LoadResult`] with its [`Verdict`]. Pure: it reads what the stages produced.
+
+use super::after::AfterLoad;
+use super::attack::Attacked;
+use super::prepare::Prepared;
+use super::result::{
+    CoSummary, LoadResult, MixSummary, SUMMARY_FORMAT, ScenarioSummary, TargetSummary, Verdict,
+};
+use super::scenario::{Length, Ramp, Span};
+use super::{FeedSource, LoadConfig, Reached};
+
+/// The result of the run, from everything the stages produced.
+pub(super) fn result(
+    config: &LoadConfig,
+    at: &Reached,
+    prepared: &Prepared,
+    attacked: &Attacked,
+    after: AfterLoad,
+) -> LoadResult {
+    let plan = &config.plan;
+    let metrics = &attacked.metrics;
+    let operations = super::metrics::operation_stats(metrics, &attacked.collected, plan);
+    let total = super::metrics::total_stats(metrics, &operations);
+    let thresholds = super::rules::judge_all(&plan.thresholds, metrics, &operations, &total);
+    let mut notes = prepared.notes.clone();
+    notes.extend(attacked.notes.iter().cloned());
+    notes.extend(after.notes);
+    for o in operations
+        .iter()
+        .filter(|o| o.answered > 0 && o.validated == 0)
+    {
+        notes.push(format!(
+            "{}: {} responses, none validated (raise the sample rate)",
+            o.operation, o.answered
+        ));
+    }
+    let verdict = Verdict::of(
+        &thresholds,
+        &after.invariants,
+        attacked.interrupted,
+        attacked.never_answered,
+    );
+    LoadResult {
+        format: SUMMARY_FORMAT,
+        pushcheck_version: env!("CARGO_PKG_VERSION"),
+        scenario: scenario_summary(config, prepared.throttle),
+        target: TargetSummary {
+            base_url: at.target.base_url.clone(),
+            embedded_simulator: at.embedded,
+            remote: at.target.remote,
+            rate_cap_per_operation: prepared.per_op_cap,
+            feed_registrations: attacked.run.feed.len(),
+            feed_source: match at.feed {
+                FeedSource::Admin => "simulator-admin".into(),
+                FeedSource::File(_) => "file".into(),
+                FeedSource::Registrations(_) => "registrations".into(),
+            },
+        },
+        duration_secs: metrics.duration as u64,
+        metrics_cover: if plan.steady_state_only && matches!(plan.length, Length::RunTime(_)) {
+            "steady state".to_owned()
+        } else {
+            "whole run".to_owned()
+        },
+        interrupted: attacked.interrupted,
+        never_answered: attacked.never_answered,
+        run_attribute: attacked.run.attribute.clone(),
+        operations,
+        total,
+        coordinated_omission: metrics
+            .coordinated_omission_metrics
+            .as_ref()
+            .map(|co| CoSummary {
+                mode: plan.co_mitigation,
+                events: co.co_events.len(),
+                actual_requests: co.actual_requests,
+                synthetic_requests: co.synthetic_requests,
+            }),
+        thresholds,
+        invariants: after.invariants,
+        reports: prepared.reports.clone(),
+        notes,
+        verdict,
+    }
+}
+
+fn scenario_summary(config: &LoadConfig, throttle: Option<usize>) -> ScenarioSummary {
+    let plan = &config.plan;
+    ScenarioSummary {
+        name: plan.name.clone(),
+        description: plan.description.clone(),
+        file: config
+            .scenario_file
+            .as_ref()
+            .map(|p| p.display().to_string()),
+        users: plan.users,
+        ramp: match plan.ramp {
+            Ramp::Rate(r) => format!("{r} users/s"),
+            Ramp::Time(t) => format!("all users over {t}"),
+        },
+        length: match plan.length {
+            Length::RunTime(t) => format!("{t}"),
+            Length::Iterations(n) => format!("{n} iterations per user"),
+        },
+        throttle_rps: throttle,
+        think_time: if plan.think_time.min == plan.think_time.max {
+            format!("{}", Span(plan.think_time.min))
+        } else {
+            format!(
+                "{}..{}",
+                Span(plan.think_time.min),
+                Span(plan.think_time.max)
+            )
+        },
+        co_mitigation: plan.co_mitigation,
+        mix: MixSummary::from(plan.mix),
+        validation_sample_rate: plan.sample_rate,
+        validation_mode: plan.mode,
+    }
+}
