@@ -55,7 +55,8 @@ Environment:
 Exit codes:
   0  every contract case, threshold and invariant passed
   1  a case, threshold or invariant failed
-  2  usage or configuration error (bad flag, scenario value or threshold, remote load without --allow-remote)
+  2  usage or configuration error (bad flag, scenario value or threshold, remote load without
+     --allow-remote or without credentials)
   3  runtime error (target unreachable, simulator or I/O failure, interrupted)";
 
 /// Flags of `pushcheck check`.
@@ -127,15 +128,15 @@ impl CheckArgs {
         refuse_feed_without_target(self.feed.as_deref(), target)?;
         let suite = self.suite.suite_config(&self.target)?;
         let ids = &self.suite.registration_ids;
+        let plan = self.plan(suite.mode)?;
+        let feed = check::load_feed(self.feed.clone(), ids);
+        let destination = Destination::of(target, self.allow_remote, feed, self.seed_registrations)
+            .map_err(load_failure)?;
         if target.is_some() && self.feed.is_none() && ids.is_empty() {
             return Err(Failure::usage(anyhow::anyhow!(
                 "a live check needs registrations: --registration-id (repeatable) or --feed FILE"
             )));
         }
-        let plan = self.plan(suite.mode)?;
-        let feed = check::load_feed(self.feed.clone(), ids);
-        let destination = Destination::of(target, self.allow_remote, feed, self.seed_registrations)
-            .map_err(load_failure)?;
         let credentials =
             credentials_for(&destination, &suite.credentials).map_err(load_failure)?;
         Ok(CheckConfig {

@@ -40,6 +40,8 @@ pub mod quiet;
 pub mod result;
 pub mod rules;
 pub mod scenario;
+mod shared;
+pub mod tally;
 pub mod threshold;
 pub mod transactions;
 mod verdict;
