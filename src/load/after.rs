@@ -12,7 +12,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::Semaphore;
@@ -20,7 +19,8 @@ use tokio::sync::Semaphore;
 use super::attack::Attacked;
 use super::prepare::Prepared;
 use super::{LoadConfig, Reached};
-use crate::api::{APP_CODE_HEADER, Operation};
+use crate::api::Operation;
+use crate::api::client::{AppCode, Call, Client, ClientError, Response};
 use crate::interrupt;
 use crate::load::feed::{ADMIN_INVARIANTS, Feed, FeedEntry};
 use crate::load::result::{InvariantOutcome, InvariantStatus};
@@ -40,12 +40,11 @@ const TRIES: u32 = 3;
 /// Wait before the second try; doubled for each later one.
 const BACKOFF: Duration = Duration::from_millis(200);
 
-/// How the checks after the load reach the target (cheap to clone: the client is shared).
+/// How the checks after the load reach the target: the API client every runner shares
+/// ([`crate::api::client`]), paced for a rate-capped target (cheap to clone).
 #[derive(Debug, Clone)]
 pub struct Reader {
-    pub client: reqwest::Client,
-    pub base_url: Arc<str>,
-    pub authorization: HeaderValue,
+    pub client: Client,
     /// Spaces requests out, for a rate-capped live target.
     pub pace: Option<Duration>,
 }
@@ -57,33 +56,41 @@ enum Read {
 }
 
 impl Reader {
+    /// `op` on `entry` (with `body`), under the entry's own app code.
+    async fn send(
+        &self,
+        op: Operation,
+        entry: &FeedEntry,
+        body: Option<&Value>,
+    ) -> Result<Response, ClientError> {
+        let mut call = Call::new(op, &*entry.registration_id).app_code(AppCode::With(
+            entry.app_code.to_str().unwrap_or_default().to_owned(),
+        ));
+        if let Some(body) = body {
+            call = call.json(body.clone());
+        }
+        self.client.send(&call).await
+    }
+
     /// GET of `entry`, tried again on no answer, 429 or 5xx.
     async fn get(&self, entry: &FeedEntry) -> Read {
-        let url = format!("{}{}", self.base_url, entry.path(Operation::Get));
         let mut why = String::new();
         for attempt in 0..TRIES {
             if attempt > 0 {
                 tokio::time::sleep(BACKOFF * 2u32.pow(attempt - 1)).await;
             }
-            let sent = self
-                .client
-                .get(&url)
-                .header(AUTHORIZATION, self.authorization.clone())
-                .header(APP_CODE_HEADER, entry.app_code.clone())
-                .send()
-                .await;
-            match sent {
-                Err(e) => why = format!("no answer ({})", super::transactions::transport_kind(&e)),
-                Ok(r) if r.status().is_success() => {
-                    return match r.json::<Value>().await {
+            match self.send(Operation::Get, entry, None).await {
+                Err(e) => why = format!("no answer ({})", no_answer_kind(&e)),
+                Ok(r) if (200..300).contains(&r.status) => {
+                    return match serde_json::from_slice::<Value>(&r.body) {
                         Ok(body) => Read::Body(body),
                         Err(e) => Read::Failed(format!("the body is not JSON: {e}")),
                     };
                 }
-                Ok(r) if r.status().as_u16() == 429 || r.status().is_server_error() => {
-                    why = format!("HTTP {}", r.status().as_u16());
+                Ok(r) if r.status == 429 || r.status >= 500 => {
+                    why = format!("HTTP {}", r.status);
                 }
-                Ok(r) => return Read::Failed(format!("HTTP {}", r.status().as_u16())),
+                Ok(r) => return Read::Failed(format!("HTTP {}", r.status)),
             }
         }
         Read::Failed(format!("{why} after {TRIES} tries"))
@@ -91,16 +98,18 @@ impl Reader {
 
     /// PATCH of `entry` with `body`; true on a 2xx.
     async fn patch(&self, entry: &FeedEntry, body: &Value) -> bool {
-        let url = format!("{}{}", self.base_url, entry.path(Operation::Patch));
-        self.client
-            .patch(url)
-            .header(AUTHORIZATION, self.authorization.clone())
-            .header(APP_CODE_HEADER, entry.app_code.clone())
-            .header(CONTENT_TYPE, "application/json")
-            .body(body.to_string())
-            .send()
+        self.send(Operation::Patch, entry, Some(body))
             .await
-            .is_ok_and(|r| r.status().is_success())
+            .is_ok_and(|r| (200..300).contains(&r.status))
+    }
+}
+
+/// The kind of a failed exchange, in the words of the load's tallies.
+fn no_answer_kind(e: &ClientError) -> &'static str {
+    match e {
+        ClientError::Timeout { .. } => "timeout",
+        ClientError::Connect { .. } => "connect",
+        ClientError::Transport { .. } | ClientError::Setup(_) => "transport",
     }
 }
 
@@ -410,9 +419,7 @@ pub async fn check(
     let mut invariants = Vec::new();
     let mut notes = Vec::new();
     let reader = Reader {
-        client: prepared.client.clone(),
-        base_url: Arc::from(at.target.base_url.as_str()),
-        authorization: prepared.authorization.clone(),
+        client: prepared.api.clone(),
         pace: prepared
             .per_op_cap
             .map(|c| Duration::from_secs_f64(1.0 / f64::from(c.max(1)))),

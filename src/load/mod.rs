@@ -44,6 +44,7 @@ mod shared;
 pub mod tally;
 pub mod threshold;
 pub mod transactions;
+pub mod values;
 mod verdict;
 
 use std::path::PathBuf;

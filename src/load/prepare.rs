@@ -32,8 +32,10 @@ const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// What [`prepare`] settled.
 #[derive(Debug)]
 pub struct Prepared {
-    /// The client of the feed, the probe and the checks after the load (goose has its own).
+    /// The client of the feed listing and the simulator's invariant check (goose has its own).
     pub client: reqwest::Client,
+    /// The API client of the checks after the load.
+    pub api: Client,
     pub feed: Feed,
     /// Requests/s per operation the run is capped at.
     pub per_op_cap: Option<u32>,
@@ -95,6 +97,12 @@ pub async fn prepare(config: &LoadConfig, at: &Reached) -> Result<Prepared, Load
         FeedSource::Registrations(ids) => Feed::from_ids(ids, config.app_code.as_deref())?,
     };
     probe(config, at, &feed).await?;
+    let api = Client::new(ClientConfig {
+        credentials: Some(config.credentials.clone()),
+        timeout: config.request_timeout,
+        ..ClientConfig::new(at.target.base_url.clone())
+    })
+    .map_err(|e| LoadError::Config(e.to_string()))?;
 
     let mut notes = Vec::new();
     if plan.mix.writes() && plan.users > feed.len() {
@@ -112,6 +120,7 @@ pub async fn prepare(config: &LoadConfig, at: &Reached) -> Result<Prepared, Load
     }
     Ok(Prepared {
         client,
+        api,
         feed,
         per_op_cap,
         throttle,

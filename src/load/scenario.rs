@@ -8,15 +8,14 @@
 //!
 //! This module only reads and resolves settings; it must not start anything.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 use crate::api::Operation;
 use crate::load::threshold::{AlwaysOn, PlannedRule, Rule, plan_rules};
+pub use crate::load::values::{CoMitigation, Mix, PositiveNumber, SampleRate, Span, ThinkTime};
 use crate::schema::Mode;
 
 /// A scenario file as written; every field is optional so that flags can fill or override it.
@@ -60,52 +59,6 @@ pub struct Scenario {
     pub flag_thresholds: Vec<Rule>,
 }
 
-/// Relative weights of the four operations; 0 leaves one out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Mix {
-    #[serde(default)]
-    pub get: u32,
-    #[serde(default)]
-    pub patch: u32,
-    #[serde(default)]
-    pub personalize: u32,
-    #[serde(default)]
-    pub depersonalize: u32,
-}
-
-impl Mix {
-    /// The weight of `op`.
-    pub fn weight(&self, op: Operation) -> u32 {
-        match op {
-            Operation::Get => self.get,
-            Operation::Patch => self.patch,
-            Operation::Personalize => self.personalize,
-            Operation::Depersonalize => self.depersonalize,
-        }
-    }
-
-    /// The largest share any one operation has of all requests, in `(0, 1]`.
-    pub fn largest_share(&self) -> f64 {
-        let total: u32 = Operation::ALL.iter().map(|op| self.weight(*op)).sum();
-        let max = Operation::ALL
-            .iter()
-            .map(|op| self.weight(*op))
-            .max()
-            .unwrap_or(0);
-        if total == 0 {
-            1.0
-        } else {
-            f64::from(max) / f64::from(total)
-        }
-    }
-
-    /// True when some operation writes.
-    pub fn writes(&self) -> bool {
-        self.patch + self.personalize + self.depersonalize > 0
-    }
-}
-
 /// `[validation]`: how much of the traffic is validated against `schemas/`, and how strictly.
 #[derive(Debug, Clone, Copy, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -130,168 +83,6 @@ impl From<ValidationMode> for Mode {
             ValidationMode::Lenient => Mode::Lenient,
             ValidationMode::Strict => Mode::Strict,
         }
-    }
-}
-
-/// goose's coordinated-omission mitigation modes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CoMitigation {
-    #[default]
-    Disabled,
-    Average,
-    Minimum,
-    Maximum,
-}
-
-impl CoMitigation {
-    /// The value of goose's `--co-mitigation`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CoMitigation::Disabled => "disabled",
-            CoMitigation::Average => "average",
-            CoMitigation::Minimum => "minimum",
-            CoMitigation::Maximum => "maximum",
-        }
-    }
-}
-
-impl FromStr for CoMitigation {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "disabled" => Ok(CoMitigation::Disabled),
-            "average" => Ok(CoMitigation::Average),
-            "minimum" => Ok(CoMitigation::Minimum),
-            "maximum" => Ok(CoMitigation::Maximum),
-            _ => Err(format!(
-                "{s:?} is not a mitigation mode; use disabled, average, minimum or maximum"
-            )),
-        }
-    }
-}
-
-/// A share between 0 and 1.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SampleRate(pub f64);
-
-impl FromStr for SampleRate {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let v: f64 = s
-            .trim()
-            .parse()
-            .map_err(|_| format!("{s:?} is not a number between 0 and 1"))?;
-        SampleRate::new(v)
-    }
-}
-
-impl SampleRate {
-    pub fn new(v: f64) -> Result<SampleRate, String> {
-        if (0.0..=1.0).contains(&v) {
-            Ok(SampleRate(v))
-        } else {
-            Err(format!(
-                "{v} is not between 0 and 1 (a share of responses: 1 validates all, 0.1 one in ten)"
-            ))
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for SampleRate {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = f64::deserialize(d)?;
-        SampleRate::new(v).map_err(serde::de::Error::custom)
-    }
-}
-
-/// A number greater than 0 (users started per second).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct PositiveNumber(pub f64);
-
-impl<'de> Deserialize<'de> for PositiveNumber {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = f64::deserialize(d)?;
-        if v > 0.0 && v.is_finite() {
-            Ok(PositiveNumber(v))
-        } else {
-            Err(serde::de::Error::custom(format!(
-                "{v} is not a number greater than 0"
-            )))
-        }
-    }
-}
-
-/// A length of time in [`crate::duration`]'s grammar: `500ms`, `5s`, `1.5s`, `2m`, `1h`, `1m30s`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Span(pub Duration);
-
-impl Span {
-    /// Whole seconds, rounding up; goose's time options take seconds.
-    pub fn whole_seconds(self) -> u64 {
-        self.0.as_secs() + u64::from(self.0.subsec_nanos() > 0)
-    }
-}
-
-impl fmt::Display for Span {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ms = self.0.as_millis();
-        if ms % 1000 == 0 {
-            write!(f, "{}s", ms / 1000)
-        } else {
-            write!(f, "{ms}ms")
-        }
-    }
-}
-
-impl FromStr for Span {
-    type Err = String;
-    /// [`crate::duration`]'s grammar; whether a fraction or zero is allowed is decided where
-    /// the time is used (see [`LoadPlan`]'s checks).
-    fn from_str(text: &str) -> Result<Self, String> {
-        crate::duration::parse(text).map(Span)
-    }
-}
-
-impl<'de> Deserialize<'de> for Span {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-/// Pause after each request: a fixed time or a uniform range.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct ThinkTime {
-    pub min: Duration,
-    pub max: Duration,
-}
-
-impl FromStr for ThinkTime {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
-        match text.split_once("..") {
-            Some((a, b)) => {
-                let (min, max) = (a.parse::<Span>()?.0, b.parse::<Span>()?.0);
-                if max < min {
-                    return Err(format!(
-                        "{text:?}: the range ends before it starts; write MIN..MAX"
-                    ));
-                }
-                Ok(ThinkTime { min, max })
-            }
-            None => {
-                let t = text.parse::<Span>()?.0;
-                Ok(ThinkTime { min: t, max: t })
-            }
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for ThinkTime {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
     }
 }
 

@@ -325,14 +325,7 @@ impl Run {
         let response = match response {
             Ok(r) => r,
             Err(e) => {
-                let mut slot = self.slot(slot_index);
-                *slot.tallies[op.index()]
-                    .transport_errors
-                    .entry(transport_kind(&e))
-                    .or_default() += 1;
-                if self.live {
-                    slot.live.record(micros, true);
-                }
+                self.no_answer(slot_index, op, transport_kind(&e), micros);
                 return Ok(false);
             }
         };
@@ -348,16 +341,7 @@ impl Run {
             Ok(b) => b,
             Err(e) => {
                 let kind = transport_kind(&e);
-                {
-                    let mut slot = self.slot(slot_index);
-                    *slot.tallies[op.index()]
-                        .transport_errors
-                        .entry(kind)
-                        .or_default() += 1;
-                    if self.live {
-                        slot.live.record(micros, true);
-                    }
-                }
+                self.no_answer(slot_index, op, kind, micros);
                 let message = format!("HTTP {status}: the body could not be read ({kind})");
                 user.set_failure(&message, &mut request, None, None)?;
                 return Ok(false);
@@ -391,6 +375,18 @@ impl Run {
             return Ok(false);
         }
         Ok(status.is_success())
+    }
+
+    /// Counts an exchange of `op` that got no (whole) answer, by kind.
+    fn no_answer(&self, slot_index: usize, op: Operation, kind: &'static str, micros: u64) {
+        let mut slot = self.slot(slot_index);
+        *slot.tallies[op.index()]
+            .transport_errors
+            .entry(kind)
+            .or_default() += 1;
+        if self.live {
+            slot.live.record(micros, true);
+        }
     }
 
     /// Records the outcome of a write: `change` applies when it was acknowledged; otherwise
