@@ -24,7 +24,8 @@ use crate::api::client::{AppCode, Call, Client, ClientError, Response};
 use crate::interrupt;
 use crate::load::feed::{ADMIN_INVARIANTS, Feed, FeedEntry};
 use crate::load::result::{InvariantOutcome, InvariantStatus};
-use crate::load::transactions::{Expected, SEQ_ATTRIBUTE_PREFIX};
+use crate::load::tally::Expected;
+use crate::load::transactions::SEQ_ATTRIBUTE_PREFIX;
 use crate::schema::judge::field;
 
 /// Name of the lost-update invariant in reports.

@@ -12,7 +12,7 @@ use goose::metrics::{GooseMetrics, GooseRequestMetricTimingData, TimeBuckets};
 use crate::api::Operation;
 use crate::load::result::{Latency, OperationStats, ViolationSample};
 use crate::load::scenario::LoadPlan;
-use crate::load::transactions::{Collected, tally_of};
+use crate::load::tally::Collected;
 
 /// Percentiles of one histogram, in milliseconds.
 pub fn latency(data: &GooseRequestMetricTimingData) -> Latency {
@@ -92,7 +92,7 @@ pub fn operation_stats(
         .iter()
         .filter(|op| plan.mix.weight(**op) > 0)
         .map(|op| {
-            let tally = tally_of(collected, *op);
+            let tally = collected.tally(*op);
             let mut samples: Vec<ViolationSample> = tally
                 .samples
                 .iter()

@@ -155,9 +155,11 @@ pub struct Collected {
     pub ledger: HashMap<usize, Expected>,
 }
 
-/// `tally_of(op)` for reports.
-pub fn tally_of(collected: &Collected, op: Operation) -> &Tally {
-    &collected.tallies[op.index()]
+impl Collected {
+    /// The tally of `op`.
+    pub fn tally(&self, op: Operation) -> &Tally {
+        &self.tallies[op.index()]
+    }
 }
 
 #[cfg(test)]

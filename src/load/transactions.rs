@@ -26,8 +26,7 @@ use goose::prelude::TransactionResult;
 use reqwest::header::CONTENT_TYPE;
 use serde_json::Value;
 
-pub use super::shared::{Cancel, Run, RunSettings};
-pub use super::tally::{Collected, Expected, Live, Tally, tally_of, transport_kind};
+use super::shared::Run;
 use crate::api::Operation;
 use crate::load::feed::FeedEntry;
 use crate::schema::judge::Meaning;
