@@ -12,36 +12,22 @@
 use super::{FeedSource, LoadError};
 use crate::api::RATE_LIMIT_PER_SECOND;
 use crate::api::auth::Credentials;
+use crate::api::target::TargetUrl;
 use crate::mock::{MockError, RunningSimulator, Simulator, SimulatorConfig, local_credentials};
 
-/// A checked URL the load may go to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
-    /// Scheme, host and port, without a trailing slash.
-    pub base_url: String,
-    /// Not a loopback address.
-    pub remote: bool,
-}
-
-impl Target {
-    /// Checks a target URL (with [`crate::api::target::parse`], the one URL parser); a
-    /// non-loopback host needs `allow_remote`.
-    pub fn parse(url: &str, allow_remote: bool) -> Result<Target, LoadError> {
-        let parsed =
-            crate::api::target::parse(url).map_err(|e| LoadError::Config(e.to_string()))?;
-        if !parsed.loopback && !allow_remote {
-            return Err(LoadError::Config(format!(
-                "target {} is not a loopback address; load against a remote API needs \
-                 --allow-remote (the rate is then capped at {RATE_LIMIT_PER_SECOND} requests/s per \
-                 operation unless --max-rps raises it)",
-                parsed.host
-            )));
-        }
-        Ok(Target {
-            base_url: parsed.base_url,
-            remote: !parsed.loopback,
-        })
+/// A target URL a load may go to: [`crate::api::target::parse`]'s checks (the one URL parser),
+/// and a non-loopback host only with `allow_remote`.
+pub fn load_target(url: &str, allow_remote: bool) -> Result<TargetUrl, LoadError> {
+    let parsed = crate::api::target::parse(url).map_err(|e| LoadError::Config(e.to_string()))?;
+    if !parsed.loopback && !allow_remote {
+        return Err(LoadError::Config(format!(
+            "target {} is not a loopback address; load against a remote API needs \
+             --allow-remote (the rate is then capped at {RATE_LIMIT_PER_SECOND} requests/s per \
+             operation unless --max-rps raises it)",
+            parsed.host
+        )));
     }
+    Ok(parsed)
 }
 
 /// The destination of a load run.
@@ -51,7 +37,7 @@ pub enum Destination {
     Simulator { seed_registrations: usize },
     /// The API (or a running `pushcheck mock`) at this URL, fed from `feed` (the simulator's
     /// admin listing, or a file of registration IDs).
-    Url { target: Target, feed: FeedSource },
+    Url { target: TargetUrl, feed: FeedSource },
 }
 
 impl Destination {
@@ -64,7 +50,7 @@ impl Destination {
     ) -> Result<Destination, LoadError> {
         Ok(match url {
             Some(url) => Destination::Url {
-                target: Target::parse(url, allow_remote)?,
+                target: load_target(url, allow_remote)?,
                 feed,
             },
             None => Destination::Simulator { seed_registrations },
@@ -73,7 +59,7 @@ impl Destination {
 
     /// True for a URL that is not a loopback address.
     pub fn remote(&self) -> bool {
-        matches!(self, Destination::Url { target, .. } if target.remote)
+        matches!(self, Destination::Url { target, .. } if !target.loopback)
     }
 }
 
@@ -101,7 +87,7 @@ pub fn credentials_for(
 /// A destination reached: the URL every stage sends to, and the feed the run reads.
 #[derive(Debug, Clone)]
 pub struct Reached {
-    pub target: Target,
+    pub target: TargetUrl,
     pub feed: FeedSource,
     /// pushcheck started the simulator there for this run.
     pub embedded: bool,
@@ -136,9 +122,10 @@ pub async fn reach(
             })
             .await?;
             let reached = Reached {
-                target: Target {
+                target: TargetUrl {
                     base_url: simulator.base_url().to_owned(),
-                    remote: false,
+                    host: simulator.addr().ip().to_string(),
+                    loopback: true,
                 },
                 feed: FeedSource::Admin,
                 embedded: true,
@@ -163,19 +150,19 @@ mod tests {
 
     #[test]
     fn remote_targets_need_the_opt_in() {
-        assert!(
-            !Target::parse("http://127.0.0.1:8080/", false)
-                .unwrap()
-                .remote
-        );
-        assert!(!Target::parse("http://localhost:1", false).unwrap().remote);
-        assert!(!Target::parse("http://[::1]:1", false).unwrap().remote);
-        let err = Target::parse("https://api.infobip.com", false).unwrap_err();
+        for local in [
+            "http://127.0.0.1:8080/",
+            "http://localhost:1",
+            "http://[::1]:1",
+        ] {
+            assert!(load_target(local, false).unwrap().loopback, "{local}");
+        }
+        let err = load_target("https://api.infobip.com", false).unwrap_err();
         assert!(err.to_string().contains("--allow-remote"), "{err}");
         assert!(
-            Target::parse("https://api.infobip.com", true)
+            !load_target("https://api.infobip.com", true)
                 .unwrap()
-                .remote
+                .loopback
         );
     }
 

@@ -50,7 +50,7 @@ mod verdict;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use destination::{Destination, Reached, Target, credentials_for};
+pub use destination::{Destination, Reached, credentials_for, load_target};
 pub use feed::{Feed, FeedEntry, FeedError, FeedSource};
 pub use result::{
     InvariantOutcome, InvariantStatus, Judge, Latency, LoadResult, OperationStats,

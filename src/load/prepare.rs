@@ -68,7 +68,7 @@ pub async fn prepare(config: &LoadConfig, at: &Reached) -> Result<Prepared, Load
         })?;
     authorization.set_sensitive(true);
 
-    let per_op_cap = match (config.max_rps, at.target.remote) {
+    let per_op_cap = match (config.max_rps, !at.target.loopback) {
         (Some(cap), _) => Some(cap),
         (None, true) => Some(RATE_LIMIT_PER_SECOND),
         (None, false) => None,

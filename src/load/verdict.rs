@@ -49,7 +49,7 @@ pub(super) fn result(
         target: TargetSummary {
             base_url: at.target.base_url.clone(),
             embedded_simulator: at.embedded,
-            remote: at.target.remote,
+            remote: !at.target.loopback,
             rate_cap_per_operation: prepared.per_op_cap,
             feed_registrations: attacked.run.feed.len(),
             feed_source: match at.feed {

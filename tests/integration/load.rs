@@ -13,7 +13,7 @@ use std::time::Duration;
 use pushcheck::api::auth::{Credentials, Secret};
 use pushcheck::cli::Exit;
 use pushcheck::load::{
-    self, Destination, FeedSource, LoadConfig, LoadPlan, LoadResult, Scenario, Target,
+    self, Destination, FeedSource, LoadConfig, LoadPlan, LoadResult, Scenario, load_target,
 };
 use pushcheck::mock::{Faults, RunningSimulator, SimulatorConfig, Stall, local_credentials};
 use pushcheck::schema::{Mode, registry};
@@ -38,7 +38,7 @@ fn config(sim: &RunningSimulator, plan: LoadPlan) -> LoadConfig {
         plan,
         scenario_file: None,
         destination: Destination::Url {
-            target: Target::parse(sim.base_url(), false).expect("loopback target"),
+            target: load_target(sim.base_url(), false).expect("loopback target"),
             feed: FeedSource::Admin,
         },
         credentials: local_credentials().remove(0),
