@@ -139,7 +139,7 @@ pub struct LoadArgs {
     )]
     seed_registrations: usize,
 
-    /// Write goose's HTML and JSON reports, summary.json and junit.xml here.
+    /// Write goose's HTML and JSON reports, summary.json, junit.xml and timeline.csv here.
     #[arg(long, value_name = "DIR", help_heading = "Output")]
     report_dir: Option<PathBuf>,
     /// A goose JSON report of an earlier run to compare against.

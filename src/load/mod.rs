@@ -43,6 +43,7 @@ pub mod scenario;
 mod shared;
 pub mod tally;
 pub mod threshold;
+pub mod timeline;
 pub mod transactions;
 pub mod values;
 mod verdict;
@@ -70,6 +71,8 @@ pub const REPORT_JSON: &str = "report.json";
 pub const SUMMARY_JSON: &str = "summary.json";
 /// JUnit XML: one test case per threshold and per invariant.
 pub const JUNIT_XML: &str = "junit.xml";
+/// The per-second timeline, one line per second and operation.
+pub const TIMELINE_CSV: &str = "timeline.csv";
 /// Registrations read from the admin listing when nothing else is said.
 pub const DEFAULT_FEED_LIMIT: usize = 10_000;
 

@@ -15,7 +15,7 @@ use reqwest::header::HeaderValue;
 
 use super::{
     Feed, FeedSource, JUNIT_XML, LoadConfig, LoadError, REPORT_HTML, REPORT_JSON, Reached,
-    SUMMARY_JSON, total_rate_for,
+    SUMMARY_JSON, TIMELINE_CSV, total_rate_for,
 };
 use crate::api::RATE_LIMIT_PER_SECOND;
 use crate::api::client::{Client, ClientConfig};
@@ -83,9 +83,15 @@ pub async fn prepare(config: &LoadConfig, at: &Reached) -> Result<Prepared, Load
             path: dir.clone(),
             source,
         })?;
-        reports = [REPORT_HTML, REPORT_JSON, SUMMARY_JSON, JUNIT_XML]
-            .map(String::from)
-            .to_vec();
+        reports = [
+            REPORT_HTML,
+            REPORT_JSON,
+            SUMMARY_JSON,
+            JUNIT_XML,
+            TIMELINE_CSV,
+        ]
+        .map(String::from)
+        .to_vec();
     }
     let goose = goose_configuration(config, at, throttle)?;
 

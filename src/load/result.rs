@@ -7,10 +7,11 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::load::scenario::{CoMitigation, Mix};
+use crate::load::timeline::TimelineSummary;
 use crate::schema::Mode;
 
 /// Version of the summary format; bump on a breaking change to `schemas/load-summary.json`.
-pub const SUMMARY_FORMAT: u32 = 2;
+pub const SUMMARY_FORMAT: u32 = 3;
 
 /// Everything a load run found.
 #[derive(Debug, Clone, Serialize)]
@@ -43,6 +44,8 @@ pub struct LoadResult {
     /// Things worth knowing that are not failures.
     pub notes: Vec<String>,
     pub verdict: Verdict,
+    /// The run second by second (also written as `timeline.csv`).
+    pub timeline: TimelineSummary,
 }
 
 /// The settings the run used.

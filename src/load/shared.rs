@@ -9,12 +9,14 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
 
 use goose::goose::{GooseRequest, GooseResponse, GooseUser, TransactionError};
 use reqwest::Url;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 
 use super::tally::{Collected, Expected, Live, Tally, transport_kind};
+use super::timeline::{Exchange, Step, Timeline};
 use super::transactions::{CANCELLED_PAUSE, goose_method, request_path};
 use crate::api::redact::Redactor;
 use crate::api::{APP_CODE_HEADER, Operation};
@@ -57,6 +59,9 @@ impl Cancel {
 #[derive(Debug, Default)]
 struct SlotData {
     tallies: [Tally; 4],
+    /// This user's responses in the current second, handed to the run's timeline when the
+    /// second is over.
+    second: Option<(u64, Box<Step>)>,
     /// Feed position → what it should read like.
     ledger: HashMap<usize, Expected>,
     live: Live,
@@ -102,6 +107,9 @@ pub struct Run {
     pub(crate) attribute: String,
     /// Set on Ctrl-C; every request races it.
     pub cancel: Cancel,
+    /// When the load started: second 0 of the timeline.
+    started: Instant,
+    timeline: Mutex<Timeline>,
     redactor: Redactor,
 }
 
@@ -175,6 +183,8 @@ impl Run {
             slots: (0..users).map(|_| Slot::default()).collect(),
             attribute,
             cancel: Cancel::default(),
+            started: Instant::now(),
+            timeline: Mutex::default(),
             redactor,
         }
     }
@@ -369,6 +379,16 @@ impl Run {
                     .record(micros, !status.is_success() || judged.problem.is_some());
             }
             slot.tallies[op.index()].record(&judged);
+            let broke = judged.problem.is_some();
+            self.step(
+                &mut slot,
+                op,
+                micros,
+                Exchange::Answered {
+                    status: status.as_u16(),
+                    broke,
+                },
+            );
         }
         if let Some(problem) = judged.problem {
             user.set_failure(&problem.message, &mut request, None, None)?;
@@ -387,6 +407,34 @@ impl Run {
         if self.live {
             slot.live.record(micros, true);
         }
+        self.step(&mut slot, op, micros, Exchange::NoAnswer);
+    }
+
+    /// Adds one exchange to the user's current second, handing the last one to the timeline
+    /// when a new second has begun.
+    fn step(&self, slot: &mut SlotData, op: Operation, micros: u64, exchange: Exchange) {
+        let second = self.started.elapsed().as_secs();
+        match &mut slot.second {
+            Some((current, step)) if *current == second => {
+                step[op.index()].record(micros, exchange);
+            }
+            other => {
+                let mut step = match other.take() {
+                    Some((done, mut step)) => {
+                        self.lock_timeline().add(done, &step);
+                        *step = Step::default();
+                        step
+                    }
+                    None => Box::default(),
+                };
+                step[op.index()].record(micros, exchange);
+                *other = Some((second, step));
+            }
+        }
+    }
+
+    fn lock_timeline(&self) -> MutexGuard<'_, Timeline> {
+        self.timeline.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Records the outcome of a write: `change` applies when it was acknowledged; otherwise
@@ -412,12 +460,16 @@ impl Run {
     pub fn collect(&self) -> Collected {
         let mut out = Collected::default();
         for slot in self.slots.iter() {
-            let data = slot.0.lock().unwrap_or_else(|p| p.into_inner());
+            let mut data = slot.0.lock().unwrap_or_else(|p| p.into_inner());
             for (sum, t) in out.tallies.iter_mut().zip(data.tallies.iter()) {
                 sum.add(t);
             }
             out.ledger.extend(data.ledger.iter().map(|(k, v)| (*k, *v)));
+            if let Some((second, step)) = data.second.take() {
+                self.lock_timeline().add(second, &step);
+            }
         }
+        out.timeline = self.lock_timeline().summary();
         out
     }
 

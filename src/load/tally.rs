@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::api::Operation;
+use crate::load::timeline::TimelineSummary;
 use crate::schema::judge::Judged;
 
 /// Distinct violation messages kept per operation and user.
@@ -153,6 +154,8 @@ pub struct Collected {
     pub tallies: [Tally; 4],
     /// Feed position → expected state, over every writer.
     pub ledger: HashMap<usize, Expected>,
+    /// The run second by second.
+    pub timeline: TimelineSummary,
 }
 
 impl Collected {

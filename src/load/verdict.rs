@@ -83,6 +83,7 @@ pub(super) fn result(
         reports: prepared.reports.clone(),
         notes,
         verdict,
+        timeline: attacked.collected.timeline.clone(),
     }
 }
 

@@ -14,7 +14,7 @@ use super::{File, ReportError, Style};
 use crate::check::CheckResult;
 use crate::contract::result::TargetKind;
 use crate::contract::result::as_millis;
-use crate::load::{JUNIT_XML, SUMMARY_JSON};
+use crate::load::JUNIT_XML;
 
 /// The combined JSON report's file name.
 pub const CHECK_JSON: &str = "check.json";
@@ -109,15 +109,21 @@ pub fn junit(result: &CheckResult) -> Result<String, ReportError> {
     super::to_junit(&report)
 }
 
-/// The files of a `check` run in `dir`: check.json, junit.xml, and the load's summary.json
-/// when the load ran (goose writes its own report.html and report.json during the run).
+/// The files of a `check` run in `dir`: check.json, the combined junit.xml, and the load's
+/// summary.json and timeline.csv when the load ran (goose writes its own report.html and report.json during the run).
 pub fn files(dir: &Path, result: &CheckResult) -> Vec<File> {
     let mut files = vec![
         (dir.join(CHECK_JSON), json(result)),
         (dir.join(JUNIT_XML), junit(result)),
     ];
     if let Some(load) = &result.load {
-        files.push((dir.join(SUMMARY_JSON), load::summary_json(load)));
+        // The load's own junit.xml is in the combined one.
+        let combined = dir.join(JUNIT_XML);
+        files.extend(
+            load::files(dir, load)
+                .into_iter()
+                .filter(|(path, _)| *path != combined),
+        );
     }
     files
 }

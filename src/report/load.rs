@@ -12,7 +12,7 @@ use crate::load::result::Figure;
 use crate::load::threshold::Source;
 use crate::load::{
     InvariantOutcome, InvariantStatus, JUNIT_XML, LoadResult, OperationStats, SUMMARY_JSON,
-    ThresholdOutcome,
+    TIMELINE_CSV, ThresholdOutcome,
 };
 
 /// The summary JSON, pretty-printed.
@@ -27,12 +27,14 @@ pub fn junit(result: &LoadResult) -> Result<String, ReportError> {
     super::to_junit(&report)
 }
 
-/// The files pushcheck writes for a load in `dir`: summary.json and junit.xml (goose writes
+/// The files pushcheck writes for a load in `dir`: summary.json, junit.xml and timeline.csv
+/// (goose writes
 /// its report.html and report.json during the run).
 pub fn files(dir: &Path, result: &LoadResult) -> Vec<File> {
     vec![
         (dir.join(SUMMARY_JSON), summary_json(result)),
         (dir.join(JUNIT_XML), junit(result)),
+        (dir.join(TIMELINE_CSV), Ok(result.timeline.csv())),
     ]
 }
 

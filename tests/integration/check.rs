@@ -46,6 +46,7 @@ fn check_passes_and_writes_every_report() {
         "check.json",
         "junit.xml",
         "summary.json",
+        "timeline.csv",
         "report.html",
         "report.json",
     ] {

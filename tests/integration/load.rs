@@ -72,6 +72,9 @@ async fn load_against(faults: Faults, seeded: usize, toml: &str) -> LoadResult {
     result
 }
 
+/// A second's p99 that only a stall explains (the stall tests hold requests for a second).
+const STALLED_MS: f64 = 400.0;
+
 fn op<'r>(result: &'r LoadResult, label: &str) -> &'r load::OperationStats {
     result
         .operations
@@ -107,6 +110,7 @@ fn smoke_scenario_passes_and_writes_every_report() {
         load::REPORT_JSON,
         load::SUMMARY_JSON,
         load::JUNIT_XML,
+        load::TIMELINE_CSV,
     ] {
         let meta = std::fs::metadata(reports.join(name))
             .unwrap_or_else(|e| panic!("{name} was not written: {e}"));
@@ -114,6 +118,15 @@ fn smoke_scenario_passes_and_writes_every_report() {
     }
     let summary = crate::util::read_load_summary(&reports.join(load::SUMMARY_JSON));
     assert!(!summary.is_null(), "summary.json was written");
+    let points = summary["timeline"]["points"].as_array().expect("timeline");
+    let csv = std::fs::read_to_string(reports.join(load::TIMELINE_CSV)).expect("timeline.csv");
+    assert!(csv.starts_with("t_secs,operation,requests,"), "{csv}");
+    assert_eq!(csv.lines().count(), points.len() + 1, "{csv}");
+    let sent: u64 = points.iter().filter_map(|p| p["requests"].as_u64()).sum();
+    // goose's request count includes coordinated-omission backfill; the timeline has the
+    // requests actually sent, as the tallies do.
+    let answered = summary["total"]["answered"].as_u64().expect("answered");
+    assert_eq!(sent, answered, "the timeline counts every request sent");
     assert_eq!(summary["verdict"]["passed"], true);
     let rows: Vec<&str> = summary["operations"]
         .as_array()
@@ -382,6 +395,18 @@ async fn a_stall_shows_in_the_coordinated_omission_adjusted_tail() {
     );
     let co = result.coordinated_omission.as_ref().expect("co summary");
     assert!(co.synthetic_requests > 0, "{co:#?}");
+    // The timeline shows when: a second whose tail is the stall, and seconds that are fast.
+    let points = &result.timeline.points;
+    assert!(
+        points.iter().any(|p| p.p99_ms >= STALLED_MS),
+        "no second shows the stall: {points:#?}"
+    );
+    assert!(
+        points
+            .iter()
+            .any(|p| p.requests > 0 && p.p99_ms < STALLED_MS / 4.0),
+        "no second is fast: {points:#?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -437,4 +462,11 @@ async fn without_faults_writes_survive_and_invariants_hold() {
         result.invariants
     );
     assert!(result.verdict.passed, "{:#?}", result.verdict);
+    // The control of the stall test: no second looks stalled.
+    let points = &result.timeline.points;
+    assert!(!points.is_empty());
+    assert!(
+        points.iter().all(|p| p.p99_ms < STALLED_MS),
+        "a second looks stalled without a stall: {points:#?}"
+    );
 }

@@ -1,0 +1,331 @@
+//! The run second by second: per operation, requests, errors (by kind) and approximate latency
+//! percentiles, kept while the load runs, for `timeline.csv`, `summary.json` and the reports —
+//! so a stall, the ramp or a slow minute can be seen, not only end-of-run percentiles.
+//!
+//! Memory is bounded for hours-long soaks: at most [`MAX_POINTS`] points; when a run outgrows
+//! them, neighbouring points are merged and the step doubles (1 s, 2 s, 4 s, …). Each user adds
+//! its responses to a one-second accumulator in its own slot and hands it over here once per
+//! second, so the shared timeline is locked about once per user per second, never per response.
+//! Latencies go into log-scaled buckets (four per doubling): the percentiles are approximate,
+//! within about 10% — goose's histograms give the exact end-of-run figures.
+
+use serde::Serialize;
+
+use crate::api::Operation;
+
+/// The most points a timeline keeps (an hour at one second).
+pub const MAX_POINTS: usize = 3600;
+/// Latency buckets: index = 4·log2(µs), up to about 4.6 hours.
+const BUCKETS: usize = 96;
+
+/// One operation's responses in one step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpStep {
+    pub requests: u64,
+    /// Error statuses, contract breaks and exchanges without an answer (goose's failures).
+    pub errors: u64,
+    /// Responses that broke their contract (status, Content-Type, body, schema, meaning).
+    pub violations: u64,
+    /// Exchanges without an HTTP answer (timeout, connect, transport).
+    pub no_answer: u64,
+    pub status_4xx: u64,
+    pub status_5xx: u64,
+    buckets: [u32; BUCKETS],
+}
+
+impl Default for OpStep {
+    fn default() -> OpStep {
+        OpStep {
+            requests: 0,
+            errors: 0,
+            violations: 0,
+            no_answer: 0,
+            status_4xx: 0,
+            status_5xx: 0,
+            buckets: [0; BUCKETS],
+        }
+    }
+}
+
+/// What became of one exchange, for the timeline.
+#[derive(Debug, Clone, Copy)]
+pub enum Exchange {
+    /// An HTTP status came back; `broke`: the response broke its contract.
+    Answered { status: u16, broke: bool },
+    /// No (whole) answer.
+    NoAnswer,
+}
+
+impl OpStep {
+    /// Counts one exchange that took `micros`.
+    pub fn record(&mut self, micros: u64, exchange: Exchange) {
+        self.requests += 1;
+        match exchange {
+            Exchange::Answered { status, broke } => {
+                self.violations += u64::from(broke);
+                self.errors += u64::from(broke || !(200..300).contains(&status));
+                self.status_4xx += u64::from((400..500).contains(&status));
+                self.status_5xx += u64::from(status >= 500);
+            }
+            Exchange::NoAnswer => {
+                self.no_answer += 1;
+                self.errors += 1;
+            }
+        }
+        let index = ((micros.max(1) as f64).log2() * 4.0) as usize;
+        let bucket = &mut self.buckets[index.min(BUCKETS - 1)];
+        *bucket = bucket.saturating_add(1);
+    }
+
+    fn add(&mut self, other: &OpStep) {
+        self.requests += other.requests;
+        self.errors += other.errors;
+        self.violations += other.violations;
+        self.no_answer += other.no_answer;
+        self.status_4xx += other.status_4xx;
+        self.status_5xx += other.status_5xx;
+        for (a, b) in self.buckets.iter_mut().zip(other.buckets.iter()) {
+            *a = a.saturating_add(*b);
+        }
+    }
+
+    /// The approximate `q` quantile of the latencies, in milliseconds (the bucket's geometric
+    /// middle); 0 without requests.
+    pub fn quantile_ms(&self, q: f64) -> f64 {
+        let total: u64 = self.buckets.iter().map(|b| u64::from(*b)).sum();
+        if total == 0 {
+            return 0.0;
+        }
+        let target = ((total as f64 * q).ceil() as u64).max(1);
+        let mut seen = 0u64;
+        for (i, count) in self.buckets.iter().enumerate() {
+            seen += u64::from(*count);
+            if seen >= target {
+                return 2f64.powf((i as f64 + 0.5) / 4.0) / 1000.0;
+            }
+        }
+        0.0
+    }
+}
+
+/// Every operation's responses in one step.
+pub type Step = [OpStep; 4];
+
+/// The run's timeline: one [`Step`] per `step_secs` seconds since the load started.
+#[derive(Debug, Clone)]
+pub struct Timeline {
+    step_secs: u64,
+    points: Vec<Step>,
+}
+
+impl Default for Timeline {
+    fn default() -> Timeline {
+        Timeline {
+            step_secs: 1,
+            points: Vec::new(),
+        }
+    }
+}
+
+impl Timeline {
+    /// Adds what happened in second `second` (counted from the start of the load).
+    pub fn add(&mut self, second: u64, step: &Step) {
+        while second / self.step_secs >= MAX_POINTS as u64 {
+            self.coarsen();
+        }
+        let at = (second / self.step_secs) as usize;
+        if self.points.len() <= at {
+            self.points.resize_with(at + 1, Step::default);
+        }
+        for (into, from) in self.points[at].iter_mut().zip(step.iter()) {
+            into.add(from);
+        }
+    }
+
+    /// Merges neighbouring points: half as many, each twice as long.
+    fn coarsen(&mut self) {
+        let merged = self
+            .points
+            .chunks(2)
+            .map(|pair| {
+                let mut step = pair[0].clone();
+                if let Some(second) = pair.get(1) {
+                    for (into, from) in step.iter_mut().zip(second.iter()) {
+                        into.add(from);
+                    }
+                }
+                step
+            })
+            .collect();
+        self.points = merged;
+        self.step_secs *= 2;
+    }
+
+    /// The timeline as the reports have it: one point per step for every operation that had
+    /// traffic in the run, steps without traffic included (a stall shows as zeros).
+    pub fn summary(&self) -> TimelineSummary {
+        let sent: Vec<Operation> = Operation::ALL
+            .into_iter()
+            .filter(|op| self.points.iter().any(|p| p[op.index()].requests > 0))
+            .collect();
+        let step = self.step_secs as f64;
+        let points = self
+            .points
+            .iter()
+            .enumerate()
+            .flat_map(|(i, p)| {
+                sent.iter().map(move |op| {
+                    let s = &p[op.index()];
+                    TimelinePoint {
+                        t_secs: i as u64 * self.step_secs,
+                        operation: op.label(),
+                        requests: s.requests,
+                        rps: s.requests as f64 / step,
+                        errors: s.errors,
+                        violations: s.violations,
+                        no_answer: s.no_answer,
+                        status_4xx: s.status_4xx,
+                        status_5xx: s.status_5xx,
+                        p50_ms: s.quantile_ms(0.50),
+                        p95_ms: s.quantile_ms(0.95),
+                        p99_ms: s.quantile_ms(0.99),
+                    }
+                })
+            })
+            .collect();
+        TimelineSummary {
+            step_secs: self.step_secs,
+            points,
+        }
+    }
+}
+
+/// The timeline in `summary.json` and `timeline.csv`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TimelineSummary {
+    /// Seconds per point (1, unless the run outgrew [`MAX_POINTS`] points).
+    pub step_secs: u64,
+    /// One per step and operation, in time order.
+    pub points: Vec<TimelinePoint>,
+}
+
+/// One operation in one step.
+#[derive(Debug, Clone, Serialize)]
+pub struct TimelinePoint {
+    /// Start of the step, seconds after the load started.
+    pub t_secs: u64,
+    pub operation: &'static str,
+    pub requests: u64,
+    pub rps: f64,
+    pub errors: u64,
+    pub violations: u64,
+    pub no_answer: u64,
+    pub status_4xx: u64,
+    pub status_5xx: u64,
+    /// Approximate percentiles (log buckets, within about 10%).
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+}
+
+impl TimelineSummary {
+    /// `timeline.csv`: a header and one line per point.
+    pub fn csv(&self) -> String {
+        let mut out = String::from(
+            "t_secs,operation,requests,rps,errors,violations,no_answer,status_4xx,status_5xx,p50_ms,p95_ms,p99_ms\n",
+        );
+        for p in &self.points {
+            out.push_str(&format!(
+                "{},{},{},{:.1},{},{},{},{},{},{:.3},{:.3},{:.3}\n",
+                p.t_secs,
+                p.operation,
+                p.requests,
+                p.rps,
+                p.errors,
+                p.violations,
+                p.no_answer,
+                p.status_4xx,
+                p.status_5xx,
+                p.p50_ms,
+                p.p95_ms,
+                p.p99_ms
+            ));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step_with(op: Operation, requests: u64, micros: u64) -> Step {
+        let mut step = Step::default();
+        for _ in 0..requests {
+            step[op.index()].record(
+                micros,
+                Exchange::Answered {
+                    status: 200,
+                    broke: false,
+                },
+            );
+        }
+        step
+    }
+
+    #[test]
+    fn a_second_without_traffic_is_a_zero_not_a_gap() {
+        let mut t = Timeline::default();
+        t.add(0, &step_with(Operation::Get, 10, 1_000));
+        t.add(2, &step_with(Operation::Get, 5, 1_000));
+        let s = t.summary();
+        let requests: Vec<u64> = s.points.iter().map(|p| p.requests).collect();
+        assert_eq!(requests, [10, 0, 5]);
+        assert!(s.points.iter().all(|p| p.operation == "GET registration"));
+        let p50 = s.points[0].p50_ms;
+        assert!((0.9..1.1).contains(&p50), "{p50}");
+    }
+
+    #[test]
+    fn a_long_run_keeps_at_most_max_points_and_every_request() {
+        let mut t = Timeline::default();
+        let seconds = MAX_POINTS as u64 * 3 + 7;
+        for second in 0..seconds {
+            t.add(second, &step_with(Operation::Patch, 2, 500));
+        }
+        let s = t.summary();
+        assert!(s.points.len() <= MAX_POINTS, "{}", s.points.len());
+        assert_eq!(s.step_secs, 4);
+        let total: u64 = s.points.iter().map(|p| p.requests).sum();
+        assert_eq!(total, seconds * 2);
+    }
+
+    #[test]
+    fn errors_are_counted_by_kind() {
+        let mut step = OpStep::default();
+        step.record(
+            10,
+            Exchange::Answered {
+                status: 503,
+                broke: false,
+            },
+        );
+        step.record(
+            10,
+            Exchange::Answered {
+                status: 200,
+                broke: true,
+            },
+        );
+        step.record(10, Exchange::NoAnswer);
+        assert_eq!(
+            (
+                step.errors,
+                step.violations,
+                step.no_answer,
+                step.status_5xx
+            ),
+            (3, 1, 1, 1)
+        );
+    }
+}
