@@ -298,13 +298,14 @@ fn progress_line(p: Progress) {
     let mut err = std::io::stderr().lock();
     let _ = write!(
         err,
-        "\r\x1b[2K{:>4}s  users {}/{}  {:.0} req/s  p95 ~{:.1} ms  errors {}",
+        "\r\x1b[2K{:>4}s  users {}/{}  {:.0} req/s  p95 ~{:.1} ms  errors {}  violations {}",
         p.elapsed.as_secs(),
         p.users_active,
         p.users,
         p.rps,
         p.p95_ms,
-        p.errors
+        p.errors,
+        p.violations
     );
     let _ = err.flush();
 }

@@ -23,6 +23,7 @@ use super::quiet::QuietStdout;
 use super::scenario::{Length, LoadPlan, Ramp};
 use super::shared::{Run, RunSettings};
 use super::tally::Collected;
+use super::timeline::OpStep;
 use super::transactions;
 use super::{LoadConfig, LoadError, Progress, Reached};
 use crate::api::Operation;
@@ -228,18 +229,20 @@ async fn report_progress(
     let started = Instant::now();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.tick().await;
-    let mut last = 0;
+    let mut last = OpStep::default();
     loop {
         tick.tick().await;
         let (live, active) = run.live();
+        let second = live.since(&last);
         f(Progress {
             elapsed: started.elapsed(),
             users_active: active,
             users,
-            rps: (live.requests - last) as f64,
-            p95_ms: live.quantile_ms(0.95),
+            rps: second.requests as f64,
+            p95_ms: second.quantile_ms(0.95),
             errors: live.errors,
+            violations: live.violations,
         });
-        last = live.requests;
+        last = live;
     }
 }

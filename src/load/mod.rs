@@ -82,12 +82,15 @@ pub struct Progress {
     pub elapsed: Duration,
     pub users_active: usize,
     pub users: usize,
-    /// Requests per second over the last tick.
+    /// Requests answered (or failed) in the last second.
     pub rps: f64,
-    /// Approximate p95 so far, in milliseconds (goose's exact figures are in the result).
+    /// Approximate p95 of the last second, in milliseconds (goose's exact figures are in the
+    /// result).
     pub p95_ms: f64,
-    /// Failed requests so far (error statuses, no answer, schema violations).
+    /// Failed requests so far (error statuses, no answer, contract breaks).
     pub errors: u64,
+    /// Responses so far that broke their contract.
+    pub violations: u64,
 }
 
 /// A receiver of progress reports.

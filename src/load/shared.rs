@@ -15,8 +15,8 @@ use goose::goose::{GooseRequest, GooseResponse, GooseUser, TransactionError};
 use reqwest::Url;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 
-use super::tally::{Collected, Expected, Live, Tally, transport_kind};
-use super::timeline::{Exchange, Step, Timeline};
+use super::tally::{Collected, Expected, Tally, transport_kind};
+use super::timeline::{Exchange, OpStep, Step, Timeline};
 use super::transactions::{CANCELLED_PAUSE, goose_method, request_path};
 use crate::api::redact::Redactor;
 use crate::api::{APP_CODE_HEADER, Operation};
@@ -64,7 +64,8 @@ struct SlotData {
     second: Option<(u64, Box<Step>)>,
     /// Feed position → what it should read like.
     ledger: HashMap<usize, Expected>,
-    live: Live,
+    /// Every response so far, all operations together, for the live view.
+    live: OpStep,
 }
 
 /// One user's slot, padded to its own cache lines.
@@ -374,21 +375,15 @@ impl Run {
         }
         {
             let mut slot = self.slot(slot_index);
+            let exchange = Exchange::Answered {
+                status: status.as_u16(),
+                broke: judged.problem.is_some(),
+            };
             if self.live {
-                slot.live
-                    .record(micros, !status.is_success() || judged.problem.is_some());
+                slot.live.record(micros, exchange);
             }
             slot.tallies[op.index()].record(&judged);
-            let broke = judged.problem.is_some();
-            self.step(
-                &mut slot,
-                op,
-                micros,
-                Exchange::Answered {
-                    status: status.as_u16(),
-                    broke,
-                },
-            );
+            self.step(&mut slot, op, micros, exchange);
         }
         if let Some(problem) = judged.problem {
             user.set_failure(&problem.message, &mut request, None, None)?;
@@ -405,7 +400,7 @@ impl Run {
             .entry(kind)
             .or_default() += 1;
         if self.live {
-            slot.live.record(micros, true);
+            slot.live.record(micros, Exchange::NoAnswer);
         }
         self.step(&mut slot, op, micros, Exchange::NoAnswer);
     }
@@ -474,8 +469,8 @@ impl Run {
     }
 
     /// Live figures over all users, and how many users have sent a request.
-    pub fn live(&self) -> (Live, usize) {
-        let mut sum = Live::default();
+    pub fn live(&self) -> (OpStep, usize) {
+        let mut sum = OpStep::default();
         let mut active = 0;
         for slot in self.slots.iter() {
             let data = slot.0.lock().unwrap_or_else(|p| p.into_inner());

@@ -1,5 +1,5 @@
 //! What the transactions count, per operation: the judge's verdicts and the exchanges without
-//! an answer ([`Tally`]), the live figures of the progress line ([`Live`]), the last
+//! an answer ([`Tally`]), the last
 //! acknowledged write of every registration ([`Expected`]), and their sums over all users after
 //! the run ([`Collected`]). Plain data: nothing here sends or prints.
 
@@ -94,60 +94,6 @@ pub fn transport_kind(e: &reqwest::Error) -> &'static str {
     }
 }
 
-/// Live figures for the progress line.
-#[derive(Debug, Clone)]
-pub struct Live {
-    pub requests: u64,
-    pub errors: u64,
-    /// Log-scaled latency buckets: index = 4·log2(µs).
-    pub buckets: [u64; 128],
-}
-
-impl Default for Live {
-    fn default() -> Live {
-        Live {
-            requests: 0,
-            errors: 0,
-            buckets: [0; 128],
-        }
-    }
-}
-
-impl Live {
-    pub(super) fn record(&mut self, micros: u64, failed: bool) {
-        self.requests += 1;
-        self.errors += u64::from(failed);
-        let index = ((micros.max(1) as f64).log2() * 4.0) as usize;
-        self.buckets[index.min(127)] += 1;
-    }
-
-    /// Adds another user's figures.
-    pub fn add(&mut self, other: &Live) {
-        self.requests += other.requests;
-        self.errors += other.errors;
-        for (a, b) in self.buckets.iter_mut().zip(other.buckets.iter()) {
-            *a += b;
-        }
-    }
-
-    /// The approximate `q` quantile, in milliseconds.
-    pub fn quantile_ms(&self, q: f64) -> f64 {
-        let total: u64 = self.buckets.iter().sum();
-        if total == 0 {
-            return 0.0;
-        }
-        let target = (total as f64 * q).ceil() as u64;
-        let mut seen = 0;
-        for (i, count) in self.buckets.iter().enumerate() {
-            seen += count;
-            if seen >= target {
-                return 2f64.powf((i + 1) as f64 / 4.0) / 1000.0;
-            }
-        }
-        0.0
-    }
-}
-
 /// Sums over all users, read after the run.
 #[derive(Debug, Default)]
 pub struct Collected {
@@ -162,20 +108,5 @@ impl Collected {
     /// The tally of `op`.
     pub fn tally(&self, op: Operation) -> &Tally {
         &self.tallies[op.index()]
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn live_quantiles_are_in_the_right_decade() {
-        let mut live = Live::default();
-        for _ in 0..100 {
-            live.record(1_000, false);
-        }
-        let p = live.quantile_ms(0.95);
-        assert!((0.9..1.5).contains(&p), "{p}");
     }
 }

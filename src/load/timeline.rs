@@ -77,7 +77,8 @@ impl OpStep {
         *bucket = bucket.saturating_add(1);
     }
 
-    fn add(&mut self, other: &OpStep) {
+    /// Adds another's counts (another user's, another second's).
+    pub fn add(&mut self, other: &OpStep) {
         self.requests += other.requests;
         self.errors += other.errors;
         self.violations += other.violations;
@@ -86,6 +87,23 @@ impl OpStep {
         self.status_5xx += other.status_5xx;
         for (a, b) in self.buckets.iter_mut().zip(other.buckets.iter()) {
             *a = a.saturating_add(*b);
+        }
+    }
+
+    /// What happened since `earlier` (an earlier reading of the same running sum).
+    pub fn since(&self, earlier: &OpStep) -> OpStep {
+        let mut buckets = self.buckets;
+        for (a, b) in buckets.iter_mut().zip(earlier.buckets.iter()) {
+            *a = a.saturating_sub(*b);
+        }
+        OpStep {
+            requests: self.requests.saturating_sub(earlier.requests),
+            errors: self.errors.saturating_sub(earlier.errors),
+            violations: self.violations.saturating_sub(earlier.violations),
+            no_answer: self.no_answer.saturating_sub(earlier.no_answer),
+            status_4xx: self.status_4xx.saturating_sub(earlier.status_4xx),
+            status_5xx: self.status_5xx.saturating_sub(earlier.status_5xx),
+            buckets,
         }
     }
 
@@ -298,6 +316,26 @@ mod tests {
         assert_eq!(s.step_secs, 4);
         let total: u64 = s.points.iter().map(|p| p.requests).sum();
         assert_eq!(total, seconds * 2);
+    }
+
+    #[test]
+    fn the_last_second_is_the_difference_of_two_readings() {
+        let mut sum = OpStep::default();
+        let ok = Exchange::Answered {
+            status: 200,
+            broke: false,
+        };
+        for _ in 0..100 {
+            sum.record(1_000, ok);
+        }
+        let earlier = sum.clone();
+        for _ in 0..10 {
+            sum.record(400_000, ok);
+        }
+        let last = sum.since(&earlier);
+        assert_eq!(last.requests, 10);
+        let p95 = last.quantile_ms(0.95);
+        assert!((350.0..450.0).contains(&p95), "{p95}");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! Most runs go through the in-process CLI (`run_cli`), so the exit code is the one a user gets;
 //! what only the real binary shows (stdout kept clean, Ctrl-C, a terminal) runs the binary.
 
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -777,18 +778,33 @@ fn a_dead_target_ends_the_run_on_time_with_errors_by_kind() {
 fn on_a_terminal_the_run_ends_and_prints_its_verdict() {
     // `script` gives the process a pseudo-terminal, as an engineer's shell would.
     let line = format!(
-        "{} load --scenario {} --run-time 1s; echo EXIT=$?",
+        "{} load --scenario {} --run-time 2s >verdict.txt; echo EXIT=$?",
         env!("CARGO_BIN_EXE_pushcheck"),
         project_path("scenarios/smoke.toml")
     );
-    let out = on_a_terminal(&line, Duration::from_secs(30));
+    let dir = TempDir::new("tty-live");
+    let out = on_a_terminal_in(dir.path(), &line, Duration::from_secs(30));
     assert!(out.contains("EXIT=0"), "{out}");
-    assert!(out.contains("PASS"), "{out}");
+    // The live view: a line a second on the terminal's stderr …
+    assert!(
+        out.contains("p95 ~") && out.contains("violations 0"),
+        "no live line on the terminal: {out:?}"
+    );
+    // … and nothing of it in stdout, which carries the verdict.
+    let verdict = std::fs::read_to_string(dir.path().join("verdict.txt")).expect("stdout");
+    assert!(verdict.contains("PASSED"), "{verdict}");
+    assert!(!verdict.contains("p95 ~"), "{verdict}");
 }
 
 /// Runs the shell line `line` on a pseudo-terminal (`script`) and returns what it printed.
 fn on_a_terminal(line: &str, limit: Duration) -> String {
+    on_a_terminal_in(Path::new("."), line, limit)
+}
+
+/// [`on_a_terminal`] in directory `dir`.
+fn on_a_terminal_in(dir: &Path, line: &str, limit: Duration) -> String {
     let mut child = Command::new("script")
+        .current_dir(dir)
         .args(["-qec", line, "/dev/null"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
