@@ -142,7 +142,9 @@ pub struct LoadArgs {
     /// Write goose's HTML and JSON reports, summary.json, junit.xml and timeline.csv here.
     #[arg(long, value_name = "DIR", help_heading = "Output")]
     report_dir: Option<PathBuf>,
-    /// A goose JSON report of an earlier run to compare against.
+    /// pushcheck's summary.json of an earlier run: per operation comparison and regression
+    /// gates (`p95 regression>10%` and `rps regression>5%` unless --threshold gives gates);
+    /// goose's report.json beside it goes to goose's own baseline (deltas in report.html).
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     baseline: Option<PathBuf>,
     /// Print the summary JSON on stdout instead of the human verdict.

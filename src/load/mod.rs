@@ -31,6 +31,7 @@
 
 pub mod after;
 pub mod attack;
+pub mod baseline;
 pub mod console;
 pub mod destination;
 pub mod feed;

@@ -20,8 +20,9 @@ use super::{
 use crate::api::RATE_LIMIT_PER_SECOND;
 use crate::api::client::{Client, ClientConfig};
 use crate::api::preflight::{Device, preflight};
+use crate::load::baseline::{Baseline, DEFAULT_GATES};
 use crate::load::scenario::{Length, Ramp};
-use crate::load::threshold::Rule;
+use crate::load::threshold::{PlannedRule, Rule, Source};
 use crate::load::transactions::SEQ_ATTRIBUTE_PREFIX;
 
 /// At most this many applications' first devices are read before the load.
@@ -48,6 +49,10 @@ pub struct Prepared {
     pub goose: GooseConfiguration,
     /// The custom attribute this run's PATCHes write.
     pub attribute: String,
+    /// The earlier run `--baseline` names.
+    pub baseline: Option<Baseline>,
+    /// The plan's rules, and the default regression gates when a baseline came without any.
+    pub rules: Vec<PlannedRule>,
     pub notes: Vec<String>,
 }
 
@@ -93,7 +98,12 @@ pub async fn prepare(config: &LoadConfig, at: &Reached) -> Result<Prepared, Load
         .map(String::from)
         .to_vec();
     }
-    let goose = goose_configuration(config, at, throttle)?;
+    let baseline = match &config.baseline {
+        Some(path) => Some(Baseline::read(path).map_err(|e| LoadError::Config(e.to_string()))?),
+        None => None,
+    };
+    let rules = rules_with_baseline(&plan.thresholds, baseline.as_ref())?;
+    let goose = goose_configuration(config, at, throttle, baseline.as_ref())?;
 
     let feed = match &at.feed {
         FeedSource::Admin => {
@@ -134,8 +144,44 @@ pub async fn prepare(config: &LoadConfig, at: &Reached) -> Result<Prepared, Load
         reports,
         goose,
         attribute: format!("{SEQ_ATTRIBUTE_PREFIX}{}", run_id()),
+        baseline,
+        rules,
         notes,
     })
+}
+
+/// The run's rules: a regression gate needs a baseline; a baseline without any gate brings
+/// [`DEFAULT_GATES`].
+fn rules_with_baseline(
+    planned: &[PlannedRule],
+    baseline: Option<&Baseline>,
+) -> Result<Vec<PlannedRule>, LoadError> {
+    let gates = planned
+        .iter()
+        .filter(|p| matches!(p.rule, Rule::Regression(_)));
+    let mut rules = planned.to_vec();
+    match (gates.clone().next(), baseline) {
+        (Some(gate), None) => {
+            return Err(LoadError::Config(format!(
+                "threshold {:?} compares with an earlier run: give --baseline with that run's summary.json",
+                gate.rule.text()
+            )));
+        }
+        (None, Some(_)) => {
+            for text in DEFAULT_GATES {
+                let rule = text
+                    .parse()
+                    .map_err(|e: String| LoadError::Config(e.to_string()))?;
+                rules.push(PlannedRule {
+                    rule,
+                    source: Source::BaselineDefault,
+                    replaces: None,
+                });
+            }
+        }
+        _ => {}
+    }
+    Ok(rules)
 }
 
 /// A short ID for this run: time and process, in hex.
@@ -181,6 +227,7 @@ fn goose_configuration(
     config: &LoadConfig,
     at: &Reached,
     throttle: Option<usize>,
+    baseline: Option<&Baseline>,
 ) -> Result<GooseConfiguration, LoadError> {
     let plan = &config.plan;
     let mut args: Vec<String> = vec![
@@ -231,10 +278,10 @@ fn goose_configuration(
             ]);
         }
     }
-    if let Some(baseline) = &config.baseline {
+    if let Some(report) = baseline.and_then(|b| b.goose_report.as_ref()) {
         args.extend([
             "--baseline-file".into(),
-            baseline.to_string_lossy().into_owned(),
+            report.to_string_lossy().into_owned(),
         ]);
     }
     GooseConfiguration::parse_args_default(&args).map_err(|e| LoadError::Config(goose_reason(&e)))

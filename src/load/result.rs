@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::load::baseline::Comparison;
 use crate::load::scenario::{CoMitigation, Mix};
 use crate::load::timeline::TimelineSummary;
 use crate::schema::Mode;
@@ -46,6 +47,8 @@ pub struct LoadResult {
     pub verdict: Verdict,
     /// The run second by second (also written as `timeline.csv`).
     pub timeline: TimelineSummary,
+    /// This run against `--baseline`, per operation.
+    pub baseline: Option<Comparison>,
 }
 
 /// The settings the run used.
@@ -177,6 +180,8 @@ pub enum Figure {
     CoAdjusted,
     /// pushcheck's share of judged responses that broke their contract.
     ViolationRate,
+    /// The change against `--baseline`, per operation (the worst one).
+    BaselineRegression,
 }
 
 /// One threshold and what was measured.

@@ -6,9 +6,10 @@
 
 use goose::metrics::GooseMetrics;
 
+use crate::load::baseline::{Baseline, Figures};
 use crate::load::metrics::adjusted_histogram;
 use crate::load::result::{Figure, Judge, OperationStats, ThresholdOutcome};
-use crate::load::threshold::{AdjustedRule, PlannedRule, Rule, ViolationRule};
+use crate::load::threshold::{AdjustedRule, PlannedRule, RegressionRule, Rule, ViolationRule};
 
 /// One outcome per planned rule, in the plan's order.
 pub fn judge_all(
@@ -16,6 +17,7 @@ pub fn judge_all(
     metrics: &GooseMetrics,
     operations: &[OperationStats],
     total: &OperationStats,
+    baseline: Option<&Baseline>,
 ) -> Vec<ThresholdOutcome> {
     planned
         .iter()
@@ -24,6 +26,7 @@ pub fn judge_all(
                 Rule::Goose(g) => goose_outcome(&g.rule, metrics),
                 Rule::SchemaViolationRate(r) => violations(r, operations, total),
                 Rule::Adjusted(r) => adjusted(r, metrics),
+                Rule::Regression(r) => regression(r, operations, baseline),
             };
             outcome.source = p.source;
             outcome.replaces = p.replaces.clone();
@@ -88,6 +91,45 @@ fn adjusted(rule: &AdjustedRule, metrics: &GooseMetrics) -> ThresholdOutcome {
         out.observed = format!("{ms:.2}ms");
         out.value = Some(ms);
         out.passed = rule.passes(ms);
+    }
+    out
+}
+
+/// The worst regression of the operations the rule compares; without a baseline the rule
+/// fails (the run is refused before it starts, so this is only a safeguard).
+fn regression(
+    rule: &RegressionRule,
+    operations: &[OperationStats],
+    baseline: Option<&Baseline>,
+) -> ThresholdOutcome {
+    let mut out = outcome(&rule.rule, Judge::Pushcheck, Figure::BaselineRegression);
+    let Some(baseline) = baseline else {
+        out.observed = "no baseline given".to_owned();
+        return out;
+    };
+    let m = rule.measure;
+    let worst = operations
+        .iter()
+        .filter(|o| rule.request.as_ref().is_none_or(|r| *r == o.operation))
+        .filter_map(|o| {
+            let before = m.of(baseline.operation(&o.operation)?);
+            let now = m.of(&Figures::from(o));
+            Some((o, before, now, m.regression(before, now)?))
+        })
+        .max_by(|a, b| a.3.total_cmp(&b.3));
+    match worst {
+        Some((o, before, now, change)) => {
+            out.observed = format!(
+                "{} {} {} → {} ({change:+.1}%)",
+                o.operation,
+                m.name(),
+                m.show(before),
+                m.show(now)
+            );
+            out.value = Some(change);
+            out.passed = rule.passes(change);
+        }
+        None => out.observed = "no operation in both runs".to_owned(),
     }
     out
 }

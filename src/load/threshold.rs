@@ -22,6 +22,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::api::Operation;
+use crate::load::baseline::Measure;
 
 /// The metric name of pushcheck's violation rule.
 pub const SCHEMA_VIOLATION_RATE: &str = "schema-violation-rate";
@@ -29,6 +30,8 @@ pub const SCHEMA_VIOLATION_RATE: &str = "schema-violation-rate";
 pub const ADJUSTED: &str = "adjusted-";
 /// goose's metric name of the error rule.
 pub const ERROR_RATE: &str = "error-rate";
+/// The word of a regression gate: `p95 regression>10%`.
+pub const REGRESSION: &str = " regression";
 
 /// One pass/fail rule.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,6 +42,9 @@ pub enum Rule {
     SchemaViolationRate(ViolationRule),
     /// `adjusted-pNN…`, judged by pushcheck on goose's coordinated-omission data.
     Adjusted(AdjustedRule),
+    /// `p95 regression>10%`, judged by pushcheck against `--baseline` (see
+    /// [`crate::load::baseline`]).
+    Regression(RegressionRule),
 }
 
 /// A rule goose judges, with what it measures and on which request.
@@ -57,6 +63,7 @@ impl Rule {
             Rule::Goose(r) => &r.rule,
             Rule::SchemaViolationRate(r) => &r.rule,
             Rule::Adjusted(r) => &r.rule,
+            Rule::Regression(r) => &r.rule,
         }
     }
 
@@ -66,6 +73,7 @@ impl Rule {
             Rule::Goose(r) => &r.metric,
             Rule::SchemaViolationRate(_) => SCHEMA_VIOLATION_RATE,
             Rule::Adjusted(r) => &r.metric,
+            Rule::Regression(r) => &r.metric,
         }
     }
 
@@ -75,6 +83,7 @@ impl Rule {
             Rule::Goose(r) => r.request.as_deref(),
             Rule::SchemaViolationRate(r) => r.request.as_deref(),
             Rule::Adjusted(r) => r.request.as_deref(),
+            Rule::Regression(r) => r.request.as_deref(),
         }
     }
 
@@ -133,6 +142,9 @@ impl FromStr for Rule {
         }
         if rule.starts_with(ADJUSTED) {
             return rule.parse().map(Rule::Adjusted);
+        }
+        if rule.contains(REGRESSION) {
+            return rule.parse().map(Rule::Regression);
         }
         let (head, request) = split_request(rule)?;
         match rule.parse::<goose::threshold::Threshold>() {
@@ -324,6 +336,70 @@ fn parse_time_ms(text: &str) -> Option<f64> {
     plain_number(number.trim()).map(|n| n * scale)
 }
 
+/// `<measure> regression>PERCENT[ for <request>]`: fails when an operation got worse than the
+/// baseline by more than PERCENT (see [`crate::load::baseline`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegressionRule {
+    pub rule: String,
+    /// `p95 regression`.
+    pub metric: String,
+    pub measure: Measure,
+    /// `>` or `>=`: the regression that fails the rule.
+    pub op: Op,
+    /// Percent.
+    pub limit: f64,
+    pub request: Option<String>,
+}
+
+impl FromStr for RegressionRule {
+    type Err = String;
+    fn from_str(text: &str) -> Result<RegressionRule, String> {
+        let rule = text.trim();
+        let bad = |why: &str| format!("threshold {rule:?}: {why}");
+        let (head, request) = split_request(rule)?;
+        let (name, rest) = head
+            .split_once(REGRESSION)
+            .ok_or_else(|| bad("a regression gate reads like p95 regression>10%"))?;
+        let measure = Measure::ALL
+            .into_iter()
+            .find(|m| m.name() == name.trim())
+            .ok_or_else(|| {
+                bad(&format!(
+                    "{:?} cannot be compared with a baseline; use one of {}",
+                    name.trim(),
+                    Measure::ALL.map(Measure::name).join(", ")
+                ))
+            })?;
+        let (op, value) =
+            Op::split(rest.trim_start()).ok_or_else(|| bad("write regression>PERCENT"))?;
+        if matches!(op, Op::Less | Op::LessOrEqual) {
+            return Err(bad(
+                "a regression gate names the regression that fails it: write regression>10%",
+            ));
+        }
+        let value = value.trim();
+        let limit = value
+            .strip_suffix('%')
+            .and_then(plain_number)
+            .ok_or_else(|| bad(&format!("{value:?} is not a percent, such as 10%")))?;
+        Ok(RegressionRule {
+            rule: rule.to_owned(),
+            metric: format!("{}{REGRESSION}", measure.name()),
+            measure,
+            op,
+            limit,
+            request,
+        })
+    }
+}
+
+impl RegressionRule {
+    /// Whether a regression of `percent` is acceptable.
+    pub fn passes(&self, percent: f64) -> bool {
+        !self.op.passes(percent, self.limit)
+    }
+}
+
 /// Rules every run has unless the user turns one off by name (`--without-rule NAME`, or
 /// `without_rules` in a scenario), so a scenario with no rules still fails at 100% errors or
 /// with broken bodies. A rule on the same metric for all requests, from the file or a flag,
@@ -402,6 +478,8 @@ pub enum Source {
     Flag,
     /// An always-on rule.
     AlwaysOn,
+    /// A regression gate `--baseline` brings when the run gives none.
+    BaselineDefault,
 }
 
 /// A rule of a run, with where it came from and the rule it replaced.

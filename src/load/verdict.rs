@@ -23,7 +23,14 @@ pub(super) fn result(
     let metrics = &attacked.metrics;
     let operations = super::metrics::operation_stats(metrics, &attacked.collected, plan);
     let total = super::metrics::total_stats(metrics, &operations);
-    let thresholds = super::rules::judge_all(&plan.thresholds, metrics, &operations, &total);
+    let baseline = prepared.baseline.as_ref().map(|b| b.compare(&operations));
+    let thresholds = super::rules::judge_all(
+        &prepared.rules,
+        metrics,
+        &operations,
+        &total,
+        prepared.baseline.as_ref(),
+    );
     let mut notes = prepared.notes.clone();
     notes.extend(attacked.notes.iter().cloned());
     notes.extend(after.notes);
@@ -84,6 +91,7 @@ pub(super) fn result(
         notes,
         verdict,
         timeline: attacked.collected.timeline.clone(),
+        baseline,
     }
 }
 

@@ -105,6 +105,7 @@ fn threshold_note(t: &ThresholdOutcome) -> String {
     let mut parts = Vec::new();
     match t.figure {
         Figure::CoAdjusted => parts.push("co-adjusted times".to_owned()),
+        Figure::BaselineRegression => parts.push("against the baseline".to_owned()),
         Figure::Measured | Figure::ViolationRate => {}
     }
     match t.source {
@@ -113,6 +114,7 @@ fn threshold_note(t: &ThresholdOutcome) -> String {
             None => "--threshold".to_owned(),
         }),
         Source::AlwaysOn => parts.push("always on".to_owned()),
+        Source::BaselineDefault => parts.push("--baseline's default gate".to_owned()),
         Source::Scenario => {}
     }
     if t.aborted {
@@ -182,6 +184,7 @@ pub fn tables(out: &mut dyn Write, result: &LoadResult, style: Style) -> io::Res
     operations(out, result)?;
     breakdowns(out, result)?;
     coordinated_omission(out, result)?;
+    against_baseline(out, result)?;
     thresholds(out, result, style)?;
     invariants(out, result, style)?;
     for n in &result.notes {
@@ -294,6 +297,29 @@ fn coordinated_omission(out: &mut dyn Write, result: &LoadResult) -> io::Result<
             co.mode.as_str(),
             co.events,
             co.synthetic_requests
+        )?;
+    }
+    Ok(())
+}
+
+/// Per operation: p95 and throughput before and now.
+fn against_baseline(out: &mut dyn Write, result: &LoadResult) -> io::Result<()> {
+    let Some(b) = &result.baseline else {
+        return Ok(());
+    };
+    writeln!(out, "\nAgainst the baseline {}:", b.file)?;
+    let pct = |v: Option<f64>| v.map_or("n/a".to_owned(), |v| format!("{v:+.1}%"));
+    for o in &b.operations {
+        writeln!(
+            out,
+            "  {:<20} p95 {:.2} → {:.2} ms ({})   rps {:.1} → {:.1} ({})",
+            o.operation,
+            o.before.latency_ms.p95,
+            o.now.latency_ms.p95,
+            pct(o.p95_change_pct),
+            o.before.rps,
+            o.now.rps,
+            pct(o.rps_change_pct.map(|v| -v)),
         )?;
     }
     Ok(())

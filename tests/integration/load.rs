@@ -470,3 +470,123 @@ async fn without_faults_writes_survive_and_invariants_hold() {
         "a second looks stalled without a stall: {points:#?}"
     );
 }
+
+/// `pushcheck load` against a simulator answering after `latency`, reports in `reports`.
+fn load_with_latency(latency: Duration, reports: &Path, extra: &[&str]) -> crate::util::CliRun {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let sim = runtime.block_on(crate::util::start_simulator(SimulatorConfig {
+        faults: Faults {
+            latency,
+            ..Faults::default()
+        },
+        seed_registrations: 20,
+        ..SimulatorConfig::default()
+    }));
+    let dir = reports.parent().expect("parent");
+    let scenario = dir.join("gets.toml");
+    std::fs::write(&scenario, "users = 4\nrun_time = \"2s\"\n[mix]\nget = 1\n").expect("write");
+    let mut args = vec![
+        "load",
+        "--scenario",
+        scenario.to_str().expect("utf-8"),
+        "--target",
+        sim.base_url(),
+        "--report-dir",
+        reports.to_str().expect("utf-8"),
+    ];
+    args.extend_from_slice(extra);
+    let run = run_cli(&args);
+    runtime.block_on(async { sim.shutdown().await.expect("shutdown") });
+    run
+}
+
+#[test]
+fn a_slower_run_fails_its_baseline_gates_naming_the_operation_and_figures() {
+    let _serial = SERIAL.blocking_lock();
+    let dir = TempDir::new("baseline");
+    let before = dir.path().join("before");
+    // Latencies well above what a busy 2-core machine adds, so the control stays in its gate.
+    let first = load_with_latency(Duration::from_millis(20), &before, &[]);
+    assert_eq!(
+        first.exit,
+        Exit::Passed,
+        "{}\n{}",
+        first.stdout,
+        first.stderr
+    );
+    let baseline = before.join(load::SUMMARY_JSON);
+    let baseline = baseline.to_str().expect("utf-8");
+
+    // The defect: the same load, four times slower. --baseline's default gates catch it.
+    let slower = load_with_latency(
+        Duration::from_millis(80),
+        &dir.path().join("slower"),
+        &["--baseline", baseline],
+    );
+    assert_eq!(
+        slower.exit,
+        Exit::CheckFailed,
+        "{}\n{}",
+        slower.stdout,
+        slower.stderr
+    );
+    let out = &slower.stdout;
+    assert!(out.contains("Against the baseline"), "{out}");
+    for gate in ["FAILED p95 regression>10%", "FAILED rps regression>5%"] {
+        assert!(out.contains(gate), "{gate} in:\n{out}");
+    }
+    assert!(
+        out.contains("observed GET registration p95 2") && out.contains("ms → "),
+        "the operation and its figures: {out}"
+    );
+    let summary =
+        crate::util::read_load_summary(&dir.path().join("slower").join(load::SUMMARY_JSON));
+    let compared = &summary["baseline"]["operations"][0];
+    assert_eq!(compared["operation"], "GET registration");
+    assert!(
+        compared["p95_change_pct"].as_f64().expect("change") > 100.0,
+        "{compared}"
+    );
+    let junit =
+        std::fs::read_to_string(dir.path().join("slower").join(load::JUNIT_XML)).expect("junit");
+    assert!(junit.contains("p95 regression&gt;10%"), "{junit}");
+
+    // The control: as fast as before, within a gate a noisy machine keeps.
+    let same = load_with_latency(
+        Duration::from_millis(20),
+        &dir.path().join("same"),
+        &["--baseline", baseline, "--threshold", "p95 regression>50%"],
+    );
+    assert_eq!(same.exit, Exit::Passed, "{}\n{}", same.stdout, same.stderr);
+    assert!(
+        same.stdout.contains("ok     p95 regression>50%"),
+        "{}",
+        same.stdout
+    );
+}
+
+#[test]
+fn a_regression_gate_without_a_baseline_and_a_gooses_report_as_one_are_refused() {
+    let dir = TempDir::new("baseline-usage");
+    let run = run_cli(&[
+        "load",
+        "--run-time",
+        "1s",
+        "--threshold",
+        "p95 regression>10%",
+    ]);
+    assert_eq!(run.exit, Exit::Usage, "{}", run.stderr);
+    assert!(run.stderr.contains("give --baseline"), "{}", run.stderr);
+    let goose = dir.write("report.json", r#"{"raw_metrics": {}}"#);
+    let run = run_cli(&["load", "--run-time", "1s", "--baseline", &goose]);
+    assert_eq!(run.exit, Exit::Usage, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("give pushcheck's summary.json"),
+        "{}",
+        run.stderr
+    );
+}
