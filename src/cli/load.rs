@@ -39,6 +39,12 @@ metric and request replaces the scenario's, and the verdict says so. error-rate<
 schema-violation-rate<=0% always apply unless a rule on that metric is given or
 --without-rule NAME turns one off. A rule naming a request the load never sends is refused.
 
+Regression gates: --baseline DIR/summary.json (an earlier run's) compares every operation with
+it, in the verdict, summary.json and JUnit; `p95 regression>10%` or `rps regression>5% for GET
+registration` fail when an operation got that much worse (p50, p95, p99, avg, max, rps).
+Without a gate, --baseline applies those two. goose's report.json beside the summary goes to
+goose's own baseline (deltas in report.html).
+
 The verdict covers every request, the ramp included (--steady-state-only: goose's figures
 after the ramp). Each request times out after --request-timeout; Ctrl-C stops the run within
 a moment, writes the reports and exits 3 (a second Ctrl-C skips the checks after the load).
