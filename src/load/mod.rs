@@ -72,6 +72,8 @@ pub const REPORT_JSON: &str = "report.json";
 pub const SUMMARY_JSON: &str = "summary.json";
 /// JUnit XML: one test case per threshold and per invariant.
 pub const JUNIT_XML: &str = "junit.xml";
+/// pushcheck's own HTML report: one self-contained file (see `report::html`).
+pub const PUSHCHECK_HTML: &str = "pushcheck.html";
 /// The per-second timeline, one line per second and operation.
 pub const TIMELINE_CSV: &str = "timeline.csv";
 /// Registrations read from the admin listing when nothing else is said.

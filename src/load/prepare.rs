@@ -14,8 +14,8 @@ use goose::prelude::GooseError;
 use reqwest::header::HeaderValue;
 
 use super::{
-    Feed, FeedSource, JUNIT_XML, LoadConfig, LoadError, REPORT_HTML, REPORT_JSON, Reached,
-    SUMMARY_JSON, TIMELINE_CSV, total_rate_for,
+    Feed, FeedSource, JUNIT_XML, LoadConfig, LoadError, PUSHCHECK_HTML, REPORT_HTML, REPORT_JSON,
+    Reached, SUMMARY_JSON, TIMELINE_CSV, total_rate_for,
 };
 use crate::api::RATE_LIMIT_PER_SECOND;
 use crate::api::client::{Client, ClientConfig};
@@ -89,6 +89,7 @@ pub async fn prepare(config: &LoadConfig, at: &Reached) -> Result<Prepared, Load
             source,
         })?;
         reports = [
+            PUSHCHECK_HTML,
             REPORT_HTML,
             REPORT_JSON,
             SUMMARY_JSON,

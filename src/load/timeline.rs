@@ -211,9 +211,31 @@ impl Timeline {
                 })
             })
             .collect();
+        let histogram = sent
+            .iter()
+            .flat_map(|op| {
+                let mut whole = OpStep::default();
+                for p in &self.points {
+                    whole.add(&p[op.index()]);
+                }
+                whole
+                    .buckets
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| **c > 0)
+                    .map(|(i, c)| HistogramBar {
+                        operation: op.label(),
+                        from_ms: 2f64.powf(i as f64 / 4.0) / 1000.0,
+                        to_ms: 2f64.powf((i + 1) as f64 / 4.0) / 1000.0,
+                        count: u64::from(*c),
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
         TimelineSummary {
             step_secs: self.step_secs,
             points,
+            histogram,
         }
     }
 }
@@ -225,6 +247,18 @@ pub struct TimelineSummary {
     pub step_secs: u64,
     /// One per step and operation, in time order.
     pub points: Vec<TimelinePoint>,
+    /// The whole run's latencies per operation, in log-scaled buckets (four per doubling);
+    /// empty buckets left out.
+    pub histogram: Vec<HistogramBar>,
+}
+
+/// One latency bucket of one operation over the whole run.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistogramBar {
+    pub operation: &'static str,
+    pub from_ms: f64,
+    pub to_ms: f64,
+    pub count: u64,
 }
 
 /// One operation in one step.

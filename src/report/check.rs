@@ -14,7 +14,7 @@ use super::{File, ReportError, Style};
 use crate::check::CheckResult;
 use crate::contract::result::TargetKind;
 use crate::contract::result::as_millis;
-use crate::load::JUNIT_XML;
+use crate::load::{JUNIT_XML, PUSHCHECK_HTML};
 
 /// The combined JSON report's file name.
 pub const CHECK_JSON: &str = "check.json";
@@ -115,14 +115,15 @@ pub fn files(dir: &Path, result: &CheckResult) -> Vec<File> {
     let mut files = vec![
         (dir.join(CHECK_JSON), json(result)),
         (dir.join(JUNIT_XML), junit(result)),
+        (dir.join(PUSHCHECK_HTML), Ok(super::html::check(result))),
     ];
     if let Some(load) = &result.load {
-        // The load's own junit.xml is in the combined one.
-        let combined = dir.join(JUNIT_XML);
+        // The load's own junit.xml and HTML report are in the combined ones.
+        let combined = [dir.join(JUNIT_XML), dir.join(PUSHCHECK_HTML)];
         files.extend(
             load::files(dir, load)
                 .into_iter()
-                .filter(|(path, _)| *path != combined),
+                .filter(|(path, _)| !combined.contains(path)),
         );
     }
     files

@@ -11,8 +11,8 @@ use super::{File, Mark, ReportError, Style};
 use crate::load::result::Figure;
 use crate::load::threshold::Source;
 use crate::load::{
-    InvariantOutcome, InvariantStatus, JUNIT_XML, LoadResult, OperationStats, SUMMARY_JSON,
-    TIMELINE_CSV, ThresholdOutcome,
+    InvariantOutcome, InvariantStatus, JUNIT_XML, LoadResult, OperationStats, PUSHCHECK_HTML,
+    SUMMARY_JSON, TIMELINE_CSV, ThresholdOutcome,
 };
 
 /// The summary JSON, pretty-printed.
@@ -27,14 +27,15 @@ pub fn junit(result: &LoadResult) -> Result<String, ReportError> {
     super::to_junit(&report)
 }
 
-/// The files pushcheck writes for a load in `dir`: summary.json, junit.xml and timeline.csv
-/// (goose writes
+/// The files pushcheck writes for a load in `dir`: summary.json, junit.xml, timeline.csv and
+/// pushcheck.html (goose writes
 /// its report.html and report.json during the run).
 pub fn files(dir: &Path, result: &LoadResult) -> Vec<File> {
     vec![
         (dir.join(SUMMARY_JSON), summary_json(result)),
         (dir.join(JUNIT_XML), junit(result)),
         (dir.join(TIMELINE_CSV), Ok(result.timeline.csv())),
+        (dir.join(PUSHCHECK_HTML), Ok(super::html::load(result))),
     ]
 }
 

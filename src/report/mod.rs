@@ -6,9 +6,11 @@
 
 pub mod check;
 pub mod contract;
+pub mod html;
 pub mod load;
 pub mod schemas;
 pub mod style;
+mod svg;
 
 use std::path::{Path, PathBuf};
 

@@ -27,5 +27,8 @@ mod verdict;
 // `pushcheck check` end to end, as a subprocess.
 mod check;
 
+// pushcheck's own HTML report, parsed.
+mod report;
+
 // Documentation that must stay true: README reference vs --help, CI recipes.
 mod docs;

@@ -1,0 +1,462 @@
+//! pushcheck's own HTML report (`pushcheck.html`): one self-contained file — inline CSS and
+//! SVG, no script, nothing loaded from anywhere — so it opens offline, in CI artifacts and in a
+//! mail. It shows what goose's `report.html` cannot: per operation, latency percentiles,
+//! throughput and errors over time (from the run's timeline), the latency histogram, schema
+//! validation, every rule with its observed value, the checks after the load, the baseline
+//! comparison, and for `check` the contract cases. goose's own report stays beside it.
+//!
+//! Like every renderer it only reads the result.
+
+use std::fmt::Write;
+
+use super::svg::{Series, bar_chart, line_chart};
+use super::{Mark, style};
+use crate::check::CheckResult;
+use crate::contract::{Status, SuiteResult};
+use crate::load::timeline::{TimelinePoint, TimelineSummary};
+use crate::load::{InvariantStatus, LoadResult};
+
+/// Text made safe for HTML (element content and quoted attributes).
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const CSS: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#222;max-width:1000px}\
+h1{font-size:20px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ccc}\
+table{border-collapse:collapse;margin:8px 0}td,th{padding:3px 10px;border-bottom:1px solid #eee;text-align:right}\
+td:first-child,th:first-child{text-align:left}.ok{color:#1a7f37}.bad{color:#c62828;font-weight:600}\
+.verdict{font-size:22px;font-weight:700}.legend{margin:0 0 12px;font-size:12px}\
+code{background:#f4f4f4;padding:0 3px}";
+
+/// The report of a `load` run.
+pub fn load(result: &LoadResult) -> String {
+    let title = format!("pushcheck load — {}", result.scenario.name);
+    let mut body = verdict(result.verdict.passed, &result.verdict.reasons);
+    body.push_str(&load_sections(result));
+    page(&title, &body)
+}
+
+/// The report of a `check` run: the contract stage, then the load stage.
+pub fn check(result: &CheckResult) -> String {
+    let mut body = verdict(result.passed, &result.reasons);
+    body.push_str(&contract_section(&result.contract));
+    match &result.load {
+        Some(load) => body.push_str(&load_sections(load)),
+        None => {
+            let _ = write!(
+                body,
+                "<h2>Load</h2><p>not run: {}</p>",
+                escape(result.load_not_run.as_deref().unwrap_or("no reason given"))
+            );
+        }
+    }
+    page("pushcheck check", &body)
+}
+
+fn page(title: &str, body: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/><title>{}</title><style>{CSS}</style></head><body><h1>{}</h1>{body}<p><small>pushcheck {}</small></p></body></html>\n",
+        escape(title),
+        escape(title),
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+fn verdict(passed: bool, reasons: &[String]) -> String {
+    let class = if passed { "ok" } else { "bad" };
+    let mut out = format!(
+        "<div id=\"verdict\"><p class=\"verdict {class}\">{}</p>",
+        style::verdict(passed)
+    );
+    if !reasons.is_empty() {
+        out.push_str("<ul>");
+        for r in reasons {
+            let _ = write!(out, "<li>{}</li>", escape(r));
+        }
+        out.push_str("</ul>");
+    }
+    out.push_str("</div>");
+    out
+}
+
+fn mark(m: Mark) -> String {
+    let class = if matches!(m, Mark::Ok) { "ok" } else { "bad" };
+    format!("<span class=\"{class}\">{}</span>", m.word())
+}
+
+/// A table from a header row and rows of already escaped cells.
+fn table(id: &str, header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut out = format!("<table id=\"{id}\"><tr>");
+    for h in header {
+        let _ = write!(out, "<th>{}</th>", escape(h));
+    }
+    out.push_str("</tr>");
+    for row in rows {
+        out.push_str("<tr>");
+        for cell in row {
+            let _ = write!(out, "<td>{cell}</td>");
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</table>");
+    out
+}
+
+fn contract_section(suite: &SuiteResult) -> String {
+    let s = suite.summary;
+    let mut out = format!(
+        "<h2 id=\"contract\">Contract</h2><p>{} cases against {}: {} passed, {} failed, {} skipped ({} mode)</p>",
+        suite.cases.len(),
+        escape(&suite.target.base_url),
+        s.passed,
+        s.failed,
+        s.skipped,
+        super::contract::mode_name(suite.mode)
+    );
+    let rows: Vec<Vec<String>> = suite
+        .cases
+        .iter()
+        .map(|c| {
+            let m = match c.status {
+                Status::Passed => Mark::Ok,
+                Status::Failed => Mark::Failed,
+                Status::Skipped => Mark::Skipped,
+            };
+            let detail = c
+                .failure
+                .as_ref()
+                .map(|f| f.message.clone())
+                .or_else(|| c.skip_reason.clone())
+                .unwrap_or_default();
+            vec![escape(c.name), mark(m), escape(&detail)]
+        })
+        .collect();
+    out.push_str(&table("cases", &["case", "result", "detail"], &rows));
+    out
+}
+
+fn load_sections(r: &LoadResult) -> String {
+    let s = &r.scenario;
+    let mut out = format!(
+        "<h2 id=\"load\">Load</h2><p>{}: {} users, {}, against {}{} · {} registrations · validation {:.0}% · figures cover the {}</p>",
+        escape(&s.name),
+        s.users,
+        escape(&s.length),
+        escape(&r.target.base_url),
+        if r.target.embedded_simulator {
+            " (embedded simulator)"
+        } else {
+            ""
+        },
+        r.target.feed_registrations,
+        s.validation_sample_rate * 100.0,
+        escape(&r.metrics_cover)
+    );
+    out.push_str(&operations(r));
+    out.push_str(&charts(r));
+    out.push_str(&validation(r));
+    out.push_str(&rules(r));
+    out.push_str(&after(r));
+    out.push_str(&baseline(r));
+    if !r.notes.is_empty() {
+        out.push_str("<h2>Notes</h2><ul>");
+        for n in &r.notes {
+            let _ = write!(out, "<li>{}</li>", escape(n));
+        }
+        out.push_str("</ul>");
+    }
+    out
+}
+
+fn operations(r: &LoadResult) -> String {
+    let rows: Vec<Vec<String>> = r
+        .operations
+        .iter()
+        .chain(std::iter::once(&r.total))
+        .map(|o| {
+            let l = &o.latency_ms;
+            vec![
+                escape(&o.operation),
+                o.requests.to_string(),
+                format!("{:.1}", o.rps),
+                format!("{:.2}", l.p50),
+                format!("{:.2}", l.p95),
+                format!("{:.2}", l.p99),
+                format!("{:.2}", l.max),
+                o.failures.to_string(),
+                o.schema_violations.to_string(),
+            ]
+        })
+        .collect();
+    table(
+        "operations",
+        &[
+            "operation",
+            "requests",
+            "req/s",
+            "p50 ms",
+            "p95 ms",
+            "p99 ms",
+            "max ms",
+            "failed",
+            "violations",
+        ],
+        &rows,
+    )
+}
+
+/// Latency over time per operation, throughput and errors over time, and the histograms.
+fn charts(r: &LoadResult) -> String {
+    let t = &r.timeline;
+    let mut out = String::from("<h2 id=\"timeline\">Over time</h2>");
+    let ops: Vec<&str> = {
+        let mut v: Vec<&str> = t.points.iter().map(|p| p.operation).collect();
+        v.dedup();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    if ops.is_empty() {
+        out.push_str("<p>no request was sent</p>");
+        return out;
+    }
+    let series_of = |op: &str, f: &dyn Fn(&TimelinePoint) -> f64| {
+        t.points
+            .iter()
+            .filter(|p| p.operation == op)
+            .map(|p| (p.t_secs as f64, f(p)))
+            .collect::<Vec<_>>()
+    };
+    for op in &ops {
+        let series = [
+            ("p50", series_of(op, &|p| p.p50_ms)),
+            ("p95", series_of(op, &|p| p.p95_ms)),
+            ("p99", series_of(op, &|p| p.p99_ms)),
+        ];
+        let series: Vec<Series<'_>> = series
+            .into_iter()
+            .map(|(name, points)| Series { name, points })
+            .collect();
+        out.push_str(&format!("<h3>{}: latency</h3>", escape(op)));
+        out.push_str(&line_chart(
+            &format!("{op}: latency percentiles per second"),
+            "seconds",
+            "ms",
+            &series,
+        ));
+    }
+    let rps: Vec<Series<'_>> = ops
+        .iter()
+        .map(|op| Series {
+            name: op,
+            points: series_of(op, &|p| p.rps),
+        })
+        .collect();
+    out.push_str("<h3>Throughput</h3>");
+    out.push_str(&line_chart("requests per second", "seconds", "req/s", &rps));
+    let errors: [(&str, Figure); 4] = [
+        ("4xx", |p| p.status_4xx as f64),
+        ("5xx", |p| p.status_5xx as f64),
+        ("no answer", |p| p.no_answer as f64),
+        ("contract breaks", |p| p.violations as f64),
+    ];
+    let error_series: Vec<Series<'_>> = errors
+        .iter()
+        .map(|(name, f)| Series {
+            name,
+            points: summed_over_operations(t, f),
+        })
+        .collect();
+    out.push_str("<h3>Errors</h3>");
+    out.push_str(&line_chart(
+        "errors per step, all operations",
+        "seconds",
+        "count",
+        &error_series,
+    ));
+    for op in &ops {
+        let bars: Vec<(String, f64)> = t
+            .histogram
+            .iter()
+            .filter(|b| b.operation == *op)
+            .map(|b| (format!("{:.2}", b.to_ms), b.count as f64))
+            .collect();
+        out.push_str(&format!("<h3>{}: latency histogram</h3>", escape(op)));
+        out.push_str(&bar_chart(
+            &format!("{op}: responses per latency bucket (ms, upper bound)"),
+            "responses",
+            &bars,
+        ));
+    }
+    out
+}
+
+/// A figure of a timeline point.
+type Figure = fn(&TimelinePoint) -> f64;
+
+/// One point per step: `f` summed over every operation.
+fn summed_over_operations(
+    t: &TimelineSummary,
+    f: &dyn Fn(&TimelinePoint) -> f64,
+) -> Vec<(f64, f64)> {
+    let mut out: Vec<(f64, f64)> = Vec::new();
+    for p in &t.points {
+        let x = p.t_secs as f64;
+        match out.last_mut() {
+            Some(last) if last.0 == x => last.1 += f(p),
+            _ => out.push((x, f(p))),
+        }
+    }
+    out
+}
+
+fn validation(r: &LoadResult) -> String {
+    let rows: Vec<Vec<String>> = r
+        .operations
+        .iter()
+        .map(|o| {
+            let kinds: Vec<String> = o
+                .violations_by_kind
+                .iter()
+                .map(|(k, c)| format!("{k}×{c}"))
+                .collect();
+            let samples: Vec<String> = o
+                .violation_samples
+                .iter()
+                .take(3)
+                .map(|s| format!("×{} {}", s.count, s.message))
+                .collect();
+            vec![
+                escape(&o.operation),
+                o.answered.to_string(),
+                o.validated.to_string(),
+                o.schema_violations.to_string(),
+                format!("{:.2}%", o.schema_violation_rate),
+                escape(&kinds.join(", ")),
+                escape(&samples.join(" · ")),
+            ]
+        })
+        .collect();
+    format!(
+        "<h2 id=\"validation\">Schema validation</h2>{}",
+        table(
+            "validation-table",
+            &[
+                "operation",
+                "answered",
+                "validated",
+                "violations",
+                "rate",
+                "by kind",
+                "samples"
+            ],
+            &rows
+        )
+    )
+}
+
+fn rules(r: &LoadResult) -> String {
+    let rows: Vec<Vec<String>> = r
+        .thresholds
+        .iter()
+        .map(|t| {
+            vec![
+                format!("<code>{}</code>", escape(&t.rule)),
+                escape(&t.observed),
+                mark(Mark::of(t.passed)),
+                escape(&format!("{:?}", t.source).to_lowercase()),
+            ]
+        })
+        .collect();
+    format!(
+        "<h2 id=\"rules\">Rules</h2>{}",
+        table(
+            "rules-table",
+            &["rule", "observed", "result", "from"],
+            &rows
+        )
+    )
+}
+
+fn after(r: &LoadResult) -> String {
+    let rows: Vec<Vec<String>> = r
+        .invariants
+        .iter()
+        .map(|i| {
+            let m = match i.status {
+                InvariantStatus::Passed => Mark::Ok,
+                InvariantStatus::Failed => Mark::Failed,
+                InvariantStatus::CouldNotCheck => Mark::CouldNotCheck,
+                InvariantStatus::NotRun => Mark::NotRun,
+            };
+            let mut detail = i.reason.clone().unwrap_or_default();
+            for f in i.findings.iter().take(5) {
+                detail.push_str(&format!(" {f}"));
+            }
+            vec![
+                escape(&i.name),
+                mark(m),
+                i.checked.to_string(),
+                escape(detail.trim()),
+            ]
+        })
+        .collect();
+    format!(
+        "<h2 id=\"after\">After the load</h2>{}",
+        table(
+            "after-table",
+            &["check", "result", "checked", "detail"],
+            &rows
+        )
+    )
+}
+
+fn baseline(r: &LoadResult) -> String {
+    let Some(b) = &r.baseline else {
+        return String::new();
+    };
+    let pct = |v: Option<f64>| v.map_or("n/a".to_owned(), |v| format!("{v:+.1}%"));
+    let rows: Vec<Vec<String>> = b
+        .operations
+        .iter()
+        .map(|o| {
+            vec![
+                escape(&o.operation),
+                format!("{:.2}", o.before.latency_ms.p95),
+                format!("{:.2}", o.now.latency_ms.p95),
+                pct(o.p95_change_pct),
+                format!("{:.1}", o.before.rps),
+                format!("{:.1}", o.now.rps),
+                pct(o.rps_change_pct.map(|v| -v)),
+            ]
+        })
+        .collect();
+    format!(
+        "<h2 id=\"baseline\">Against the baseline {}</h2>{}",
+        escape(&b.file),
+        table(
+            "baseline-table",
+            &[
+                "operation",
+                "p95 before",
+                "p95 now",
+                "change",
+                "rps before",
+                "rps now",
+                "change"
+            ],
+            &rows
+        )
+    )
+}
