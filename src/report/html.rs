@@ -239,10 +239,14 @@ fn charts(r: &LoadResult) -> String {
             .collect::<Vec<_>>()
     };
     for op in &ops {
+        // A step without responses has no latency: a gap in the line, not a zero.
+        let latency = |f: fn(&TimelinePoint) -> f64| {
+            move |p: &TimelinePoint| if p.requests == 0 { f64::NAN } else { f(p) }
+        };
         let series = [
-            ("p50", series_of(op, &|p| p.p50_ms)),
-            ("p95", series_of(op, &|p| p.p95_ms)),
-            ("p99", series_of(op, &|p| p.p99_ms)),
+            ("p50", series_of(op, &latency(|p| p.p50_ms))),
+            ("p95", series_of(op, &latency(|p| p.p95_ms))),
+            ("p99", series_of(op, &latency(|p| p.p99_ms))),
         ];
         let series: Vec<Series<'_>> = series
             .into_iter()

@@ -20,7 +20,8 @@ pub const COLOURS: [&str; 6] = [
 /// One named line.
 pub struct Series<'a> {
     pub name: &'a str,
-    /// (x, y) points in x order.
+    /// (x, y) points in x order; a `y` that is not finite (NaN) breaks the line there (a
+    /// second without responses has no latency).
     pub points: Vec<(f64, f64)>,
 }
 
@@ -51,15 +52,19 @@ fn axis_number(v: f64) -> String {
 
 /// A line chart of `series` over `x_label` (seconds) with a y axis in `y_unit`.
 pub fn line_chart(title: &str, x_label: &str, y_unit: &str, series: &[Series<'_>]) -> String {
-    let max_x = series
+    // The x axis ends at the first round tick after the last point.
+    let last_x = series
         .iter()
         .flat_map(|s| s.points.iter().map(|p| p.0))
         .fold(0.0f64, f64::max)
         .max(1.0);
+    let x_step = nice_ceiling(last_x / 4.0);
+    let max_x = (last_x / x_step).ceil() * x_step;
     let max_y = nice_ceiling(
         series
             .iter()
             .flat_map(|s| s.points.iter().map(|p| p.1))
+            .filter(|y| y.is_finite())
             .fold(0.0f64, f64::max),
     );
     let (plot_w, plot_h) = (WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM);
@@ -78,8 +83,8 @@ pub fn line_chart(title: &str, x_label: &str, y_unit: &str, series: &[Series<'_>
             y = y(v),
         );
     }
-    for i in 0..=4 {
-        let v = max_x * f64::from(i) / 4.0;
+    for i in 0..=((max_x / x_step).round() as u32) {
+        let v = x_step * f64::from(i);
         let _ = write!(
             svg,
             r#"<text x="{:.1}" y="{}" text-anchor="middle" font-size="11">{}</text>"#,
@@ -98,17 +103,21 @@ pub fn line_chart(title: &str, x_label: &str, y_unit: &str, series: &[Series<'_>
     );
     for (i, s) in series.iter().enumerate() {
         let colour = COLOURS[i % COLOURS.len()];
-        let points: Vec<String> = s
-            .points
-            .iter()
-            .map(|(px, py)| format!("{:.1},{:.1}", x(*px), y(*py)))
-            .collect();
-        let _ = write!(
-            svg,
-            r#"<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="{}"><title>{}</title></polyline>"#,
-            points.join(" "),
-            super::html::escape(s.name)
-        );
+        for run in s.points.split(|p| !p.1.is_finite()) {
+            if run.is_empty() {
+                continue;
+            }
+            let points: Vec<String> = run
+                .iter()
+                .map(|(px, py)| format!("{:.1},{:.1}", x(*px), y(*py)))
+                .collect();
+            let _ = write!(
+                svg,
+                r#"<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="{}"><title>{}</title></polyline>"#,
+                points.join(" "),
+                super::html::escape(s.name)
+            );
+        }
     }
     svg.push_str("</svg>");
     svg.push_str(&legend(series.iter().map(|s| s.name)));
@@ -199,5 +208,15 @@ mod tests {
             "{svg}"
         );
         assert_eq!(svg.matches("<polyline").count(), 1);
+        let broken = line_chart(
+            "t",
+            "s",
+            "ms",
+            &[Series {
+                name: "p95",
+                points: vec![(0.0, 1.0), (1.0, f64::NAN), (2.0, 2.0), (3.0, 2.0)],
+            }],
+        );
+        assert_eq!(broken.matches("<polyline").count(), 2, "a gap, not a zero");
     }
 }
