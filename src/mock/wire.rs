@@ -4,15 +4,15 @@
 //! Field names here are the API's JSON names; the rules about them (types, limits) live in
 //! `schemas/`, and the integration tests validate every body built here against those schemas in
 //! lenient and strict mode. This module must not decide anything: it renders what `state` and
-//! `server` decided.
+//! `rules` decided.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeStruct, Serializer};
 
-use super::seed::SystemProfile;
-use super::state::{AppEntry, AttrValue, Attrs, PersonView, RegistrationView};
+use super::catalog::{AppEntry, SystemProfile};
+use super::state::{AttrValue, Attrs, PersonView, RegistrationView};
 
 /// The immutable tables registration views point into.
 #[derive(Debug, Clone, Copy)]
