@@ -9,7 +9,9 @@ use serde_json::{Map, Value};
 
 use super::defects::{Defect, Defects};
 use super::response::Refusal;
-use super::state::{AttrValue, Attrs, Gender, Identity, PatchInput, PersonAttributes};
+use super::state::{
+    AttrValue, Attrs, Gender, Identity, PatchInput, PersonAttributes, PersonFields,
+};
 
 /// The writable fields of a PATCH body; everything else is ignored
 /// (choice `patch.read_only_fields_ignored`).
@@ -61,12 +63,14 @@ pub(super) fn personalize_input(
             .collect()
     });
     let attributes = PersonAttributes {
-        first_name: text(a, "firstName"),
-        last_name: text(a, "lastName"),
-        middle_name: text(a, "middleName"),
-        birthday: text(a, "birthday"),
-        gender,
-        tags,
+        fields: PersonFields {
+            first_name: text(a, "firstName"),
+            last_name: text(a, "lastName"),
+            middle_name: text(a, "middleName"),
+            birthday: text(a, "birthday"),
+            gender,
+            tags,
+        },
         custom: a
             .get("customAttributes")
             .and_then(Value::as_object)

@@ -217,12 +217,12 @@ impl Serialize for PersonBody<'_> {
         }
         optional!("externalId", &p.external_id);
         st.serialize_field("type", &p.kind)?;
-        optional!("firstName", &p.first_name);
-        optional!("lastName", &p.last_name);
-        optional!("middleName", &p.middle_name);
-        optional!("birthday", &p.birthday);
-        optional!("gender", &p.gender);
-        optional!("tags", &p.tags);
+        optional!("firstName", &p.fields.first_name);
+        optional!("lastName", &p.fields.last_name);
+        optional!("middleName", &p.fields.middle_name);
+        optional!("birthday", &p.fields.birthday);
+        optional!("gender", &p.fields.gender);
+        optional!("tags", &p.fields.tags);
         if p.custom.is_empty() {
             st.skip_field("customAttributes")?;
         } else {

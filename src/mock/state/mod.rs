@@ -71,18 +71,24 @@ pub(crate) enum PersonType {
     Customer,
 }
 
-/// A person, with its identities and its devices (registration indexes).
-#[derive(Debug, Clone)]
-pub(crate) struct Person {
-    pub external_id: Option<String>,
-    pub phones: Vec<String>,
-    pub emails: Vec<String>,
+/// A person's own fields, as personalize's `attributes` set them (each replaced when given).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PersonFields {
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     pub middle_name: Option<String>,
     pub birthday: Option<String>,
     pub gender: Option<Gender>,
     pub tags: Option<Vec<String>>,
+}
+
+/// A person, with its identities and its devices (registration indexes).
+#[derive(Debug, Clone)]
+pub(crate) struct Person {
+    pub external_id: Option<String>,
+    pub phones: Vec<String>,
+    pub emails: Vec<String>,
+    pub fields: PersonFields,
     pub custom: Attrs,
     pub kind: PersonType,
     pub devices: Vec<u32>,
@@ -94,12 +100,7 @@ impl Person {
             external_id: None,
             phones: Vec::new(),
             emails: Vec::new(),
-            first_name: None,
-            last_name: None,
-            middle_name: None,
-            birthday: None,
-            gender: None,
-            tags: None,
+            fields: PersonFields::default(),
             custom: Attrs::new(),
             kind: PersonType::Lead,
             devices: Vec::new(),
@@ -131,12 +132,7 @@ pub(crate) struct Identity {
 /// The attributes of a personalize body.
 #[derive(Debug, Default)]
 pub(crate) struct PersonAttributes {
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub middle_name: Option<String>,
-    pub birthday: Option<String>,
-    pub gender: Option<Gender>,
-    pub tags: Option<Vec<String>>,
+    pub fields: PersonFields,
     pub custom: Option<Attrs>,
 }
 

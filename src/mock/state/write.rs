@@ -357,21 +357,18 @@ fn check_count(existing: Option<&Attrs>, new: &Attrs) -> Result<(), OpError> {
 
 /// Applies personalize attributes (choice `personalize.attributes_replace_fields_merge_custom`).
 fn apply_attributes(person: &mut Person, a: PersonAttributes) {
-    let set = |slot: &mut Option<String>, value: Option<String>| {
+    let (mine, given) = (&mut person.fields, a.fields);
+    fn set<T>(slot: &mut Option<T>, value: Option<T>) {
         if value.is_some() {
             *slot = value;
         }
-    };
-    set(&mut person.first_name, a.first_name);
-    set(&mut person.last_name, a.last_name);
-    set(&mut person.middle_name, a.middle_name);
-    set(&mut person.birthday, a.birthday);
-    if a.gender.is_some() {
-        person.gender = a.gender;
     }
-    if a.tags.is_some() {
-        person.tags = a.tags;
-    }
+    set(&mut mine.first_name, given.first_name);
+    set(&mut mine.last_name, given.last_name);
+    set(&mut mine.middle_name, given.middle_name);
+    set(&mut mine.birthday, given.birthday);
+    set(&mut mine.gender, given.gender);
+    set(&mut mine.tags, given.tags);
     if let Some(custom) = a.custom {
         person.custom.extend(custom);
     }
