@@ -47,7 +47,7 @@ struct Template {
 #[derive(Debug)]
 pub(crate) struct Edge {
     pub rules: Rules,
-    pub faults: FaultInjector,
+    faults: FaultInjector,
     limits: Limits,
     templates: Vec<Template>,
     app_code_header: HeaderName,
