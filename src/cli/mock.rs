@@ -131,6 +131,27 @@ pub fn run(args: MockArgs, out: &mut dyn Write) -> CmdResult {
         list_defects(out).map_err(io_failure)?;
         return Ok(Exit::Passed);
     };
+    let (config, user_credentials) = simulator_config(&args, defects)?;
+    if args.exit_after_seed {
+        return seed_only(&config, args.json, out);
+    }
+    let runtime = super::runtime()?;
+    runtime.block_on(async {
+        let simulator = Simulator::start(config).await.map_err(failure)?;
+        let facts = simulator.facts();
+        if args.json {
+            writeln!(out, "{}", facts_json(facts, user_credentials)).map_err(io_failure)?;
+        } else {
+            write_facts(out, facts, user_credentials).map_err(io_failure)?;
+        }
+        out.flush().map_err(io_failure)?;
+        simulator.run_until_signal().await.map_err(failure)?;
+        Ok(Exit::Passed)
+    })
+}
+
+/// The flags as a simulator configuration, and whether the credentials are the user's own.
+fn simulator_config(args: &MockArgs, defects: Defects) -> Result<(SimulatorConfig, bool), Failure> {
     let given = args
         .auth
         .credentials()
@@ -162,37 +183,25 @@ pub fn run(args: MockArgs, out: &mut dyn Write) -> CmdResult {
         defects,
         ..SimulatorConfig::default()
     };
+    Ok((config, user_credentials))
+}
 
-    if args.exit_after_seed {
-        let summary = Simulator::seed_only(&config).map_err(failure)?;
-        let secs = summary.elapsed.as_secs_f64();
-        if args.json {
-            let line = json!({ "seeded": summary.seeded, "seconds": secs });
-            writeln!(out, "{line}").map_err(io_failure)?;
-        } else {
-            writeln!(
-                out,
-                "seeded {} registrations in {secs:.3} s",
-                summary.seeded
-            )
-            .map_err(io_failure)?;
-        }
-        return Ok(Exit::Passed);
+/// `--exit-after-seed`: seeds, says how many and how long, serves nothing.
+fn seed_only(config: &SimulatorConfig, json: bool, out: &mut dyn Write) -> CmdResult {
+    let summary = Simulator::seed_only(config).map_err(failure)?;
+    let secs = summary.elapsed.as_secs_f64();
+    if json {
+        let line = json!({ "seeded": summary.seeded, "seconds": secs });
+        writeln!(out, "{line}").map_err(io_failure)?;
+    } else {
+        writeln!(
+            out,
+            "seeded {} registrations in {secs:.3} s",
+            summary.seeded
+        )
+        .map_err(io_failure)?;
     }
-
-    let runtime = super::runtime()?;
-    runtime.block_on(async {
-        let simulator = Simulator::start(config).await.map_err(failure)?;
-        let facts = simulator.facts();
-        if args.json {
-            writeln!(out, "{}", facts_json(facts, user_credentials)).map_err(io_failure)?;
-        } else {
-            write_facts(out, facts, user_credentials).map_err(io_failure)?;
-        }
-        out.flush().map_err(io_failure)?;
-        simulator.run_until_signal().await.map_err(failure)?;
-        Ok(Exit::Passed)
-    })
+    Ok(Exit::Passed)
 }
 
 fn failure(error: MockError) -> Failure {

@@ -9,9 +9,13 @@
 //! `breaks` text says which).
 //!
 //! There are two kinds, by where they live:
-//! - **rule** defects are consulted by the rules themselves (`state`, and the request handling in
-//!   `server`) at named points: `if self.defects.has(Defect::ForceTrueIgnored)`. One [`Defects`]
-//!   value is stored next to the state; nothing is threaded through the operations.
+//! - **rule** defects are consulted by the rules themselves at named points:
+//!   `if self.defects.has(Defect::ForceTrueIgnored)`. Those that change a data rule (which
+//!   registrations are found, identity merging, one primary device, read-only systemData, a
+//!   registration removed) in `state`; those about hearing a request or answering a write (auth,
+//!   AppCode, flags, attributes, PATCH answers, depersonalize) in `rules`; the body-level ones in
+//!   `validate` and `decode`. One [`Defects`] value is held by the rules (and planted in the
+//!   state); nothing is threaded through the operations.
 //! - **edge** defects change what goes on the wire after the rules have answered (content type,
 //!   error shapes, response fields); they live in `edge` and nowhere else.
 //!

@@ -25,15 +25,6 @@ pub(crate) struct FaultInjector {
     windows: [Mutex<(u64, u32)>; 4],
 }
 
-fn op_index(op: Operation) -> usize {
-    match op {
-        Operation::Get => 0,
-        Operation::Patch => 1,
-        Operation::Personalize => 2,
-        Operation::Depersonalize => 3,
-    }
-}
-
 impl FaultInjector {
     pub fn new(faults: Faults, seed: u64, started: Instant) -> FaultInjector {
         FaultInjector {
@@ -66,7 +57,7 @@ impl FaultInjector {
         let Some(limit) = self.faults.rate_limit.filter(|_| !self.off) else {
             return false;
         };
-        let mut window = self.windows[op_index(op)]
+        let mut window = self.windows[op.index()]
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if window.0 != second {

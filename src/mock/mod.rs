@@ -18,9 +18,31 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Modules: [`config`] (what it is started with), `seed` (deterministic SDK-like data), `state`
-//! (the rules, atomically), `server` (HTTP, errors, admin), `faults` (injection), `wire` (bodies),
-//! [`choices`] (undocumented behaviour, as data).
+//! Modules: [`config`] (what it is started with), `seed` (deterministic SDK-like data),
+//! `catalog` (applications and system-data profiles), `state` (the documented data rules,
+//! atomically, with unkept writes), `rules` ([`Rules`]: a [`SimRequest`] in, a [`SimResponse`]
+//! out, no HTTP; `validate` and `decode` for bodies), `http` (the edge: routing, faults, the
+//! request taken out of HTTP, `body` reading), `response` (every answer rendered in one place),
+//! `admin` (the simulator's own routes), `faults` (injection), `edge` (planted defects on the
+//! wire), `wire` (bodies), [`choices`] (undocumented behaviour, as data).
+//!
+//! # In-process rules
+//!
+//! [`Rules::answer`] answers a [`SimRequest`] as the server would, without a socket:
+//!
+//! ```
+//! use pushcheck::api::Operation;
+//! use pushcheck::mock::{Rules, SimRequest, SimulatorConfig};
+//! use pushcheck::mock::config::{DOC_APP_CODE, LOCAL_API_KEY};
+//! let rules = Rules::new(&SimulatorConfig::default()).unwrap();
+//! let auth = format!("App {LOCAL_API_KEY}");
+//! let get = SimRequest::new(Operation::Get, "8621824C-86B2-41F7-BF6F-20D3B1426005")
+//!     .authorization(&auth)
+//!     .app_code(DOC_APP_CODE);
+//! let answer = rules.answer(&get);
+//! assert_eq!(answer.status(), 200);
+//! assert!(rules.body(&answer).starts_with(b"{\"registrationId\""));
+//! ```
 //!
 //! # Admin surface
 //!
@@ -82,16 +104,23 @@
 //! This module must not print (the CLI renders [`Facts`]), must not import any runner or the
 //! CLI, and must not spell API paths, headers or codes: those come from [`crate::api`].
 
+mod admin;
 mod body;
+mod catalog;
 pub mod choices;
 pub mod config;
+mod decode;
 pub mod defects;
 mod edge;
 mod faults;
+mod http;
+mod request;
+mod response;
+mod rules;
 mod seed;
 mod serve;
-mod server;
 mod state;
+mod validate;
 mod wire;
 
 use std::io;
@@ -103,11 +132,14 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use admin::{ADMIN_DEFAULT_LIMIT, ADMIN_MAX_LIMIT};
 pub use choices::{CHOICES, Choice, choice};
 pub use config::{Application, Faults, SimulatorConfig, Stall, local_credentials};
 pub use defects::{DEFECTS, Defect, DefectInfo, Defects, UnknownDefect};
-pub use server::{ADMIN_DEFAULT_LIMIT, ADMIN_MAX_LIMIT};
-pub use state::InvariantViolation;
+pub use request::{FieldErrors, SimRequest, personalize_flags};
+pub use response::{Refusal, SimResponse};
+pub use rules::Rules;
+pub use state::{InvariantViolation, PersonView, PersonalizeFlags, RegistrationView};
 
 use crate::api::auth::Credentials;
 
@@ -185,18 +217,12 @@ impl Simulator {
     pub async fn start(config: SimulatorConfig) -> Result<RunningSimulator, MockError> {
         config.check().map_err(MockError::Config)?;
         let started = Instant::now();
-        let apps = app_entries(&config);
-        let (seed, count) = (config.seed, config.seed_registrations);
-        let profiles = seed::profiles(seed)?;
-        let (seed_apps, seed_profiles) = (Arc::clone(&apps), Arc::clone(&profiles));
-        let mut state = tokio::task::spawn_blocking(move || {
-            seed::seeded_state(seed_apps, seed_profiles, seed, count)
-        })
-        .await
-        .map_err(|e| MockError::Config(format!("seeding did not finish: {e}")))??;
-        state.plant(config.defects);
-        let seeded = state.len();
-        let sample_registration = state.list(0, 1).1.first().map(|(id, _)| id.to_string());
+        let seeding = config.clone();
+        let rules = tokio::task::spawn_blocking(move || Rules::new(&seeding))
+            .await
+            .map_err(|e| MockError::Config(format!("seeding did not finish: {e}")))??;
+        let (seeded, first) = rules.registrations(0, 1);
+        let sample_registration = first.into_iter().next().map(|(id, _)| id);
         let listener = TcpListener::bind(config.addr)
             .await
             .map_err(|source| MockError::Bind {
@@ -207,26 +233,8 @@ impl Simulator {
             addr: config.addr,
             source,
         })?;
-        let shared = server::Shared::new(
-            state,
-            apps,
-            profiles,
-            &config.credentials,
-            faults::FaultInjector::new(config.faults.clone(), config.seed, started),
-            server::Limits {
-                body: config.body_limit,
-                body_read_timeout: config.body_read_timeout,
-            },
-            config.defects,
-            config.seed,
-            config.seed_registrations,
-        )
-        .map_err(|e| MockError::Fixture {
-            name: "get-response",
-            message: e.to_string(),
-        })?;
-        let shared = Arc::new(shared);
-        let app = server::router(Arc::clone(&shared));
+        let edge = Arc::new(http::Edge::new(rules, &config, started)?);
+        let app = http::router(Arc::clone(&edge));
         let (stop, stopped) = oneshot::channel::<()>();
         let header_read_timeout = config.header_read_timeout;
         let task = tokio::spawn(serve::serve(listener, app, header_read_timeout, stopped));
@@ -243,7 +251,7 @@ impl Simulator {
         };
         Ok(RunningSimulator {
             facts,
-            shared,
+            edge,
             stop: Some(stop),
             task: Some(task),
         })
@@ -253,10 +261,10 @@ impl Simulator {
     pub fn seed_only(config: &SimulatorConfig) -> Result<SeedSummary, MockError> {
         config.check().map_err(MockError::Config)?;
         let started = Instant::now();
-        let profiles = seed::profiles(config.seed)?;
+        let tables = rules::tables(config)?;
         let state = seed::seeded_state(
-            app_entries(config),
-            profiles,
+            tables.apps,
+            tables.profiles,
             config.seed,
             config.seed_registrations,
         )?;
@@ -267,22 +275,11 @@ impl Simulator {
     }
 }
 
-fn app_entries(config: &SimulatorConfig) -> Arc<[state::AppEntry]> {
-    config
-        .applications
-        .iter()
-        .map(|a| state::AppEntry {
-            app_code: a.app_code.clone(),
-            application_id: Arc::from(a.application_id.as_str()),
-        })
-        .collect()
-}
-
 /// A simulator serving in the background. Dropping it stops the server too (without waiting).
 #[derive(Debug)]
 pub struct RunningSimulator {
     facts: Facts,
-    shared: Arc<server::Shared>,
+    edge: Arc<http::Edge>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<io::Result<()>>>,
 }
@@ -305,13 +302,13 @@ impl RunningSimulator {
 
     /// The invariant check of the whole state, in-process (as `GET /__pushcheck/invariants`).
     pub fn invariants(&self) -> Vec<InvariantViolation> {
-        self.shared.invariants()
+        self.edge.rules.invariants().1
     }
 
     /// A page of registration IDs with their application codes, in creation order, and the
     /// total (as `GET /__pushcheck/registrations`).
     pub fn registrations(&self, offset: usize, limit: usize) -> (usize, Vec<(String, String)>) {
-        self.shared.registrations(offset, limit)
+        self.edge.rules.registrations(offset, limit)
     }
 
     /// Stops accepting, lets in-flight requests finish (up to a few seconds), and returns.

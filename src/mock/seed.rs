@@ -11,30 +11,12 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::MockError;
-use super::state::{AppEntry, Registration, State};
+use super::catalog::{AppEntry, SystemProfile};
+use super::state::{Registration, State};
 use crate::api::docs;
 
 /// Number of generated system-data profiles (plus the doc's own one).
 const GENERATED_PROFILES: usize = 512;
-
-/// The read-only, SDK-filled part of `systemData` (everything but `registrationEnabled`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct SystemProfile {
-    pub cloud_type: String,
-    pub notifications_enabled: bool,
-    pub geofencing_sdk: bool,
-    pub sdk_version: String,
-    pub app_version: String,
-    pub os: String,
-    pub os_version: String,
-    pub device_manufacturer: String,
-    pub device_model: String,
-    pub device_secure: bool,
-    pub os_language: String,
-    pub device_timezone_offset: String,
-    pub device_name: String,
-}
 
 /// SplitMix64: tiny, fast, deterministic, good enough for test data and fault draws.
 #[derive(Debug, Clone)]

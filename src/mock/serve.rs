@@ -3,7 +3,7 @@
 //! instead of holding a connection forever (choice `request.read_timeouts`).
 //!
 //! `axum::serve` sets no timer, so hyper's header timeout never fires there; this loop is the
-//! same thing with the timer set. The body read timeout lives with the body reading in `server`.
+//! same thing with the timer set. The body read timeout lives with the body reading in `body`.
 //! This module must not know the API: it serves whatever router it is given.
 
 use std::io;

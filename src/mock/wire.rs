@@ -4,15 +4,15 @@
 //! Field names here are the API's JSON names; the rules about them (types, limits) live in
 //! `schemas/`, and the integration tests validate every body built here against those schemas in
 //! lenient and strict mode. This module must not decide anything: it renders what `state` and
-//! `server` decided.
+//! `rules` decided.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeStruct, Serializer};
 
-use super::seed::SystemProfile;
-use super::state::{AppEntry, AttrValue, Attrs, PersonView, RegistrationView};
+use super::catalog::{AppEntry, SystemProfile};
+use super::state::{AttrValue, Attrs, PersonView, RegistrationView};
 
 /// The immutable tables registration views point into.
 #[derive(Debug, Clone, Copy)]
@@ -217,12 +217,12 @@ impl Serialize for PersonBody<'_> {
         }
         optional!("externalId", &p.external_id);
         st.serialize_field("type", &p.kind)?;
-        optional!("firstName", &p.first_name);
-        optional!("lastName", &p.last_name);
-        optional!("middleName", &p.middle_name);
-        optional!("birthday", &p.birthday);
-        optional!("gender", &p.gender);
-        optional!("tags", &p.tags);
+        optional!("firstName", &p.fields.first_name);
+        optional!("lastName", &p.fields.last_name);
+        optional!("middleName", &p.fields.middle_name);
+        optional!("birthday", &p.fields.birthday);
+        optional!("gender", &p.fields.gender);
+        optional!("tags", &p.fields.tags);
         if p.custom.is_empty() {
             st.skip_field("customAttributes")?;
         } else {

@@ -2,6 +2,10 @@
 //! validated against `schemas/` in lenient and strict mode and pinned by snapshots; the
 //! documented rules, alone and under concurrent load; a table of hostile inputs; faults; the
 //! admin surface; and the CLI run as a real process.
+//!
+//! Requests go through the library's own client (`pushcheck::api::client`), so credentials and
+//! AppCode are sent the one way the contract suite sends them; raw sockets only where the bytes
+//! themselves are the test. The long stories are told as named steps, one `async fn` each.
 
 // Test code: an unwrap that fails is a failed test, with its location.
 #![allow(clippy::unwrap_used)]
@@ -10,18 +14,23 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use pushcheck::api::{APP_CODE_HEADER, Operation, docs, error_code, message_id};
+use pushcheck::api::auth::{Credentials, Secret};
+use pushcheck::api::client::{AppCode, Auth, Call, Client, ClientConfig};
+use pushcheck::api::personalize_flag::{
+    FORCE_DEPERSONALIZE as FORCE, KEEP_AS_LEAD, RETURN_PUSH, SET_DEVICE_AS_PRIMARY as SET_PRIMARY,
+};
+use pushcheck::api::{Operation, docs, error_code, message_id};
+use pushcheck::mock::config::LOCAL_API_KEY;
 use pushcheck::mock::{
     ADMIN_INVARIANTS, ADMIN_REGISTRATIONS, ADMIN_RESET, Application, Faults, RunningSimulator,
-    SimulatorConfig, Stall,
+    SimulatorConfig, Stall, local_credentials,
 };
 use pushcheck::schema::{Mode, registry};
-use reqwest::{Client, Method};
 use serde_json::{Value, json};
 
 use crate::util::{
-    LOCAL_AUTH, run_cli, seeded_registration_ids, simulator_invariants, start_default_simulator,
-    start_simulator,
+    LOCAL_AUTH, run_cli, seeded_registration_ids, simulator_client, simulator_invariants,
+    start_default_simulator, start_simulator,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -48,80 +57,49 @@ impl Answer {
     }
 }
 
-/// A client for one simulator with chosen credentials and AppCode.
-#[derive(Debug, Clone)]
-struct Api {
-    client: Client,
-    base: String,
-    auth: Option<String>,
-    app_code: Option<String>,
+/// Sends `call` with the library's client.
+async fn send(client: &Client, call: Call) -> Answer {
+    let response = client.send(&call).await.expect("simulator answers");
+    let body = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
+    Answer {
+        status: response.status,
+        raw: response.body,
+        body,
+    }
 }
 
-impl Api {
-    fn new(sim: &RunningSimulator) -> Api {
-        Api {
-            client: Client::new(),
-            base: sim.base_url().to_owned(),
-            auth: Some(LOCAL_AUTH.to_owned()),
-            app_code: Some(sim.facts().applications[0].app_code.clone()),
-        }
-    }
+fn get(id: &str) -> Call {
+    Call::new(Operation::Get, id)
+}
 
-    fn with_auth(&self, auth: Option<&str>) -> Api {
-        Api {
-            auth: auth.map(str::to_owned),
-            ..self.clone()
-        }
-    }
+fn patch(id: &str, body: Value) -> Call {
+    Call::new(Operation::Patch, id).json(body)
+}
 
-    fn with_app_code(&self, app_code: Option<&str>) -> Api {
-        Api {
-            app_code: app_code.map(str::to_owned),
-            ..self.clone()
-        }
-    }
+fn personalize(id: &str, body: Value) -> Call {
+    Call::new(Operation::Personalize, id).json(body)
+}
 
-    /// Calls `op` on registration `id`, with `query` (no `?`) and an optional JSON body.
-    async fn call(&self, op: Operation, id: &str, query: &str, body: Option<&Value>) -> Answer {
-        let mut path = op.path(id);
-        if !query.is_empty() {
-            path = format!("{path}?{query}");
-        }
-        let method = Method::from_bytes(op.method().as_bytes()).unwrap();
-        let body = body.map(|b| serde_json::to_vec(b).unwrap());
-        let mut headers = vec![];
-        if body.is_some() {
-            headers.push(("Content-Type", "application/json".to_owned()));
-        }
-        self.send(method, &path, &headers, body).await
-    }
+fn depersonalize(id: &str) -> Call {
+    Call::new(Operation::Depersonalize, id)
+}
 
-    async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        headers: &[(&str, String)],
-        body: Option<Vec<u8>>,
-    ) -> Answer {
-        let mut request = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(auth) = &self.auth {
-            request = request.header("Authorization", auth);
-        }
-        if let Some(code) = &self.app_code {
-            request = request.header(APP_CODE_HEADER, code);
-        }
-        for (name, value) in headers {
-            request = request.header(*name, value);
-        }
-        if let Some(body) = body {
-            request = request.body(body);
-        }
-        let response = request.send().await.expect("simulator answers");
-        let status = response.status().as_u16();
-        let raw = response.bytes().await.expect("body").to_vec();
-        let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
-        Answer { status, raw, body }
-    }
+/// A personalize body with only an identity.
+fn identity(identity: Value) -> Value {
+    json!({ "identity": identity })
+}
+
+/// A request outside the API's operations (no credentials: route and method come first).
+async fn plain(method: reqwest::Method, url: String) -> Answer {
+    let response = reqwest::Client::new()
+        .request(method, url)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let raw = response.bytes().await.unwrap().to_vec();
+    let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+    Answer { status, raw, body }
 }
 
 /// Every body must follow its schema in both modes.
@@ -165,15 +143,48 @@ macro_rules! snapshot {
     };
 }
 
-/// A simulator with the doc's application and a second one, `other-app`.
-async fn two_app_simulator(seeded: usize) -> RunningSimulator {
-    start_simulator(SimulatorConfig {
-        applications: vec![Application::doc(), Application::from_code("other-app")],
-        seed_registrations: seeded,
-        seed: 42,
-        ..SimulatorConfig::default()
-    })
-    .await
+/// A simulator with the doc's application and a second one, `other-app`, the library's client
+/// for the first, and the registration IDs of each.
+struct TwoApps {
+    sim: RunningSimulator,
+    client: Client,
+    ids: Vec<String>,
+    other_ids: Vec<String>,
+}
+
+impl TwoApps {
+    async fn start(seeded: usize) -> TwoApps {
+        let sim = start_simulator(SimulatorConfig {
+            applications: vec![Application::doc(), Application::from_code("other-app")],
+            seed_registrations: seeded,
+            seed: 42,
+            ..SimulatorConfig::default()
+        })
+        .await;
+        let client = simulator_client(&sim);
+        let ids = ids_of_app(sim.base_url(), &sim.facts().applications[0].app_code).await;
+        let other_ids = ids_of_app(sim.base_url(), "other-app").await;
+        TwoApps {
+            sim,
+            client,
+            ids,
+            other_ids,
+        }
+    }
+
+    async fn send(&self, call: Call) -> Answer {
+        send(&self.client, call).await
+    }
+
+    /// The same call with the second application's AppCode.
+    async fn send_as_other(&self, call: Call) -> Answer {
+        self.send(call.app_code(AppCode::With("other-app".into())))
+            .await
+    }
+
+    async fn assert_invariants_hold(&self) {
+        assert!(simulator_invariants(self.sim.base_url()).await.is_empty());
+    }
 }
 
 /// Registration IDs of the feed that belong to `app_code`.
@@ -197,8 +208,11 @@ fn doc_json(name: &str) -> Value {
     serde_json::from_str(docs::example(name).unwrap().json).unwrap()
 }
 
-fn personalize_body(identity: Value) -> Value {
-    json!({ "identity": identity })
+/// The `contactInformation.push` list of a personalize answer.
+fn push_list(answer: &Answer) -> &Vec<Value> {
+    answer.body["contactInformation"]["push"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no push list: {answer:?}"))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -206,179 +220,180 @@ fn personalize_body(identity: Value) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_success_answer_follows_its_schema() {
-    let sim = two_app_simulator(20).await;
-    let api = Api::new(&sim);
-    let ids = ids_of_app(sim.base_url(), &sim.facts().applications[0].app_code).await;
-    let id = &ids[1];
+    let world = TwoApps::start(20).await;
+    let id = &world.ids[1];
+    get_patch_personalize_depersonalize_succeed(&world, id).await;
+    the_doc_requests_give_the_doc_answers(&world).await;
+    world.assert_invariants_hold().await;
+}
 
-    let get = api.call(Operation::Get, id, "", None).await;
-    expect(&get, 200, "push-registration");
-    snapshot!("get_ok", &get.body);
+/// Each operation's 200, validated and pinned.
+async fn get_patch_personalize_depersonalize_succeed(world: &TwoApps, id: &str) {
+    let answer = world.send(get(id)).await;
+    expect(&answer, 200, "push-registration");
+    snapshot!("get_ok", &answer.body);
 
-    let patch = api
-        .call(
-            Operation::Patch,
+    let answer = world
+        .send(patch(
             id,
-            "",
-            Some(&json!({
+            json!({
                 "isPrimary": true,
                 "systemData": { "registrationEnabled": false },
                 "additionalData": { "receiveOTP": true, "tier": "gold", "visits": 3, "since": "2024-02-29" }
-            })),
+            }),
+        ))
+        .await;
+    expect(&answer, 200, "push-registration");
+    assert_eq!(answer.body["isPrimary"], true);
+    assert_eq!(answer.body["systemData"]["registrationEnabled"], false);
+    snapshot!("patch_ok", &answer.body);
+
+    let call = personalize(
+        id,
+        json!({
+            "identity": { "phoneNumber": "79810000000", "email": "my.email@gmail.com", "externalId": "jdoe" },
+            "attributes": {
+                "firstName": "John", "lastName": "Doe", "middleName": "Q", "birthday": "1985-07-12",
+                "gender": "MALE", "tags": ["Pizza", "Sports"], "customAttributes": { "vip": true }
+            }
+        }),
+    );
+    let answer = world
+        .send(
+            call.flag(FORCE, true)
+                .flag(RETURN_PUSH, true)
+                .flag(SET_PRIMARY, true),
         )
         .await;
-    expect(&patch, 200, "push-registration");
-    assert_eq!(patch.body["isPrimary"], true);
-    assert_eq!(patch.body["systemData"]["registrationEnabled"], false);
-    snapshot!("patch_ok", &patch.body);
+    expect(&answer, 200, "personalize-response");
+    assert_eq!(answer.body["type"], "CUSTOMER");
+    assert_eq!(push_list(&answer)[0]["isPrimary"], true);
+    snapshot!("personalize_ok", &answer.body);
 
-    let personalize = api
-        .call(
-            Operation::Personalize,
-            id,
-            "forceDepersonalize=true&returnPush=true&setDeviceAsPrimary=true",
-            Some(&json!({
-                "identity": { "phoneNumber": "79810000000", "email": "my.email@gmail.com", "externalId": "jdoe" },
-                "attributes": {
-                    "firstName": "John", "lastName": "Doe", "middleName": "Q", "birthday": "1985-07-12",
-                    "gender": "MALE", "tags": ["Pizza", "Sports"], "customAttributes": { "vip": true }
-                }
-            })),
-        )
-        .await;
-    expect(&personalize, 200, "personalize-response");
-    assert_eq!(personalize.body["type"], "CUSTOMER");
-    assert_eq!(
-        personalize.body["contactInformation"]["push"][0]["isPrimary"],
-        true
-    );
-    snapshot!("personalize_ok", &personalize.body);
+    let answer = world.send(depersonalize(id)).await;
+    assert_eq!(answer.status, 200);
+    assert!(answer.raw.is_empty(), "depersonalize answers an empty body");
+}
 
-    let depersonalize = api.call(Operation::Depersonalize, id, "", None).await;
-    assert_eq!(depersonalize.status, 200);
-    assert!(
-        depersonalize.raw.is_empty(),
-        "depersonalize answers an empty body"
-    );
-
-    // The doc's own requests, replayed on the doc's registration, give the doc's answers.
+/// The doc's own requests, replayed on the doc's registration, give the doc's answers.
+async fn the_doc_requests_give_the_doc_answers(world: &TwoApps) {
     let doc_id = "8621824C-86B2-41F7-BF6F-20D3B1426005";
-    let get = api.call(Operation::Get, doc_id, "", None).await;
-    assert_eq!(get.body, doc_json("get-response"));
-    let patch = api
-        .call(
-            Operation::Patch,
-            doc_id,
-            "",
-            Some(&doc_json("patch-request")),
-        )
-        .await;
+    let answer = world.send(get(doc_id)).await;
+    assert_eq!(answer.body, doc_json("get-response"));
+    let answer = world.send(patch(doc_id, doc_json("patch-request"))).await;
     assert_eq!(
-        patch.body,
+        answer.body,
         doc_json("patch-response"),
         "the isPrmary typo is ignored"
     );
-    let personalize = api
-        .call(
-            Operation::Personalize,
-            doc_id,
-            "forceDepersonalize=true",
-            Some(&doc_json("personalize-request")),
-        )
-        .await;
-    expect(&personalize, 200, "personalize-response");
-    assert_eq!(personalize.body["tags"], json!(["Pizza", "Sports"]));
-    assert!(simulator_invariants(sim.base_url()).await.is_empty());
+    let call = personalize(doc_id, doc_json("personalize-request")).flag(FORCE, true);
+    let answer = world.send(call).await;
+    expect(&answer, 200, "personalize-response");
+    assert_eq!(answer.body["tags"], json!(["Pizza", "Sports"]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_error_answer_follows_its_schema() {
-    let sim = two_app_simulator(20).await;
-    let api = Api::new(&sim);
-    let ids = ids_of_app(sim.base_url(), &sim.facts().applications[0].app_code).await;
-    let other_ids = ids_of_app(sim.base_url(), "other-app").await;
-    let id = &ids[1];
+    let world = TwoApps::start(20).await;
+    let id = &world.ids[1];
+    wrong_credentials_are_401(&world, id).await;
+    every_local_credential_is_accepted(&world, id).await;
+    app_code_missing_or_unknown_is_48001_48012(&world, id).await;
+    unknown_or_foreign_registrations_are_48013(&world).await;
+    invalid_bodies_name_their_fields(&world, id).await;
+    personalize_conflicts_are_400_with_their_message_id(&world).await;
+    routes_methods_and_sizes_are_404_405_413(&world, id).await;
+    world.assert_invariants_hold().await;
+}
 
-    let answer = api.with_auth(None).call(Operation::Get, id, "", None).await;
+async fn wrong_credentials_are_401(world: &TwoApps, id: &str) {
+    let answer = world.send(get(id).auth(Auth::Omitted)).await;
     expect(&answer, 401, "error-legacy");
     assert_eq!(answer.message_id(), message_id::UNAUTHORIZED);
     snapshot!("unauthorized", &answer.body);
     for wrong in [
-        "App nope",
-        "Basic cHVzaGNoZWNrOm5vcGU=",
-        "Bearer",
-        "pushcheck-local-key",
-        "",
+        Credentials::ApiKey(Secret::new("nope")),
+        Credentials::Basic {
+            username: "pushcheck".into(),
+            password: Secret::new("nope"),
+        },
     ] {
-        let answer = api
-            .with_auth(Some(wrong))
-            .call(Operation::Get, id, "", None)
-            .await;
+        let answer = world.send(get(id).auth(Auth::With(wrong))).await;
         expect(&answer, 401, "error-legacy");
     }
-    for scheme in [
-        "Basic cHVzaGNoZWNrOnB1c2hjaGVjaw==",
-        "IBSSO pushcheck-local-ibsso",
-        "Bearer pushcheck-local-bearer",
-        "app pushcheck-local-key",
+    // Values no `Credentials` can spell go out raw.
+    let path = Operation::Get.path(id);
+    for (auth, status) in [
+        ("Bearer", 401),
+        ("pushcheck-local-key", 401),
+        ("", 401),
+        ("app pushcheck-local-key", 200),
     ] {
-        let answer = api
-            .with_auth(Some(scheme))
-            .call(Operation::Get, id, "", None)
-            .await;
+        let (got, body) = raw_request(world.sim.addr(), http_as(auth, "GET", &path, "", b"")).await;
+        assert_eq!(got, status, "Authorization: {auth:?}");
+        let schema = if status == 200 {
+            "push-registration"
+        } else {
+            "error-legacy"
+        };
+        assert_valid(schema, &serde_json::from_slice(&body).unwrap());
+    }
+}
+
+async fn every_local_credential_is_accepted(world: &TwoApps, id: &str) {
+    for credentials in local_credentials() {
+        let scheme = credentials.scheme();
+        let answer = world.send(get(id).auth(Auth::With(credentials))).await;
+        assert_eq!(answer.status, 200, "{scheme}");
         expect(&answer, 200, "push-registration");
     }
+}
 
-    let answer = api
-        .with_app_code(None)
-        .call(Operation::Get, id, "", None)
-        .await;
+async fn app_code_missing_or_unknown_is_48001_48012(world: &TwoApps, id: &str) {
+    let answer = world.send(get(id).app_code(AppCode::Omitted)).await;
     expect(&answer, 400, "error-push");
     assert_eq!(answer.error_code(), error_code::APP_CODE_MISSING);
     snapshot!("app_code_missing", &answer.body);
 
-    let answer = api
-        .with_app_code(Some("no-such-app"))
-        .call(Operation::Get, id, "", None)
+    let answer = world
+        .send(get(id).app_code(AppCode::With("no-such-app".into())))
         .await;
     expect(&answer, 400, "error-push");
     assert_eq!(answer.error_code(), error_code::APPLICATION_NOT_FOUND);
     snapshot!("application_not_found", &answer.body);
+}
 
+async fn unknown_or_foreign_registrations_are_48013(world: &TwoApps) {
     for op in Operation::ALL {
-        let body = op
-            .request_schema()
-            .map(|_| json!({ "identity": { "phoneNumber": "1" } }));
-        let answer = api
-            .call(op, "no-such-registration", "", body.as_ref())
-            .await;
+        let call = |id: &str| {
+            let call = Call::new(op, id);
+            match op.request_schema() {
+                Some(_) => call.json(identity(json!({ "phoneNumber": "1" }))),
+                None => call,
+            }
+        };
+        let answer = world.send(call("no-such-registration")).await;
         expect(&answer, 400, "error-push");
         assert_eq!(
             answer.error_code(),
             error_code::REGISTRATION_NOT_FOUND,
             "{op:?}"
         );
-        let answer = api.call(op, &other_ids[0], "", body.as_ref()).await;
+        let answer = world.send(call(&world.other_ids[0])).await;
         assert_eq!(
             answer.error_code(),
             error_code::REGISTRATION_NOT_FOUND,
             "{op:?} of another application"
         );
     }
-    let answer = api
-        .call(Operation::Get, "no-such-registration", "", None)
-        .await;
+    let answer = world.send(get("no-such-registration")).await;
     snapshot!("registration_not_found", &answer.body);
+}
 
+async fn invalid_bodies_name_their_fields(world: &TwoApps, id: &str) {
     let long_name = "n".repeat(257);
-    let answer = api
-        .call(
-            Operation::Patch,
-            id,
-            "",
-            Some(&json!({ "isPrimary": "yes", "additionalData": { long_name: 1, "big": "v".repeat(4097), "bad": { "nested": 1 } } })),
-        )
-        .await;
+    let body = json!({ "isPrimary": "yes", "additionalData": { long_name: 1, "big": "v".repeat(4097), "bad": { "nested": 1 } } });
+    let answer = world.send(patch(id, body)).await;
     expect(&answer, 400, "error-legacy");
     let fields = &answer.body["requestError"]["serviceException"]["validationErrors"];
     for field in ["/isPrimary", "/additionalData/big", "/additionalData/bad"] {
@@ -393,37 +408,26 @@ async fn every_error_answer_follows_its_schema() {
     );
     snapshot!("validation_error", &answer.body);
 
-    let answer = api
-        .send(
-            Method::PATCH,
-            &Operation::Patch.path(id),
-            &[("Content-Type", "application/json".into())],
-            Some(b"{\"isPrimary\": tru".to_vec()),
-        )
-        .await;
+    let malformed = Call::new(Operation::Patch, id).raw("application/json", b"{\"isPrimary\": tru");
+    let answer = world.send(malformed).await;
     expect(&answer, 400, "error-legacy");
     snapshot!("malformed_json", &answer.body);
+}
 
-    // Personalize conflicts.
-    let p = |identity: Value| personalize_body(identity);
-    let ok = api
-        .call(
-            Operation::Personalize,
-            &ids[2],
-            "",
-            Some(&p(json!({ "phoneNumber": "111", "externalId": "ext-a" }))),
-        )
-        .await;
-    expect(&ok, 200, "personalize-response");
-    let ok = api
-        .call(
-            Operation::Personalize,
-            &ids[3],
-            "",
-            Some(&p(json!({ "email": "b@example.com" }))),
-        )
-        .await;
-    expect(&ok, 200, "personalize-response");
+async fn personalize_conflicts_are_400_with_their_message_id(world: &TwoApps) {
+    let ids = &world.ids;
+    let first = identity(json!({ "phoneNumber": "111", "externalId": "ext-a" }));
+    expect(
+        &world.send(personalize(&ids[2], first)).await,
+        200,
+        "personalize-response",
+    );
+    let second = identity(json!({ "email": "b@example.com" }));
+    expect(
+        &world.send(personalize(&ids[3], second)).await,
+        200,
+        "personalize-response",
+    );
     let cases = [
         (
             "ambiguous",
@@ -456,37 +460,31 @@ async fn every_error_answer_follows_its_schema() {
             message_id::EMAIL_INVALID,
         ),
     ];
-    for (name, id, identity, expected) in cases {
-        let answer = api
-            .call(Operation::Personalize, id, "", Some(&p(identity)))
-            .await;
+    for (name, id, body, expected) in cases {
+        let answer = world.send(personalize(id, identity(body))).await;
         expect(&answer, 400, "error-legacy");
         assert_eq!(answer.message_id(), expected, "{name}");
         snapshot!(format!("personalize_{name}"), &answer.body);
     }
+}
 
-    let answer = api.send(Method::GET, "/people/2/persons", &[], None).await;
+async fn routes_methods_and_sizes_are_404_405_413(world: &TwoApps, id: &str) {
+    let base = world.sim.base_url();
+    let answer = plain(reqwest::Method::GET, format!("{base}/people/2/persons")).await;
     expect(&answer, 404, "error-legacy");
     assert_eq!(answer.message_id(), message_id::NOT_FOUND);
     snapshot!("not_found", &answer.body);
 
-    let answer = api
-        .send(Method::DELETE, &Operation::Get.path(id), &[], None)
-        .await;
+    let url = format!("{base}{}", Operation::Get.path(id));
+    let answer = plain(reqwest::Method::DELETE, url).await;
     expect(&answer, 405, "error-legacy");
     snapshot!("method_not_allowed", &answer.body);
 
-    let answer = api
-        .send(
-            Method::PATCH,
-            &Operation::Patch.path(id),
-            &[("Content-Type", "application/json".into())],
-            Some(vec![b' '; 2 * 1024 * 1024]),
-        )
-        .await;
+    let too_large =
+        Call::new(Operation::Patch, id).raw("application/json", vec![b' '; 2 * 1024 * 1024]);
+    let answer = world.send(too_large).await;
     expect(&answer, 413, "error-legacy");
     snapshot!("payload_too_large", &answer.body);
-    assert!(simulator_invariants(sim.base_url()).await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -507,11 +505,11 @@ async fn injected_faults_answer_429_and_500_in_documented_shapes() {
         })
         .await;
         let id = limited.facts().sample_registration.clone().unwrap();
-        let api = Api::new(&limited);
+        let client = simulator_client(&limited);
         let mut statuses = Vec::new();
         let mut too_many = None;
         for _ in 0..5 {
-            let answer = api.call(Operation::Get, &id, "", None).await;
+            let answer = send(&client, get(&id)).await;
             statuses.push(answer.status);
             if answer.status == 429 {
                 too_many = Some(answer);
@@ -527,9 +525,7 @@ async fn injected_faults_answer_429_and_500_in_documented_shapes() {
     expect(&too_many, 429, "error-api");
     snapshot!("too_many_requests", &too_many.body);
     // The limit is per operation: depersonalize still has its budget.
-    let answer = Api::new(&limited)
-        .call(Operation::Depersonalize, &id, "", None)
-        .await;
+    let answer = send(&simulator_client(&limited), depersonalize(&id)).await;
     assert_eq!(answer.status, 200);
 
     let failing = start_simulator(SimulatorConfig {
@@ -541,7 +537,7 @@ async fn injected_faults_answer_429_and_500_in_documented_shapes() {
         ..SimulatorConfig::default()
     })
     .await;
-    let answer = Api::new(&failing).call(Operation::Get, &id, "", None).await;
+    let answer = send(&simulator_client(&failing), get(&id)).await;
     expect(&answer, 500, "error-legacy");
     assert_eq!(answer.message_id(), message_id::GENERAL_ERROR);
     snapshot!("general_error", &answer.body);
@@ -552,208 +548,139 @@ async fn injected_faults_answer_429_and_500_in_documented_shapes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn personalize_groups_moves_and_promotes_as_documented() {
-    let sim = two_app_simulator(30).await;
-    let api = Api::new(&sim);
-    let ids = ids_of_app(sim.base_url(), &sim.facts().applications[0].app_code).await;
-    let other = ids_of_app(sim.base_url(), "other-app").await;
-    let other_api = api.with_app_code(Some("other-app"));
+    let world = TwoApps::start(30).await;
+    let phone = identity(json!({ "phoneNumber": "385911111111" }));
+    the_same_phone_on_two_devices_is_one_person(&world, &phone).await;
+    return_push_lists_only_the_app_codes_devices(&world, &phone).await;
+    a_person_has_one_primary_device(&world, &phone).await;
+    a_null_external_id_is_json_null(&world).await;
+    a_bound_device_moves_only_with_force_depersonalize(&world).await;
+    attributes_replace_fields_and_merge_custom(&world).await;
+    depersonalize_detaches_and_keeps_the_person(&world).await;
+    patch_merges_additional_data_and_ignores_read_only_fields(&world).await;
+    world.assert_invariants_hold().await;
+}
 
-    // Two devices personalized with the same phone number end up under one person.
-    let body = personalize_body(json!({ "phoneNumber": "385911111111" }));
-    api.call(Operation::Personalize, &ids[0], "", Some(&body))
-        .await;
-    let answer = api
-        .call(
-            Operation::Personalize,
-            &ids[1],
-            "returnPush=true",
-            Some(&body),
-        )
-        .await;
+/// Two devices personalized with the same phone number end up under one person.
+async fn the_same_phone_on_two_devices_is_one_person(world: &TwoApps, phone: &Value) {
+    world.send(personalize(&world.ids[0], phone.clone())).await;
+    let call = personalize(&world.ids[1], phone.clone()).flag(RETURN_PUSH, true);
+    let answer = world.send(call).await;
     expect(&answer, 200, "personalize-response");
-    let push = answer.body["contactInformation"]["push"]
-        .as_array()
-        .unwrap();
-    assert_eq!(push.len(), 2, "{answer:?}");
-    // A device of another application joins the same person, but returnPush lists only the
-    // AppCode's application (choice personalize.return_push_same_application).
-    let answer = other_api
-        .call(
-            Operation::Personalize,
-            &other[0],
-            "returnPush=true",
-            Some(&body),
-        )
-        .await;
-    assert_eq!(
-        answer.body["contactInformation"]["push"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(push_list(&answer).len(), 2, "{answer:?}");
+}
 
-    // setDeviceAsPrimary makes one primary and clears the others; PATCH isPrimary does the same.
-    api.call(
-        Operation::Personalize,
-        &ids[0],
-        "setDeviceAsPrimary=true",
-        Some(&body),
-    )
-    .await;
-    let answer = api
-        .call(
-            Operation::Personalize,
-            &ids[1],
-            "setDeviceAsPrimary=true&returnPush=true",
-            Some(&body),
-        )
-        .await;
-    let primaries: Vec<bool> = answer.body["contactInformation"]["push"]
-        .as_array()
-        .unwrap()
+/// A device of another application joins the same person, but returnPush lists only the
+/// AppCode's application (choice personalize.return_push_same_application).
+async fn return_push_lists_only_the_app_codes_devices(world: &TwoApps, phone: &Value) {
+    let call = personalize(&world.other_ids[0], phone.clone()).flag(RETURN_PUSH, true);
+    let answer = world.send_as_other(call).await;
+    assert_eq!(push_list(&answer).len(), 1);
+}
+
+/// setDeviceAsPrimary makes one primary and clears the others; PATCH isPrimary does the same.
+async fn a_person_has_one_primary_device(world: &TwoApps, phone: &Value) {
+    let ids = &world.ids;
+    let call = personalize(&ids[0], phone.clone()).flag(SET_PRIMARY, true);
+    world.send(call).await;
+    let call = personalize(&ids[1], phone.clone())
+        .flag(SET_PRIMARY, true)
+        .flag(RETURN_PUSH, true);
+    let answer = world.send(call).await;
+    let primaries = push_list(&answer)
         .iter()
-        .map(|r| r["isPrimary"] == true)
-        .collect();
-    assert_eq!(primaries.iter().filter(|p| **p).count(), 1, "{answer:?}");
-    api.call(
-        Operation::Patch,
-        &ids[0],
-        "",
-        Some(&json!({ "isPrimary": true })),
-    )
-    .await;
-    assert_eq!(
-        api.call(Operation::Get, &ids[1], "", None).await.body["isPrimary"],
-        false
-    );
-
-    // "null" externalIds are JSON null; phone plus "Null" still identifies by phone.
-    let answer = api
-        .call(
-            Operation::Personalize,
-            &ids[0],
-            "",
-            Some(&personalize_body(
-                json!({ "phoneNumber": "385911111111", "externalId": "Null" }),
-            )),
-        )
+        .filter(|r| r["isPrimary"] == true)
+        .count();
+    assert_eq!(primaries, 1, "{answer:?}");
+    world
+        .send(patch(&ids[0], json!({ "isPrimary": true })))
         .await;
+    assert_eq!(world.send(get(&ids[1])).await.body["isPrimary"], false);
+}
+
+/// "null" externalIds are JSON null; phone plus "Null" still identifies by phone.
+async fn a_null_external_id_is_json_null(world: &TwoApps) {
+    let body = identity(json!({ "phoneNumber": "385911111111", "externalId": "Null" }));
+    let answer = world.send(personalize(&world.ids[0], body)).await;
     expect(&answer, 200, "personalize-response");
     assert!(answer.body.get("externalId").is_none(), "{answer:?}");
+}
 
-    // A bound device needs forceDepersonalize to move; with it, it moves and is not primary.
-    let elsewhere = personalize_body(json!({ "email": "new.person@example.com" }));
-    let answer = api
-        .call(Operation::Personalize, &ids[0], "", Some(&elsewhere))
-        .await;
+/// A bound device needs forceDepersonalize to move; with it, it moves and is not primary.
+async fn a_bound_device_moves_only_with_force_depersonalize(world: &TwoApps) {
+    let id = &world.ids[0];
+    let elsewhere = identity(json!({ "email": "new.person@example.com" }));
+    let answer = world.send(personalize(id, elsewhere.clone())).await;
     assert_eq!(answer.message_id(), message_id::PERSONALIZATION_IMPOSSIBLE);
-    let answer = api
-        .call(
-            Operation::Personalize,
-            &ids[0],
-            "forceDepersonalize=true&returnPush=true&keepAsLead=true",
-            Some(&elsewhere),
-        )
-        .await;
+    let call = personalize(id, elsewhere.clone())
+        .flag(FORCE, true)
+        .flag(RETURN_PUSH, true)
+        .flag(KEEP_AS_LEAD, true);
+    let answer = world.send(call).await;
     expect(&answer, 200, "personalize-response");
     assert_eq!(
         answer.body["type"], "LEAD",
         "keepAsLead keeps a new person a LEAD"
     );
-    assert_eq!(
-        answer.body["contactInformation"]["push"][0]["isPrimary"],
-        false
-    );
-    assert_eq!(
-        api.call(Operation::Get, &ids[0], "", None).await.body["isPrimary"],
-        false
-    );
-    let answer = api
-        .call(Operation::Personalize, &ids[0], "", Some(&elsewhere))
-        .await;
+    assert_eq!(push_list(&answer)[0]["isPrimary"], false);
+    assert_eq!(world.send(get(id)).await.body["isPrimary"], false);
+    let answer = world.send(personalize(id, elsewhere)).await;
     assert_eq!(
         answer.body["type"], "CUSTOMER",
         "without keepAsLead a LEAD is promoted"
     );
+}
 
-    // Attributes: fields and tags replaced, customAttributes merged.
-    let with = |attributes: Value| json!({ "identity": { "email": "new.person@example.com" }, "attributes": attributes });
-    api.call(
-        Operation::Personalize,
-        &ids[0],
-        "",
-        Some(&with(
-            json!({ "firstName": "Ana", "tags": ["a", "b"], "customAttributes": { "x": 1 } }),
-        )),
-    )
-    .await;
-    let answer = api
-        .call(
-            Operation::Personalize,
-            &ids[0],
-            "",
-            Some(&with(
-                json!({ "tags": ["c"], "customAttributes": { "y": "2" } }),
-            )),
-        )
-        .await;
+/// A personalize body for the person of `new.person@example.com` with `attributes`.
+fn new_person_with(attributes: Value) -> Value {
+    json!({ "identity": { "email": "new.person@example.com" }, "attributes": attributes })
+}
+
+/// Attributes: fields and tags replaced, customAttributes merged.
+async fn attributes_replace_fields_and_merge_custom(world: &TwoApps) {
+    let id = &world.ids[0];
+    let first = json!({ "firstName": "Ana", "tags": ["a", "b"], "customAttributes": { "x": 1 } });
+    world.send(personalize(id, new_person_with(first))).await;
+    let second = json!({ "tags": ["c"], "customAttributes": { "y": "2" } });
+    let answer = world.send(personalize(id, new_person_with(second))).await;
     assert_eq!(answer.body["firstName"], "Ana");
     assert_eq!(answer.body["tags"], json!(["c"]));
     assert_eq!(answer.body["customAttributes"], json!({ "x": 1, "y": "2" }));
+}
 
-    // Depersonalize detaches; the person stays and is found again by its identity.
-    let answer = api.call(Operation::Depersonalize, &ids[0], "", None).await;
-    assert_eq!(answer.status, 200);
-    assert_eq!(
-        api.call(Operation::Depersonalize, &ids[0], "", None)
-            .await
-            .status,
-        200
-    );
-    let answer = api
-        .call(
-            Operation::Personalize,
-            &ids[2],
-            "returnPush=true",
-            Some(&with(json!({}))),
-        )
-        .await;
+/// Depersonalize detaches; the person stays and is found again by its identity.
+async fn depersonalize_detaches_and_keeps_the_person(world: &TwoApps) {
+    let ids = &world.ids;
+    assert_eq!(world.send(depersonalize(&ids[0])).await.status, 200);
+    assert_eq!(world.send(depersonalize(&ids[0])).await.status, 200);
+    let call = personalize(&ids[2], new_person_with(json!({}))).flag(RETURN_PUSH, true);
+    let answer = world.send(call).await;
     assert_eq!(answer.body["firstName"], "Ana");
-    assert_eq!(
-        answer.body["contactInformation"]["push"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(push_list(&answer).len(), 1);
+}
 
-    // PATCH merges additionalData and ignores read-only fields.
-    api.call(
-        Operation::Patch,
-        &ids[3],
-        "",
-        Some(&json!({ "additionalData": { "a": 1 } })),
-    )
-    .await;
-    let answer = api
-        .call(Operation::Patch, &ids[3], "", Some(&json!({ "registrationId": "hijack", "applicationId": "X", "systemData": { "os": "iOS" }, "additionalData": { "b": true } })))
+/// PATCH merges additionalData and ignores read-only fields.
+async fn patch_merges_additional_data_and_ignores_read_only_fields(world: &TwoApps) {
+    let id = &world.ids[3];
+    world
+        .send(patch(id, json!({ "additionalData": { "a": 1 } })))
         .await;
+    let body = json!({ "registrationId": "hijack", "applicationId": "X", "systemData": { "os": "iOS" }, "additionalData": { "b": true } });
+    let answer = world.send(patch(id, body)).await;
     expect(&answer, 200, "push-registration");
     assert_eq!(answer.body["additionalData"], json!({ "a": 1, "b": true }));
-    assert_eq!(answer.body["registrationId"], ids[3].as_str());
+    assert_eq!(answer.body["registrationId"], id.as_str());
     assert_ne!(answer.body["applicationId"], "X");
-    assert!(simulator_invariants(sim.base_url()).await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_writers_never_break_an_invariant() {
     let sim = start_default_simulator(40).await;
-    let api = Api::new(&sim);
+    let client = simulator_client(&sim);
     let ids = seeded_registration_ids(sim.base_url(), 40).await;
     let mut tasks = Vec::new();
     for task in 0..32u64 {
-        let api = api.clone();
+        let client = client.clone();
         let ids = ids.clone();
         tasks.push(tokio::spawn(async move {
             let mut state = task.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
@@ -766,7 +693,7 @@ async fn concurrent_writers_never_break_an_invariant() {
             let mut statuses = Vec::new();
             for _ in 0..40 {
                 let id = &ids[next(12) as usize];
-                let answer = match next(4) {
+                let call = match next(4) {
                     0 | 1 => {
                         let mut identity = serde_json::Map::new();
                         if next(2) == 0 {
@@ -780,30 +707,14 @@ async fn concurrent_writers_never_break_an_invariant() {
                         if identity.is_empty() || next(3) == 0 {
                             identity.insert("externalId".into(), json!(format!("ext-{}", next(6))));
                         }
-                        let query = format!(
-                            "forceDepersonalize={}&setDeviceAsPrimary={}",
-                            next(2) == 0,
-                            next(2) == 0
-                        );
-                        api.call(
-                            Operation::Personalize,
-                            id,
-                            &query,
-                            Some(&json!({ "identity": identity })),
-                        )
-                        .await
+                        personalize(id, json!({ "identity": identity }))
+                            .flag(FORCE, next(2) == 0)
+                            .flag(SET_PRIMARY, next(2) == 0)
                     }
-                    2 => api.call(Operation::Depersonalize, id, "", None).await,
-                    _ => {
-                        api.call(
-                            Operation::Patch,
-                            id,
-                            "",
-                            Some(&json!({ "isPrimary": next(2) == 0 })),
-                        )
-                        .await
-                    }
+                    2 => depersonalize(id),
+                    _ => patch(id, json!({ "isPrimary": next(2) == 0 })),
                 };
+                let answer = send(&client, call).await;
                 statuses.push((answer.status, answer.message_id().to_owned()));
             }
             statuses
@@ -958,7 +869,7 @@ async fn hostile_input_gets_a_documented_answer_never_a_500() {
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
     // Still serving, state intact.
-    let answer = Api::new(&sim).call(Operation::Get, &id, "", None).await;
+    let answer = send(&simulator_client(&sim), get(&id)).await;
     expect(&answer, 200, "push-registration");
     assert!(simulator_invariants(sim.base_url()).await.is_empty());
 }
@@ -978,53 +889,54 @@ async fn dropped_writes_and_broken_responses_are_injected() {
         ..SimulatorConfig::default()
     })
     .await;
-    let api = Api::new(&sim);
+    let client = simulator_client(&sim);
     let id = seeded_registration_ids(sim.base_url(), 2).await.remove(1);
-    let answer = api
-        .call(
-            Operation::Patch,
-            &id,
-            "",
-            Some(&json!({ "additionalData": { "lost": true } })),
-        )
-        .await;
+    a_dropped_patch_is_acknowledged_but_not_stored(&client, &id).await;
+    broken_registrations_lack_their_application_id(&client, &id).await;
+    a_dropped_personalize_is_not_stored_either(&client, &id).await;
+}
+
+async fn a_dropped_patch_is_acknowledged_but_not_stored(client: &Client, id: &str) {
+    let answer = send(
+        client,
+        patch(id, json!({ "additionalData": { "lost": true } })),
+    )
+    .await;
     assert_eq!(answer.status, 200);
     assert_eq!(
         answer.body["additionalData"]["lost"], true,
         "acknowledged as written"
     );
-    let answer = api.call(Operation::Get, &id, "", None).await;
+    let answer = send(client, get(id)).await;
     assert!(
         answer.body.get("additionalData").is_none(),
         "but not stored: {answer:?}"
     );
+}
+
+async fn broken_registrations_lack_their_application_id(client: &Client, id: &str) {
+    let answer = send(client, get(id)).await;
     let violations = registry()
         .validate("push-registration", Mode::Lenient, &answer.body)
         .unwrap();
     assert_eq!(violations.len(), 1, "{violations:?}");
     assert_eq!(violations[0].instance_path, "/applicationId");
-    let answer = api
-        .call(
-            Operation::Personalize,
-            &id,
-            "returnPush=true",
-            Some(&personalize_body(json!({ "phoneNumber": "1" }))),
-        )
-        .await;
+    let call = personalize(id, identity(json!({ "phoneNumber": "1" }))).flag(RETURN_PUSH, true);
+    let answer = send(client, call).await;
     assert_eq!(answer.status, 200);
     assert!(
         !registry()
             .is_valid("personalize-response", Mode::Lenient, &answer.body)
             .unwrap()
     );
-    let answer = api
-        .call(
-            Operation::Personalize,
-            &id,
-            "",
-            Some(&personalize_body(json!({ "phoneNumber": "2" }))),
-        )
-        .await;
+}
+
+async fn a_dropped_personalize_is_not_stored_either(client: &Client, id: &str) {
+    let answer = send(
+        client,
+        personalize(id, identity(json!({ "phoneNumber": "2" }))),
+    )
+    .await;
     assert_eq!(
         answer.status, 200,
         "the first personalize was not stored either"
@@ -1048,9 +960,9 @@ async fn latency_and_stall_hold_responses() {
     })
     .await;
     let started = Instant::now();
-    let api = Api::new(&sim);
+    let client = simulator_client(&sim);
     let id = seeded_registration_ids(sim.base_url(), 1).await.remove(0);
-    let answer = api.call(Operation::Get, &id, "", None).await;
+    let answer = send(&client, get(&id)).await;
     assert_eq!(answer.status, 200);
     assert!(
         started.elapsed() >= Duration::from_millis(500),
@@ -1058,7 +970,7 @@ async fn latency_and_stall_hold_responses() {
         started.elapsed()
     );
     let before = Instant::now();
-    api.call(Operation::Get, &id, "", None).await;
+    send(&client, get(&id)).await;
     let took = before.elapsed();
     assert!(took >= Duration::from_millis(60), "latency added: {took:?}");
     assert!(
@@ -1073,86 +985,65 @@ async fn latency_and_stall_hold_responses() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_lists_resets_and_checks() {
     let sim = start_default_simulator(250).await;
-    let base = sim.base_url();
-    let client = Client::new();
-    let page: Value = client
-        .get(format!("{base}{ADMIN_REGISTRATIONS}?limit=100&offset=200"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    the_listing_pages_unique_ids(&sim).await;
+    bad_admin_requests_are_400_and_405(&sim).await;
+    reset_restores_the_seeded_state(&sim).await;
+    the_invariant_check_says_what_it_checked(&sim).await;
+    sim.shutdown().await.unwrap();
+}
+
+/// A JSON admin answer.
+async fn admin_json(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
+async fn the_listing_pages_unique_ids(sim: &RunningSimulator) {
+    let admin = reqwest::Client::new();
+    let url = format!("{}{ADMIN_REGISTRATIONS}", sim.base_url());
+    let page = admin_json(admin.get(format!("{url}?limit=100&offset=200"))).await;
     assert_eq!(page["total"], 250);
     assert_eq!(page["registrations"].as_array().unwrap().len(), 50);
-    let default_page: Value = client
-        .get(format!("{base}{ADMIN_REGISTRATIONS}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let default_page = admin_json(admin.get(&url)).await;
     assert_eq!(default_page["registrations"].as_array().unwrap().len(), 100);
-    let ids: std::collections::HashSet<String> = seeded_registration_ids(base, 250)
+    let ids: std::collections::HashSet<String> = seeded_registration_ids(sim.base_url(), 250)
         .await
         .into_iter()
         .collect();
     assert_eq!(ids.len(), 250, "registration IDs are unique");
+}
 
+async fn bad_admin_requests_are_400_and_405(sim: &RunningSimulator) {
+    let base = sim.base_url();
     for bad in ["limit=abc", "limit=-1", "limit=100001"] {
-        let response = client
-            .get(format!("{base}{ADMIN_REGISTRATIONS}?{bad}"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 400, "{bad}");
-        assert_valid("error-legacy", &response.json().await.unwrap());
+        let url = format!("{base}{ADMIN_REGISTRATIONS}?{bad}");
+        let answer = plain(reqwest::Method::GET, url).await;
+        assert_eq!(answer.status, 400, "{bad}");
+        assert_valid("error-legacy", &answer.body);
     }
-    let response = client
-        .get(format!("{base}{ADMIN_RESET}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 405);
-    assert_valid("error-legacy", &response.json().await.unwrap());
+    let answer = plain(reqwest::Method::GET, format!("{base}{ADMIN_RESET}")).await;
+    assert_eq!(answer.status, 405);
+    assert_valid("error-legacy", &answer.body);
+}
 
-    let api = Api::new(&sim);
-    let id = seeded_registration_ids(base, 1).await.remove(0);
-    api.call(
-        Operation::Patch,
-        &id,
-        "",
-        Some(&json!({ "additionalData": { "k": 1 } })),
-    )
-    .await;
-    let reset: Value = client
-        .post(format!("{base}{ADMIN_RESET}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(reset["seeded"], 250);
-    let answer = api.call(Operation::Get, &id, "", None).await;
+async fn reset_restores_the_seeded_state(sim: &RunningSimulator) {
+    let client = simulator_client(sim);
+    let id = seeded_registration_ids(sim.base_url(), 1).await.remove(0);
+    send(&client, patch(&id, json!({ "additionalData": { "k": 1 } }))).await;
+    let reset = reqwest::Client::new().post(format!("{}{ADMIN_RESET}", sim.base_url()));
+    assert_eq!(admin_json(reset).await["seeded"], 250);
+    let answer = send(&client, get(&id)).await;
     assert!(
         answer.body.get("additionalData").is_none(),
         "reset restores the seeded state"
     );
-    let violations: Value = client
-        .get(format!("{base}{ADMIN_INVARIANTS}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+}
+
+async fn the_invariant_check_says_what_it_checked(sim: &RunningSimulator) {
+    let check = reqwest::Client::new().get(format!("{}{ADMIN_INVARIANTS}", sim.base_url()));
     assert_eq!(
-        violations,
+        admin_json(check).await,
         json!({ "registrations": 250, "violations": [] })
     );
-    sim.shutdown().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1171,10 +1062,10 @@ async fn seeding_is_deterministic_and_sdk_like() {
     .await;
     let ids = seeded_registration_ids(a.base_url(), 300).await;
     assert_eq!(ids, seeded_registration_ids(b.base_url(), 300).await);
-    let api = Api::new(&a);
+    let client = simulator_client(&a);
     let mut clouds = std::collections::BTreeSet::new();
     for id in ids.iter().take(120) {
-        let answer = api.call(Operation::Get, id, "", None).await;
+        let answer = send(&client, get(id)).await;
         expect(&answer, 200, "push-registration");
         clouds.insert(format!(
             "{}/{}",
@@ -1239,44 +1130,33 @@ fn spawn_mock(args: &[&str]) -> (MockProcess, Value) {
     (process, facts)
 }
 
+/// The library's client for a `pushcheck mock` process: its base URL and first AppCode, with
+/// `credentials`.
+fn facts_client(facts: &Value, credentials: Option<Credentials>) -> Client {
+    let mut config = ClientConfig::new(facts["base_url"].as_str().unwrap());
+    config.app_code = facts["app_codes"][0].as_str().map(str::to_owned);
+    config.credentials = credentials;
+    Client::new(config).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_serves_prints_facts_and_stops_on_sigterm() {
     let (mut process, facts) = spawn_mock(&["--seed-registrations", "25"]);
     let base = facts["base_url"].as_str().unwrap();
     assert!(base.starts_with("http://127.0.0.1:"), "{facts}");
     assert_eq!(facts["seeded"], 25);
+    let local_key = Credentials::ApiKey(Secret::new(LOCAL_API_KEY));
     let auth = facts["credentials"]["authorization"].as_str().unwrap();
-    let app_code = facts["app_codes"][0].as_str().unwrap();
+    assert_eq!(auth, local_key.header_value().expose(), "printed in full");
+    let client = facts_client(&facts, Some(local_key));
     let id = facts["sample_registration"].as_str().unwrap();
-    let client = Client::new();
-    let url = format!("{base}{}", Operation::Get.path(id));
-    let response = client
-        .get(&url)
-        .header("Authorization", auth)
-        .header(APP_CODE_HEADER, app_code)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    assert_valid("push-registration", &response.json().await.unwrap());
-    let response = client
-        .get(&url)
-        .header("Authorization", auth)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
-    assert_eq!(
-        response.json::<Value>().await.unwrap()["errorCode"],
-        error_code::APP_CODE_MISSING
-    );
-    let response = client
-        .get(&url)
-        .header(APP_CODE_HEADER, app_code)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 401);
+    let answer = send(&client, get(id)).await;
+    expect(&answer, 200, "push-registration");
+    let answer = send(&client, get(id).app_code(AppCode::Omitted)).await;
+    assert_eq!(answer.status, 400);
+    assert_eq!(answer.error_code(), error_code::APP_CODE_MISSING);
+    let answer = send(&client, get(id).auth(Auth::Omitted)).await;
+    assert_eq!(answer.status, 401);
 
     let pid = process.0.id().to_string();
     let sent = std::process::Command::new("kill")
@@ -1312,28 +1192,13 @@ async fn cli_redacts_user_credentials_and_accepts_only_them() {
     assert!(!line.contains("s3cret-key"), "{line}");
     assert_eq!(facts["credentials"]["authorization"], "App [redacted]");
     assert_eq!(facts["app_codes"], json!(["my-app"]));
-    let url = format!(
-        "{}{}",
-        facts["base_url"].as_str().unwrap(),
-        Operation::Get.path(facts["sample_registration"].as_str().unwrap())
-    );
-    let client = Client::new();
-    let ok = client
-        .get(&url)
-        .header("Authorization", "App s3cret-key")
-        .header(APP_CODE_HEADER, "my-app")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ok.status(), 200);
-    let local = client
-        .get(&url)
-        .header("Authorization", LOCAL_AUTH)
-        .header(APP_CODE_HEADER, "my-app")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(local.status(), 401, "the local defaults are replaced");
+    let user_key = Credentials::ApiKey(Secret::new("s3cret-key"));
+    let client = facts_client(&facts, Some(user_key));
+    let id = facts["sample_registration"].as_str().unwrap();
+    assert_eq!(send(&client, get(id)).await.status, 200);
+    let local_key = Credentials::ApiKey(Secret::new(LOCAL_API_KEY));
+    let answer = send(&client, get(id).auth(Auth::With(local_key))).await;
+    assert_eq!(answer.status, 401, "the local defaults are replaced");
 }
 
 #[test]
@@ -1446,7 +1311,7 @@ async fn slow_header_senders_are_dropped_and_block_nobody() {
         held.push(stream);
     }
     let started = Instant::now();
-    let answer = Api::new(&sim).call(Operation::Get, &id, "", None).await;
+    let answer = send(&simulator_client(&sim), get(&id)).await;
     assert_eq!(answer.status, 200);
     assert!(
         started.elapsed() < Duration::from_secs(2),
@@ -1496,70 +1361,65 @@ async fn a_body_that_never_arrives_is_answered_408_and_closed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn custom_attributes_are_capped_per_registration_and_person() {
     let sim = start_default_simulator(4).await;
-    let api = Api::new(&sim);
+    let client = simulator_client(&sim);
     let ids = seeded_registration_ids(sim.base_url(), 4).await;
-    let attributes = |from: usize, n: usize| -> Value {
-        (from..from + n)
-            .map(|i| (format!("a{i}"), json!(i)))
-            .collect::<serde_json::Map<_, _>>()
-            .into()
-    };
-    let cap = 100;
-    let over = api
-        .call(
-            Operation::Patch,
-            &ids[0],
-            "",
-            Some(&json!({ "additionalData": attributes(0, cap + 1) })),
-        )
-        .await;
+    one_attribute_over_the_cap_is_refused_and_not_stored(&client, &ids[0]).await;
+    the_cap_counts_what_is_stored(&client, &ids[0]).await;
+    a_person_is_capped_too(&client, &ids[1]).await;
+}
+
+/// Custom attributes `a{from}`..`a{from + n - 1}`, numbered.
+fn numbered_attributes(from: usize, n: usize) -> Value {
+    (from..from + n)
+        .map(|i| (format!("a{i}"), json!(i)))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+/// The most custom attributes a registration or person holds
+/// (choice `limits.custom_attribute_count`).
+const CAP: usize = 100;
+
+async fn one_attribute_over_the_cap_is_refused_and_not_stored(client: &Client, id: &str) {
+    let body = json!({ "additionalData": numbered_attributes(0, CAP + 1) });
+    let over = send(client, patch(id, body)).await;
     expect(&over, 400, "error-legacy");
     assert_eq!(over.message_id(), message_id::BAD_REQUEST);
     let fields = &over.body["requestError"]["serviceException"]["validationErrors"];
     assert!(fields.get("/additionalData").is_some(), "{fields}");
-    let get = api.call(Operation::Get, &ids[0], "", None).await;
+    let read = send(client, get(id)).await;
     assert!(
-        get.body.get("additionalData").is_none(),
-        "nothing stored: {get:?}"
+        read.body.get("additionalData").is_none(),
+        "nothing stored: {read:?}"
     );
+}
 
-    let full = api
-        .call(
-            Operation::Patch,
-            &ids[0],
-            "",
-            Some(&json!({ "additionalData": attributes(0, cap) })),
-        )
-        .await;
+/// Up to the cap is fine; overwriting an attribute is fine; one more is not.
+async fn the_cap_counts_what_is_stored(client: &Client, id: &str) {
+    let body = json!({ "additionalData": numbered_attributes(0, CAP) });
+    let full = send(client, patch(id, body)).await;
     expect(&full, 200, "push-registration");
-    assert_eq!(full.body["additionalData"].as_object().unwrap().len(), cap);
-    // Overwriting an attribute is fine; one more is not.
-    let same = api
-        .call(
-            Operation::Patch,
-            &ids[0],
-            "",
-            Some(&json!({ "additionalData": { "a0": "new" } })),
-        )
-        .await;
+    assert_eq!(full.body["additionalData"].as_object().unwrap().len(), CAP);
+    let same = send(
+        client,
+        patch(id, json!({ "additionalData": { "a0": "new" } })),
+    )
+    .await;
     assert_eq!(same.status, 200);
-    let one_more = api
-        .call(
-            Operation::Patch,
-            &ids[0],
-            "",
-            Some(&json!({ "additionalData": { "extra": true } })),
-        )
-        .await;
+    let one_more = send(
+        client,
+        patch(id, json!({ "additionalData": { "extra": true } })),
+    )
+    .await;
     expect(&one_more, 400, "error-legacy");
-    let get = api.call(Operation::Get, &ids[0], "", None).await;
-    assert_eq!(get.body["additionalData"].as_object().unwrap().len(), cap);
-    assert!(get.body["additionalData"].get("extra").is_none());
+    let read = send(client, get(id)).await;
+    assert_eq!(read.body["additionalData"].as_object().unwrap().len(), CAP);
+    assert!(read.body["additionalData"].get("extra").is_none());
+}
 
-    let person = json!({ "identity": { "phoneNumber": "3851" }, "attributes": { "customAttributes": attributes(0, cap + 1) } });
-    let answer = api
-        .call(Operation::Personalize, &ids[1], "", Some(&person))
-        .await;
+async fn a_person_is_capped_too(client: &Client, id: &str) {
+    let body = json!({ "identity": { "phoneNumber": "3851" }, "attributes": { "customAttributes": numbered_attributes(0, CAP + 1) } });
+    let answer = send(client, personalize(id, body)).await;
     expect(&answer, 400, "error-legacy");
     let fields = &answer.body["requestError"]["serviceException"]["validationErrors"];
     assert!(
@@ -1571,11 +1431,13 @@ async fn custom_attributes_are_capped_per_registration_and_person() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn custom_attribute_numbers_are_range_checked_exactly() {
     let sim = start_default_simulator(2).await;
-    let api = Api::new(&sim);
+    let client = simulator_client(&sim);
     let id = seeded_registration_ids(sim.base_url(), 1).await.remove(0);
-    let patch = Operation::Patch.path(&id);
-    let raw = |number: &str| format!("{{\"additionalData\":{{\"n\":{number}}}}}").into_bytes();
-    let json_type = [("Content-Type", "application/json".to_owned())];
+    // Written as text: a JSON value would already have rounded them.
+    let patch_number = |number: &str| {
+        let body = format!("{{\"additionalData\":{{\"n\":{number}}}}}");
+        Call::new(Operation::Patch, &id).raw("application/json", body)
+    };
     for refused in [
         "-9223372036854775809",
         "9223372036854775808",
@@ -1583,28 +1445,24 @@ async fn custom_attribute_numbers_are_range_checked_exactly() {
         "-1e19",
         "18446744073709551616",
     ] {
-        let answer = api
-            .send(Method::PATCH, &patch, &json_type, Some(raw(refused)))
-            .await;
+        let answer = send(&client, patch_number(refused)).await;
         expect(&answer, 400, "error-legacy");
         let fields = &answer.body["requestError"]["serviceException"]["validationErrors"];
         assert!(
             fields.get("/additionalData/n").is_some(),
             "{refused}: {fields}"
         );
-        let get = api.call(Operation::Get, &id, "", None).await;
+        let read = send(&client, get(&id)).await;
         assert!(
-            get.body.get("additionalData").is_none(),
-            "{refused} was stored: {get:?}"
+            read.body.get("additionalData").is_none(),
+            "{refused} was stored: {read:?}"
         );
     }
     for kept in ["-9223372036854775808", "9223372036854775807", "0", "-1.5"] {
-        let answer = api
-            .send(Method::PATCH, &patch, &json_type, Some(raw(kept)))
-            .await;
+        let answer = send(&client, patch_number(kept)).await;
         assert_eq!(answer.status, 200, "{kept}: {answer:?}");
-        let get = api.call(Operation::Get, &id, "", None).await;
-        let text = String::from_utf8_lossy(&get.raw);
+        let read = send(&client, get(&id)).await;
+        let text = String::from_utf8_lossy(&read.raw);
         assert!(
             text.contains(&format!("\"n\":{kept}")),
             "{kept} read back exactly: {text}"
@@ -1615,7 +1473,7 @@ async fn custom_attribute_numbers_are_range_checked_exactly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_schema_and_the_simulator_agree_on_every_email() {
     let sim = start_default_simulator(2).await;
-    let api = Api::new(&sim);
+    let client = simulator_client(&sim);
     let id = seeded_registration_ids(sim.base_url(), 1).await.remove(0);
     let long_local = format!("{}@example.com", "l".repeat(243));
     let too_long = format!("{}@example.com", "l".repeat(244));
@@ -1644,14 +1502,7 @@ async fn the_schema_and_the_simulator_agree_on_every_email() {
             .is_valid("personalize-request", Mode::Lenient, &body)
             .unwrap();
         // forceDepersonalize: each email is another person, on the same device.
-        let answer = api
-            .call(
-                Operation::Personalize,
-                &id,
-                "forceDepersonalize=true",
-                Some(&body),
-            )
-            .await;
+        let answer = send(&client, personalize(&id, body).flag(FORCE, true)).await;
         if schema_allows {
             accepted += 1;
             assert_eq!(
@@ -1716,32 +1567,14 @@ async fn cli_plants_the_defects_it_is_given() {
         facts["defects"],
         json!(["auth.not_checked", "response.content_type"])
     );
-    let url = format!(
-        "{}{}",
-        facts["base_url"].as_str().unwrap(),
-        Operation::Get.path(facts["sample_registration"].as_str().unwrap())
-    );
-    let response = Client::new()
-        .get(&url)
-        .header(APP_CODE_HEADER, facts["app_codes"][0].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "credentials are not checked");
-    assert_eq!(response.headers()["content-type"], "text/plain");
+    let id = facts["sample_registration"].as_str().unwrap();
+    let response = facts_client(&facts, None).send(&get(id)).await.unwrap();
+    assert_eq!(response.status, 200, "credentials are not checked");
+    assert_eq!(response.content_type.as_deref(), Some("text/plain"));
     // Without a defect, the same request is refused.
     let (_process, facts) = spawn_mock(&["--seed-registrations", "3"]);
     assert_eq!(facts["defects"], json!([]));
-    let url = format!(
-        "{}{}",
-        facts["base_url"].as_str().unwrap(),
-        Operation::Get.path(facts["sample_registration"].as_str().unwrap())
-    );
-    let response = Client::new()
-        .get(&url)
-        .header(APP_CODE_HEADER, facts["app_codes"][0].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 401);
+    let id = facts["sample_registration"].as_str().unwrap();
+    let answer = send(&facts_client(&facts, None), get(id)).await;
+    assert_eq!(answer.status, 401);
 }

@@ -172,3 +172,15 @@ pub fn read_all(mut pipe: impl std::io::Read) -> String {
     let _ = pipe.read_to_string(&mut text);
     text
 }
+
+/// The library's API client (`pushcheck::api::client::Client`) for a simulator: its base URL,
+/// its first application's AppCode and the local API key.
+pub fn simulator_client(sim: &RunningSimulator) -> pushcheck::api::client::Client {
+    use pushcheck::api::auth::{Credentials, Secret};
+    let mut config = pushcheck::api::client::ClientConfig::new(sim.base_url());
+    config.app_code = sim.facts().applications.first().map(|a| a.app_code.clone());
+    config.credentials = Some(Credentials::ApiKey(Secret::new(
+        pushcheck::mock::config::LOCAL_API_KEY,
+    )));
+    pushcheck::api::client::Client::new(config).expect("a client for the simulator")
+}
