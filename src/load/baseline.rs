@@ -15,7 +15,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use std::str::FromStr;
+
 use super::result::OperationStats;
+use super::threshold::{Op, REGRESSION, plain_number, split_request};
 
 /// The regression rules `--baseline` brings when the run gives none.
 pub const DEFAULT_GATES: [&str; 2] = ["p95 regression>10%", "rps regression>5%"];
@@ -79,6 +82,70 @@ impl Measure {
             Measure::Rps => format!("{value:.1}/s"),
             _ => format!("{value:.2}ms"),
         }
+    }
+}
+
+/// `<measure> regression>PERCENT[ for <request>]`: fails when an operation got worse than the
+/// baseline by more than PERCENT (see [`crate::load::baseline`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegressionRule {
+    pub rule: String,
+    /// `p95 regression`.
+    pub metric: String,
+    pub measure: Measure,
+    /// `>` or `>=`: the regression that fails the rule.
+    pub op: Op,
+    /// Percent.
+    pub limit: f64,
+    pub request: Option<String>,
+}
+
+impl FromStr for RegressionRule {
+    type Err = String;
+    fn from_str(text: &str) -> Result<RegressionRule, String> {
+        let rule = text.trim();
+        let bad = |why: &str| format!("threshold {rule:?}: {why}");
+        let (head, request) = split_request(rule)?;
+        let (name, rest) = head
+            .split_once(REGRESSION)
+            .ok_or_else(|| bad("a regression gate reads like p95 regression>10%"))?;
+        let measure = Measure::ALL
+            .into_iter()
+            .find(|m| m.name() == name.trim())
+            .ok_or_else(|| {
+                bad(&format!(
+                    "{:?} cannot be compared with a baseline; use one of {}",
+                    name.trim(),
+                    Measure::ALL.map(Measure::name).join(", ")
+                ))
+            })?;
+        let (op, value) =
+            Op::split(rest.trim_start()).ok_or_else(|| bad("write regression>PERCENT"))?;
+        if matches!(op, Op::Less | Op::LessOrEqual) {
+            return Err(bad(
+                "a regression gate names the regression that fails it: write regression>10%",
+            ));
+        }
+        let value = value.trim();
+        let limit = value
+            .strip_suffix('%')
+            .and_then(plain_number)
+            .ok_or_else(|| bad(&format!("{value:?} is not a percent, such as 10%")))?;
+        Ok(RegressionRule {
+            rule: rule.to_owned(),
+            metric: format!("{}{REGRESSION}", measure.name()),
+            measure,
+            op,
+            limit,
+            request,
+        })
+    }
+}
+
+impl RegressionRule {
+    /// Whether a regression of `percent` is acceptable.
+    pub fn passes(&self, percent: f64) -> bool {
+        !self.op.passes(percent, self.limit)
     }
 }
 

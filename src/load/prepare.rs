@@ -64,15 +64,7 @@ pub async fn prepare(config: &LoadConfig, at: &Reached) -> Result<Prepared, Load
         .timeout(config.request_timeout)
         .build()
         .map_err(|e| LoadError::Goose(format!("cannot build an HTTP client: {e}")))?;
-    let mut authorization = HeaderValue::from_str(config.credentials.header_value().expose())
-        .map_err(|_| {
-            LoadError::Config(format!(
-                "the {} credentials cannot be sent as a header value (a control character?)",
-                config.credentials.scheme()
-            ))
-        })?;
-    authorization.set_sensitive(true);
-
+    let authorization = authorization(config)?;
     let per_op_cap = match (config.max_rps, !at.target.loopback) {
         (Some(cap), _) => Some(cap),
         (None, true) => Some(RATE_LIMIT_PER_SECOND),
@@ -82,23 +74,7 @@ pub async fn prepare(config: &LoadConfig, at: &Reached) -> Result<Prepared, Load
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
-    let mut reports = Vec::new();
-    if let Some(dir) = &config.report_dir {
-        std::fs::create_dir_all(dir).map_err(|source| LoadError::ReportDir {
-            path: dir.clone(),
-            source,
-        })?;
-        reports = [
-            PUSHCHECK_HTML,
-            REPORT_HTML,
-            REPORT_JSON,
-            SUMMARY_JSON,
-            JUNIT_XML,
-            TIMELINE_CSV,
-        ]
-        .map(String::from)
-        .to_vec();
-    }
+    let reports = report_dir(config)?;
     let baseline = match &config.baseline {
         Some(path) => Some(Baseline::read(path).map_err(|e| LoadError::Config(e.to_string()))?),
         None => None,
@@ -149,6 +125,40 @@ pub async fn prepare(config: &LoadConfig, at: &Reached) -> Result<Prepared, Load
         rules,
         notes,
     })
+}
+
+/// The credentials as the `Authorization` header, marked sensitive.
+fn authorization(config: &LoadConfig) -> Result<HeaderValue, LoadError> {
+    let mut value =
+        HeaderValue::from_str(config.credentials.header_value().expose()).map_err(|_| {
+            LoadError::Config(format!(
+                "the {} credentials cannot be sent as a header value (a control character?)",
+                config.credentials.scheme()
+            ))
+        })?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+/// Creates the report directory; the files the run will write there.
+fn report_dir(config: &LoadConfig) -> Result<Vec<String>, LoadError> {
+    let Some(dir) = &config.report_dir else {
+        return Ok(Vec::new());
+    };
+    std::fs::create_dir_all(dir).map_err(|source| LoadError::ReportDir {
+        path: dir.clone(),
+        source,
+    })?;
+    Ok([
+        PUSHCHECK_HTML,
+        REPORT_HTML,
+        REPORT_JSON,
+        SUMMARY_JSON,
+        JUNIT_XML,
+        TIMELINE_CSV,
+    ]
+    .map(String::from)
+    .to_vec())
 }
 
 /// The run's rules: a regression gate needs a baseline; a baseline without any gate brings

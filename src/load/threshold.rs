@@ -22,7 +22,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::api::Operation;
-use crate::load::baseline::Measure;
+pub use crate::load::baseline::RegressionRule;
 
 /// The metric name of pushcheck's violation rule.
 pub const SCHEMA_VIOLATION_RATE: &str = "schema-violation-rate";
@@ -100,7 +100,7 @@ impl fmt::Display for Rule {
 }
 
 /// Splits `… for <request>` off a rule and checks the request is one the load sends.
-fn split_request(rule: &str) -> Result<(&str, Option<String>), String> {
+pub(super) fn split_request(rule: &str) -> Result<(&str, Option<String>), String> {
     match rule.split_once(" for ") {
         None => Ok((rule, None)),
         Some((_, r)) if r.trim().is_empty() => Err(format!(
@@ -179,7 +179,7 @@ pub enum Op {
 }
 
 impl Op {
-    fn passes(self, observed: f64, limit: f64) -> bool {
+    pub(super) fn passes(self, observed: f64, limit: f64) -> bool {
         match self {
             Op::Less => observed < limit,
             Op::LessOrEqual => observed <= limit,
@@ -189,7 +189,7 @@ impl Op {
     }
 
     /// The operator at the start of `rest`, and what follows it.
-    fn split(rest: &str) -> Option<(Op, &str)> {
+    pub(super) fn split(rest: &str) -> Option<(Op, &str)> {
         if let Some(r) = rest.strip_prefix("<=") {
             Some((Op::LessOrEqual, r))
         } else if let Some(r) = rest.strip_prefix(">=") {
@@ -203,7 +203,7 @@ impl Op {
 }
 
 /// A plain decimal number (no sign, no exponent).
-fn plain_number(text: &str) -> Option<f64> {
+pub(super) fn plain_number(text: &str) -> Option<f64> {
     let plain = !text.is_empty()
         && text.chars().all(|c| c.is_ascii_digit() || c == '.')
         && text.matches('.').count() <= 1;
@@ -334,70 +334,6 @@ fn parse_time_ms(text: &str) -> Option<f64> {
         (text, 1.0)
     };
     plain_number(number.trim()).map(|n| n * scale)
-}
-
-/// `<measure> regression>PERCENT[ for <request>]`: fails when an operation got worse than the
-/// baseline by more than PERCENT (see [`crate::load::baseline`]).
-#[derive(Debug, Clone, PartialEq)]
-pub struct RegressionRule {
-    pub rule: String,
-    /// `p95 regression`.
-    pub metric: String,
-    pub measure: Measure,
-    /// `>` or `>=`: the regression that fails the rule.
-    pub op: Op,
-    /// Percent.
-    pub limit: f64,
-    pub request: Option<String>,
-}
-
-impl FromStr for RegressionRule {
-    type Err = String;
-    fn from_str(text: &str) -> Result<RegressionRule, String> {
-        let rule = text.trim();
-        let bad = |why: &str| format!("threshold {rule:?}: {why}");
-        let (head, request) = split_request(rule)?;
-        let (name, rest) = head
-            .split_once(REGRESSION)
-            .ok_or_else(|| bad("a regression gate reads like p95 regression>10%"))?;
-        let measure = Measure::ALL
-            .into_iter()
-            .find(|m| m.name() == name.trim())
-            .ok_or_else(|| {
-                bad(&format!(
-                    "{:?} cannot be compared with a baseline; use one of {}",
-                    name.trim(),
-                    Measure::ALL.map(Measure::name).join(", ")
-                ))
-            })?;
-        let (op, value) =
-            Op::split(rest.trim_start()).ok_or_else(|| bad("write regression>PERCENT"))?;
-        if matches!(op, Op::Less | Op::LessOrEqual) {
-            return Err(bad(
-                "a regression gate names the regression that fails it: write regression>10%",
-            ));
-        }
-        let value = value.trim();
-        let limit = value
-            .strip_suffix('%')
-            .and_then(plain_number)
-            .ok_or_else(|| bad(&format!("{value:?} is not a percent, such as 10%")))?;
-        Ok(RegressionRule {
-            rule: rule.to_owned(),
-            metric: format!("{}{REGRESSION}", measure.name()),
-            measure,
-            op,
-            limit,
-            request,
-        })
-    }
-}
-
-impl RegressionRule {
-    /// Whether a regression of `percent` is acceptable.
-    pub fn passes(&self, percent: f64) -> bool {
-        !self.op.passes(percent, self.limit)
-    }
 }
 
 /// Rules every run has unless the user turns one off by name (`--without-rule NAME`, or

@@ -6,7 +6,8 @@ use super::after::AfterLoad;
 use super::attack::Attacked;
 use super::prepare::Prepared;
 use super::result::{
-    CoSummary, LoadResult, MixSummary, SUMMARY_FORMAT, ScenarioSummary, TargetSummary, Verdict,
+    CoSummary, LoadResult, MixSummary, OperationStats, SUMMARY_FORMAT, ScenarioSummary,
+    TargetSummary, Verdict,
 };
 use super::scenario::{Length, Ramp, Span};
 use super::{FeedSource, LoadConfig, Reached};
@@ -31,18 +32,7 @@ pub(super) fn result(
         &total,
         prepared.baseline.as_ref(),
     );
-    let mut notes = prepared.notes.clone();
-    notes.extend(attacked.notes.iter().cloned());
-    notes.extend(after.notes);
-    for o in operations
-        .iter()
-        .filter(|o| o.answered > 0 && o.validated == 0)
-    {
-        notes.push(format!(
-            "{}: {} responses, none validated (raise the sample rate)",
-            o.operation, o.answered
-        ));
-    }
+    let notes = notes(prepared, attacked, after.notes, &operations);
     let verdict = Verdict::of(
         &thresholds,
         &after.invariants,
@@ -93,6 +83,28 @@ pub(super) fn result(
         timeline: attacked.collected.timeline.clone(),
         baseline,
     }
+}
+
+/// Every stage's notes, and one per operation that was never validated.
+fn notes(
+    prepared: &Prepared,
+    attacked: &Attacked,
+    after: Vec<String>,
+    operations: &[OperationStats],
+) -> Vec<String> {
+    let mut notes = prepared.notes.clone();
+    notes.extend(attacked.notes.iter().cloned());
+    notes.extend(after);
+    for o in operations
+        .iter()
+        .filter(|o| o.answered > 0 && o.validated == 0)
+    {
+        notes.push(format!(
+            "{}: {} responses, none validated (raise the sample rate)",
+            o.operation, o.answered
+        ));
+    }
+    notes
 }
 
 fn scenario_summary(config: &LoadConfig, throttle: Option<usize>) -> ScenarioSummary {

@@ -220,55 +220,68 @@ fn operations(r: &LoadResult) -> String {
 fn charts(r: &LoadResult) -> String {
     let t = &r.timeline;
     let mut out = String::from("<h2 id=\"timeline\">Over time</h2>");
-    let ops: Vec<&str> = {
-        let mut v: Vec<&str> = t.points.iter().map(|p| p.operation).collect();
-        v.dedup();
-        v.sort_unstable();
-        v.dedup();
-        v
-    };
+    let mut ops: Vec<&str> = t.points.iter().map(|p| p.operation).collect();
+    ops.sort_unstable();
+    ops.dedup();
     if ops.is_empty() {
         out.push_str("<p>no request was sent</p>");
         return out;
     }
-    let series_of = |op: &str, f: &dyn Fn(&TimelinePoint) -> f64| {
-        t.points
-            .iter()
-            .filter(|p| p.operation == op)
-            .map(|p| (p.t_secs as f64, f(p)))
-            .collect::<Vec<_>>()
-    };
     for op in &ops {
-        // A step without responses has no latency: a gap in the line, not a zero.
-        let latency = |f: fn(&TimelinePoint) -> f64| {
-            move |p: &TimelinePoint| if p.requests == 0 { f64::NAN } else { f(p) }
-        };
-        let series = [
-            ("p50", series_of(op, &latency(|p| p.p50_ms))),
-            ("p95", series_of(op, &latency(|p| p.p95_ms))),
-            ("p99", series_of(op, &latency(|p| p.p99_ms))),
-        ];
-        let series: Vec<Series<'_>> = series
-            .into_iter()
-            .map(|(name, points)| Series { name, points })
-            .collect();
-        out.push_str(&format!("<h3>{}: latency</h3>", escape(op)));
-        out.push_str(&line_chart(
+        out.push_str(&latency_chart(t, op));
+    }
+    out.push_str(&throughput_and_errors(t, &ops));
+    for op in &ops {
+        out.push_str(&histogram(t, op));
+    }
+    out
+}
+
+/// `f` of every step of `op`.
+fn series_of(t: &TimelineSummary, op: &str, f: &dyn Fn(&TimelinePoint) -> f64) -> Vec<(f64, f64)> {
+    t.points
+        .iter()
+        .filter(|p| p.operation == op)
+        .map(|p| (p.t_secs as f64, f(p)))
+        .collect()
+}
+
+fn latency_chart(t: &TimelineSummary, op: &str) -> String {
+    // A step without responses has no latency: a gap in the line, not a zero.
+    let latency =
+        |f: Figure| move |p: &TimelinePoint| if p.requests == 0 { f64::NAN } else { f(p) };
+    let percentiles: [(&str, Figure); 3] = [
+        ("p50", |p| p.p50_ms),
+        ("p95", |p| p.p95_ms),
+        ("p99", |p| p.p99_ms),
+    ];
+    let series: Vec<Series<'_>> = percentiles
+        .into_iter()
+        .map(|(name, f)| Series {
+            name,
+            points: series_of(t, op, &latency(f)),
+        })
+        .collect();
+    format!(
+        "<h3>{}: latency</h3>{}",
+        escape(op),
+        line_chart(
             &format!("{op}: latency percentiles per second"),
             "seconds",
             "ms",
-            &series,
-        ));
-    }
+            &series
+        )
+    )
+}
+
+fn throughput_and_errors(t: &TimelineSummary, ops: &[&str]) -> String {
     let rps: Vec<Series<'_>> = ops
         .iter()
         .map(|op| Series {
             name: op,
-            points: series_of(op, &|p| p.rps),
+            points: series_of(t, op, &|p| p.rps),
         })
         .collect();
-    out.push_str("<h3>Throughput</h3>");
-    out.push_str(&line_chart("requests per second", "seconds", "req/s", &rps));
     let errors: [(&str, Figure); 4] = [
         ("4xx", |p| p.status_4xx as f64),
         ("5xx", |p| p.status_5xx as f64),
@@ -282,28 +295,34 @@ fn charts(r: &LoadResult) -> String {
             points: summed_over_operations(t, f),
         })
         .collect();
-    out.push_str("<h3>Errors</h3>");
-    out.push_str(&line_chart(
-        "errors per step, all operations",
-        "seconds",
-        "count",
-        &error_series,
-    ));
-    for op in &ops {
-        let bars: Vec<(String, f64)> = t
-            .histogram
-            .iter()
-            .filter(|b| b.operation == *op)
-            .map(|b| (format!("{:.2}", b.to_ms), b.count as f64))
-            .collect();
-        out.push_str(&format!("<h3>{}: latency histogram</h3>", escape(op)));
-        out.push_str(&bar_chart(
+    format!(
+        "<h3>Throughput</h3>{}<h3>Errors</h3>{}",
+        line_chart("requests per second", "seconds", "req/s", &rps),
+        line_chart(
+            "errors per step, all operations",
+            "seconds",
+            "count",
+            &error_series
+        )
+    )
+}
+
+fn histogram(t: &TimelineSummary, op: &str) -> String {
+    let bars: Vec<(String, f64)> = t
+        .histogram
+        .iter()
+        .filter(|b| b.operation == op)
+        .map(|b| (format!("{:.2}", b.to_ms), b.count as f64))
+        .collect();
+    format!(
+        "<h3>{}: latency histogram</h3>{}",
+        escape(op),
+        bar_chart(
             &format!("{op}: responses per latency bucket (ms, upper bound)"),
             "responses",
-            &bars,
-        ));
-    }
-    out
+            &bars
+        )
+    )
 }
 
 /// A figure of a timeline point.
