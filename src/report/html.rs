@@ -199,21 +199,7 @@ fn operations(r: &LoadResult) -> String {
             ]
         })
         .collect();
-    table(
-        "operations",
-        &[
-            "operation",
-            "requests",
-            "req/s",
-            "p50 ms",
-            "p95 ms",
-            "p99 ms",
-            "max ms",
-            "failed",
-            "violations",
-        ],
-        &rows,
-    )
+    table("operations", &super::load::OPERATION_COLUMNS, &rows)
 }
 
 /// Latency over time per operation, throughput and errors over time, and the histograms.

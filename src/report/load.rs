@@ -222,19 +222,24 @@ fn heading(out: &mut dyn Write, result: &LoadResult) -> io::Result<()> {
 }
 
 /// The table: one row per operation and a total.
+/// The columns of the per-operation table, in the terminal and the HTML report.
+pub(super) const OPERATION_COLUMNS: [&str; 9] = [
+    "operation",
+    "requests",
+    "req/s",
+    "p50 ms",
+    "p95 ms",
+    "p99 ms",
+    "max ms",
+    "failed",
+    "violations",
+];
+
 fn operations(out: &mut dyn Write, result: &LoadResult) -> io::Result<()> {
+    let [op, requests, rps, p50, p95, p99, max, failed, violations] = OPERATION_COLUMNS;
     writeln!(
         out,
-        "  {:<20} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>10}",
-        "operation",
-        "requests",
-        "req/s",
-        "p50 ms",
-        "p95 ms",
-        "p99 ms",
-        "max ms",
-        "failed",
-        "violations"
+        "  {op:<20} {requests:>9} {rps:>9} {p50:>8} {p95:>8} {p99:>8} {max:>8} {failed:>7} {violations:>10}"
     )?;
     for o in result
         .operations
