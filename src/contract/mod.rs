@@ -3,7 +3,8 @@
 //! produce a [`SuiteResult`] for the reporters.
 //!
 //! - [`cases`]: the catalog (add a case there).
-//! - [`ctx`]: what a case runs with, and the checks each response goes through.
+//! - [`ctx`]: what a case runs with; [`expect`]: what a case expects of a response, judged by
+//!   [`crate::schema::judge`] like every load response.
 //! - [`runner`]: targets (embedded simulator or live account, read first by
 //!   [`crate::api::preflight`]), allocation of registrations, live-target safety (writes only with
 //!   `allow_writes`, restore and Ctrl-C in `live`), secrets scrubbed from every result, shape
@@ -19,6 +20,7 @@
 pub mod cases;
 pub mod ctx;
 mod drift;
+pub mod expect;
 mod live;
 pub mod result;
 pub mod runner;

@@ -417,7 +417,7 @@ impl Prepared {
                 config.mode,
                 regs.clone(),
                 self.env.clone(),
-                spec,
+                (spec.name, spec.needs_scheme),
             );
             let started = Instant::now();
             let outcome = tokio::select! {

@@ -17,11 +17,11 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
+use crate::api::field;
 use crate::api::{APP_CODE_HEADER, Operation};
 use crate::load::feed::{ADMIN_INVARIANTS, Feed, FeedEntry};
 use crate::load::result::{InvariantOutcome, InvariantStatus};
 use crate::load::transactions::{Expected, SEQ_ATTRIBUTE_PREFIX};
-use crate::schema::judge::field;
 
 /// Name of the lost-update invariant in reports.
 pub const NO_LOST_UPDATES: &str = "no acknowledged write lost";

@@ -549,7 +549,7 @@ impl Run {
             &body,
             validate,
             self.mode,
-            &meaning,
+            &meaning.into(),
         );
         if let Some(problem) = &mut judged.problem
             && !self.redactor.is_empty()

@@ -5,7 +5,8 @@ use super::{BoxFuture, CaseSpec};
 use crate::api::auth::{Credentials, Secret};
 use crate::api::client::{AppCode, Auth, Call};
 use crate::api::{Operation, error_code, message_id};
-use crate::contract::ctx::{Ctx, ErrorExpect};
+use crate::contract::ctx::Ctx;
+use crate::contract::expect::ErrorExpect;
 
 pub(super) const CASES: &[CaseSpec] = &[
     CaseSpec::read(

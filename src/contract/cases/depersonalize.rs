@@ -6,7 +6,8 @@ use serde_json::{Value, json};
 use super::{BoxFuture, CaseSpec};
 use crate::api::Operation;
 use crate::api::client::Call;
-use crate::contract::ctx::{Ctx, check_value};
+use crate::contract::ctx::Ctx;
+use crate::contract::expect::check_value;
 
 pub(super) const CASES: &[CaseSpec] = &[
     CaseSpec::write(

@@ -8,7 +8,8 @@ use super::{BoxFuture, CaseSpec};
 use crate::api::Operation;
 use crate::api::client::Call;
 use crate::api::docs;
-use crate::contract::ctx::{Ctx, ErrorExpect, check_value};
+use crate::contract::ctx::Ctx;
+use crate::contract::expect::{ErrorExpect, check_value};
 use crate::schema::lint::parse_example;
 use crate::schema::registry;
 

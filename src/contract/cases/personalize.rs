@@ -9,7 +9,8 @@ use crate::api::personalize_flag::{
     FORCE_DEPERSONALIZE, KEEP_AS_LEAD, RETURN_PUSH, SET_DEVICE_AS_PRIMARY,
 };
 use crate::api::{Operation, docs, message_id};
-use crate::contract::ctx::{Ctx, ErrorExpect, check_value};
+use crate::contract::ctx::Ctx;
+use crate::contract::expect::{ErrorExpect, check_value};
 use crate::contract::result::Failure;
 use crate::schema::lint::parse_example;
 
