@@ -5,10 +5,10 @@
 //! - [`cases`]: the catalog (add a case there).
 //! - [`ctx`]: what a case runs with; [`expect`]: what a case expects of a response, judged by
 //!   [`crate::schema::judge`] like every load response.
-//! - [`runner`]: targets (embedded simulator or live account, read first by
-//!   [`crate::api::preflight`]), allocation of registrations, live-target safety (writes only with
-//!   `allow_writes`, restore and Ctrl-C in `live`), secrets scrubbed from every result, shape
-//!   drift over the run (`drift`); `select`: which cases `--filter` picks.
+//! - [`runner`]: the case loop, secrets scrubbed from every result, shape drift over the run
+//!   (`drift`); `prepare`: targets (embedded simulator or live account, read first by
+//!   [`crate::api::preflight`]), allocation of registrations, live-target safety (writes only
+//!   with `allow_writes`, restore and Ctrl-C in `live`); `select`: which cases `--filter` picks.
 //! - [`result`]: the results, as data.
 //!
 //! This module does not print and does not import the load module or the CLI.
@@ -22,6 +22,7 @@ pub mod ctx;
 mod drift;
 pub mod expect;
 mod live;
+mod prepare;
 pub mod result;
 pub mod runner;
 mod select;

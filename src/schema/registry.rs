@@ -469,3 +469,22 @@ fn truncate(mut text: String, max: usize) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::ValueEnum;
+
+    #[test]
+    fn a_mode_is_spelled_one_way_everywhere() {
+        for mode in Mode::value_variants() {
+            let name = mode.as_str();
+            assert_eq!(mode.to_string(), name);
+            assert_eq!(serde_json::to_value(mode).ok(), Some(Value::from(name)));
+            let read: Mode = serde_json::from_value(Value::from(name)).expect("deserialize");
+            assert_eq!(read, *mode);
+            let flag = mode.to_possible_value().expect("a flag value");
+            assert_eq!(flag.get_name(), name);
+        }
+    }
+}
