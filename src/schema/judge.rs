@@ -383,7 +383,7 @@ fn person_is(
 }
 
 /// Whether the person's `contactInformation.<list>` has an element whose `key` is `sent`.
-fn listed(person: &Value, list: &str, key: &str, sent: &str) -> bool {
+pub fn listed(person: &Value, list: &str, key: &str, sent: &str) -> bool {
     person
         .get(field::CONTACT_INFORMATION)
         .and_then(|c| c.get(list))
