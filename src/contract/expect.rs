@@ -15,8 +15,8 @@ use super::result::{Failure, Finding, FindingKind};
 use crate::api::client::{Call, Response};
 use crate::api::{Operation, field};
 use crate::schema::judge::{self, Detail, Expect, Judged, Problem};
-use crate::schema::registry;
 use crate::schema::shape::Skeleton;
+use crate::schema::{Violation, registry};
 
 /// The expected error of an error response.
 #[derive(Debug, Clone, Copy)]
@@ -63,9 +63,10 @@ impl Ctx {
                 .problem
                 .map_or(Ok(Value::Null), |p| Err(other(&response, p)));
         };
-        let value = body_of(&response, judged, |violations, value| {
-            schema_failure(&response, schema, violations, value)
-        })?;
+        let value = match json_body(&response, judged)? {
+            Body::Valid(valid) => valid,
+            Body::Broken(broken) => return Err(schema_failure(&response, schema, &broken)),
+        };
         self.note_undocumented(&response, schema, &value.undocumented);
         self.observed
             .entry(schema)
@@ -143,10 +144,10 @@ impl Ctx {
             ..Expect::default()
         };
         let judged = self.judge(operation, response, &judge_expect);
-        let value = body_of(response, judged, |violations, closest| {
-            error_shape_failure(response, wanted, closest, violations)
-        })?
-        .body;
+        let value = match json_body(response, judged)? {
+            Body::Valid(valid) => valid.body,
+            Body::Broken(broken) => return Err(error_shape_failure(response, wanted, &broken)),
+        };
         match expect {
             ErrorExpect::Push(code) => expect_value(
                 response,
@@ -179,12 +180,7 @@ impl Ctx {
     }
 
     /// Undocumented properties of a valid answer, as findings (once each per case).
-    fn note_undocumented(
-        &mut self,
-        response: &Response,
-        schema: &str,
-        undocumented: &[crate::schema::Violation],
-    ) {
+    fn note_undocumented(&mut self, response: &Response, schema: &str, undocumented: &[Violation]) {
         for v in undocumented {
             let finding = Finding {
                 kind: FindingKind::Undocumented,
@@ -200,79 +196,75 @@ impl Ctx {
     }
 }
 
-/// A body the judge found to be JSON and valid, with its undocumented properties.
+/// A body that had to be JSON, as the judge found it (other breaks are failures already).
+enum Body {
+    Valid(Valid),
+    /// JSON in none of the schemas it may follow: the caller words it.
+    Broken(SchemaBreak),
+}
+
+/// A valid JSON body, with the undocumented properties the judge listed.
 struct Valid {
     body: Value,
-    undocumented: Vec<crate::schema::Violation>,
+    undocumented: Vec<Violation>,
 }
 
-/// The valid JSON body of a judged response, or the failure that words its break; a schema break
-/// is worded by `schema`, given the violations and the closest schema (and the parsed body).
-fn body_of(
-    response: &Response,
-    judged: Judged,
-    schema: impl FnOnce(&[crate::schema::Violation], SchemaBreak<'_>) -> Failure,
-) -> Result<Valid, Failure> {
-    let blank = response.body.iter().all(u8::is_ascii_whitespace);
-    match (judged.problem, judged.body) {
-        (None, body) => Ok(Valid {
-            body: body.unwrap_or(Value::Null),
+/// The schema a broken body came closest to, its violations, and the body.
+struct SchemaBreak {
+    closest: &'static str,
+    violations: Vec<Violation>,
+    body: Option<Value>,
+}
+
+/// The body of a judged response that had to be JSON: valid, broken against its schemas, or a
+/// failure (empty, not JSON, not sent as JSON).
+fn json_body(response: &Response, judged: Judged) -> Result<Body, Failure> {
+    let Some(problem) = judged.problem else {
+        return Ok(Body::Valid(Valid {
+            body: judged.body.unwrap_or(Value::Null),
             undocumented: judged.undocumented,
-        }),
-        (Some(p), _)
-            if blank && matches!(p.detail, Detail::ContentType(_) | Detail::NotJson { .. }) =>
-        {
-            Err(Failure {
-                message: "the body is empty where JSON was expected".into(),
-                expected: Some("a JSON body".into()),
-                got: Some("an empty body".into()),
-                ..at(response)
-            })
-        }
-        (Some(p), body) => Err(match p.detail {
-            Detail::ContentType(content_type) => Failure {
-                message: "the content type is not JSON".into(),
-                expected: Some("Content-Type: application/json".into()),
-                got: Some(format!(
-                    "Content-Type: {}",
-                    content_type.as_deref().unwrap_or("(none)")
-                )),
-                ..at(response)
-            },
-            Detail::NotJson { line, column } => Failure {
-                message: format!("the body is not valid JSON (line {line}, column {column})"),
-                expected: Some("a JSON body".into()),
-                got: Some(excerpt(&response.body)),
-                ..at(response)
-            },
-            Detail::Schema {
+        }));
+    };
+    let blank = response.body.iter().all(u8::is_ascii_whitespace);
+    Err(match problem.detail {
+        Detail::ContentType(_) | Detail::NotJson { .. } if blank => Failure {
+            message: "the body is empty where JSON was expected".into(),
+            expected: Some("a JSON body".into()),
+            got: Some("an empty body".into()),
+            ..at(response)
+        },
+        Detail::ContentType(content_type) => Failure {
+            message: "the content type is not JSON".into(),
+            expected: Some("Content-Type: application/json".into()),
+            got: Some(format!(
+                "Content-Type: {}",
+                content_type.as_deref().unwrap_or("(none)")
+            )),
+            ..at(response)
+        },
+        Detail::NotJson { line, column } => Failure {
+            message: format!("the body is not valid JSON (line {line}, column {column})"),
+            expected: Some("a JSON body".into()),
+            got: Some(excerpt(&response.body)),
+            ..at(response)
+        },
+        Detail::Schema {
+            closest,
+            violations,
+        } => {
+            return Ok(Body::Broken(SchemaBreak {
                 closest,
                 violations,
-            } => schema(
-                &violations,
-                SchemaBreak {
-                    closest,
-                    body: body.as_ref(),
-                },
-            ),
-            _ => other(response, p),
-        }),
-    }
-}
-
-/// The schema a broken body came closest to, and the body.
-struct SchemaBreak<'a> {
-    closest: &'static str,
-    body: Option<&'a Value>,
+                body: judged.body,
+            }));
+        }
+        Detail::Status | Detail::NotEmpty | Detail::Meaning => other(response, problem),
+    })
 }
 
 /// A 200 answer that breaks the operation's schema.
-fn schema_failure(
-    response: &Response,
-    schema: &str,
-    violations: &[crate::schema::Violation],
-    broken: SchemaBreak<'_>,
-) -> Failure {
+fn schema_failure(response: &Response, schema: &str, broken: &SchemaBreak) -> Failure {
+    let violations = &broken.violations;
     let Some(first) = violations.first() else {
         return Failure::new(format!("the response does not follow schema {schema}"));
     };
@@ -281,32 +273,26 @@ fn schema_failure(
     } else {
         String::new()
     };
+    let got = broken
+        .body
+        .as_ref()
+        .and_then(|b| b.pointer(&first.instance_path));
     Failure {
         message: format!("the response does not follow schema {schema}{more}"),
         pointer: Some(first.instance_path.clone()),
         expected: Some(format!("{} (schema {})", first.message, first.schema_path)),
-        got: Some(
-            broken
-                .body
-                .and_then(|b| b.pointer(&first.instance_path))
-                .map_or_else(
-                    || "nothing".to_owned(),
-                    |v| excerpt(v.to_string().as_bytes()),
-                ),
-        ),
+        got: Some(got.map_or_else(
+            || "nothing".to_owned(),
+            |v| excerpt(v.to_string().as_bytes()),
+        )),
         ..at(response)
     }
 }
 
 /// An error answer in none of the `wanted` shapes.
-fn error_shape_failure(
-    response: &Response,
-    wanted: &[&str],
-    broken: SchemaBreak<'_>,
-    violations: &[crate::schema::Violation],
-) -> Failure {
-    let SchemaBreak { closest, .. } = broken;
-    let first = violations.first();
+fn error_shape_failure(response: &Response, wanted: &[&str], broken: &SchemaBreak) -> Failure {
+    let closest = broken.closest;
+    let first = broken.violations.first();
     Failure {
         message: format!(
             "the {} error body is not a documented error shape ({}); closest: {closest}",
@@ -409,4 +395,98 @@ pub fn check_value(
         got: Some(got.map_or_else(|| "nothing (missing)".to_owned(), ToString::to_string)),
         ..Failure::default()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn response(status: u16, content_type: Option<&str>, body: &str) -> Response {
+        Response {
+            request: "GET /r1".to_owned(),
+            status,
+            content_type: content_type.map(str::to_owned),
+            body: body.as_bytes().to_vec(),
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    /// The failure a 200 answer to a GET gets, as `Ctx::ok` words it.
+    fn ok_failure(r: &Response) -> Failure {
+        let judged = judge::judge(
+            Operation::Get,
+            r.status,
+            r.content_type.as_deref(),
+            &r.body,
+            true,
+            crate::schema::Mode::Lenient,
+            &Expect::default(),
+        );
+        match json_body(r, judged) {
+            Err(f) => f,
+            Ok(Body::Broken(b)) => schema_failure(r, "push-registration", &b),
+            Ok(Body::Valid(_)) => Failure::new("valid"),
+        }
+    }
+
+    #[test]
+    fn an_empty_body_is_named_empty_whatever_its_content_type() {
+        for ct in [Some("application/json"), Some("text/plain"), None] {
+            let f = ok_failure(&response(200, ct, " \n"));
+            assert_eq!(f.message, "the body is empty where JSON was expected");
+            assert_eq!(f.got.as_deref(), Some("an empty body"));
+        }
+    }
+
+    #[test]
+    fn content_type_json_and_schema_breaks_are_worded_as_before() {
+        let f = ok_failure(&response(200, Some("text/plain"), "{}"));
+        assert_eq!(f.message, "the content type is not JSON");
+        assert_eq!(f.got.as_deref(), Some("Content-Type: text/plain"));
+        let f = ok_failure(&response(200, Some("application/json"), "<html>"));
+        assert_eq!(f.message, "the body is not valid JSON (line 1, column 1)");
+        let f = ok_failure(&response(
+            200,
+            Some("application/json"),
+            r#"{"registrationId": 5}"#,
+        ));
+        assert_eq!(
+            f.message,
+            "the response does not follow schema push-registration (and 1 more)"
+        );
+        assert_eq!(f.pointer.as_deref(), Some("/applicationId"));
+        assert_eq!(f.got.as_deref(), Some("nothing"));
+        assert_eq!(f.status, Some(200));
+    }
+
+    /// One violation against each shape: the first of equals is the closest.
+    #[test]
+    fn an_error_body_names_the_closest_documented_shape() {
+        let r = response(400, Some("application/json"), r#"{"errorCode": 48013}"#);
+        let wanted = ErrorExpect::AnyShape.schemas(Operation::Get, 400);
+        let expect = Expect {
+            error_schemas: Some(wanted),
+            ..Expect::default()
+        };
+        let judged = judge::judge(
+            Operation::Get,
+            400,
+            r.content_type.as_deref(),
+            &r.body,
+            true,
+            crate::schema::Mode::Lenient,
+            &expect,
+        );
+        let Ok(Body::Broken(broken)) = json_body(&r, judged) else {
+            panic!("a schema break")
+        };
+        let f = error_shape_failure(&r, wanted, &broken);
+        assert_eq!(
+            f.message,
+            "the 400 error body is not a documented error shape (error-push or error-legacy); closest: error-push"
+        );
+        assert!(f.expected.is_some_and(|e| e.starts_with("error-push: ")));
+    }
 }
