@@ -225,8 +225,7 @@ impl Client {
     /// Sends one call and reads the whole body.
     pub async fn send(&self, call: &Call) -> Result<Response, ClientError> {
         let request_name = call.describe();
-        let method = reqwest::Method::from_bytes(call.operation.method().as_bytes())
-            .map_err(|e| ClientError::Setup(e.to_string()))?;
+        let method = call.operation.http_method();
         // Flag names are fixed ASCII words and values true/false: nothing to percent-encode.
         let mut url = format!(
             "{}{}",

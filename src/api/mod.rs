@@ -51,6 +51,66 @@ pub mod message_id {
     pub const REQUEST_FORMAT_INVALID: &str = "REQUEST_FORMAT_INVALID";
 }
 
+/// Payload field names, as the docs spell them \[doc\]\[spec\]. The schemas in `schemas/` say
+/// which fields exist and what they may hold; these constants are for code that builds a body or
+/// reads one field back, so that no runner spells a name itself.
+pub mod field {
+    /// A registration's ID (`registrationId`), in GET and PATCH answers and in `push[]`.
+    pub const REGISTRATION_ID: &str = "registrationId";
+    /// Whether the device is its person's primary device.
+    pub const IS_PRIMARY: &str = "isPrimary";
+    /// The registration's custom attributes.
+    pub const ADDITIONAL_DATA: &str = "additionalData";
+    /// The registration's system data (`registrationEnabled` writable, the rest read-only).
+    pub const SYSTEM_DATA: &str = "systemData";
+    pub const REGISTRATION_ENABLED: &str = "registrationEnabled";
+    /// A read-only field of `systemData`.
+    pub const OS_VERSION: &str = "osVersion";
+    /// The identity of a personalize request: `externalId`, `phoneNumber`, `email`.
+    pub const IDENTITY: &str = "identity";
+    /// A phone number in the identity of a personalize request.
+    pub const PHONE_NUMBER: &str = "phoneNumber";
+    /// An email address in the identity of a personalize request.
+    pub const EMAIL: &str = "email";
+    /// The person's external ID, in the identity and in the answer.
+    pub const EXTERNAL_ID: &str = "externalId";
+    /// The person attributes of a personalize request (`firstName`, `tags`, …, as the answer
+    /// spells them too).
+    pub const ATTRIBUTES: &str = "attributes";
+    pub const FIRST_NAME: &str = "firstName";
+    pub const LAST_NAME: &str = "lastName";
+    pub const MIDDLE_NAME: &str = "middleName";
+    pub const BIRTHDAY: &str = "birthday";
+    pub const GENDER: &str = "gender";
+    pub const TAGS: &str = "tags";
+    /// The person's custom attributes.
+    pub const CUSTOM_ATTRIBUTES: &str = "customAttributes";
+    /// The person's type, `LEAD` or `CUSTOMER`.
+    pub const TYPE: &str = "type";
+    /// Contact information of a person: `phones[].number`, `emails[].address`, and with
+    /// `returnPush` the devices, `push[].registrationId`.
+    pub const CONTACT_INFORMATION: &str = "contactInformation";
+    pub const PHONES: &str = "phones";
+    /// A phone's number, in `contactInformation.phones[]`.
+    pub const NUMBER: &str = "number";
+    pub const EMAILS: &str = "emails";
+    /// An email's address, in `contactInformation.emails[]`.
+    pub const ADDRESS: &str = "address";
+    pub const PUSH: &str = "push";
+    /// The push error body's code (`{"errorCode": 48013, ...}`).
+    pub const ERROR_CODE: &str = "errorCode";
+    /// Where the legacy error body carries its `messageId`.
+    pub const MESSAGE_ID_POINTER: &str = "/requestError/serviceException/messageId";
+
+    /// A JSON pointer to the field at `path` (`["additionalData", "x"]` → `/additionalData/x`),
+    /// each token escaped.
+    pub fn pointer(path: &[&str]) -> String {
+        path.iter()
+            .map(|t| format!("/{}", t.replace('~', "~0").replace('/', "~1")))
+            .collect()
+    }
+}
+
 /// Optional boolean query flags of personalize \[doc\]\[spec\].
 pub mod personalize_flag {
     /// Reset any previous personalization of the device first \[doc\].
@@ -156,12 +216,21 @@ impl Operation {
         }
     }
 
-    /// HTTP method.
+    /// HTTP method, as it is spelled on the wire (`GET`, `PATCH`, `POST`).
     pub fn method(self) -> &'static str {
         match self {
             Operation::Get => "GET",
             Operation::Patch => "PATCH",
             Operation::Personalize | Operation::Depersonalize => "POST",
+        }
+    }
+
+    /// HTTP method, for HTTP libraries (reqwest, axum and goose share this type).
+    pub fn http_method(self) -> reqwest::Method {
+        match self {
+            Operation::Get => reqwest::Method::GET,
+            Operation::Patch => reqwest::Method::PATCH,
+            Operation::Personalize | Operation::Depersonalize => reqwest::Method::POST,
         }
     }
 
@@ -199,10 +268,16 @@ impl Operation {
 
     /// Name of the schema of the 200 body; `None` for depersonalize, whose 200 has an empty body.
     pub fn response_schema(self) -> Option<&'static str> {
+        self.response_schemas().first().copied()
+    }
+
+    /// [`Operation::response_schema`] as a list, as [`Operation::error_schemas`] gives them:
+    /// empty for depersonalize.
+    pub fn response_schemas(self) -> &'static [&'static str] {
         match self {
-            Operation::Get | Operation::Patch => Some("push-registration"),
-            Operation::Personalize => Some("personalize-response"),
-            Operation::Depersonalize => None,
+            Operation::Get | Operation::Patch => &["push-registration"],
+            Operation::Personalize => &["personalize-response"],
+            Operation::Depersonalize => &[],
         }
     }
 
@@ -217,6 +292,15 @@ impl Operation {
     /// Documented error answers \[spec\].
     pub fn error_answers(self) -> &'static [ErrorAnswer] {
         COMMON_ERRORS
+    }
+
+    /// The schemas an error answer with `status` may use (any one of them is valid); `None` when
+    /// the operation documents no such error status.
+    pub fn error_schemas(self, status: u16) -> Option<&'static [&'static str]> {
+        self.error_answers()
+            .iter()
+            .find(|a| a.status == status)
+            .map(|a| a.schemas)
     }
 
     /// Short summary for docs and the OpenAPI export.
@@ -258,6 +342,31 @@ pub fn encode_path_segment(segment: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_two_spellings_of_a_method_agree_and_index_is_the_position_in_all() {
+        for (i, op) in Operation::ALL.into_iter().enumerate() {
+            assert_eq!(op.http_method().as_str(), op.method());
+            assert_eq!(op.index(), i);
+        }
+    }
+
+    #[test]
+    fn error_schemas_are_found_by_status() {
+        assert_eq!(
+            Operation::Get.error_schemas(401),
+            Some(&["error-legacy"][..])
+        );
+        assert_eq!(Operation::Get.error_schemas(404), None);
+    }
+
+    #[test]
+    fn field_pointers_escape_their_tokens() {
+        assert_eq!(
+            field::pointer(&[field::ADDITIONAL_DATA, "a/b~c"]),
+            "/additionalData/a~1b~0c"
+        );
+    }
 
     #[test]
     fn paths_are_spelled_from_one_prefix() {

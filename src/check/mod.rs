@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use crate::contract::{self, ContractError, Event, SuiteConfig, SuiteResult};
 use crate::interrupt;
-use crate::load::scenario::{Mix, Validation, ValidationMode};
+use crate::load::scenario::{Mix, Validation};
 use crate::load::{self, FeedSource, LoadConfig, LoadError, LoadResult, Rule, Scenario};
 use crate::outcome;
 use crate::schema::Mode;
@@ -31,7 +31,7 @@ pub fn load_overrides(thresholds: Vec<Rule>, mode: Mode, live_without_feed: bool
         thresholds: Some(thresholds),
         validation: (mode == Mode::Strict).then_some(Validation {
             sample_rate: None,
-            mode: Some(ValidationMode::Strict),
+            mode: Some(Mode::Strict),
         }),
         mix: live_without_feed.then_some(Mix {
             get: 1,

@@ -13,7 +13,7 @@ use super::auth::TargetArgs;
 use super::contract::refuse_feed_without_target;
 use super::{CmdResult, Console, Failure, io_failure};
 use crate::load::scenario::{
-    CoMitigation, PositiveNumber, SampleRate, Span, ThinkTime, Validation, ValidationMode,
+    CoMitigation, PositiveNumber, SampleRate, Span, ThinkTime, Validation,
 };
 use crate::load::threshold::AlwaysOn;
 use crate::load::{
@@ -22,6 +22,7 @@ use crate::load::{
 };
 use crate::outcome::Outcome;
 use crate::report;
+use crate::schema::Mode;
 
 const AFTER_HELP: &str = "\
 Without --target, the embedded simulator is started on 127.0.0.1 and seeded; the data feed is
@@ -204,7 +205,7 @@ impl LoadArgs {
             co_mitigation: self.co_mitigation,
             validation: Some(Validation {
                 sample_rate: self.sample_rate,
-                mode: self.strict.then_some(ValidationMode::Strict),
+                mode: self.strict.then_some(Mode::Strict),
             }),
             thresholds: Some(self.threshold.clone()),
             without_rules: Some(self.without_rule.clone()),

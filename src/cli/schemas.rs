@@ -98,11 +98,7 @@ pub fn run(cmd: SchemasCommand, out: &mut dyn Write) -> CmdResult {
             let violations = registry
                 .validate(&name, mode, &document)
                 .map_err(Failure::usage)?;
-            let mode_name = if mode == Mode::Strict {
-                "strict"
-            } else {
-                "lenient"
-            };
+            let mode_name = mode;
             if violations.is_empty() {
                 writeln!(out, "{source}: valid {name} ({mode_name} mode)").map_err(io_failure)?;
                 Ok(Exit::Passed)

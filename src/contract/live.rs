@@ -18,9 +18,9 @@ use serde_json::{Map, Value, json};
 use tokio::sync::watch;
 
 use super::result::RestoreProblem;
-use crate::api::Operation;
 use crate::api::client::{Call, Client};
 use crate::api::redact::Redactor;
+use crate::api::{Operation, field};
 
 /// Counts SIGINTs (Ctrl-C) for a live run; inert for a simulator run, so the process keeps its
 /// default Ctrl-C behaviour there.
@@ -67,17 +67,18 @@ impl Drop for Interrupts {
 
 /// The writable state that matters for a restore, taken from a registration's JSON.
 fn writable(registration: &Value) -> (Value, Value, Option<Map<String, Value>>) {
+    let enabled = field::pointer(&[field::SYSTEM_DATA, field::REGISTRATION_ENABLED]);
     (
         registration
-            .get("isPrimary")
+            .get(field::IS_PRIMARY)
             .cloned()
             .unwrap_or(Value::Bool(false)),
         registration
-            .pointer("/systemData/registrationEnabled")
+            .pointer(&enabled)
             .cloned()
             .unwrap_or(Value::Bool(true)),
         registration
-            .get("additionalData")
+            .get(field::ADDITIONAL_DATA)
             .and_then(Value::as_object)
             .cloned(),
     )
@@ -93,53 +94,11 @@ pub(crate) async fn restore_device(
 ) -> Option<RestoreProblem> {
     let mut problems = Vec::new();
     if personalized {
-        match client
-            .send(&Call::new(Operation::Depersonalize, id.to_owned()))
-            .await
-        {
-            Ok(r) if r.status == 200 => {}
-            Ok(r) => problems.push(format!("depersonalize answered HTTP {}", r.status)),
-            Err(e) => problems.push(e.to_string()),
-        }
+        let call = Call::new(Operation::Depersonalize, id.to_owned());
+        expect_200(client, &call, "depersonalize", &mut problems).await;
     }
-    let (is_primary, enabled, additional) = writable(original);
     let current = read(client, id).await;
-    let added: Vec<String> = current
-        .as_ref()
-        .and_then(|c| c.get("additionalData").and_then(Value::as_object))
-        .map(|now| {
-            now.keys()
-                .filter(|k| additional.as_ref().is_none_or(|o| !o.contains_key(*k)))
-                .cloned()
-                .collect()
-        })
-        .unwrap_or_default();
-    let mut body = json!({"isPrimary": is_primary, "systemData": {"registrationEnabled": enabled}});
-    let mut data = additional.clone().unwrap_or_default();
-    data.extend(added.iter().map(|k| (k.clone(), Value::Null)));
-    if !data.is_empty() {
-        body["additionalData"] = Value::Object(data);
-    }
-    let patch = |body: Value| Call::new(Operation::Patch, id.to_owned()).json(body);
-    match client.send(&patch(body.clone())).await {
-        Ok(r) if r.status == 200 => {}
-        Ok(r) if !added.is_empty() && r.status == 400 => {
-            problems.push("the target refused null as delete (HTTP 400)".to_owned());
-            match additional {
-                Some(o) => body["additionalData"] = Value::Object(o),
-                None => {
-                    body.as_object_mut().map(|b| b.remove("additionalData"));
-                }
-            }
-            match client.send(&patch(body)).await {
-                Ok(r) if r.status == 200 => {}
-                Ok(r) => problems.push(format!("PATCH back answered HTTP {}", r.status)),
-                Err(e) => problems.push(e.to_string()),
-            }
-        }
-        Ok(r) => problems.push(format!("PATCH back answered HTTP {}", r.status)),
-        Err(e) => problems.push(e.to_string()),
-    }
+    patch_back(client, id, original, current.as_ref(), &mut problems).await;
     let mut left_behind = Vec::new();
     match read(client, id).await {
         Some(after) => {
@@ -152,6 +111,62 @@ pub(crate) async fn restore_device(
         message: redactor.scrub(&problems.join("; ")),
         left_behind,
     })
+}
+
+/// Sends `call`; anything but a 200 is a problem (`what` answered HTTP n).
+async fn expect_200(client: &Client, call: &Call, what: &str, problems: &mut Vec<String>) {
+    match client.send(call).await {
+        Ok(r) if r.status == 200 => {}
+        Ok(r) => problems.push(format!("{what} answered HTTP {}", r.status)),
+        Err(e) => problems.push(e.to_string()),
+    }
+}
+
+/// PATCHes the original's writable fields back, with every attribute `current` has and the
+/// original had not sent as `null`; if the target refuses `null`, once more without them.
+async fn patch_back(
+    client: &Client,
+    id: &str,
+    original: &Value,
+    current: Option<&Value>,
+    problems: &mut Vec<String>,
+) {
+    let (is_primary, enabled, additional) = writable(original);
+    let added: Vec<String> = current
+        .and_then(|c| c.get(field::ADDITIONAL_DATA).and_then(Value::as_object))
+        .map(|now| {
+            now.keys()
+                .filter(|k| additional.as_ref().is_none_or(|o| !o.contains_key(*k)))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut body = json!({
+        field::IS_PRIMARY: is_primary,
+        field::SYSTEM_DATA: { field::REGISTRATION_ENABLED: enabled },
+    });
+    let mut data = additional.clone().unwrap_or_default();
+    data.extend(added.iter().map(|k| (k.clone(), Value::Null)));
+    if !data.is_empty() {
+        body[field::ADDITIONAL_DATA] = Value::Object(data);
+    }
+    let patch = |body: Value| Call::new(Operation::Patch, id.to_owned()).json(body);
+    match client.send(&patch(body.clone())).await {
+        Ok(r) if r.status == 200 => {}
+        Ok(r) if !added.is_empty() && r.status == 400 => {
+            problems.push("the target refused null as delete (HTTP 400)".to_owned());
+            match additional {
+                Some(o) => body[field::ADDITIONAL_DATA] = Value::Object(o),
+                None => {
+                    body.as_object_mut()
+                        .map(|b| b.remove(field::ADDITIONAL_DATA));
+                }
+            }
+            expect_200(client, &patch(body), "PATCH back", problems).await;
+        }
+        Ok(r) => problems.push(format!("PATCH back answered HTTP {}", r.status)),
+        Err(e) => problems.push(e.to_string()),
+    }
 }
 
 /// What differs between the original and the state read back; attributes the run added and

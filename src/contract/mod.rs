@@ -3,11 +3,12 @@
 //! produce a [`SuiteResult`] for the reporters.
 //!
 //! - [`cases`]: the catalog (add a case there).
-//! - [`ctx`]: what a case runs with, and the checks each response goes through.
-//! - [`runner`]: targets (embedded simulator or live account, read first by
-//!   [`crate::api::preflight`]), allocation of registrations, live-target safety (writes only with
-//!   `allow_writes`, restore and Ctrl-C in `live`), secrets scrubbed from every result, shape
-//!   drift over the run (`drift`); `select`: which cases `--filter` picks.
+//! - [`ctx`]: what a case runs with; [`expect`]: what a case expects of a response, judged by
+//!   [`crate::schema::judge`] like every load response.
+//! - [`runner`]: the case loop, secrets scrubbed from every result, shape drift over the run
+//!   (`drift`); `prepare`: targets (embedded simulator or live account, read first by
+//!   [`crate::api::preflight`]), allocation of registrations, live-target safety (writes only
+//!   with `allow_writes`, restore and Ctrl-C in `live`); `select`: which cases `--filter` picks.
 //! - [`result`]: the results, as data.
 //!
 //! This module does not print and does not import the load module or the CLI.
@@ -19,7 +20,9 @@
 pub mod cases;
 pub mod ctx;
 mod drift;
+pub mod expect;
 mod live;
+mod prepare;
 pub mod result;
 pub mod runner;
 mod select;

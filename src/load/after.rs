@@ -21,12 +21,12 @@ use super::prepare::Prepared;
 use super::{LoadConfig, Reached};
 use crate::api::Operation;
 use crate::api::client::{AppCode, Call, Client, ClientError, Response};
+use crate::api::field;
 use crate::interrupt;
 use crate::load::feed::{ADMIN_INVARIANTS, Feed, FeedEntry};
 use crate::load::result::{InvariantOutcome, InvariantStatus};
 use crate::load::tally::Expected;
 use crate::load::transactions::SEQ_ATTRIBUTE_PREFIX;
-use crate::schema::judge::field;
 
 /// Name of the lost-update invariant in reports.
 pub const NO_LOST_UPDATES: &str = "no acknowledged write lost";
@@ -235,7 +235,7 @@ fn compare(expected: &Expected, body: &Value, attribute: &str) -> Option<String>
                 .any(|k| k.starts_with(SEQ_ATTRIBUTE_PREFIX) && k != attribute)
         });
     if let Some(primary) = expected.primary.filter(|_| !expected.unsure && !shared) {
-        let got = body.get("isPrimary").and_then(Value::as_bool);
+        let got = body.get(field::IS_PRIMARY).and_then(Value::as_bool);
         if got != Some(primary) {
             wrong.push(format!(
                 "personalize with setDeviceAsPrimary was acknowledged last, isPrimary reads {}",

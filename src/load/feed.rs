@@ -59,11 +59,16 @@ impl FeedEntry {
 
     /// The request path of `op` for this registration.
     pub fn path(&self, op: Operation) -> &str {
-        match op {
-            Operation::Get | Operation::Patch => &self.paths[0],
-            Operation::Personalize => &self.paths[1],
-            Operation::Depersonalize => &self.paths[2],
-        }
+        &self.paths[path_slot(op)]
+    }
+}
+
+/// Where a feed entry keeps the path of `op`: GET and PATCH share one.
+pub(crate) fn path_slot(op: Operation) -> usize {
+    match op {
+        Operation::Get | Operation::Patch => 0,
+        Operation::Personalize => 1,
+        Operation::Depersonalize => 2,
     }
 }
 

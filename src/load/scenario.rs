@@ -66,24 +66,7 @@ pub struct Validation {
     /// Share of responses validated, 0 to 1 (default [`DEFAULT_SAMPLE_RATE`]).
     pub sample_rate: Option<SampleRate>,
     /// `lenient` (default) or `strict`.
-    pub mode: Option<ValidationMode>,
-}
-
-/// Schema mode as written in a scenario file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ValidationMode {
-    Lenient,
-    Strict,
-}
-
-impl From<ValidationMode> for Mode {
-    fn from(m: ValidationMode) -> Mode {
-        match m {
-            ValidationMode::Lenient => Mode::Lenient,
-            ValidationMode::Strict => Mode::Strict,
-        }
-    }
+    pub mode: Option<Mode>,
 }
 
 /// How users are started.
@@ -337,7 +320,7 @@ impl Scenario {
             co_mitigation: self.co_mitigation.unwrap_or_default(),
             mix,
             sample_rate: validation.sample_rate.map_or(DEFAULT_SAMPLE_RATE, |r| r.0),
-            mode: validation.mode.map_or(Mode::Lenient, Mode::from),
+            mode: validation.mode.unwrap_or(Mode::Lenient),
             thresholds,
             steady_state_only: self.steady_state_only.unwrap_or(false),
         })
@@ -474,7 +457,7 @@ mod tests {
             thresholds: Some(vec!["p95<2s".parse().unwrap()]),
             validation: Some(Validation {
                 sample_rate: None,
-                mode: Some(ValidationMode::Strict),
+                mode: Some(Mode::Strict),
             }),
             ..Scenario::default()
         };
@@ -485,7 +468,7 @@ mod tests {
         );
         let validation = merged.validation.unwrap();
         assert_eq!(validation.sample_rate, Some(SampleRate(0.5)));
-        assert_eq!(validation.mode, Some(ValidationMode::Strict));
+        assert_eq!(validation.mode, Some(Mode::Strict));
         let plan = merged.resolve().unwrap();
         let p95: Vec<_> = plan
             .thresholds

@@ -11,13 +11,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
-use goose::goose::{GooseRequest, GooseResponse, GooseUser, TransactionError};
+use goose::goose::{
+    GooseRequest, GooseResponse, GooseUser, TransactionError, goose_method_from_method,
+};
 use reqwest::Url;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 
+use super::feed::path_slot;
 use super::tally::{Collected, Expected, Tally, transport_kind};
 use super::timeline::{Exchange, OpStep, Step, Timeline};
-use super::transactions::{CANCELLED_PAUSE, goose_method, request_path};
+use super::transactions::{CANCELLED_PAUSE, request_path};
 use crate::api::redact::Redactor;
 use crate::api::{APP_CODE_HEADER, Operation};
 use crate::load::feed::Feed;
@@ -275,21 +278,14 @@ impl Run {
         at: usize,
     ) -> Result<reqwest::RequestBuilder, Box<TransactionError>> {
         let entry = &self.feed.entries[at];
-        let which = match op {
-            Operation::Get | Operation::Patch => 0,
-            Operation::Personalize => 1,
-            Operation::Depersonalize => 2,
-        };
         let builder = match &self.urls {
-            Some(urls) if user.base_url == urls.base => {
-                let url = urls.entries[at][which].clone();
-                match op {
-                    Operation::Get => user.client.get(url),
-                    Operation::Patch => user.client.patch(url),
-                    Operation::Personalize | Operation::Depersonalize => user.client.post(url),
-                }
-            }
-            _ => user.get_request_builder(&goose_method(op), request_path(entry, op))?,
+            Some(urls) if user.base_url == urls.base => user
+                .client
+                .request(op.http_method(), urls.entries[at][path_slot(op)].clone()),
+            _ => user.get_request_builder(
+                &goose_method_from_method(op.http_method())?,
+                request_path(entry, op),
+            )?,
         };
         Ok(builder
             .header(AUTHORIZATION, self.authorization.clone())
@@ -366,7 +362,7 @@ impl Run {
             &body,
             validate,
             self.mode,
-            &meaning,
+            &meaning.into(),
         );
         if let Some(problem) = &mut judged.problem
             && !self.redactor.is_empty()

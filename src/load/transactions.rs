@@ -27,7 +27,7 @@ use reqwest::header::CONTENT_TYPE;
 use serde_json::Value;
 
 use super::shared::Run;
-use crate::api::Operation;
+use crate::api::{Operation, field};
 use crate::load::feed::FeedEntry;
 use crate::schema::judge::Meaning;
 
@@ -50,20 +50,20 @@ pub fn request_name(op: Operation) -> &'static str {
         .map_or(label, str::trim_start)
 }
 
-/// goose's method of `op`.
-pub(super) fn goose_method(op: Operation) -> GooseMethod {
-    match op {
-        Operation::Get => GooseMethod::Get,
-        Operation::Patch => GooseMethod::Patch,
-        Operation::Personalize | Operation::Depersonalize => GooseMethod::Post,
-    }
-}
-
 /// The path the load requests for `op` on `entry` (personalize with its flags).
 pub(super) fn request_path(entry: &FeedEntry, op: Operation) -> &str {
     match op {
         Operation::Personalize => &entry.personalize_with_flags,
         _ => entry.path(op),
+    }
+}
+
+/// goose's name for `op`'s HTTP method ([`Operation::http_method`], the one mapping).
+fn goose_method(op: Operation) -> GooseMethod {
+    match op.http_method() {
+        reqwest::Method::GET => GooseMethod::Get,
+        reqwest::Method::PATCH => GooseMethod::Patch,
+        _ => GooseMethod::Post,
     }
 }
 
@@ -104,7 +104,11 @@ pub async fn patch_registration(user: &mut GooseUser, run: &Run) -> TransactionR
     let Some((at, seq)) = run.next_write(user) else {
         return get_registration(user, run).await;
     };
-    let body = format!("{{\"additionalData\":{{\"{}\":{seq}}}}}", run.attribute);
+    let body = format!(
+        "{{\"{}\":{{\"{}\":{seq}}}}}",
+        field::ADDITIONAL_DATA,
+        run.attribute
+    );
     let builder = run
         .builder(user, Operation::Patch, at)?
         .header(CONTENT_TYPE, run.json.clone())
@@ -138,7 +142,8 @@ pub async fn personalize(user: &mut GooseUser, run: &Run) -> TransactionResult {
     };
     let entry = &run.feed.entries[at];
     let external_id = format!("{EXTERNAL_ID_PREFIX}{}", entry.registration_id);
-    let body = serde_json::json!({ "identity": { "externalId": external_id } }).to_string();
+    let body =
+        serde_json::json!({ field::IDENTITY: { field::EXTERNAL_ID: external_id } }).to_string();
     let builder = run
         .builder(user, Operation::Personalize, at)?
         .header(CONTENT_TYPE, run.json.clone())

@@ -19,13 +19,6 @@ fn millis(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
 
-pub(super) fn mode_name(mode: Mode) -> &'static str {
-    match mode {
-        Mode::Lenient => "lenient",
-        Mode::Strict => "strict",
-    }
-}
-
 /// The line that opens a run.
 pub fn header(
     out: &mut dyn Write,
@@ -40,7 +33,7 @@ pub fn header(
     writeln!(
         out,
         "running {cases} contract cases against {target} ({} mode)",
-        mode_name(mode)
+        mode
     )
 }
 

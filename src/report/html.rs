@@ -122,7 +122,7 @@ fn contract_section(suite: &SuiteResult) -> String {
         s.passed,
         s.failed,
         s.skipped,
-        super::contract::mode_name(suite.mode)
+        suite.mode
     );
     let rows: Vec<Vec<String>> = suite
         .cases

@@ -213,10 +213,7 @@ fn heading(out: &mut dyn Write, result: &LoadResult) -> io::Result<()> {
         result.target.feed_registrations,
         result.target.feed_source,
         s.validation_sample_rate * 100.0,
-        match s.validation_mode {
-            crate::schema::Mode::Lenient => "lenient",
-            crate::schema::Mode::Strict => "strict",
-        }
+        s.validation_mode
     )?;
     writeln!(out)
 }

@@ -15,10 +15,7 @@ pub fn violations(out: &mut dyn Write, violations: &[Violation]) -> io::Result<(
 
 /// The `lint-docs` report.
 pub fn lint(out: &mut dyn Write, report: &LintReport) -> io::Result<()> {
-    let mode = match report.mode {
-        crate::schema::Mode::Lenient => "lenient",
-        crate::schema::Mode::Strict => "strict",
-    };
+    let mode = report.mode;
     writeln!(out, "Doc examples against schemas/ ({mode} mode):")?;
     for e in &report.examples {
         let status = super::Mark::of(e.violations.is_empty()).word();

@@ -1,37 +1,24 @@
 //! One judge for one response: status, Content-Type, body schema and meaning, the same way for
-//! every runner.
+//! every runner (the load on every response it gets, the contract on every response of a case).
 //!
-//! The load judges every response it gets with [`judge`]; status and Content-Type are checked on
-//! every response (they cost nothing), the body's schema and meaning only when the caller asks
-//! (`validate`, its sampled share), with one JSON parse. What a response *means* is checked
-//! against what was asked ([`Meaning`]): a GET returns the registration asked for, a PATCH's
-//! answer carries the write, a personalize returns the person of the identity sent, a
-//! depersonalize answers with an empty body.
+//! Status and Content-Type are checked on every response (they cost nothing), the body's schema
+//! and meaning only when the caller asks (`validate`: the load's sampled share, always for the
+//! contract), with one JSON parse and, for a valid body, one schema validation. What a response
+//! *means* is checked against what was asked ([`Meaning`]): a GET returns the registration asked
+//! for, a PATCH's answer carries the write, a personalize returns the person of the identity
+//! sent, a depersonalize answers with an empty body. A caller that expects more than the
+//! operation documents says so in [`Expect`]: a narrower set of error schemas, or undocumented
+//! properties of a valid body reported as findings (lenient mode).
 //!
-//! The judge returns data ([`Judged`]); it never prints and knows nothing of goose or the
-//! contract runner. The API's facts come from [`crate::api`] (statuses, schemas by operation) and
-//! `schemas/` (payload rules); field names of the meaning checks are spelled in [`field`].
+//! The judge returns data ([`Judged`], with a [`Detail`] of what broke so each runner words it
+//! its own way); it never prints and knows nothing of goose or the contract runner. The API's
+//! facts come from [`crate::api`] (statuses, schemas by operation, field names) and `schemas/`
+//! (payload rules).
 
 use serde_json::Value;
 
-use crate::api::{Operation, is_json_media_type};
-use crate::schema::{Mode, registry};
-
-/// Field names the meaning checks read, as the docs spell them.
-pub mod field {
-    /// A registration's ID, in GET and PATCH answers \[doc\]\[spec\].
-    pub const REGISTRATION_ID: &str = "registrationId";
-    /// Custom attributes of a registration \[doc\].
-    pub const ADDITIONAL_DATA: &str = "additionalData";
-    /// The person's external ID \[doc\].
-    pub const EXTERNAL_ID: &str = "externalId";
-    /// Contact information of a person: `phones[].number`, `emails[].address` \[doc\].
-    pub const CONTACT_INFORMATION: &str = "contactInformation";
-    pub const PHONES: &str = "phones";
-    pub const PHONE_NUMBER: &str = "number";
-    pub const EMAILS: &str = "emails";
-    pub const EMAIL_ADDRESS: &str = "address";
-}
+use crate::api::{Operation, field, is_json_media_type};
+use crate::schema::{Mode, Violation, registry};
 
 /// What the request asked for, so the answer can be checked for its meaning.
 #[derive(Debug, Clone, Copy, Default)]
@@ -53,6 +40,31 @@ pub enum Meaning<'a> {
         phone: Option<&'a str>,
         email: Option<&'a str>,
     },
+}
+
+/// What the caller expects of a response beyond what its operation documents. The load asks for
+/// a meaning only (`Meaning::….into()`), which keeps its hot path at one validation.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Expect<'a> {
+    /// What a 2xx answer must mean.
+    pub meaning: Meaning<'a>,
+    /// The schemas an error body must follow, when the caller expects fewer than the status
+    /// documents (only `error-push`, say) or an error status the operation does not document
+    /// (then the status is not judged; an empty list asks for JSON of any shape). `None`: the
+    /// schemas the operation documents for the status.
+    pub error_schemas: Option<&'a [&'static str]>,
+    /// In lenient mode, list the properties of a valid body that no schema names (what strict
+    /// mode would reject) in [`Judged::undocumented`]. Costs nothing on a body without any.
+    pub undocumented: bool,
+}
+
+impl<'a> From<Meaning<'a>> for Expect<'a> {
+    fn from(meaning: Meaning<'a>) -> Expect<'a> {
+        Expect {
+            meaning,
+            ..Expect::default()
+        }
+    }
 }
 
 /// What kind of contract break a response showed.
@@ -83,20 +95,69 @@ impl Kind {
     }
 }
 
+/// What exactly broke, as data, for a runner that words breaks its own way (the contract).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Detail {
+    /// A 2xx other than the documented 200, or an error status the operation does not document.
+    Status,
+    /// A body where the documented answer is empty.
+    NotEmpty,
+    /// A JSON body was expected; the Content-Type sent (`None`: none).
+    ContentType(Option<String>),
+    /// The body is not JSON; where the parser stopped.
+    NotJson { line: usize, column: usize },
+    /// The body follows none of the schemas it may; the closest one (fewest violations, the
+    /// first of equals) and its violations, sorted by instance path.
+    Schema {
+        closest: &'static str,
+        violations: Vec<Violation>,
+    },
+    /// The body says something other than what was asked.
+    Meaning,
+}
+
+impl Detail {
+    fn kind(&self) -> Kind {
+        match self {
+            Detail::Status => Kind::Status,
+            Detail::ContentType(_) => Kind::ContentType,
+            Detail::NotEmpty | Detail::NotJson { .. } => Kind::Body,
+            Detail::Schema { .. } => Kind::Schema,
+            Detail::Meaning => Kind::Meaning,
+        }
+    }
+}
+
 /// One contract break, with a message that names the rule and the place.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
     pub kind: Kind,
     pub message: String,
+    pub detail: Detail,
+}
+
+impl Problem {
+    fn new(detail: Detail, message: String) -> Problem {
+        Problem {
+            kind: detail.kind(),
+            message,
+            detail,
+        }
+    }
 }
 
 /// The judge's answer for one response.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Judged {
     /// The body was validated (schema and meaning), not only the status and Content-Type.
     pub validated: bool,
     /// The first break found, if any.
     pub problem: Option<Problem>,
+    /// The body, parsed, once it was found to be JSON.
+    pub body: Option<Value>,
+    /// Properties of a valid body no schema names, when [`Expect::undocumented`] asked (lenient
+    /// mode).
+    pub undocumented: Vec<Violation>,
 }
 
 /// The documented success status of every operation \[doc\]\[spec\].
@@ -110,111 +171,162 @@ pub fn judge(
     body: &[u8],
     validate: bool,
     mode: Mode,
-    meaning: &Meaning<'_>,
+    expect: &Expect<'_>,
 ) -> Judged {
-    let problem = |kind, message: String| Judged {
+    let mut judged = Judged {
         validated: validate,
-        problem: Some(Problem { kind, message }),
+        ..Judged::default()
     };
+    if let Err(problem) = steps(&mut judged, op, status, content_type, body, mode, expect) {
+        judged.problem = Some(problem);
+    }
+    judged
+}
+
+/// The checks in order, the first break ending them.
+fn steps(
+    judged: &mut Judged,
+    op: Operation,
+    status: u16,
+    content_type: Option<&str>,
+    body: &[u8],
+    mode: Mode,
+    expect: &Expect<'_>,
+) -> Result<(), Problem> {
     let success = (200..300).contains(&status);
-    if success && status != SUCCESS {
-        return problem(
-            Kind::Status,
-            format!("HTTP {status}: the documented success status is {SUCCESS}"),
-        );
+    let schemas = documented_schemas(op, status, success, expect)?;
+    if success && schemas.is_empty() {
+        return empty_body(op, status, body);
     }
-    let one: [&str; 1];
-    let schemas: &[&str] = match (success, op.response_schema()) {
-        (true, None) => {
-            // depersonalize: 200 with an empty body [spec].
-            return if body.is_empty() {
-                Judged {
-                    validated: validate,
-                    problem: None,
-                }
-            } else {
-                problem(
-                    Kind::Body,
-                    format!(
-                        "HTTP {status} to {} has a {}-byte body; the documented answer is empty",
-                        op.label(),
-                        body.len()
-                    ),
-                )
-            };
-        }
-        (true, Some(schema)) => {
-            one = [schema];
-            &one
-        }
-        (false, _) => match op.error_answers().iter().find(|a| a.status == status) {
-            Some(answer) => answer.schemas,
-            None => {
-                return problem(
-                    Kind::Status,
-                    format!("HTTP {status} is not a documented answer of {}", op.label()),
-                );
-            }
-        },
-    };
-    let expects = schemas.join(" or ");
     if !content_type.is_some_and(is_json_media_type) {
-        return problem(
-            Kind::ContentType,
-            format!(
-                "HTTP {status} body (expected {expects}) has Content-Type {}, not application/json",
-                content_type.map_or_else(|| "(none)".to_owned(), |c| format!("{c:?}"))
-            ),
+        let message = format!(
+            "HTTP {status} body (expected {}) has Content-Type {}, not application/json",
+            schemas.join(" or "),
+            content_type.map_or_else(|| "(none)".to_owned(), |c| format!("{c:?}"))
         );
+        return Err(Problem::new(
+            Detail::ContentType(content_type.map(str::to_owned)),
+            message,
+        ));
     }
-    if !validate {
-        return Judged {
-            validated: false,
-            problem: None,
-        };
+    if !judged.validated {
+        return Ok(());
     }
-    let value: Value = match serde_json::from_slice(body) {
-        Ok(v) => v,
-        Err(e) => {
-            return problem(
-                Kind::Body,
-                format!(
-                    "HTTP {status} body is not JSON ({:?}), expected {expects}",
-                    e.classify()
-                ),
-            );
-        }
-    };
+    let value = judged.body.insert(parse(status, body, schemas)?);
+    let scan = expect.undocumented && mode == Mode::Lenient;
+    judged.undocumented = check_schemas(status, schemas, mode, value, scan)?;
+    match success.then(|| meaning_problem(&expect.meaning, value)) {
+        Some(Some(message)) => Err(Problem::new(Detail::Meaning, message)),
+        _ => Ok(()),
+    }
+}
+
+/// The schemas a body with `status` must follow (empty for a 2xx: an empty body), or why the
+/// status is not a documented answer.
+fn documented_schemas<'a>(
+    op: Operation,
+    status: u16,
+    success: bool,
+    expect: &Expect<'a>,
+) -> Result<&'a [&'static str], Problem> {
+    if success && status != SUCCESS {
+        let message = format!("HTTP {status}: the documented success status is {SUCCESS}");
+        return Err(Problem::new(Detail::Status, message));
+    }
+    if success {
+        return Ok(op.response_schemas());
+    }
+    expect
+        .error_schemas
+        .or_else(|| op.error_schemas(status))
+        .ok_or_else(|| {
+            let message = format!("HTTP {status} is not a documented answer of {}", op.label());
+            Problem::new(Detail::Status, message)
+        })
+}
+
+/// depersonalize: 200 with an empty body \[spec\] (whitespace alone counts as empty).
+fn empty_body(op: Operation, status: u16, body: &[u8]) -> Result<(), Problem> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    let message = format!(
+        "HTTP {status} to {} has a {}-byte body; the documented answer is empty",
+        op.label(),
+        body.len()
+    );
+    Err(Problem::new(Detail::NotEmpty, message))
+}
+
+fn parse(status: u16, body: &[u8], schemas: &[&str]) -> Result<Value, Problem> {
+    serde_json::from_slice(body).map_err(|e| {
+        let message = format!(
+            "HTTP {status} body is not JSON ({:?}), expected {}",
+            e.classify(),
+            schemas.join(" or ")
+        );
+        let (line, column) = (e.line(), e.column());
+        Problem::new(Detail::NotJson { line, column }, message)
+    })
+}
+
+/// Validates `value` against `schemas` (any one may match; none: any JSON) and returns the
+/// undocumented properties when `scan` asks (lenient mode). A valid body costs one validation:
+/// when scanning, in strict mode first, since a body strict mode accepts is valid leniently and
+/// has no undocumented property (strict mode only closes objects; `tests::strict_only_closes`).
+fn check_schemas(
+    status: u16,
+    schemas: &[&'static str],
+    mode: Mode,
+    value: &Value,
+    scan: bool,
+) -> Result<Vec<Violation>, Problem> {
     let registry = registry();
-    if !schemas
+    let valid = |schema: &&str, mode| registry.is_valid(schema, mode, value).unwrap_or(false);
+    let first = if scan { Mode::Strict } else { mode };
+    if schemas.is_empty() || schemas.iter().any(|s| valid(s, first)) {
+        return Ok(Vec::new());
+    }
+    if let Some(schema) = schemas.iter().find(|s| scan && valid(s, mode)) {
+        let mut strict = registry
+            .validate(schema, Mode::Strict, value)
+            .unwrap_or_default();
+        strict.retain(|v| v.undocumented);
+        return Ok(strict);
+    }
+    Err(schema_problem(status, schemas, mode, value))
+}
+
+/// The break of a body that follows none of `schemas`: the message names the first violation
+/// of the first schema, the detail the closest schema.
+fn schema_problem(status: u16, schemas: &[&'static str], mode: Mode, value: &Value) -> Problem {
+    let tried: Vec<(&'static str, Vec<Violation>)> = schemas
         .iter()
-        .any(|s| registry.is_valid(s, mode, &value).unwrap_or(false))
-    {
-        let first = registry
-            .validate(schemas[0], mode, &value)
-            .ok()
-            .and_then(|v| v.into_iter().next())
-            .map_or_else(|| "invalid".to_owned(), |v| v.to_string());
-        return problem(
-            Kind::Schema,
-            format!(
-                "schema violation: HTTP {status} body breaks {}: {first}",
-                schemas.join(" / ")
-            ),
-        );
-    }
-    match success.then(|| meaning_problem(meaning, &value)).flatten() {
-        Some(message) => problem(Kind::Meaning, message),
-        None => Judged {
-            validated: true,
-            problem: None,
+        .map(|s| (*s, registry().validate(s, mode, value).unwrap_or_default()))
+        .collect();
+    let first = tried
+        .first()
+        .and_then(|(_, v)| v.first())
+        .map_or_else(|| "invalid".to_owned(), ToString::to_string);
+    let message = format!(
+        "schema violation: HTTP {status} body breaks {}: {first}",
+        schemas.join(" / ")
+    );
+    let (closest, violations) = tried
+        .into_iter()
+        .min_by_key(|(_, v)| v.len())
+        .unwrap_or_default();
+    Problem::new(
+        Detail::Schema {
+            closest,
+            violations,
         },
-    }
+        message,
+    )
 }
 
 /// What a schema-valid 2xx body says that contradicts what was asked, if anything.
 fn meaning_problem(meaning: &Meaning<'_>, body: &Value) -> Option<String> {
-    let text = |pointer: &str| body.pointer(pointer).and_then(Value::as_str);
     match *meaning {
         Meaning::Nothing => None,
         Meaning::Registration { id } => registration_is(body, id),
@@ -233,44 +345,54 @@ fn meaning_problem(meaning: &Meaning<'_>, body: &Value) -> Option<String> {
             external_id,
             phone,
             email,
-        } => {
-            if let Some(sent) = external_id {
-                let got = text(&format!("/{}", field::EXTERNAL_ID));
-                if got != Some(sent) {
-                    return Some(format!(
-                        "personalize answered another person: {} {sent:?} was sent, the answer has {}",
-                        field::EXTERNAL_ID,
-                        got.map_or_else(|| "none".to_owned(), |g| format!("{g:?}"))
-                    ));
-                }
-            }
-            let listed = |list: &str, key: &str, sent: &str| {
-                body.get(field::CONTACT_INFORMATION)
-                    .and_then(|c| c.get(list))
-                    .and_then(Value::as_array)
-                    .is_some_and(|items| {
-                        items
-                            .iter()
-                            .any(|i| i.get(key).and_then(Value::as_str) == Some(sent))
-                    })
-            };
-            if let Some(sent) = phone
-                && !listed(field::PHONES, field::PHONE_NUMBER, sent)
-            {
-                return Some(format!(
-                    "personalize answered a person without the phone number {sent:?} that was sent"
-                ));
-            }
-            if let Some(sent) = email
-                && !listed(field::EMAILS, field::EMAIL_ADDRESS, sent)
-            {
-                return Some(format!(
-                    "personalize answered a person without the email {sent:?} that was sent"
-                ));
-            }
-            None
+        } => person_is(body, external_id, phone, email),
+    }
+}
+
+fn person_is(
+    body: &Value,
+    external_id: Option<&str>,
+    phone: Option<&str>,
+    email: Option<&str>,
+) -> Option<String> {
+    if let Some(sent) = external_id {
+        let got = body.get(field::EXTERNAL_ID).and_then(Value::as_str);
+        if got != Some(sent) {
+            return Some(format!(
+                "personalize answered another person: {} {sent:?} was sent, the answer has {}",
+                field::EXTERNAL_ID,
+                got.map_or_else(|| "none".to_owned(), |g| format!("{g:?}"))
+            ));
         }
     }
+    if let Some(sent) = phone
+        && !listed(body, field::PHONES, field::NUMBER, sent)
+    {
+        return Some(format!(
+            "personalize answered a person without the phone number {sent:?} that was sent"
+        ));
+    }
+    if let Some(sent) = email
+        && !listed(body, field::EMAILS, field::ADDRESS, sent)
+    {
+        return Some(format!(
+            "personalize answered a person without the email {sent:?} that was sent"
+        ));
+    }
+    None
+}
+
+/// Whether the person's `contactInformation.<list>` has an element whose `key` is `sent`.
+pub fn listed(person: &Value, list: &str, key: &str, sent: &str) -> bool {
+    person
+        .get(field::CONTACT_INFORMATION)
+        .and_then(|c| c.get(list))
+        .and_then(Value::as_array)
+        .is_some_and(|items| {
+            items
+                .iter()
+                .any(|i| i.get(key).and_then(Value::as_str) == Some(sent))
+        })
 }
 
 fn registration_is(body: &Value, id: &str) -> Option<String> {
@@ -309,14 +431,12 @@ mod tests {
             &reg("r1"),
             true,
             Mode::Lenient,
-            &Meaning::Registration { id: "r1" },
+            &Meaning::Registration { id: "r1" }.into(),
         );
+        assert!(j.validated && j.problem.is_none(), "{j:?}");
         assert_eq!(
-            j,
-            Judged {
-                validated: true,
-                problem: None
-            }
+            j.body,
+            Some(json!({"registrationId": "r1", "applicationId": "app"}))
         );
     }
 
@@ -330,7 +450,7 @@ mod tests {
                 body,
                 true,
                 Mode::Lenient,
-                &m,
+                &m.into(),
             ))
         };
         let r1 = Meaning::Registration { id: "r1" };
@@ -356,14 +476,11 @@ mod tests {
             b"{}",
             false,
             Mode::Lenient,
-            &Meaning::Nothing,
+            &Meaning::Nothing.into(),
         );
-        assert_eq!(
-            j,
-            Judged {
-                validated: false,
-                problem: None
-            }
+        assert!(
+            !j.validated && j.problem.is_none() && j.body.is_none(),
+            "{j:?}"
         );
         let j = judge(
             Operation::Get,
@@ -372,7 +489,7 @@ mod tests {
             b"{}",
             false,
             Mode::Lenient,
-            &Meaning::Nothing,
+            &Meaning::Nothing.into(),
         );
         assert_eq!(kind(&j), Some(Kind::ContentType));
     }
@@ -387,7 +504,7 @@ mod tests {
                 body,
                 true,
                 Mode::Lenient,
-                &Meaning::Nothing,
+                &Meaning::Nothing.into(),
             ))
         };
         assert_eq!(d(b""), None);
@@ -415,7 +532,7 @@ mod tests {
                 b,
                 true,
                 Mode::Lenient,
-                &m,
+                &m.into(),
             ))
         };
         assert_eq!(p(&body(json!(7))), None);
@@ -437,7 +554,7 @@ mod tests {
                 v.to_string().as_bytes(),
                 true,
                 Mode::Lenient,
-                &m,
+                &m.into(),
             ))
         };
         let person = |id: &str, phone: &str| json!({"externalId": id, "contactInformation": {"phones": [{"number": phone}]}});
@@ -461,11 +578,122 @@ mod tests {
                 body.as_bytes(),
                 true,
                 Mode::Lenient,
-                &Meaning::Nothing,
+                &Meaning::Nothing.into(),
             ))
         };
         assert_eq!(e(JSON, r#"{"errorCode":48013,"errorMessage":"x"}"#), None);
         assert_eq!(e(Some("text/html"), "<html>"), Some(Kind::ContentType));
         assert_eq!(e(JSON, r#"{"oops":1}"#), Some(Kind::Schema));
+    }
+
+    /// `check_schemas` takes a body strict mode accepts as valid in lenient mode too. That holds
+    /// while closing objects can only reject more: no `not`, `oneOf` or `if` whose outcome an
+    /// added `additionalProperties: false` could flip, in any schema an answer is judged by.
+    #[test]
+    fn strict_only_closes() {
+        fn walk(name: &str, v: &Value) {
+            if let Value::Object(map) = v {
+                for flip in ["not", "oneOf"] {
+                    assert!(!map.contains_key(flip), "{name} uses {flip}");
+                }
+                if let Some(condition) = map.get("if") {
+                    assert!(!condition.to_string().contains("properties"), "{name}: if");
+                }
+                map.values().for_each(|c| walk(name, c));
+            } else if let Value::Array(items) = v {
+                items.iter().for_each(|c| walk(name, c));
+            }
+        }
+        let mut names: Vec<&str> = Operation::ALL
+            .iter()
+            .flat_map(|op| op.response_schemas().iter().copied())
+            .chain(["system-data", "custom-attributes", "person-attributes"])
+            .collect();
+        for answer in Operation::Get.error_answers() {
+            names.extend(answer.schemas);
+        }
+        for name in names {
+            walk(name, registry().document(name).expect("known schema"));
+        }
+    }
+
+    #[test]
+    fn undocumented_properties_are_listed_in_lenient_mode_only_when_asked() {
+        let body = json!({"registrationId": "r1", "applicationId": "a", "batteryLevel": 80});
+        let get = |mode, undocumented| {
+            let expect = Expect {
+                undocumented,
+                ..Expect::default()
+            };
+            let bytes = body.to_string().into_bytes();
+            judge(Operation::Get, 200, JSON, &bytes, true, mode, &expect)
+        };
+        let scanned = get(Mode::Lenient, true);
+        assert_eq!(scanned.problem, None);
+        let paths: Vec<&str> = scanned
+            .undocumented
+            .iter()
+            .map(|v| v.instance_path.as_str())
+            .collect();
+        assert_eq!(paths, ["/batteryLevel"]);
+        assert!(get(Mode::Lenient, false).undocumented.is_empty());
+        let strict = get(Mode::Strict, true);
+        match strict.problem.map(|p| p.detail) {
+            Some(Detail::Schema {
+                closest,
+                violations,
+            }) => {
+                assert_eq!(closest, "push-registration");
+                assert!(violations[0].undocumented);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_caller_may_narrow_the_error_schemas_and_name_the_closest() {
+        let legacy = json!({"requestError": {"serviceException": {"messageId": "X", "text": "x"}}});
+        let bytes = legacy.to_string().into_bytes();
+        let e = |schemas: &'static [&'static str]| {
+            let expect = Expect {
+                error_schemas: Some(schemas),
+                ..Expect::default()
+            };
+            judge(
+                Operation::Get,
+                400,
+                JSON,
+                &bytes,
+                true,
+                Mode::Lenient,
+                &expect,
+            )
+        };
+        assert_eq!(e(&["error-legacy"]).problem, None);
+        let push = e(&["error-push"])
+            .problem
+            .expect("a legacy body is no push body");
+        assert!(matches!(
+            push.detail,
+            Detail::Schema {
+                closest: "error-push",
+                ..
+            }
+        ));
+        // An undocumented status the caller expects, with any JSON body.
+        let expect = Expect {
+            error_schemas: Some(&[]),
+            ..Expect::default()
+        };
+        let j = judge(
+            Operation::Get,
+            409,
+            JSON,
+            b"{}",
+            true,
+            Mode::Lenient,
+            &expect,
+        );
+        assert_eq!(j.problem, None);
     }
 }

@@ -1,7 +1,7 @@
 //! The schemas in `schemas/`: embedded at build time, compiled once, and used to validate every
 //! payload pushcheck sees (contract cases, load responses, simulator answers, doc examples).
 //!
-//! - [`registry`]: the compiled registry, lenient and strict modes from one set of files.
+//! - [`registry`](mod@registry): the compiled registry, lenient and strict modes from one set of files.
 //! - [`shape`]: type skeletons of JSON values and their drift (additive vs breaking).
 //! - [`openapi`]: an OpenAPI 3.1 document assembled from the same files.
 //! - [`lint`]: the doc examples checked against the schemas, with the doc-vs-spec disagreements.

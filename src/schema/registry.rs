@@ -12,7 +12,7 @@
 use std::sync::LazyLock;
 
 use jsonschema::error::ValidationErrorKind;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// Base URI of every schema's `$id`. The `.invalid` top-level domain never resolves, so no
@@ -43,15 +43,34 @@ pub const SCHEMA_FILES: &[(&str, &str)] = schema_files![
     "load-scenario",
 ];
 
-/// Which contract to validate against.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+/// Which contract to validate against. Its one spelling (`lenient`, `strict`) serves reports
+/// ([`Mode::as_str`], `Display`, `Serialize`), scenario files (`Deserialize`) and flags
+/// (`clap::ValueEnum`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
+#[value(rename_all = "lowercase")]
 pub enum Mode {
     /// Unknown properties are allowed (the documented contract).
     #[default]
     Lenient,
     /// Any property not named by a schema is a violation.
     Strict,
+}
+
+impl Mode {
+    /// The mode as reports, flags and scenario files spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Lenient => "lenient",
+            Mode::Strict => "strict",
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Errors from the registry itself (not from the validated document).
@@ -449,4 +468,23 @@ fn truncate(mut text: String, max: usize) -> String {
         text.push('…');
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::ValueEnum;
+
+    #[test]
+    fn a_mode_is_spelled_one_way_everywhere() {
+        for mode in Mode::value_variants() {
+            let name = mode.as_str();
+            assert_eq!(mode.to_string(), name);
+            assert_eq!(serde_json::to_value(mode).ok(), Some(Value::from(name)));
+            let read: Mode = serde_json::from_value(Value::from(name)).expect("deserialize");
+            assert_eq!(read, *mode);
+            let flag = mode.to_possible_value().expect("a flag value");
+            assert_eq!(flag.get_name(), name);
+        }
+    }
 }

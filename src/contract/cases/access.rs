@@ -1,11 +1,12 @@
 //! Cases on who may call: `Authorization` (401, each scheme) and the `AppCode` header
 //! (48001, 48012).
 
-use super::{BoxFuture, CaseSpec};
+use super::{BoxFuture, CaseSpec, answers_error};
 use crate::api::auth::{Credentials, Secret};
 use crate::api::client::{AppCode, Auth, Call};
 use crate::api::{Operation, error_code, message_id};
-use crate::contract::ctx::{Ctx, ErrorExpect};
+use crate::contract::ctx::Ctx;
+use crate::contract::expect::ErrorExpect;
 
 pub(super) const CASES: &[CaseSpec] = &[
     CaseSpec::read(
@@ -57,13 +58,14 @@ const fn scheme(name: &'static str, scheme: &'static str, summary: &'static str)
     }
 }
 
+/// The 401 of missing or wrong credentials, in the legacy shape.
+const UNAUTHORIZED: ErrorExpect = ErrorExpect::Legacy(message_id::UNAUTHORIZED);
+
 /// GET without credentials must be refused with 401 in the legacy shape.
 fn auth_missing(ctx: &mut Ctx) -> BoxFuture<'_> {
     Box::pin(async move {
         let call = Call::new(Operation::Get, ctx.reg(0)).auth(Auth::Omitted);
-        ctx.error(call, 401, ErrorExpect::Legacy(message_id::UNAUTHORIZED))
-            .await
-            .map(drop)
+        answers_error(ctx, call, 401, UNAUTHORIZED).await
     })
 }
 
@@ -75,9 +77,7 @@ fn auth_wrong_key(ctx: &mut Ctx) -> BoxFuture<'_> {
             ctx.env().run_tag
         )));
         let call = Call::new(Operation::Get, ctx.reg(0)).auth(Auth::With(wrong));
-        ctx.error(call, 401, ErrorExpect::Legacy(message_id::UNAUTHORIZED))
-            .await
-            .map(drop)
+        answers_error(ctx, call, 401, UNAUTHORIZED).await
     })
 }
 
@@ -98,9 +98,8 @@ fn auth_scheme(ctx: &mut Ctx) -> BoxFuture<'_> {
 fn appcode_missing(ctx: &mut Ctx) -> BoxFuture<'_> {
     Box::pin(async move {
         let call = Call::new(Operation::Get, ctx.reg(0)).app_code(AppCode::Omitted);
-        ctx.error(call, 400, ErrorExpect::Push(error_code::APP_CODE_MISSING))
-            .await
-            .map(drop)
+        let expect = ErrorExpect::Push(error_code::APP_CODE_MISSING);
+        answers_error(ctx, call, 400, expect).await
     })
 }
 
@@ -109,12 +108,7 @@ fn appcode_unknown(ctx: &mut Ctx) -> BoxFuture<'_> {
     Box::pin(async move {
         let code = format!("pushcheck-unknown-app-{}", ctx.env().run_tag);
         let call = Call::new(Operation::Get, ctx.reg(0)).app_code(AppCode::With(code));
-        ctx.error(
-            call,
-            400,
-            ErrorExpect::Push(error_code::APPLICATION_NOT_FOUND),
-        )
-        .await
-        .map(drop)
+        let expect = ErrorExpect::Push(error_code::APPLICATION_NOT_FOUND);
+        answers_error(ctx, call, 400, expect).await
     })
 }

@@ -1,12 +1,10 @@
 //! Cases on `POST …/{pushRegId}/depersonalize`: 200 with an empty body, and what it changes for
 //! the next GET and the next personalize.
 
-use serde_json::{Value, json};
-
-use super::{BoxFuture, CaseSpec};
+use super::{BoxFuture, CaseSpec, personalize_phone as personalize, reads_back};
 use crate::api::Operation;
 use crate::api::client::Call;
-use crate::contract::ctx::{Ctx, check_value};
+use crate::contract::ctx::Ctx;
 
 pub(super) const CASES: &[CaseSpec] = &[
     CaseSpec::write(
@@ -42,10 +40,6 @@ pub(super) const CASES: &[CaseSpec] = &[
     ),
 ];
 
-fn personalize(id: String, phone: &str) -> Call {
-    Call::new(Operation::Personalize, id).json(json!({"identity": {"phoneNumber": phone}}))
-}
-
 fn then_get(ctx: &mut Ctx) -> BoxFuture<'_> {
     Box::pin(async move {
         let id = ctx.reg(0);
@@ -53,13 +47,9 @@ fn then_get(ctx: &mut Ctx) -> BoxFuture<'_> {
         ctx.ok(personalize(id.clone(), &phone)).await?;
         ctx.ok_empty(Call::new(Operation::Depersonalize, id.clone()))
             .await?;
-        let read = ctx.ok(Call::new(Operation::Get, id.clone())).await?;
-        check_value(
-            "the GET after depersonalize",
-            &read,
-            "/registrationId",
-            &Value::from(id),
-        )
+        reads_back(ctx, id, "the GET after depersonalize")
+            .await
+            .map(drop)
     })
 }
 

@@ -1,11 +1,9 @@
 //! Cases on `GET /people/2/contactInformation/push/{pushRegId}`.
 
-use serde_json::Value;
-
-use super::{BoxFuture, CaseSpec};
+use super::{BoxFuture, CaseSpec, reads_back};
 use crate::api::Operation;
 use crate::api::client::Call;
-use crate::contract::ctx::{Ctx, check_value};
+use crate::contract::ctx::Ctx;
 
 pub(super) const CASES: &[CaseSpec] = &[
     CaseSpec::read(
@@ -35,13 +33,7 @@ pub(super) const CASES: &[CaseSpec] = &[
 fn get_existing(ctx: &mut Ctx) -> BoxFuture<'_> {
     Box::pin(async move {
         let id = ctx.reg(0);
-        let body = ctx.ok(Call::new(Operation::Get, id.clone())).await?;
-        check_value(
-            "the GET response",
-            &body,
-            "/registrationId",
-            &Value::from(id),
-        )
+        reads_back(ctx, id, "the GET response").await.map(drop)
     })
 }
 

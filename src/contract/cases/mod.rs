@@ -14,8 +14,14 @@ mod personalize;
 use std::future::Future;
 use std::pin::Pin;
 
+use serde_json::{Value, json};
+
 use super::ctx::Ctx;
+use super::expect::{ErrorExpect, check_value};
 use super::result::Failure;
+use crate::api::Operation;
+use crate::api::client::Call;
+use crate::api::field;
 
 /// A running case.
 pub type BoxFuture<'a> = Pin<Box<dyn Future<Output = Result<(), Failure>> + Send + 'a>>;
@@ -92,6 +98,34 @@ impl CaseSpec {
         self.simulator_only = Some(reason);
         self
     }
+}
+
+/// A personalize of registration `id` as the person with this phone number.
+fn personalize_phone(id: String, phone: &str) -> Call {
+    personalize(id, json!({ field::PHONE_NUMBER: phone }))
+}
+
+/// A personalize of registration `id` with `identity` (`externalId`, `phoneNumber`, `email`).
+fn personalize(id: String, identity: Value) -> Call {
+    Call::new(Operation::Personalize, id).json(json!({ field::IDENTITY: identity }))
+}
+
+/// `call` must answer `status` with the error `expect` names.
+async fn answers_error(
+    ctx: &mut Ctx,
+    call: Call,
+    status: u16,
+    expect: ErrorExpect,
+) -> Result<(), Failure> {
+    ctx.error(call, status, expect).await.map(drop)
+}
+
+/// GET of registration `id` must answer that registration; `what` names the read in a failure.
+async fn reads_back(ctx: &mut Ctx, id: String, what: &str) -> Result<Value, Failure> {
+    let read = ctx.ok(Call::new(Operation::Get, id.clone())).await?;
+    let pointer = field::pointer(&[field::REGISTRATION_ID]);
+    check_value(what, &read, &pointer, &Value::from(id))?;
+    Ok(read)
 }
 
 /// Every case, in run order.

@@ -4,11 +4,12 @@
 
 use serde_json::{Value, json};
 
-use super::{BoxFuture, CaseSpec};
-use crate::api::Operation;
+use super::{BoxFuture, CaseSpec, personalize_phone};
 use crate::api::client::Call;
-use crate::api::docs;
-use crate::contract::ctx::{Ctx, ErrorExpect, check_value};
+use crate::api::{Operation, docs, field};
+use crate::contract::ctx::Ctx;
+use crate::contract::expect::{ErrorExpect, check_value};
+use crate::contract::result::Failure;
 use crate::schema::lint::parse_example;
 use crate::schema::registry;
 
@@ -62,7 +63,7 @@ async fn write_and_read_back(
     body: Value,
     pointer: &str,
     expected: Value,
-) -> Result<(), crate::contract::result::Failure> {
+) -> Result<(), Failure> {
     let id = ctx.reg(0);
     let patched = ctx
         .ok(Call::new(Operation::Patch, id.clone()).json(body))
@@ -72,22 +73,34 @@ async fn write_and_read_back(
     check_value("the GET after the PATCH", &read, pointer, &expected)
 }
 
+/// PATCH custom attribute `name` = `value`, then GET: both must show it.
+async fn write_attribute(ctx: &mut Ctx, name: &str, value: Value) -> Result<(), Failure> {
+    let pointer = field::pointer(&[field::ADDITIONAL_DATA, name]);
+    write_and_read_back(ctx, attribute(name, value.clone()), &pointer, value).await
+}
+
+/// PATCH the top-level boolean `name` to each of `values` in turn; the PATCH answer and GET
+/// must show each.
+async fn write_both_ways(ctx: &mut Ctx, name: &str, values: [bool; 2]) -> Result<(), Failure> {
+    for value in values {
+        let body = json!({ name: value });
+        write_and_read_back(ctx, body, &field::pointer(&[name]), Value::Bool(value)).await?;
+    }
+    Ok(())
+}
+
 /// PATCH `body` must be refused with 400 and a documented error body.
-async fn refused(ctx: &mut Ctx, body: Value) -> Result<(), crate::contract::result::Failure> {
+async fn refused(ctx: &mut Ctx, body: Value) -> Result<(), Failure> {
     let call = Call::new(Operation::Patch, ctx.reg(0)).json(body);
     ctx.error(call, 400, ErrorExpect::AnyShape).await.map(drop)
 }
 
 fn patch_registration_enabled(ctx: &mut Ctx) -> BoxFuture<'_> {
     Box::pin(async move {
+        let pointer = field::pointer(&[field::SYSTEM_DATA, field::REGISTRATION_ENABLED]);
         for enabled in [false, true] {
-            write_and_read_back(
-                ctx,
-                json!({"systemData": {"registrationEnabled": enabled}}),
-                "/systemData/registrationEnabled",
-                Value::Bool(enabled),
-            )
-            .await?;
+            let body = json!({ field::SYSTEM_DATA: { field::REGISTRATION_ENABLED: enabled } });
+            write_and_read_back(ctx, body, &pointer, Value::Bool(enabled)).await?;
         }
         Ok(())
     })
@@ -98,8 +111,8 @@ fn patch_additional_data(ctx: &mut Ctx) -> BoxFuture<'_> {
         let note = format!("run {}", ctx.env().run_tag);
         write_and_read_back(
             ctx,
-            json!({"additionalData": {"pushcheck_otp": true, "pushcheck_note": note}}),
-            "/additionalData/pushcheck_note",
+            json!({ field::ADDITIONAL_DATA: {"pushcheck_otp": true, "pushcheck_note": note} }),
+            &field::pointer(&[field::ADDITIONAL_DATA, "pushcheck_note"]),
             Value::from(note.clone()),
         )
         .await
@@ -107,43 +120,26 @@ fn patch_additional_data(ctx: &mut Ctx) -> BoxFuture<'_> {
 }
 
 fn patch_is_primary(ctx: &mut Ctx) -> BoxFuture<'_> {
-    Box::pin(async move {
-        for primary in [true, false] {
-            write_and_read_back(
-                ctx,
-                json!({"isPrimary": primary}),
-                "/isPrimary",
-                Value::Bool(primary),
-            )
-            .await?;
-        }
-        Ok(())
-    })
+    Box::pin(async move { write_both_ways(ctx, field::IS_PRIMARY, [true, false]).await })
 }
 
 fn attribute(name: &str, value: Value) -> Value {
-    json!({"additionalData": {name: value}})
+    json!({ field::ADDITIONAL_DATA: { name: value } })
+}
+
+/// An attribute name of `length` characters. Every attribute the suite writes is named
+/// pushcheck_…, so leftovers on a live registration are recognisable.
+fn attribute_name(length: usize) -> String {
+    format!("pushcheck_{}", "n".repeat(length - "pushcheck_".len()))
 }
 
 fn name_at_limit(ctx: &mut Ctx) -> BoxFuture<'_> {
-    Box::pin(async move {
-        // Every attribute the suite writes is named pushcheck_…, so leftovers on a live
-        // registration are recognisable.
-        let name = format!(
-            "pushcheck_{}",
-            "n".repeat(name_limit() - "pushcheck_".len())
-        );
-        let pointer = format!("/additionalData/{name}");
-        write_and_read_back(ctx, attribute(&name, json!(true)), &pointer, json!(true)).await
-    })
+    Box::pin(async move { write_attribute(ctx, &attribute_name(name_limit()), json!(true)).await })
 }
 
 fn name_past_limit(ctx: &mut Ctx) -> BoxFuture<'_> {
     Box::pin(async move {
-        let name = format!(
-            "pushcheck_{}",
-            "n".repeat(name_limit() + 1 - "pushcheck_".len())
-        );
+        let name = attribute_name(name_limit() + 1);
         refused(ctx, attribute(&name, json!(true))).await
     })
 }
@@ -151,37 +147,19 @@ fn name_past_limit(ctx: &mut Ctx) -> BoxFuture<'_> {
 fn string_at_limit(ctx: &mut Ctx) -> BoxFuture<'_> {
     Box::pin(async move {
         let value = json!("s".repeat(string_limit()));
-        write_and_read_back(
-            ctx,
-            attribute("pushcheck_long", value.clone()),
-            "/additionalData/pushcheck_long",
-            value,
-        )
-        .await
+        write_attribute(ctx, "pushcheck_long", value).await
     })
 }
 
 fn string_past_limit(ctx: &mut Ctx) -> BoxFuture<'_> {
     Box::pin(async move {
-        refused(
-            ctx,
-            attribute("pushcheck_long", json!("s".repeat(string_limit() + 1))),
-        )
-        .await
+        let value = json!("s".repeat(string_limit() + 1));
+        refused(ctx, attribute("pushcheck_long", value)).await
     })
 }
 
 fn number_at_limit(ctx: &mut Ctx) -> BoxFuture<'_> {
-    Box::pin(async move {
-        let value = json!(number_limit());
-        write_and_read_back(
-            ctx,
-            attribute("pushcheck_big", value.clone()),
-            "/additionalData/pushcheck_big",
-            value,
-        )
-        .await
-    })
+    Box::pin(async move { write_attribute(ctx, "pushcheck_big", json!(number_limit())).await })
 }
 
 fn number_past_limit(ctx: &mut Ctx) -> BoxFuture<'_> {
@@ -191,16 +169,7 @@ fn number_past_limit(ctx: &mut Ctx) -> BoxFuture<'_> {
 }
 
 fn date_valid(ctx: &mut Ctx) -> BoxFuture<'_> {
-    Box::pin(async move {
-        let value = json!("2024-02-29");
-        write_and_read_back(
-            ctx,
-            attribute("pushcheck_date", value.clone()),
-            "/additionalData/pushcheck_date",
-            value,
-        )
-        .await
-    })
+    Box::pin(async move { write_attribute(ctx, "pushcheck_date", json!("2024-02-29")).await })
 }
 
 fn date_invalid(ctx: &mut Ctx) -> BoxFuture<'_> {
@@ -217,64 +186,49 @@ fn doc_example(ctx: &mut Ctx) -> BoxFuture<'_> {
             .unwrap_or(Value::Null);
         let patched = ctx.ok(Call::new(Operation::Patch, id).json(body)).await?;
         let was = before
-            .get("isPrimary")
+            .get(field::IS_PRIMARY)
             .cloned()
             .unwrap_or(Value::Bool(false));
-        check_value(
-            "the PATCH response to the doc's body",
-            &patched,
-            "/isPrimary",
-            &was,
-        )?;
-        check_value(
-            "the PATCH response to the doc's body",
-            &patched,
-            "/additionalData/receiveOTP",
-            &json!(true),
-        )
+        let what = "the PATCH response to the doc's body";
+        check_value(what, &patched, &field::pointer(&[field::IS_PRIMARY]), &was)?;
+        let otp = field::pointer(&[field::ADDITIONAL_DATA, "receiveOTP"]);
+        check_value(what, &patched, &otp, &json!(true))
     })
 }
 
 fn read_only_ignored(ctx: &mut Ctx) -> BoxFuture<'_> {
     Box::pin(async move {
         let id = ctx.reg(0);
+        let pointer = field::pointer(&[field::SYSTEM_DATA, field::OS_VERSION]);
         let before = ctx.ok(Call::new(Operation::Get, id.clone())).await?;
-        let os_version = before
-            .pointer("/systemData/osVersion")
-            .cloned()
-            .unwrap_or(Value::Null);
-        let body = json!({"systemData": {"osVersion": "0.0-pushcheck"}});
+        let os_version = before.pointer(&pointer).cloned().unwrap_or(Value::Null);
+        let body = json!({ field::SYSTEM_DATA: { field::OS_VERSION: "0.0-pushcheck" } });
         ctx.ok(Call::new(Operation::Patch, id.clone()).json(body))
             .await?;
         let after = ctx.ok(Call::new(Operation::Get, id)).await?;
-        check_value(
-            "the GET after patching a read-only field",
-            &after,
-            "/systemData/osVersion",
-            &os_version,
-        )
+        let what = "the GET after patching a read-only field";
+        check_value(what, &after, &pointer, &os_version)
     })
+}
+
+/// A PATCH of registration 0 with a raw body: 400 with a documented error body.
+async fn raw_refused(ctx: &mut Ctx, content_type: &'static str, body: &str) -> Result<(), Failure> {
+    let call = Call::new(Operation::Patch, ctx.reg(0)).raw(content_type, body);
+    ctx.error(call, 400, ErrorExpect::AnyShape).await.map(drop)
 }
 
 fn malformed_json(ctx: &mut Ctx) -> BoxFuture<'_> {
-    Box::pin(async move {
-        let call =
-            Call::new(Operation::Patch, ctx.reg(0)).raw("application/json", "{\"isPrimary\": tru");
-        ctx.error(call, 400, ErrorExpect::AnyShape).await.map(drop)
-    })
+    Box::pin(async move { raw_refused(ctx, "application/json", "{\"isPrimary\": tru").await })
 }
 
 fn wrong_content_type(ctx: &mut Ctx) -> BoxFuture<'_> {
-    Box::pin(async move {
-        let call =
-            Call::new(Operation::Patch, ctx.reg(0)).raw("text/plain", "{\"isPrimary\": true}");
-        ctx.error(call, 400, ErrorExpect::AnyShape).await.map(drop)
-    })
+    Box::pin(async move { raw_refused(ctx, "text/plain", "{\"isPrimary\": true}").await })
 }
 
 fn unknown_id(ctx: &mut Ctx) -> BoxFuture<'_> {
     Box::pin(async move {
-        let call = Call::new(Operation::Patch, ctx.unknown_id()).json(json!({"isPrimary": true}));
+        let body = json!({ field::IS_PRIMARY: true });
+        let call = Call::new(Operation::Patch, ctx.unknown_id()).json(body);
         ctx.not_found(call).await
     })
 }
@@ -284,20 +238,8 @@ fn unknown_id(ctx: &mut Ctx) -> BoxFuture<'_> {
 /// nobody. Each value PATCHed must be what GET reads back. The runner restores the device.
 fn is_primary_stored(ctx: &mut Ctx) -> BoxFuture<'_> {
     Box::pin(async move {
-        let id = ctx.reg(0);
         let phone = ctx.phone();
-        let call = Call::new(Operation::Personalize, id.clone())
-            .json(json!({"identity": {"phoneNumber": phone}}));
-        ctx.ok(call).await?;
-        for primary in [true, false] {
-            write_and_read_back(
-                ctx,
-                json!({"isPrimary": primary}),
-                "/isPrimary",
-                Value::Bool(primary),
-            )
-            .await?;
-        }
-        Ok(())
+        ctx.ok(personalize_phone(ctx.reg(0), &phone)).await?;
+        write_both_ways(ctx, field::IS_PRIMARY, [true, false]).await
     })
 }

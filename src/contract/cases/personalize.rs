@@ -3,14 +3,16 @@
 
 use serde_json::{Value, json};
 
-use super::{BoxFuture, CaseSpec};
+use super::{BoxFuture, CaseSpec, answers_error, personalize, personalize_phone};
 use crate::api::client::Call;
 use crate::api::personalize_flag::{
     FORCE_DEPERSONALIZE, KEEP_AS_LEAD, RETURN_PUSH, SET_DEVICE_AS_PRIMARY,
 };
-use crate::api::{Operation, docs, message_id};
-use crate::contract::ctx::{Ctx, ErrorExpect, check_value};
+use crate::api::{Operation, docs, field, message_id};
+use crate::contract::ctx::Ctx;
+use crate::contract::expect::{ErrorExpect, check_value};
 use crate::contract::result::Failure;
+use crate::schema::judge;
 use crate::schema::lint::parse_example;
 
 const CONFLICT_STATUS: &str = "personalize.conflict_status_400";
@@ -124,56 +126,47 @@ pub(super) const CASES: &[CaseSpec] = &[
     ),
 ];
 
-fn personalize(id: String, identity: Value) -> Call {
-    Call::new(Operation::Personalize, id).json(json!({ "identity": identity }))
-}
-
-/// The list at `pointer` (e.g. `/contactInformation/phones`) must contain an element whose
-/// `field` is `wanted`.
+/// The person's `contactInformation.<list>` must have an element whose `key` is `wanted`.
 fn expect_listed(
     what: &str,
     person: &Value,
-    pointer: &str,
-    field: &str,
+    (list, key): (&str, &str),
     wanted: &str,
 ) -> Result<(), Failure> {
-    let listed = person
-        .pointer(pointer)
-        .and_then(Value::as_array)
-        .is_some_and(|items| {
-            items
-                .iter()
-                .any(|i| i.get(field).and_then(Value::as_str) == Some(wanted))
-        });
-    if listed {
+    if judge::listed(person, list, key, wanted) {
         return Ok(());
     }
+    let pointer = field::pointer(&[field::CONTACT_INFORMATION, list]);
     Err(Failure {
         message: format!("{what}: {wanted} is not listed at {pointer}"),
-        pointer: Some(pointer.to_owned()),
-        expected: Some(format!("an element with {field} = {wanted:?}")),
+        expected: Some(format!("an element with {key} = {wanted:?}")),
         got: Some(
             person
-                .pointer(pointer)
+                .pointer(&pointer)
                 .map_or_else(|| "nothing (missing)".to_owned(), ToString::to_string),
         ),
+        pointer: Some(pointer),
         ..Failure::default()
     })
+}
+
+/// `contactInformation.phones[].number`.
+const PHONES: (&str, &str) = (field::PHONES, field::NUMBER);
+/// `contactInformation.emails[].address`.
+const EMAILS: (&str, &str) = (field::EMAILS, field::ADDRESS);
+/// `contactInformation.push[].registrationId` (with `returnPush`).
+const DEVICES: (&str, &str) = (field::PUSH, field::REGISTRATION_ID);
+
+/// `value` must be at the person's top-level field `name`.
+fn expect_field(what: &str, person: &Value, name: &str, value: &Value) -> Result<(), Failure> {
+    check_value(what, person, &field::pointer(&[name]), value)
 }
 
 fn new_person(ctx: &mut Ctx) -> BoxFuture<'_> {
     Box::pin(async move {
         let phone = ctx.phone();
-        let person = ctx
-            .ok(personalize(ctx.reg(0), json!({"phoneNumber": phone})))
-            .await?;
-        expect_listed(
-            "the new person",
-            &person,
-            "/contactInformation/phones",
-            "number",
-            &phone,
-        )
+        let person = ctx.ok(personalize_phone(ctx.reg(0), &phone)).await?;
+        expect_listed("the new person", &person, PHONES, &phone)
     })
 }
 
@@ -182,27 +175,17 @@ fn doc_example(ctx: &mut Ctx) -> BoxFuture<'_> {
         let body = docs::example("personalize-request")
             .map(parse_example)
             .unwrap_or(Value::Null);
-        let phone = body
-            .pointer("/identity/phoneNumber")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned();
-        let tags = body
-            .pointer("/attributes/tags")
-            .cloned()
-            .unwrap_or(Value::Null);
+        let read = |path: &[&str]| body.pointer(&field::pointer(path)).cloned();
+        let phone = read(&[field::IDENTITY, field::PHONE_NUMBER])
+            .and_then(|p| p.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let tags = read(&[field::ATTRIBUTES, field::TAGS]).unwrap_or(Value::Null);
         let call = Call::new(Operation::Personalize, ctx.reg(0))
             .json(body)
             .flag(FORCE_DEPERSONALIZE, true);
         let person = ctx.ok(call).await?;
-        expect_listed(
-            "the doc's person",
-            &person,
-            "/contactInformation/phones",
-            "number",
-            &phone,
-        )?;
-        check_value("the doc's person", &person, "/tags", &tags)
+        expect_listed("the doc's person", &person, PHONES, &phone)?;
+        expect_field("the doc's person", &person, field::TAGS, &tags)
     })
 }
 
@@ -210,62 +193,45 @@ fn attributes(ctx: &mut Ctx) -> BoxFuture<'_> {
     Box::pin(async move {
         let (external_id, email) = (ctx.external_id(), ctx.email());
         let attributes = json!({
-            "firstName": "Ada", "lastName": "Lovelace", "middleName": "King",
-            "birthday": "1985-07-12", "gender": "FEMALE",
-            "tags": ["pushcheck", "contract"],
-            "customAttributes": {"pushcheck_tier": "gold"}
+            field::FIRST_NAME: "Ada", field::LAST_NAME: "Lovelace", field::MIDDLE_NAME: "King",
+            field::BIRTHDAY: "1985-07-12", field::GENDER: "FEMALE",
+            field::TAGS: ["pushcheck", "contract"],
+            field::CUSTOM_ATTRIBUTES: {"pushcheck_tier": "gold"}
         });
-        let body = json!({"identity": {"externalId": external_id, "email": email}, "attributes": attributes});
+        let identity = json!({ field::EXTERNAL_ID: external_id, field::EMAIL: email });
+        let body = json!({ field::IDENTITY: identity, field::ATTRIBUTES: attributes });
         let person = ctx
             .ok(Call::new(Operation::Personalize, ctx.reg(0)).json(body))
             .await?;
-        check_value("the person", &person, "/externalId", &json!(external_id))?;
-        for field in [
-            "firstName",
-            "lastName",
-            "middleName",
-            "birthday",
-            "gender",
-            "tags",
+        let what = "the person";
+        expect_field(what, &person, field::EXTERNAL_ID, &json!(external_id))?;
+        for name in [
+            field::FIRST_NAME,
+            field::LAST_NAME,
+            field::MIDDLE_NAME,
+            field::BIRTHDAY,
+            field::GENDER,
+            field::TAGS,
         ] {
-            check_value(
-                "the person",
-                &person,
-                &format!("/{field}"),
-                &attributes[field],
-            )?;
+            expect_field(what, &person, name, &attributes[name])?;
         }
-        check_value(
-            "the person",
-            &person,
-            "/customAttributes/pushcheck_tier",
-            &json!("gold"),
-        )?;
-        expect_listed(
-            "the person",
-            &person,
-            "/contactInformation/emails",
-            "address",
-            &email,
-        )
+        let tier = field::pointer(&[field::CUSTOM_ATTRIBUTES, "pushcheck_tier"]);
+        check_value(what, &person, &tier, &json!("gold"))?;
+        expect_listed(what, &person, EMAILS, &email)
     })
 }
 
 fn external_id_null_string(ctx: &mut Ctx) -> BoxFuture<'_> {
     Box::pin(async move {
         let phone = ctx.phone();
-        let person = ctx
-            .ok(personalize(
-                ctx.reg(0),
-                json!({"externalId": "NULL", "phoneNumber": phone}),
-            ))
-            .await?;
-        match person.get("externalId") {
+        let identity = json!({ field::EXTERNAL_ID: "NULL", field::PHONE_NUMBER: phone });
+        let person = ctx.ok(personalize(ctx.reg(0), identity)).await?;
+        match person.get(field::EXTERNAL_ID) {
             None | Some(Value::Null) => Ok(()),
             Some(other) => Err(Failure {
                 message: "externalId \"NULL\" must mean null, but the person has an externalId"
                     .into(),
-                pointer: Some("/externalId".into()),
+                pointer: Some(field::pointer(&[field::EXTERNAL_ID])),
                 expected: Some("absent or null".into()),
                 got: Some(other.to_string()),
                 ..Failure::default()
@@ -277,19 +243,11 @@ fn external_id_null_string(ctx: &mut Ctx) -> BoxFuture<'_> {
 fn same_phone_two_devices(ctx: &mut Ctx) -> BoxFuture<'_> {
     Box::pin(async move {
         let phone = ctx.phone();
-        ctx.ok(personalize(ctx.reg(0), json!({"phoneNumber": phone})))
-            .await?;
-        let person = ctx
-            .ok(personalize(ctx.reg(1), json!({"phoneNumber": phone})).flag(RETURN_PUSH, true))
-            .await?;
+        ctx.ok(personalize_phone(ctx.reg(0), &phone)).await?;
+        let call = personalize_phone(ctx.reg(1), &phone).flag(RETURN_PUSH, true);
+        let person = ctx.ok(call).await?;
         for i in 0..2 {
-            expect_listed(
-                "the shared person",
-                &person,
-                "/contactInformation/push",
-                "registrationId",
-                &ctx.reg(i),
-            )?;
+            expect_listed("the shared person", &person, DEVICES, &ctx.reg(i))?;
         }
         Ok(())
     })
@@ -298,58 +256,41 @@ fn same_phone_two_devices(ctx: &mut Ctx) -> BoxFuture<'_> {
 fn return_push(ctx: &mut Ctx) -> BoxFuture<'_> {
     Box::pin(async move {
         let phone = ctx.phone();
-        let person = ctx
-            .ok(personalize(ctx.reg(0), json!({"phoneNumber": phone})).flag(RETURN_PUSH, true))
-            .await?;
-        expect_listed(
-            "the person",
-            &person,
-            "/contactInformation/push",
-            "registrationId",
-            &ctx.reg(0),
-        )
+        let call = personalize_phone(ctx.reg(0), &phone).flag(RETURN_PUSH, true);
+        let person = ctx.ok(call).await?;
+        expect_listed("the person", &person, DEVICES, &ctx.reg(0))
     })
+}
+
+/// `call` must be refused with HTTP 400 and the legacy body's `message_id`.
+async fn refused_with(ctx: &mut Ctx, call: Call, message_id: &'static str) -> Result<(), Failure> {
+    answers_error(ctx, call, 400, ErrorExpect::Legacy(message_id)).await
 }
 
 fn conflict_without_force(ctx: &mut Ctx) -> BoxFuture<'_> {
     Box::pin(async move {
         let (first, second) = (ctx.phone(), ctx.phone());
-        ctx.ok(personalize(ctx.reg(0), json!({"phoneNumber": first})))
-            .await?;
-        let call = personalize(ctx.reg(0), json!({"phoneNumber": second}));
-        ctx.error(
-            call,
-            400,
-            ErrorExpect::Legacy(message_id::PERSONALIZATION_IMPOSSIBLE),
-        )
-        .await
-        .map(drop)
+        ctx.ok(personalize_phone(ctx.reg(0), &first)).await?;
+        let call = personalize_phone(ctx.reg(0), &second);
+        refused_with(ctx, call, message_id::PERSONALIZATION_IMPOSSIBLE).await
     })
 }
 
 fn force_depersonalize(ctx: &mut Ctx) -> BoxFuture<'_> {
     Box::pin(async move {
         let (first, second) = (ctx.phone(), ctx.phone());
-        ctx.ok(personalize(ctx.reg(0), json!({"phoneNumber": first})))
-            .await?;
-        let person = ctx
-            .ok(personalize(ctx.reg(0), json!({"phoneNumber": second}))
-                .flag(FORCE_DEPERSONALIZE, true))
-            .await?;
-        expect_listed(
-            "the new person",
-            &person,
-            "/contactInformation/phones",
-            "number",
-            &second,
-        )?;
-        if expect_listed("", &person, "/contactInformation/phones", "number", &first).is_ok() {
+        ctx.ok(personalize_phone(ctx.reg(0), &first)).await?;
+        let call = personalize_phone(ctx.reg(0), &second).flag(FORCE_DEPERSONALIZE, true);
+        let person = ctx.ok(call).await?;
+        expect_listed("the new person", &person, PHONES, &second)?;
+        if judge::listed(&person, field::PHONES, field::NUMBER, &first) {
+            let phones = field::pointer(&[field::CONTACT_INFORMATION, field::PHONES]);
             return Err(Failure {
                 message: "after forceDepersonalize the device's new person still has the old phone"
                     .into(),
-                pointer: Some("/contactInformation/phones".into()),
                 expected: Some(format!("no {first}")),
-                got: Some(person["contactInformation"]["phones"].to_string()),
+                got: person.pointer(&phones).map(ToString::to_string),
+                pointer: Some(phones),
                 ..Failure::default()
             });
         }
@@ -360,79 +301,67 @@ fn force_depersonalize(ctx: &mut Ctx) -> BoxFuture<'_> {
 fn ambiguous(ctx: &mut Ctx) -> BoxFuture<'_> {
     Box::pin(async move {
         let (phone, email) = (ctx.phone(), ctx.email());
-        ctx.ok(personalize(ctx.reg(0), json!({"phoneNumber": phone})))
+        ctx.ok(personalize_phone(ctx.reg(0), &phone)).await?;
+        ctx.ok(personalize(ctx.reg(1), json!({ field::EMAIL: email })))
             .await?;
-        ctx.ok(personalize(ctx.reg(1), json!({"email": email})))
-            .await?;
-        let call = personalize(ctx.reg(2), json!({"phoneNumber": phone, "email": email}));
-        ctx.error(
-            call,
-            400,
-            ErrorExpect::Legacy(message_id::AMBIGUOUS_PERSONALIZE_CANDIDATES),
-        )
-        .await
-        .map(drop)
+        let both = json!({ field::PHONE_NUMBER: phone, field::EMAIL: email });
+        let call = personalize(ctx.reg(2), both);
+        refused_with(ctx, call, message_id::AMBIGUOUS_PERSONALIZE_CANDIDATES).await
     })
 }
 
-async fn is_primary(ctx: &mut Ctx, i: usize) -> Result<Value, Failure> {
+/// GET of registration `i` must read back `isPrimary` = `expected`; `what` names the read.
+async fn expect_primary(
+    ctx: &mut Ctx,
+    i: usize,
+    what: &str,
+    expected: bool,
+) -> Result<(), Failure> {
     let body = ctx.ok(Call::new(Operation::Get, ctx.reg(i))).await?;
-    Ok(body.get("isPrimary").cloned().unwrap_or(Value::Bool(false)))
+    let now = body
+        .get(field::IS_PRIMARY)
+        .cloned()
+        .unwrap_or(Value::Bool(false));
+    // Checked on a body of its own, so a registration without the field reads as `false`.
+    let read = json!({ field::IS_PRIMARY: now });
+    check_value(
+        what,
+        &read,
+        &field::pointer(&[field::IS_PRIMARY]),
+        &json!(expected),
+    )
 }
 
 fn set_device_as_primary(ctx: &mut Ctx) -> BoxFuture<'_> {
     Box::pin(async move {
         let phone = ctx.phone();
         for i in 0..2 {
-            let call = personalize(ctx.reg(i), json!({"phoneNumber": phone}))
-                .flag(SET_DEVICE_AS_PRIMARY, true);
+            let call = personalize_phone(ctx.reg(i), &phone).flag(SET_DEVICE_AS_PRIMARY, true);
             ctx.ok(call).await?;
-            let now = is_primary(ctx, i).await?;
-            check_value(
-                &format!("GET of device {i} after setDeviceAsPrimary"),
-                &json!({"isPrimary": now}),
-                "/isPrimary",
-                &json!(true),
-            )?;
+            let what = format!("GET of device {i} after setDeviceAsPrimary");
+            expect_primary(ctx, i, &what, true).await?;
         }
-        let first = is_primary(ctx, 0).await?;
-        check_value(
-            "GET of the previous primary device",
-            &json!({"isPrimary": first}),
-            "/isPrimary",
-            &json!(false),
-        )
+        expect_primary(ctx, 0, "GET of the previous primary device", false).await
     })
 }
 
 fn keep_as_lead(ctx: &mut Ctx) -> BoxFuture<'_> {
     Box::pin(async move {
         let phone = ctx.phone();
-        let lead = ctx
-            .ok(personalize(ctx.reg(0), json!({"phoneNumber": phone})).flag(KEEP_AS_LEAD, true))
-            .await?;
-        check_value(
-            "the person personalized with keepAsLead",
-            &lead,
-            "/type",
-            &json!("LEAD"),
-        )?;
-        let promoted = ctx
-            .ok(personalize(ctx.reg(1), json!({"phoneNumber": phone})))
-            .await?;
-        check_value(
-            "the same person personalized without keepAsLead",
-            &promoted,
-            "/type",
-            &json!("CUSTOMER"),
-        )
+        let call = personalize_phone(ctx.reg(0), &phone).flag(KEEP_AS_LEAD, true);
+        let lead = ctx.ok(call).await?;
+        let what = "the person personalized with keepAsLead";
+        expect_field(what, &lead, field::TYPE, &json!("LEAD"))?;
+        let promoted = ctx.ok(personalize_phone(ctx.reg(1), &phone)).await?;
+        let what = "the same person personalized without keepAsLead";
+        expect_field(what, &promoted, field::TYPE, &json!("CUSTOMER"))
     })
 }
 
 fn missing_identity(ctx: &mut Ctx) -> BoxFuture<'_> {
     Box::pin(async move {
-        let call = Call::new(Operation::Personalize, ctx.reg(0))
-            .json(json!({"attributes": {"firstName": "Nobody"}}));
+        let body = json!({ field::ATTRIBUTES: { field::FIRST_NAME: "Nobody" } });
+        let call = Call::new(Operation::Personalize, ctx.reg(0)).json(body);
         ctx.error(call, 400, ErrorExpect::AnyShape).await.map(drop)
     })
 }
@@ -440,7 +369,7 @@ fn missing_identity(ctx: &mut Ctx) -> BoxFuture<'_> {
 fn unknown_id(ctx: &mut Ctx) -> BoxFuture<'_> {
     Box::pin(async move {
         let phone = ctx.phone();
-        ctx.not_found(personalize(ctx.unknown_id(), json!({"phoneNumber": phone})))
+        ctx.not_found(personalize_phone(ctx.unknown_id(), &phone))
             .await
     })
 }
@@ -455,12 +384,9 @@ fn other_person_refused_without_force(ctx: &mut Ctx) -> BoxFuture<'_> {
     Box::pin(async move {
         let (device, other) = (ctx.reg(0), ctx.reg(1));
         let (phone_a, phone_b) = (ctx.phone(), ctx.phone());
-        ctx.ok(personalize(other, json!({"phoneNumber": phone_b})))
-            .await?;
-        ctx.ok(personalize(device.clone(), json!({"phoneNumber": phone_a})))
-            .await?;
-        let to_b = personalize(device.clone(), json!({"phoneNumber": phone_b}))
-            .flag(FORCE_DEPERSONALIZE, false);
+        ctx.ok(personalize_phone(other, &phone_b)).await?;
+        ctx.ok(personalize_phone(device.clone(), &phone_a)).await?;
+        let to_b = personalize_phone(device.clone(), &phone_b).flag(FORCE_DEPERSONALIZE, false);
         ctx.refused(to_b).await.map_err(|f| Failure {
             message: format!(
                 "personalizing a device of another person without forceDepersonalize must be refused: {}",
@@ -468,7 +394,7 @@ fn other_person_refused_without_force(ctx: &mut Ctx) -> BoxFuture<'_> {
             ),
             ..f
         })?;
-        let again = personalize(device, json!({"phoneNumber": phone_a}));
+        let again = personalize_phone(device, &phone_a);
         let person = ctx.ok(again).await.map_err(|f| Failure {
             message: format!(
                 "after the refusal the device must still belong to A, so personalizing it as A again must succeed: {}",
@@ -476,12 +402,7 @@ fn other_person_refused_without_force(ctx: &mut Ctx) -> BoxFuture<'_> {
             ),
             ..f
         })?;
-        expect_listed(
-            "the device's person after the refused move",
-            &person,
-            "/contactInformation/phones",
-            "number",
-            &phone_a,
-        )
+        let what = "the device's person after the refused move";
+        expect_listed(what, &person, PHONES, &phone_a)
     })
 }
