@@ -90,6 +90,14 @@ impl OpStep {
         }
     }
 
+    /// The upper bound of the slowest non-empty bucket, in milliseconds; 0 without requests.
+    pub fn max_ms(&self) -> f64 {
+        self.buckets
+            .iter()
+            .rposition(|c| *c > 0)
+            .map_or(0.0, |i| 2f64.powf((i + 1) as f64 / 4.0) / 1000.0)
+    }
+
     /// What happened since `earlier` (an earlier reading of the same running sum).
     pub fn since(&self, earlier: &OpStep) -> OpStep {
         let mut buckets = self.buckets;
@@ -207,6 +215,7 @@ impl Timeline {
                         p50_ms: s.quantile_ms(0.50),
                         p95_ms: s.quantile_ms(0.95),
                         p99_ms: s.quantile_ms(0.99),
+                        max_ms: s.max_ms(),
                     }
                 })
             })
@@ -278,17 +287,20 @@ pub struct TimelinePoint {
     pub p50_ms: f64,
     pub p95_ms: f64,
     pub p99_ms: f64,
+    /// The slowest response's bucket, its upper bound: a stall shows here even when too few
+    /// requests were held to move p99.
+    pub max_ms: f64,
 }
 
 impl TimelineSummary {
     /// `timeline.csv`: a header and one line per point.
     pub fn csv(&self) -> String {
         let mut out = String::from(
-            "t_secs,operation,requests,rps,errors,violations,no_answer,status_4xx,status_5xx,p50_ms,p95_ms,p99_ms\n",
+            "t_secs,operation,requests,rps,errors,violations,no_answer,status_4xx,status_5xx,p50_ms,p95_ms,p99_ms,max_ms\n",
         );
         for p in &self.points {
             out.push_str(&format!(
-                "{},{},{},{:.1},{},{},{},{},{},{:.3},{:.3},{:.3}\n",
+                "{},{},{},{:.1},{},{},{},{},{},{:.3},{:.3},{:.3},{:.3}\n",
                 p.t_secs,
                 p.operation,
                 p.requests,
@@ -300,7 +312,8 @@ impl TimelineSummary {
                 p.status_5xx,
                 p.p50_ms,
                 p.p95_ms,
-                p.p99_ms
+                p.p99_ms,
+                p.max_ms
             ));
         }
         out

@@ -236,10 +236,11 @@ fn latency_chart(t: &TimelineSummary, op: &str) -> String {
     // A step without responses has no latency: a gap in the line, not a zero.
     let latency =
         |f: Figure| move |p: &TimelinePoint| if p.requests == 0 { f64::NAN } else { f(p) };
-    let percentiles: [(&str, Figure); 3] = [
+    let percentiles: [(&str, Figure); 4] = [
         ("p50", |p| p.p50_ms),
         ("p95", |p| p.p95_ms),
         ("p99", |p| p.p99_ms),
+        ("max", |p| p.max_ms),
     ];
     let series: Vec<Series<'_>> = percentiles
         .into_iter()

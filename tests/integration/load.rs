@@ -395,10 +395,11 @@ async fn a_stall_shows_in_the_coordinated_omission_adjusted_tail() {
     );
     let co = result.coordinated_omission.as_ref().expect("co summary");
     assert!(co.synthetic_requests > 0, "{co:#?}");
-    // The timeline shows when: a second whose tail is the stall, and seconds that are fast.
+    // The timeline shows when: a second whose slowest responses are the stall (a handful of
+    // held requests among hundreds: the maximum shows them, p99 need not), and fast seconds.
     let points = &result.timeline.points;
     assert!(
-        points.iter().any(|p| p.p99_ms >= STALLED_MS),
+        points.iter().any(|p| p.max_ms >= STALLED_MS),
         "no second shows the stall: {points:#?}"
     );
     assert!(
