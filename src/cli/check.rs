@@ -29,8 +29,8 @@ Without --target, each stage starts the embedded simulator on 127.0.0.1: the con
 runs every case, then the smoke load runs with validation of responses, its thresholds, and the
 checks after the load (no acknowledged write lost, the simulator's invariants). One verdict,
 then reports in --report-dir: check.json (schema check-report), junit.xml (contract cases,
-thresholds, invariants), summary.json, timeline.csv (the load second by second), and goose's
-report.html and report.json.
+thresholds, invariants), pushcheck.html (one self-contained report of both stages),
+summary.json, timeline.csv (the load second by second), and goose's report.html and report.json.
 
 With --target, both stages go to that account: contract cases that write need --allow-writes
 and --registration-id (restored afterwards); the load needs --allow-remote for a non-loopback

@@ -146,7 +146,8 @@ pub struct LoadArgs {
     )]
     seed_registrations: usize,
 
-    /// Write goose's HTML and JSON reports, summary.json, junit.xml and timeline.csv here.
+    /// Write pushcheck.html, summary.json, junit.xml, timeline.csv and goose's HTML and JSON
+    /// reports here.
     #[arg(long, value_name = "DIR", help_heading = "Output")]
     report_dir: Option<PathBuf>,
     /// pushcheck's summary.json of an earlier run: per operation comparison and regression
