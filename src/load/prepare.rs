@@ -174,7 +174,7 @@ fn rules_with_baseline(
     match (gates.clone().next(), baseline) {
         (Some(gate), None) => {
             return Err(LoadError::Config(format!(
-                "threshold {:?} compares with an earlier run: give --baseline with that run's summary.json",
+                "threshold {:?} compares with an earlier run: give `pushcheck load` --baseline with that run's summary.json (`check` has no baseline)",
                 gate.rule.text()
             )));
         }

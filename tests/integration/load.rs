@@ -581,7 +581,11 @@ fn a_regression_gate_without_a_baseline_and_a_gooses_report_as_one_are_refused()
         "p95 regression>10%",
     ]);
     assert_eq!(run.exit, Exit::Usage, "{}", run.stderr);
-    assert!(run.stderr.contains("give --baseline"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("--baseline with that run"),
+        "{}",
+        run.stderr
+    );
     let goose = dir.write("report.json", r#"{"raw_metrics": {}}"#);
     let run = run_cli(&["load", "--run-time", "1s", "--baseline", &goose]);
     assert_eq!(run.exit, Exit::Usage, "{}", run.stderr);
