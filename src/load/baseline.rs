@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use std::str::FromStr;
 
-use super::result::OperationStats;
+use super::result::{Latency, OperationStats};
 use super::threshold::{Op, REGRESSION, plain_number, split_request};
 
 /// The regression rules `--baseline` brings when the run gives none.
@@ -154,32 +154,15 @@ impl RegressionRule {
 pub struct Figures {
     pub operation: String,
     pub rps: f64,
-    pub latency_ms: Times,
-}
-
-/// Times in milliseconds.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
-pub struct Times {
-    pub p50: f64,
-    pub p95: f64,
-    pub p99: f64,
-    pub max: f64,
-    pub avg: f64,
+    pub latency_ms: Latency,
 }
 
 impl From<&OperationStats> for Figures {
     fn from(o: &OperationStats) -> Figures {
-        let l = o.latency_ms;
         Figures {
             operation: o.operation.clone(),
             rps: o.rps,
-            latency_ms: Times {
-                p50: l.p50,
-                p95: l.p95,
-                p99: l.p99,
-                max: l.max,
-                avg: l.avg,
-            },
+            latency_ms: o.latency_ms,
         }
     }
 }

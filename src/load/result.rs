@@ -104,8 +104,9 @@ pub struct TargetSummary {
     pub feed_source: String,
 }
 
-/// Response times in milliseconds.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+/// Response times in milliseconds (also read back from an earlier run's summary, see
+/// [`crate::load::baseline`]).
+#[derive(Debug, Clone, Copy, Default, Serialize, serde::Deserialize)]
 pub struct Latency {
     pub p50: f64,
     pub p95: f64,

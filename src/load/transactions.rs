@@ -21,7 +21,7 @@
 
 use std::sync::Arc;
 
-use goose::goose::{GooseMethod, GooseRequest, GooseUser};
+use goose::goose::{GooseRequest, GooseUser, TransactionError, goose_method_from_method};
 use goose::prelude::TransactionResult;
 use reqwest::header::CONTENT_TYPE;
 use serde_json::Value;
@@ -58,28 +58,19 @@ pub(super) fn request_path(entry: &FeedEntry, op: Operation) -> &str {
     }
 }
 
-/// goose's name for `op`'s HTTP method ([`Operation::http_method`], the one mapping).
-fn goose_method(op: Operation) -> GooseMethod {
-    match op.http_method() {
-        reqwest::Method::GET => GooseMethod::Get,
-        reqwest::Method::PATCH => GooseMethod::Patch,
-        _ => GooseMethod::Post,
-    }
-}
-
 /// The goose request of `op` on feed entry `at`, named by operation, sent with `builder`.
 fn goose_request<'a>(
     run: &'a Run,
     op: Operation,
     at: usize,
     builder: reqwest::RequestBuilder,
-) -> GooseRequest<'a> {
-    GooseRequest::builder()
-        .method(goose_method(op))
+) -> Result<GooseRequest<'a>, Box<TransactionError>> {
+    Ok(GooseRequest::builder()
+        .method(goose_method_from_method(op.http_method())?)
         .path(request_path(&run.feed.entries[at], op))
         .name(request_name(op))
         .set_request_builder(builder)
-        .build()
+        .build())
 }
 
 /// GET registration: reads one registration anywhere in the feed; the answer must be that
@@ -87,7 +78,7 @@ fn goose_request<'a>(
 pub async fn get_registration(user: &mut GooseUser, run: &Run) -> TransactionResult {
     let at = run.next_read(user);
     let builder = run.builder(user, Operation::Get, at)?;
-    let request = goose_request(run, Operation::Get, at, builder);
+    let request = goose_request(run, Operation::Get, at, builder)?;
     let Some(goose) = run.send(user, request).await? else {
         return Ok(());
     };
@@ -113,7 +104,7 @@ pub async fn patch_registration(user: &mut GooseUser, run: &Run) -> TransactionR
         .builder(user, Operation::Patch, at)?
         .header(CONTENT_TYPE, run.json.clone())
         .body(body);
-    let request = goose_request(run, Operation::Patch, at, builder);
+    let request = goose_request(run, Operation::Patch, at, builder)?;
     let Some(goose) = run.send(user, request).await? else {
         run.acknowledge(user, at, false, |_| {});
         return Ok(());
@@ -148,7 +139,7 @@ pub async fn personalize(user: &mut GooseUser, run: &Run) -> TransactionResult {
         .builder(user, Operation::Personalize, at)?
         .header(CONTENT_TYPE, run.json.clone())
         .body(body);
-    let request = goose_request(run, Operation::Personalize, at, builder);
+    let request = goose_request(run, Operation::Personalize, at, builder)?;
     let Some(goose) = run.send(user, request).await? else {
         run.acknowledge(user, at, false, |_| {});
         return Ok(());
@@ -175,7 +166,7 @@ pub async fn depersonalize(user: &mut GooseUser, run: &Run) -> TransactionResult
         return get_registration(user, run).await;
     };
     let builder = run.builder(user, Operation::Depersonalize, at)?;
-    let request = goose_request(run, Operation::Depersonalize, at, builder);
+    let request = goose_request(run, Operation::Depersonalize, at, builder)?;
     let Some(goose) = run.send(user, request).await? else {
         run.acknowledge(user, at, false, |_| {});
         return Ok(());

@@ -118,13 +118,7 @@ pub fn files(dir: &Path, result: &CheckResult) -> Vec<File> {
         (dir.join(PUSHCHECK_HTML), Ok(super::html::check(result))),
     ];
     if let Some(load) = &result.load {
-        // The load's own junit.xml and HTML report are in the combined ones.
-        let combined = [dir.join(JUNIT_XML), dir.join(PUSHCHECK_HTML)];
-        files.extend(
-            load::files(dir, load)
-                .into_iter()
-                .filter(|(path, _)| !combined.contains(path)),
-        );
+        files.extend(load::data_files(dir, load));
     }
     files
 }

@@ -27,15 +27,21 @@ pub fn junit(result: &LoadResult) -> Result<String, ReportError> {
     super::to_junit(&report)
 }
 
-/// The files pushcheck writes for a load in `dir`: summary.json, junit.xml, timeline.csv and
-/// pushcheck.html (goose writes
-/// its report.html and report.json during the run).
+/// The files pushcheck writes for a load in `dir`: its data files, junit.xml and
+/// pushcheck.html (goose writes its report.html and report.json during the run).
 pub fn files(dir: &Path, result: &LoadResult) -> Vec<File> {
+    let mut files = data_files(dir, result);
+    files.push((dir.join(JUNIT_XML), junit(result)));
+    files.push((dir.join(PUSHCHECK_HTML), Ok(super::html::load(result))));
+    files
+}
+
+/// summary.json and timeline.csv: the load's own data, also under `check` (whose JUnit and HTML
+/// reports combine both stages).
+pub fn data_files(dir: &Path, result: &LoadResult) -> Vec<File> {
     vec![
         (dir.join(SUMMARY_JSON), summary_json(result)),
-        (dir.join(JUNIT_XML), junit(result)),
         (dir.join(TIMELINE_CSV), Ok(result.timeline.csv())),
-        (dir.join(PUSHCHECK_HTML), Ok(super::html::load(result))),
     ]
 }
 

@@ -264,11 +264,7 @@ fn a_remote_target_needs_allow_remote() {
 fn credentials_never_appear_in_output_or_reports() {
     let _serial = SERIAL.blocking_lock();
     const KEY: &str = "recognisable-secret-key-4711";
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = crate::util::server_runtime();
     let sim = runtime.block_on(crate::util::start_simulator(SimulatorConfig {
         credentials: vec![Credentials::ApiKey(Secret::new(KEY))],
         ..SimulatorConfig::default()
@@ -474,11 +470,7 @@ async fn without_faults_writes_survive_and_invariants_hold() {
 
 /// `pushcheck load` against a simulator answering after `latency`, reports in `reports`.
 fn load_with_latency(latency: Duration, reports: &Path, extra: &[&str]) -> crate::util::CliRun {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = crate::util::server_runtime();
     let sim = runtime.block_on(crate::util::start_simulator(SimulatorConfig {
         faults: Faults {
             latency,
@@ -511,7 +503,7 @@ fn a_slower_run_fails_its_baseline_gates_naming_the_operation_and_figures() {
     let dir = TempDir::new("baseline");
     let before = dir.path().join("before");
     // Latencies well above what a busy 2-core machine adds, so the control stays in its gate.
-    let first = load_with_latency(Duration::from_millis(20), &before, &[]);
+    let first = load_with_latency(Duration::from_millis(50), &before, &[]);
     assert_eq!(
         first.exit,
         Exit::Passed,
@@ -524,7 +516,7 @@ fn a_slower_run_fails_its_baseline_gates_naming_the_operation_and_figures() {
 
     // The defect: the same load, four times slower. --baseline's default gates catch it.
     let slower = load_with_latency(
-        Duration::from_millis(80),
+        Duration::from_millis(200),
         &dir.path().join("slower"),
         &["--baseline", baseline],
     );
@@ -541,7 +533,9 @@ fn a_slower_run_fails_its_baseline_gates_naming_the_operation_and_figures() {
         assert!(out.contains(gate), "{gate} in:\n{out}");
     }
     assert!(
-        out.contains("observed GET registration p95 2") && out.contains("ms → "),
+        out.contains("observed GET registration p95 ")
+            && out.contains("ms → ")
+            && out.contains("ms (+"),
         "the operation and its figures: {out}"
     );
     let summary =
@@ -558,7 +552,7 @@ fn a_slower_run_fails_its_baseline_gates_naming_the_operation_and_figures() {
 
     // The control: as fast as before, within a gate a noisy machine keeps.
     let same = load_with_latency(
-        Duration::from_millis(20),
+        Duration::from_millis(50),
         &dir.path().join("same"),
         &["--baseline", baseline, "--threshold", "p95 regression>50%"],
     );

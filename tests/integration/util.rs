@@ -75,6 +75,16 @@ pub const LOCAL_AUTH: &str = "App pushcheck-local-key";
 
 /// Starts a simulator on 127.0.0.1 (a free port) with `config`, and returns it; its
 /// `base_url()` is what a client needs. Dropping it stops the server.
+/// A runtime for a server a test starts (a simulator, a stand-in), alive while the test runs
+/// the load or the CLI on its own thread.
+pub fn server_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
 pub async fn start_simulator(config: SimulatorConfig) -> RunningSimulator {
     Simulator::start(config).await.expect("start the simulator")
 }

@@ -14,17 +14,9 @@ use serde_json::Value;
 
 use crate::standin::{Defect, StandIn};
 use crate::util::{
-    CliRun, TempDir, project_path, read_all, read_load_summary, run_cli, send_ctrl_c, wait_within,
+    CliRun, TempDir, project_path, read_all, read_load_summary, run_cli, send_ctrl_c,
+    server_runtime, wait_within,
 };
-
-/// A runtime for the stand-in's server, alive while the test runs the load on its own thread.
-fn server_runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
 
 /// All four operations, 4 users, 1 s, every response validated.
 const ALL_OPS: &str = r#"
