@@ -104,8 +104,8 @@ fn parse_rule(s: &str) -> Result<Rule, String> {
 
 impl CheckArgs {
     /// The scenario file (the default one, or its built-in copy outside the project) with the
-    /// check's overrides ([`check::load_overrides`]), resolved.
-    fn plan(&self, mode: Mode) -> Result<LoadPlan, Failure> {
+    /// check's overrides ([`check::load_overrides`]), resolved; and the file's path.
+    fn plan(&self, mode: Mode) -> Result<(LoadPlan, PathBuf), Failure> {
         let path = self
             .scenario
             .clone()
@@ -118,9 +118,11 @@ impl CheckArgs {
         .map_err(Failure::usage)?;
         let live_without_feed = self.target.target.is_some() && self.feed.is_none();
         let overrides = check::load_overrides(self.threshold.clone(), mode, live_without_feed);
-        file.merge(overrides)
+        let plan = file
+            .merge(overrides)
             .resolve()
-            .map_err(|e| Failure::usage(anyhow::anyhow!("{}: {e}", path.display())))
+            .map_err(|e| Failure::usage(anyhow::anyhow!("{}: {e}", path.display())))?;
+        Ok((plan, path))
     }
 
     /// Both stages' configuration.
@@ -129,7 +131,7 @@ impl CheckArgs {
         refuse_feed_without_target(self.feed.as_deref(), target)?;
         let suite = self.suite.suite_config(&self.target)?;
         let ids = &self.suite.registration_ids;
-        let plan = self.plan(suite.mode)?;
+        let (plan, scenario_file) = self.plan(suite.mode)?;
         let feed = check::load_feed(self.feed.clone(), ids);
         let destination = Destination::of(target, self.allow_remote, feed, self.seed_registrations)
             .map_err(load_failure)?;
@@ -145,10 +147,7 @@ impl CheckArgs {
             contract: suite,
             load: LoadConfig {
                 plan,
-                scenario_file: self
-                    .scenario
-                    .clone()
-                    .or(Some(PathBuf::from(DEFAULT_SCENARIO))),
+                scenario_file: Some(scenario_file),
                 destination,
                 credentials,
                 app_code: self.target.auth.app_code.clone(),

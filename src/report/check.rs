@@ -52,7 +52,7 @@ pub fn human(
         writeln!(out, "\nReports in {}: {}", dir.display(), files.join(", "))?;
     }
     writeln!(out)?;
-    load::verdict_lines(out, result.passed, result.duration, &result.reasons, style)
+    super::style::verdict_lines(out, result.passed, result.duration, &result.reasons, style)
 }
 
 /// The combined JSON report, as `schemas/check-report.json` describes it.

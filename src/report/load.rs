@@ -151,37 +151,13 @@ pub fn human(
         )?;
     }
     writeln!(out)?;
-    verdict_lines(
+    super::style::verdict_lines(
         out,
         result.verdict.passed,
         std::time::Duration::from_secs(result.duration_secs),
         &result.verdict.reasons,
         style,
     )
-}
-
-/// The last lines of every human report: `PASSED in 1.2s`, or `FAILED:` and one line per reason.
-pub(super) fn verdict_lines(
-    out: &mut dyn Write,
-    passed: bool,
-    duration: std::time::Duration,
-    reasons: &[String],
-    style: Style,
-) -> io::Result<()> {
-    if passed {
-        writeln!(
-            out,
-            "{} in {:.1}s",
-            style.verdict(true),
-            duration.as_secs_f64()
-        )
-    } else {
-        writeln!(out, "{}:", style.verdict(false))?;
-        for reason in reasons {
-            writeln!(out, "  - {reason}")?;
-        }
-        Ok(())
-    }
 }
 
 /// Everything of [`human`] but the report list and the verdict: the scenario, the table per

@@ -46,6 +46,30 @@ impl Style {
     }
 }
 
+/// The last lines of every human report: `PASSED in 1.2s`, or `FAILED:` and one line per reason.
+pub fn verdict_lines(
+    out: &mut dyn std::io::Write,
+    passed: bool,
+    duration: std::time::Duration,
+    reasons: &[String],
+    style: Style,
+) -> std::io::Result<()> {
+    if passed {
+        writeln!(
+            out,
+            "{} in {:.1}s",
+            style.verdict(true),
+            duration.as_secs_f64()
+        )
+    } else {
+        writeln!(out, "{}:", style.verdict(false))?;
+        for reason in reasons {
+            writeln!(out, "  - {reason}")?;
+        }
+        Ok(())
+    }
+}
+
 /// A run's verdict word.
 pub fn verdict(passed: bool) -> &'static str {
     if passed { "PASSED" } else { "FAILED" }
