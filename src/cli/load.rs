@@ -13,7 +13,7 @@ use super::auth::TargetArgs;
 use super::contract::refuse_feed_without_target;
 use super::{CmdResult, Console, Failure, io_failure};
 use crate::load::scenario::{
-    CoMitigation, PositiveNumber, SampleRate, Span, ThinkTime, Validation,
+    ArrivalRate, CoMitigation, PositiveNumber, SampleRate, Span, Stages, ThinkTime, Validation,
 };
 use crate::load::threshold::AlwaysOn;
 use crate::load::{
@@ -93,9 +93,19 @@ pub struct LoadArgs {
     /// Each user runs its mix N times, instead of --run-time.
     #[arg(long, value_name = "N", help_heading = "Scenario overrides")]
     iterations: Option<usize>,
-    /// Requests per second, all users together (0: none).
+    /// Users over time instead of --users/--run-time: USERS,TIME steps separated by `;`
+    /// (e.g. "10,30s;10,2m;50,10s;0,30s": ramp, hold, spike, ramp down; goose's test plan).
+    #[arg(long, value_name = "PLAN", value_parser = parse_stages, help_heading = "Scenario overrides",
+          conflicts_with_all = ["users", "increase_rate", "increase_time", "run_time", "iterations", "steady_state_only"])]
+    stages: Option<Stages>,
+    /// Requests per second, all users together (0: none): a ceiling.
     #[arg(long, value_name = "N", help_heading = "Scenario overrides")]
     throttle: Option<usize>,
+    /// Requests per second to hold, all operations together, split by the mix; the run
+    /// reports the rate achieved and why any was missing (gated by arrival-rate>=95%).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..),
+          conflicts_with = "throttle", help_heading = "Scenario overrides")]
+    arrival_rate: Option<u32>,
     /// Pause after each request: 20ms or a range 10ms..50ms.
     #[arg(long, value_name = "TIME", value_parser = parse_think, help_heading = "Scenario overrides")]
     think_time: Option<ThinkTime>,
@@ -113,7 +123,8 @@ pub struct LoadArgs {
     /// and request).
     #[arg(long, value_name = "RULE", value_parser = parse_rule, help_heading = "Scenario overrides")]
     threshold: Vec<Rule>,
-    /// Turn off an always-on rule: error-rate or schema-violation-rate; repeatable.
+    /// Turn off an always-on rule: error-rate, schema-violation-rate or arrival-rate;
+    /// repeatable.
     #[arg(long, value_name = "NAME", value_parser = parse_always_on, help_heading = "Scenario overrides")]
     without_rule: Vec<AlwaysOn>,
     /// Judge goose's figures on the steady state only (goose resets them after the ramp).
@@ -163,6 +174,9 @@ pub struct LoadArgs {
     verbose: bool,
 }
 
+fn parse_stages(s: &str) -> Result<Stages, String> {
+    s.parse()
+}
 fn parse_span(s: &str) -> Result<Span, String> {
     s.parse()
 }
@@ -201,7 +215,9 @@ impl LoadArgs {
             increase_time: self.increase_time,
             run_time: self.run_time,
             iterations: self.iterations,
+            stages: self.stages.clone(),
             throttle: self.throttle,
+            arrival_rate: self.arrival_rate.map(ArrivalRate::Total),
             think_time: self.think_time,
             co_mitigation: self.co_mitigation,
             validation: Some(Validation {

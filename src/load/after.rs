@@ -171,6 +171,10 @@ pub async fn lost_updates(
             Read::Failed(why) => {
                 unchecked.push(format!("registration {id}: could not check: {why}"))
             }
+            Read::Body(_) if ledger[&at].shared => unchecked.push(format!(
+                "registration {id}: could not check: two load users wrote it (pushcheck's \
+                 partition of the writes failed)"
+            )),
             Read::Body(body) => {
                 if let Some(f) = compare(&ledger[&at], &body, attribute) {
                     lost.push(format!("registration {id}: {f}"));
@@ -480,6 +484,8 @@ mod tests {
             primary: Some(true),
             last: Some(Operation::Patch),
             unsure: false,
+            writer: Some(0),
+            shared: false,
         };
         let attr = "pushcheckLoadSeq_t";
         assert_eq!(

@@ -20,7 +20,7 @@ use goose::prelude::{GooseAttack, GooseError};
 
 use super::prepare::{Prepared, goose_reason};
 use super::quiet::QuietStdout;
-use super::scenario::{Length, LoadPlan, Ramp};
+use super::scenario::LoadPlan;
 use super::shared::{Run, RunSettings};
 use super::tally::Collected;
 use super::timeline::OpStep;
@@ -60,7 +60,7 @@ pub async fn attack(
         prepared.feed.clone(),
         &at.target.base_url,
         RunSettings {
-            users: plan.users,
+            users: plan.shape.numbered_users(),
             authorization: prepared.authorization.clone(),
             sample_rate: plan.sample_rate,
             mode: plan.mode,
@@ -163,7 +163,7 @@ async fn execute(
             Some(f) => {
                 tokio::select! {
                     done = attack.execute() => done,
-                    never = report_progress(run, config.plan.users, f) => match never {},
+                    never = report_progress(run, config.plan.shape.peak_users(), f) => match never {},
                 }
             }
             None => attack.execute().await,
@@ -193,17 +193,10 @@ async fn stop_now(run: &Run, reason: &str) -> std::convert::Infallible {
     }
 }
 
-/// When the run should be over at the latest, if it has a run time.
+/// When the run should be over at the latest, if its length is a time (a run time or stages).
 fn deadline(config: &LoadConfig) -> Option<Duration> {
-    let plan = &config.plan;
-    let Length::RunTime(run_time) = plan.length else {
-        return None;
-    };
-    let ramp = match plan.ramp {
-        Ramp::Rate(rate) => Duration::from_secs_f64(plan.users as f64 / rate.max(0.001)),
-        Ramp::Time(t) => t.0,
-    };
-    Some(ramp + run_time.0 + config.request_timeout + DEADLINE_SLACK)
+    let planned = config.plan.shape.planned()?;
+    Some(planned + config.request_timeout + DEADLINE_SLACK)
 }
 
 /// Past the deadline: drop the requests in flight and stop goose.

@@ -30,6 +30,7 @@
 //! import the CLI or the contract suite.
 
 pub mod after;
+pub mod arrival;
 pub mod attack;
 pub mod baseline;
 pub mod console;
@@ -41,6 +42,7 @@ pub mod quiet;
 pub mod result;
 pub mod rules;
 pub mod scenario;
+pub mod shape;
 mod shared;
 pub mod tally;
 pub mod threshold;

@@ -20,8 +20,9 @@ use super::{
 use crate::api::RATE_LIMIT_PER_SECOND;
 use crate::api::client::{Client, ClientConfig};
 use crate::api::preflight::{Device, preflight};
+use crate::load::arrival::{self, Pacing};
 use crate::load::baseline::{Baseline, DEFAULT_GATES};
-use crate::load::scenario::{Length, Ramp};
+use crate::load::scenario::{Length, Ramp, Shape};
 use crate::load::threshold::{PlannedRule, Rule, Source};
 use crate::load::transactions::SEQ_ATTRIBUTE_PREFIX;
 
@@ -42,6 +43,8 @@ pub struct Prepared {
     pub per_op_cap: Option<u32>,
     /// goose's request throttle, all users together.
     pub throttle: Option<usize>,
+    /// The throttle for the scenario's arrival rate, calibrated on goose's tick.
+    pub pacing: Option<Pacing>,
     pub authorization: HeaderValue,
     /// Report files the run writes, relative to the report directory.
     pub reports: Vec<String>,
@@ -70,7 +73,14 @@ pub async fn prepare(config: &LoadConfig, at: &Reached) -> Result<Prepared, Load
         (None, true) => Some(RATE_LIMIT_PER_SECOND),
         (None, false) => None,
     };
-    let throttle = match (per_op_cap.map(|c| total_rate_for(c, plan)), plan.throttle) {
+    let cap_total = per_op_cap.map(|c| total_rate_for(c, plan));
+    let pacing = match plan.arrival_rate {
+        Some(rate) => Some(arrival::calibrate(rate, cap_total).await),
+        None => None,
+    };
+    let asked = plan.throttle.or(pacing.map(|p| p.goose_throttle));
+    // One throttle: the lower of the cap's and the scenario's wins.
+    let throttle = match (cap_total, asked) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
@@ -98,14 +108,20 @@ pub async fn prepare(config: &LoadConfig, at: &Reached) -> Result<Prepared, Load
     .map_err(|e| LoadError::Config(e.to_string()))?;
 
     let mut notes = Vec::new();
-    if plan.mix.writes() && plan.users > feed.len() {
+    let numbered = plan.shape.numbered_users();
+    if plan.mix.writes() && numbered > feed.len() {
         notes.push(format!(
-            "{} of {} users had no registration of their own to write and read instead",
-            plan.users - feed.len(),
-            plan.users
+            "{} of {numbered} users{} had no registration of their own to write and read instead",
+            numbered - feed.len(),
+            if matches!(plan.shape, Shape::Stages(_)) {
+                " (every user the stages start)"
+            } else {
+                ""
+            }
         ));
     }
-    if let Some(t) = throttle {
+    // An arrival rate has its own section, with the cap's part in any shortfall.
+    if let Some(t) = throttle.filter(|_| plan.arrival_rate.is_none()) {
         notes.push(format!(
             "throttled to {t} requests/s in total{}",
             per_op_cap.map_or(String::new(), |c| format!(" (at most {c}/s per operation)"))
@@ -117,6 +133,7 @@ pub async fn prepare(config: &LoadConfig, at: &Reached) -> Result<Prepared, Load
         feed,
         per_op_cap,
         throttle,
+        pacing,
         authorization,
         reports,
         goose,
@@ -244,8 +261,6 @@ fn goose_configuration(
     let mut args: Vec<String> = vec![
         "--host".into(),
         at.target.base_url.clone(),
-        "--users".into(),
-        plan.users.to_string(),
         "--co-mitigation".into(),
         plan.co_mitigation.as_str().into(),
         "--no-print-metrics".into(),
@@ -257,22 +272,7 @@ fn goose_configuration(
     if log::max_level() < log::LevelFilter::Info {
         args.push("--quiet".into());
     }
-    match plan.ramp {
-        Ramp::Rate(r) => args.extend(["--increase-rate".into(), r.to_string()]),
-        Ramp::Time(t) => args.extend(["--increase-time".into(), t.whole_seconds().to_string()]),
-    }
-    match plan.length {
-        Length::RunTime(t) => {
-            args.extend(["--run-time".into(), t.whole_seconds().to_string()]);
-            // The verdict covers every request sent, the ramp included, unless the scenario
-            // asks for the steady state only. (goose refuses the flag with --iterations, which
-            // never resets its metrics anyway.)
-            if !plan.steady_state_only {
-                args.push("--no-reset-metrics".into());
-            }
-        }
-        Length::Iterations(n) => args.extend(["--iterations".into(), n.to_string()]),
-    }
+    args.extend(shape_args(&plan.shape, plan.steady_state_only));
     if let Some(t) = throttle {
         args.extend(["--throttle-requests".into(), t.to_string()]);
     }
@@ -296,6 +296,37 @@ fn goose_configuration(
         ]);
     }
     GooseConfiguration::parse_args_default(&args).map_err(|e| LoadError::Config(goose_reason(&e)))
+}
+
+/// goose's flags for the users over time: a test plan, or users, ramp and length.
+fn shape_args(shape: &Shape, steady_state_only: bool) -> Vec<String> {
+    let (users, ramp, length) = match shape {
+        // goose's plan never resets its metrics, and refuses the flag that says so.
+        Shape::Stages(stages) => return vec!["--test-plan".into(), stages.goose_plan()],
+        Shape::Hold {
+            users,
+            ramp,
+            length,
+        } => (users, ramp, length),
+    };
+    let mut args = vec!["--users".into(), users.to_string()];
+    match ramp {
+        Ramp::Rate(r) => args.extend(["--increase-rate".into(), r.to_string()]),
+        Ramp::Time(t) => args.extend(["--increase-time".into(), t.whole_seconds().to_string()]),
+    }
+    match length {
+        Length::RunTime(t) => {
+            args.extend(["--run-time".into(), t.whole_seconds().to_string()]);
+            // The verdict covers every request sent, the ramp included, unless the scenario
+            // asks for the steady state only. (goose refuses the flag with --iterations, which
+            // never resets its metrics anyway.)
+            if !steady_state_only {
+                args.push("--no-reset-metrics".into());
+            }
+        }
+        Length::Iterations(n) => args.extend(["--iterations".into(), n.to_string()]),
+    }
+    args
 }
 
 /// goose's own words for an error: the detail of a refused option, else its display.

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::load::arrival::ArrivalSummary;
 use crate::load::baseline::Comparison;
 use crate::load::scenario::{CoMitigation, Mix};
 use crate::load::timeline::TimelineSummary;
@@ -49,6 +50,8 @@ pub struct LoadResult {
     pub timeline: TimelineSummary,
     /// This run against `--baseline`, per operation.
     pub baseline: Option<Comparison>,
+    /// The arrival rate asked for and achieved, when the scenario asked for one.
+    pub arrival: Option<ArrivalSummary>,
 }
 
 /// The settings the run used.
@@ -57,10 +60,18 @@ pub struct ScenarioSummary {
     pub name: String,
     pub description: String,
     pub file: Option<String>,
+    /// The most users running at once.
     pub users: usize,
+    /// How the users start (`8 users/s`), or `stages`.
     pub ramp: String,
+    /// How long the users hold, or the stages in words.
     pub length: String,
+    /// The stages, when the scenario has them (goose's test plan).
+    pub stages: Option<Vec<crate::load::shape::Stage>>,
+    /// goose's request throttle (the arrival rate, a `throttle`, or the rate cap).
     pub throttle_rps: Option<usize>,
+    /// Requests/s the scenario asked for, all operations together.
+    pub arrival_rate: Option<u32>,
     pub think_time: String,
     pub co_mitigation: CoMitigation,
     pub mix: MixSummary,
@@ -123,7 +134,7 @@ pub struct ViolationSample {
 }
 
 /// Figures of one operation (or of all together).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct OperationStats {
     /// `GET registration`, …, or `all`.
     pub operation: String,
@@ -183,6 +194,8 @@ pub enum Figure {
     ViolationRate,
     /// The change against `--baseline`, per operation (the worst one).
     BaselineRegression,
+    /// The share of the asked arrival rate achieved (see [`crate::load::arrival`]).
+    ArrivalRate,
 }
 
 /// One threshold and what was measured.

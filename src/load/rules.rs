@@ -6,10 +6,11 @@
 
 use goose::metrics::GooseMetrics;
 
+use crate::load::arrival::{ArrivalSummary, ShortfallCause};
 use crate::load::baseline::{Baseline, Figures};
 use crate::load::metrics::adjusted_histogram;
 use crate::load::result::{Figure, Judge, OperationStats, ThresholdOutcome};
-use crate::load::threshold::{AdjustedRule, PlannedRule, RegressionRule, Rule, ViolationRule};
+use crate::load::threshold::{AdjustedRule, PercentRule, PlannedRule, RegressionRule, Rule};
 
 /// One outcome per planned rule, in the plan's order.
 pub fn judge_all(
@@ -18,6 +19,7 @@ pub fn judge_all(
     operations: &[OperationStats],
     total: &OperationStats,
     baseline: Option<&Baseline>,
+    arrival: Option<&ArrivalSummary>,
 ) -> Vec<ThresholdOutcome> {
     planned
         .iter()
@@ -27,6 +29,7 @@ pub fn judge_all(
                 Rule::SchemaViolationRate(r) => violations(r, operations, total),
                 Rule::Adjusted(r) => adjusted(r, metrics),
                 Rule::Regression(r) => regression(r, operations, baseline),
+                Rule::ArrivalRate(r) => arrival_rate(r, arrival),
             };
             outcome.source = p.source;
             outcome.replaces = p.replaces.clone();
@@ -65,7 +68,7 @@ fn goose_outcome(rule: &str, metrics: &GooseMetrics) -> ThresholdOutcome {
 }
 
 fn violations(
-    rule: &ViolationRule,
+    rule: &PercentRule,
     operations: &[OperationStats],
     total: &OperationStats,
 ) -> ThresholdOutcome {
@@ -80,6 +83,39 @@ fn violations(
         out.value = Some(v);
         out.passed = rule.passes(v);
     }
+    out
+}
+
+/// The share of the throttle achieved, all operations or one.
+fn arrival_rate(rule: &PercentRule, arrival: Option<&ArrivalSummary>) -> ThresholdOutcome {
+    let mut out = outcome(&rule.rule, Judge::Pushcheck, Figure::ArrivalRate);
+    let Some(a) = arrival else {
+        out.observed = "no arrival rate asked".to_owned();
+        return out;
+    };
+    let (got, target, share) = match &rule.request {
+        None => (a.achieved_rps, a.target_rps as f64, a.achieved_percent),
+        Some(name) => match a.operations.iter().find(|o| o.operation == name) {
+            Some(o) => (o.achieved_rps, o.target_rps, o.achieved_percent),
+            None => return out,
+        },
+    };
+    let causes: Vec<&str> = a
+        .shortfall
+        .iter()
+        .map(|s| match s.cause {
+            ShortfallCause::RateCap => "the rate cap lowered the throttle",
+            ShortfallCause::TooFewUsers => "too few users",
+        })
+        .collect();
+    let causes = if causes.is_empty() {
+        String::new()
+    } else {
+        format!("; {}", causes.join(", "))
+    };
+    out.observed = format!("{share:.1}% ({got:.1} of {target:.1} requests/s{causes})");
+    out.value = Some(share);
+    out.passed = rule.passes(share);
     out
 }
 

@@ -14,6 +14,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::api::Operation;
+pub use crate::load::shape::{ArrivalRate, Length, Ramp, Shape, Stage, Stages};
 use crate::load::threshold::{AlwaysOn, PlannedRule, Rule, plan_rules};
 pub use crate::load::values::{CoMitigation, Mix, PositiveNumber, SampleRate, Span, ThinkTime};
 use crate::schema::Mode;
@@ -36,8 +37,14 @@ pub struct Scenario {
     pub run_time: Option<Span>,
     /// Each user runs its mix this many times (goose `--iterations`), instead of `run_time`.
     pub iterations: Option<usize>,
+    /// Users over time as goose's test plan, instead of `users`, `increase_*`, `run_time` and
+    /// `iterations`: `[{ users = 10, duration = "30s" }, …]`.
+    pub stages: Option<Stages>,
     /// Requests per second, all users together; 0 means none.
     pub throttle: Option<usize>,
+    /// The rate to hold, instead of `throttle`: requests/s for all operations (split by the mix)
+    /// or a table of rates per operation (which sets the mix). Judged by `arrival-rate`.
+    pub arrival_rate: Option<ArrivalRate>,
     /// Pause after each request: `"20ms"` or a uniform range `"10ms..50ms"`.
     pub think_time: Option<ThinkTime>,
     /// Coordinated-omission mitigation: `disabled`, `average`, `minimum` or `maximum`.
@@ -69,32 +76,18 @@ pub struct Validation {
     pub mode: Option<Mode>,
 }
 
-/// How users are started.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Ramp {
-    /// Users started per second.
-    Rate(f64),
-    /// Time to start them all.
-    Time(Span),
-}
-
-/// How long the load lasts.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Length {
-    RunTime(Span),
-    Iterations(usize),
-}
-
 /// A scenario with every value decided: what a run is started with.
 #[derive(Debug, Clone)]
 pub struct LoadPlan {
     pub name: String,
     pub description: String,
-    pub users: usize,
-    pub ramp: Ramp,
-    pub length: Length,
-    /// Requests per second, all users together.
+    /// Users over time.
+    pub shape: Shape,
+    /// Requests per second, all users together: a ceiling.
     pub throttle: Option<usize>,
+    /// Requests per second, all users together: a rate to hold (goose's throttle too); the run
+    /// reports and judges how much of it was achieved.
+    pub arrival_rate: Option<u32>,
     pub think_time: ThinkTime,
     pub co_mitigation: CoMitigation,
     pub mix: Mix,
@@ -199,6 +192,26 @@ impl Scenario {
                 "give increase_rate or increase_time, not both".into(),
             ));
         }
+        if let Some(key) = self.stages.as_ref().and(self.hold_key()) {
+            return Err(at(
+                key,
+                format!("give stages or {key}, not both (stages decide the users and the length)"),
+            ));
+        }
+        if self.arrival_rate.is_some() && self.throttle.is_some() {
+            return Err(at(
+                "throttle",
+                "give arrival_rate or throttle, not both (an arrival rate is goose's throttle too)"
+                    .into(),
+            ));
+        }
+        if matches!(self.arrival_rate, Some(ArrivalRate::PerOperation(_))) && self.mix.is_some() {
+            return Err(at(
+                "mix",
+                "give [mix] or a rate per operation in [arrival_rate], not both (the rates are the weights)"
+                    .into(),
+            ));
+        }
         if self.users == Some(0) {
             return Err(at("users", "at least 1 user is needed".into()));
         }
@@ -216,9 +229,24 @@ impl Scenario {
         Ok(())
     }
 
+    /// The first key of the hold model this scenario sets, which `stages` replaces.
+    fn hold_key(&self) -> Option<&'static str> {
+        [
+            ("users", self.users.is_some()),
+            ("increase_rate", self.increase_rate.is_some()),
+            ("increase_time", self.increase_time.is_some()),
+            ("run_time", self.run_time.is_some()),
+            ("iterations", self.iterations.is_some()),
+            ("steady_state_only", self.steady_state_only.is_some()),
+        ]
+        .into_iter()
+        .find_map(|(key, set)| set.then_some(key))
+    }
+
     /// This file's values with the command line's on top: every value `flags` gives wins; a
     /// flag for one of two exclusive keys clears the other (`run_time`/`iterations`,
-    /// `increase_rate`/`increase_time`); `[validation]` is merged key by key; `without_rules`
+    /// `increase_rate`/`increase_time`, `arrival_rate`/`throttle`; `stages` and the keys of
+    /// the hold model: `--stages` clears `users`, … and `--users` clears `stages`); `[validation]` is merged key by key; `without_rules`
     /// add up; the flags' `thresholds` stay apart from the file's, which they extend (a flag
     /// rule on the same metric and request replaces the file's, see [`plan_rules`]).
     pub fn merge(mut self, flags: Scenario) -> Scenario {
@@ -235,12 +263,28 @@ impl Scenario {
             self.run_time = flags.run_time;
             self.iterations = flags.iterations;
         }
+        if flags.stages.is_some() {
+            (self.users, self.increase_rate, self.increase_time) = (None, None, None);
+            (self.run_time, self.iterations, self.steady_state_only) = (None, None, None);
+        } else if flags.hold_key().is_some() {
+            self.stages = None;
+        }
+        if flags.arrival_rate.is_some() || flags.throttle.is_some() {
+            self.arrival_rate = flags.arrival_rate;
+            self.throttle = flags.throttle;
+        }
+        take(&mut self.stages, flags.stages);
         take(&mut self.name, flags.name);
         take(&mut self.description, flags.description);
         take(&mut self.users, flags.users);
-        take(&mut self.throttle, flags.throttle);
         take(&mut self.think_time, flags.think_time);
         take(&mut self.co_mitigation, flags.co_mitigation);
+        if flags.mix.is_some()
+            && let Some(ArrivalRate::PerOperation(_)) = self.arrival_rate
+        {
+            // The flag's mix wins; the rates per operation keep their sum.
+            self.arrival_rate = self.arrival_rate.map(|a| ArrivalRate::Total(a.total()));
+        }
         take(&mut self.mix, flags.mix);
         take(&mut self.steady_state_only, flags.steady_state_only);
         if let Some(theirs) = flags.validation {
@@ -259,6 +303,81 @@ impl Scenario {
 
     /// Decides every value, filling what is missing with defaults.
     pub fn resolve(&self) -> Result<LoadPlan, String> {
+        let shape = match &self.stages {
+            Some(stages) => {
+                if let Some(key) = self.hold_key() {
+                    return Err(format!("give stages or {key}, not both"));
+                }
+                Shape::Stages(stages.clone())
+            }
+            None => self.hold()?,
+        };
+        if self.arrival_rate.is_some() && self.throttle.is_some() {
+            return Err("give arrival_rate or throttle, not both".into());
+        }
+        let mix = match (self.arrival_rate, self.mix) {
+            (Some(ArrivalRate::PerOperation(_)), Some(_)) => {
+                return Err("give [mix] or rates per operation in [arrival_rate], not both".into());
+            }
+            (Some(ArrivalRate::PerOperation(rates)), None) => rates,
+            (_, mix) => mix.unwrap_or(Mix {
+                get: 1,
+                ..Mix::default()
+            }),
+        };
+        if mix == Mix::default() {
+            return Err("every operation weight is 0".into());
+        }
+        let validation = self.validation.unwrap_or_default();
+        let thresholds = plan_rules(
+            self.thresholds.as_deref().unwrap_or_default(),
+            &self.flag_thresholds,
+            self.without_rules.as_deref().unwrap_or_default(),
+            self.arrival_rate.is_some(),
+        );
+        if self.arrival_rate.is_none()
+            && let Some(p) = thresholds
+                .iter()
+                .find(|p| matches!(p.rule, Rule::ArrivalRate(_)))
+        {
+            return Err(format!(
+                "threshold {:?} judges an arrival rate, and this run asks for none (set \
+                 arrival_rate, or --arrival-rate)",
+                p.rule.text()
+            ));
+        }
+        for planned in &thresholds {
+            if let Some(request) = planned.rule.request()
+                && !Operation::ALL
+                    .iter()
+                    .any(|op| op.label() == request && mix.weight(*op) > 0)
+            {
+                return Err(format!(
+                    "threshold {:?} judges {request}, which this scenario's mix never sends",
+                    planned.rule.text()
+                ));
+            }
+        }
+        Ok(LoadPlan {
+            name: self.name.clone().unwrap_or_else(|| "unnamed".into()),
+            description: self.description.clone().unwrap_or_default(),
+            shape,
+            throttle: self.throttle.filter(|t| *t > 0),
+            arrival_rate: self.arrival_rate.map(|a| a.total()),
+            think_time: self.think_time.unwrap_or_default(),
+            co_mitigation: self.co_mitigation.unwrap_or_default(),
+            mix,
+            sample_rate: validation.sample_rate.map_or(DEFAULT_SAMPLE_RATE, |r| r.0),
+            mode: validation.mode.unwrap_or(Mode::Lenient),
+            thresholds,
+            steady_state_only: self.steady_state_only.unwrap_or(false),
+        })
+    }
+}
+
+impl Scenario {
+    /// The hold model's users, ramp and length, with their defaults.
+    fn hold(&self) -> Result<Shape, String> {
         let users = self.users.unwrap_or(DEFAULT_USERS);
         if users == 0 {
             return Err("at least 1 user is needed".into());
@@ -284,45 +403,10 @@ impl Scenario {
             (None, Some(n)) => Length::Iterations(n),
             (None, None) => Length::RunTime(Span(DEFAULT_RUN_TIME)),
         };
-        let mix = self.mix.unwrap_or(Mix {
-            get: 1,
-            ..Mix::default()
-        });
-        if mix == Mix::default() {
-            return Err("every operation weight is 0".into());
-        }
-        let validation = self.validation.unwrap_or_default();
-        let thresholds = plan_rules(
-            self.thresholds.as_deref().unwrap_or_default(),
-            &self.flag_thresholds,
-            self.without_rules.as_deref().unwrap_or_default(),
-        );
-        for planned in &thresholds {
-            if let Some(request) = planned.rule.request()
-                && !Operation::ALL
-                    .iter()
-                    .any(|op| op.label() == request && mix.weight(*op) > 0)
-            {
-                return Err(format!(
-                    "threshold {:?} judges {request}, which this scenario's mix never sends",
-                    planned.rule.text()
-                ));
-            }
-        }
-        Ok(LoadPlan {
-            name: self.name.clone().unwrap_or_else(|| "unnamed".into()),
-            description: self.description.clone().unwrap_or_default(),
+        Ok(Shape::Hold {
             users,
             ramp,
             length,
-            throttle: self.throttle.filter(|t| *t > 0),
-            think_time: self.think_time.unwrap_or_default(),
-            co_mitigation: self.co_mitigation.unwrap_or_default(),
-            mix,
-            sample_rate: validation.sample_rate.map_or(DEFAULT_SAMPLE_RATE, |r| r.0),
-            mode: validation.mode.unwrap_or(Mode::Lenient),
-            thresholds,
-            steady_state_only: self.steady_state_only.unwrap_or(false),
         })
     }
 }

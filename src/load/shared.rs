@@ -439,6 +439,9 @@ impl Run {
     ) {
         let mut slot = self.slot(user.weighted_users_index);
         let expected = slot.ledger.entry(at).or_default();
+        let me = user.weighted_users_index;
+        expected.shared |= expected.writer.is_some_and(|w| w != me);
+        expected.writer = Some(me);
         if acknowledged {
             change(expected);
             expected.unsure = false;

@@ -25,6 +25,11 @@ pub struct Expected {
     /// A write after the last acknowledged one got no 2xx answer (a timeout, an error): the
     /// server may or may not have applied it, so only "not older than acknowledged" is checked.
     pub unsure: bool,
+    /// The goose user that wrote it (writes are partitioned: one writer per registration).
+    pub writer: Option<usize>,
+    /// A second user wrote it too: the partition failed, and which write was last cannot be
+    /// told, so the re-read cannot judge it.
+    pub shared: bool,
 }
 
 /// What the judge and the transport saw of one operation, summed over users.

@@ -1,5 +1,5 @@
-//! Threshold rules: goose's own, passed through to goose untouched, and pushcheck's two, which
-//! goose cannot know about: `schema-violation-rate` and `adjusted-pNN`.
+//! Threshold rules: goose's own, passed through to goose untouched, and pushcheck's, which
+//! goose cannot know about: `schema-violation-rate`, `arrival-rate` and `adjusted-pNN`.
 //!
 //! goose parses and judges its rules (`p95<500ms`, `error-rate<1%`, `rps>=100`,
 //! `… for GET registration`) on the times it measured; pushcheck parses them early with goose's
@@ -8,6 +8,8 @@
 //! early):
 //! - `schema-violation-rate<OP><PERCENT>[ for <request>]`: the share of judged responses that
 //!   broke their contract (status, Content-Type, schema or meaning; see [`crate::schema::judge`]);
+//! - `arrival-rate<OP><PERCENT>[ for <request>]`: the share of the scenario's `arrival_rate`
+//!   achieved (see [`crate::load::arrival`]), only in a run that asks for one;
 //! - `adjusted-pNN<OP><TIME>[ for <request>]`: a percentile of goose's coordinated-omission
 //!   adjusted times (measured times plus goose's backfill of the requests a stalled server kept
 //!   users from sending); where goose backfilled nothing, the measured times.
@@ -26,6 +28,8 @@ pub use crate::load::baseline::RegressionRule;
 
 /// The metric name of pushcheck's violation rule.
 pub const SCHEMA_VIOLATION_RATE: &str = "schema-violation-rate";
+/// The metric name of pushcheck's arrival-rate rule.
+pub const ARRIVAL_RATE: &str = "arrival-rate";
 /// The prefix of pushcheck's coordinated-omission adjusted percentile rules.
 pub const ADJUSTED: &str = "adjusted-";
 /// goose's metric name of the error rule.
@@ -39,7 +43,10 @@ pub enum Rule {
     /// A goose rule, kept as text; goose judges it.
     Goose(GooseRule),
     /// `schema-violation-rate…`, judged by pushcheck.
-    SchemaViolationRate(ViolationRule),
+    SchemaViolationRate(PercentRule),
+    /// `arrival-rate…`: the share of the asked arrival rate achieved, judged by pushcheck (see
+    /// [`crate::load::arrival`]).
+    ArrivalRate(PercentRule),
     /// `adjusted-pNN…`, judged by pushcheck on goose's coordinated-omission data.
     Adjusted(AdjustedRule),
     /// `p95 regression>10%`, judged by pushcheck against `--baseline` (see
@@ -61,7 +68,7 @@ impl Rule {
     pub fn text(&self) -> &str {
         match self {
             Rule::Goose(r) => &r.rule,
-            Rule::SchemaViolationRate(r) => &r.rule,
+            Rule::SchemaViolationRate(r) | Rule::ArrivalRate(r) => &r.rule,
             Rule::Adjusted(r) => &r.rule,
             Rule::Regression(r) => &r.rule,
         }
@@ -71,7 +78,7 @@ impl Rule {
     pub fn metric(&self) -> &str {
         match self {
             Rule::Goose(r) => &r.metric,
-            Rule::SchemaViolationRate(_) => SCHEMA_VIOLATION_RATE,
+            Rule::SchemaViolationRate(r) | Rule::ArrivalRate(r) => r.metric,
             Rule::Adjusted(r) => &r.metric,
             Rule::Regression(r) => &r.metric,
         }
@@ -81,7 +88,7 @@ impl Rule {
     pub fn request(&self) -> Option<&str> {
         match self {
             Rule::Goose(r) => r.request.as_deref(),
-            Rule::SchemaViolationRate(r) => r.request.as_deref(),
+            Rule::SchemaViolationRate(r) | Rule::ArrivalRate(r) => r.request.as_deref(),
             Rule::Adjusted(r) => r.request.as_deref(),
             Rule::Regression(r) => r.request.as_deref(),
         }
@@ -138,7 +145,10 @@ impl FromStr for Rule {
     fn from_str(text: &str) -> Result<Rule, String> {
         let rule = text.trim();
         if rule.starts_with(SCHEMA_VIOLATION_RATE) {
-            return rule.parse().map(Rule::SchemaViolationRate);
+            return PercentRule::parse(rule, SCHEMA_VIOLATION_RATE).map(Rule::SchemaViolationRate);
+        }
+        if rule.starts_with(ARRIVAL_RATE) {
+            return PercentRule::parse(rule, ARRIVAL_RATE).map(Rule::ArrivalRate);
         }
         if rule.starts_with(ADJUSTED) {
             return rule.parse().map(Rule::Adjusted);
@@ -154,8 +164,8 @@ impl FromStr for Rule {
                 request,
             })),
             Err(goose::GooseError::InvalidOption { detail, .. }) => Err(format!(
-                "{detail} (pushcheck also accepts {SCHEMA_VIOLATION_RATE}<PERCENT and \
-                 {ADJUSTED}pNN<TIME)"
+                "{detail} (pushcheck also accepts {SCHEMA_VIOLATION_RATE}<PERCENT, \
+                 {ARRIVAL_RATE}>=PERCENT and {ADJUSTED}pNN<TIME)"
             )),
             Err(e) => Err(e.to_string()),
         }
@@ -210,48 +220,51 @@ pub(super) fn plain_number(text: &str) -> Option<f64> {
     plain.then(|| text.parse().ok()).flatten()
 }
 
-/// `schema-violation-rate<OP><PERCENT>[ for <request>]`.
+/// A rule on a share, in percent: `schema-violation-rate<OP><PERCENT>[ for <request>]` or
+/// `arrival-rate<OP><PERCENT>[ for <request>]`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ViolationRule {
+pub struct PercentRule {
     pub rule: String,
+    /// [`SCHEMA_VIOLATION_RATE`] or [`ARRIVAL_RATE`].
+    pub metric: &'static str,
     pub op: Op,
-    /// Percent, 0 to 100.
+    /// Percent: 0 to 100 for a violation rate; an arrival rate may be met more than fully.
     pub limit: f64,
     /// A request name as goose's reports show it (`GET registration`), or all requests.
     pub request: Option<String>,
 }
 
-impl FromStr for ViolationRule {
-    type Err = String;
-    fn from_str(text: &str) -> Result<ViolationRule, String> {
+impl PercentRule {
+    /// Parses `text`, a rule on `metric`.
+    pub fn parse(text: &str, metric: &'static str) -> Result<PercentRule, String> {
         let rule = text.trim();
         let bad = |why: &str| format!("threshold {rule:?}: {why}");
         let (head, request) = split_request(rule)?;
         let rest = head
-            .strip_prefix(SCHEMA_VIOLATION_RATE)
-            .ok_or_else(|| bad("it does not start with schema-violation-rate"))?
+            .strip_prefix(metric)
+            .ok_or_else(|| bad(&format!("it does not start with {metric}")))?
             .trim_start();
         let (op, value) =
             Op::split(rest).ok_or_else(|| bad("the operator must be <, <=, > or >="))?;
         let value = value.trim();
         let limit = plain_number(value.strip_suffix('%').unwrap_or(value))
             .ok_or_else(|| bad(&format!("{value:?} is not a percent, such as 0.1%")))?;
-        if limit > 100.0 {
+        let ceiling = metric == SCHEMA_VIOLATION_RATE;
+        if ceiling && limit > 100.0 {
             return Err(bad("a violation rate can not be more than 100%"));
         }
-        if (op == Op::Less && limit == 0.0) || (op == Op::Greater && limit == 100.0) {
+        if (op == Op::Less && limit == 0.0) || (ceiling && op == Op::Greater && limit == 100.0) {
             return Err(bad("it can never pass"));
         }
-        Ok(ViolationRule {
+        Ok(PercentRule {
             rule: rule.to_owned(),
+            metric,
             op,
             limit,
             request,
         })
     }
-}
 
-impl ViolationRule {
     /// Whether `observed` (percent) passes.
     pub fn passes(&self, observed: f64) -> bool {
         self.op.passes(observed, self.limit)
@@ -348,16 +361,23 @@ pub enum AlwaysOn {
     ErrorRate,
     /// `schema-violation-rate<=0%`.
     SchemaViolationRate,
+    /// `arrival-rate>=95%`, only in a run that asks for an arrival rate.
+    ArrivalRate,
 }
 
 impl AlwaysOn {
-    pub const ALL: [AlwaysOn; 2] = [AlwaysOn::ErrorRate, AlwaysOn::SchemaViolationRate];
+    pub const ALL: [AlwaysOn; 3] = [
+        AlwaysOn::ErrorRate,
+        AlwaysOn::SchemaViolationRate,
+        AlwaysOn::ArrivalRate,
+    ];
 
     /// The name a user turns it off by.
     pub fn name(self) -> &'static str {
         match self {
             AlwaysOn::ErrorRate => ERROR_RATE,
             AlwaysOn::SchemaViolationRate => SCHEMA_VIOLATION_RATE,
+            AlwaysOn::ArrivalRate => ARRIVAL_RATE,
         }
     }
 
@@ -366,6 +386,7 @@ impl AlwaysOn {
         match self {
             AlwaysOn::ErrorRate => "error-rate<1%",
             AlwaysOn::SchemaViolationRate => "schema-violation-rate<=0%",
+            AlwaysOn::ArrivalRate => "arrival-rate>=95%",
         }
     }
 
@@ -429,8 +450,13 @@ pub struct PlannedRule {
 
 /// The rules of a run: the scenario's, then the flags' (a flag rule on the same metric and
 /// request replaces the scenario's, and says so), then the always-on rules that neither gave
-/// nor `without` turned off.
-pub fn plan_rules(scenario: &[Rule], flags: &[Rule], without: &[AlwaysOn]) -> Vec<PlannedRule> {
+/// nor `without` turned off (`arrival-rate` only when the run has an `arrival` rate).
+pub fn plan_rules(
+    scenario: &[Rule],
+    flags: &[Rule],
+    without: &[AlwaysOn],
+    arrival: bool,
+) -> Vec<PlannedRule> {
     let mut out: Vec<PlannedRule> = scenario
         .iter()
         .map(|r| PlannedRule {
@@ -453,7 +479,8 @@ pub fn plan_rules(scenario: &[Rule], flags: &[Rule], without: &[AlwaysOn]) -> Ve
     for always in AlwaysOn::ALL {
         let rule = always.rule();
         let given = out.iter().any(|p| p.rule.same_target(&rule));
-        if !given && !without.contains(&always) {
+        let applies = arrival || always != AlwaysOn::ArrivalRate;
+        if applies && !given && !without.contains(&always) {
             out.push(PlannedRule {
                 rule,
                 source: Source::AlwaysOn,
@@ -535,7 +562,7 @@ mod tests {
     fn flags_add_replace_by_target_and_always_on_rules_fill_in() {
         let file = [rule("p95<250ms"), rule("error-rate<5%")];
         let flags = [rule("p95<100ms"), rule("p99<1s for GET registration")];
-        let planned = plan_rules(&file, &flags, &[]);
+        let planned = plan_rules(&file, &flags, &[], false);
         let texts: Vec<(&str, Source, Option<&str>)> = planned
             .iter()
             .map(|p| (p.rule.text(), p.source, p.replaces.as_deref()))
@@ -549,10 +576,12 @@ mod tests {
                 ("schema-violation-rate<=0%", Source::AlwaysOn, None),
             ]
         );
-        let none = plan_rules(&[], &[], &[AlwaysOn::SchemaViolationRate]);
+        let none = plan_rules(&[], &[], &[AlwaysOn::SchemaViolationRate], false);
         assert_eq!(none.len(), 1);
         assert_eq!(none[0].rule.text(), "error-rate<1%");
-        assert!(plan_rules(&[], &[], &AlwaysOn::ALL).is_empty());
+        assert!(plan_rules(&[], &[], &AlwaysOn::ALL, true).is_empty());
+        let arrival = plan_rules(&[], &[], &[], true);
+        assert!(arrival.iter().any(|p| p.rule.text() == "arrival-rate>=95%"));
     }
 
     #[test]

@@ -271,7 +271,7 @@ pub struct HistogramBar {
 }
 
 /// One operation in one step.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct TimelinePoint {
     /// Start of the step, seconds after the load started.
     pub t_secs: u64,

@@ -3,13 +3,14 @@
 //! [`LoadResult`] with its [`Verdict`]. Pure: it reads what the stages produced.
 
 use super::after::AfterLoad;
+use super::arrival::Observed;
 use super::attack::Attacked;
 use super::prepare::Prepared;
 use super::result::{
     CoSummary, LoadResult, MixSummary, OperationStats, SUMMARY_FORMAT, ScenarioSummary,
     TargetSummary, Verdict,
 };
-use super::scenario::{Length, Ramp, Span};
+use super::scenario::{Length, Ramp, Shape, Span};
 use super::{FeedSource, LoadConfig, Reached};
 
 /// The result of the run, from everything the stages produced.
@@ -25,12 +26,22 @@ pub(super) fn result(
     let operations = super::metrics::operation_stats(metrics, &attacked.collected, plan);
     let total = super::metrics::total_stats(metrics, &operations);
     let baseline = prepared.baseline.as_ref().map(|b| b.compare(&operations));
+    let arrival = super::arrival::summary(
+        plan,
+        Observed {
+            timeline: &attacked.collected.timeline,
+            total: &total,
+            pacing: prepared.pacing,
+            per_op_cap: prepared.per_op_cap,
+        },
+    );
     let thresholds = super::rules::judge_all(
         &prepared.rules,
         metrics,
         &operations,
         &total,
         prepared.baseline.as_ref(),
+        arrival.as_ref(),
     );
     let notes = notes(prepared, attacked, after.notes, &operations);
     let verdict = Verdict::of(
@@ -56,7 +67,14 @@ pub(super) fn result(
             },
         },
         duration_secs: metrics.duration as u64,
-        metrics_cover: if plan.steady_state_only && matches!(plan.length, Length::RunTime(_)) {
+        metrics_cover: if plan.steady_state_only
+            && matches!(
+                plan.shape,
+                Shape::Hold {
+                    length: Length::RunTime(_),
+                    ..
+                }
+            ) {
             "steady state".to_owned()
         } else {
             "whole run".to_owned()
@@ -82,6 +100,7 @@ pub(super) fn result(
         verdict,
         timeline: attacked.collected.timeline.clone(),
         baseline,
+        arrival,
     }
 }
 
@@ -116,16 +135,35 @@ fn scenario_summary(config: &LoadConfig, throttle: Option<usize>) -> ScenarioSum
             .scenario_file
             .as_ref()
             .map(|p| p.display().to_string()),
-        users: plan.users,
-        ramp: match plan.ramp {
-            Ramp::Rate(r) => format!("{r} users/s"),
-            Ramp::Time(t) => format!("all users over {t}"),
+        users: plan.shape.peak_users(),
+        ramp: match &plan.shape {
+            Shape::Hold {
+                ramp: Ramp::Rate(r),
+                ..
+            } => format!("{r} users/s"),
+            Shape::Hold {
+                ramp: Ramp::Time(t),
+                ..
+            } => format!("all users over {t}"),
+            Shape::Stages(_) => "stages".to_owned(),
         },
-        length: match plan.length {
-            Length::RunTime(t) => format!("{t}"),
-            Length::Iterations(n) => format!("{n} iterations per user"),
+        length: match &plan.shape {
+            Shape::Hold {
+                length: Length::RunTime(t),
+                ..
+            } => format!("{t}"),
+            Shape::Hold {
+                length: Length::Iterations(n),
+                ..
+            } => format!("{n} iterations per user"),
+            Shape::Stages(s) => s.to_string(),
+        },
+        stages: match &plan.shape {
+            Shape::Stages(s) => Some(s.0.clone()),
+            Shape::Hold { .. } => None,
         },
         throttle_rps: throttle,
+        arrival_rate: plan.arrival_rate,
         think_time: if plan.think_time.min == plan.think_time.max {
             format!("{}", Span(plan.think_time.min))
         } else {

@@ -149,10 +149,12 @@ fn contract_section(suite: &SuiteResult) -> String {
 fn load_sections(r: &LoadResult) -> String {
     let s = &r.scenario;
     let mut out = format!(
-        "<h2 id=\"load\">Load</h2><p>{}: {} users, {}, against {}{} · {} registrations · validation {:.0}% · figures cover the {}</p>",
+        "<h2 id=\"load\">Load</h2><p>{}: {}, against {}{} · {} registrations · validation {:.0}% · figures cover the {}</p>",
         escape(&s.name),
-        s.users,
-        escape(&s.length),
+        escape(&match s.stages {
+            Some(_) => format!("stages: {}", s.length),
+            None => format!("{} users, {}", s.users, s.length),
+        }),
         escape(&r.target.base_url),
         if r.target.embedded_simulator {
             " (embedded simulator)"
@@ -165,6 +167,7 @@ fn load_sections(r: &LoadResult) -> String {
     );
     out.push_str(&operations(r));
     out.push_str(&charts(r));
+    out.push_str(&arrival(r));
     out.push_str(&validation(r));
     out.push_str(&rules(r));
     out.push_str(&after(r));
@@ -430,6 +433,49 @@ fn after(r: &LoadResult) -> String {
             &rows
         )
     )
+}
+
+/// The arrival rate asked and achieved, per operation, and any shortfall's causes.
+fn arrival(r: &LoadResult) -> String {
+    let Some(a) = &r.arrival else {
+        return String::new();
+    };
+    let rows: Vec<Vec<String>> = a
+        .operations
+        .iter()
+        .map(|o| {
+            vec![
+                escape(o.operation),
+                format!("{:.1}", o.target_rps),
+                format!("{:.1}", o.achieved_rps),
+                format!("{:.1}%", o.achieved_percent),
+            ]
+        })
+        .collect();
+    let mut out = format!(
+        "<h2 id=\"arrival\">Arrival rate</h2><p>asked {}/s · target {}/s (goose throttle {}/s, its tick woke {:.1}ms late) · achieved {:.1}/s ({:.1}%) in seconds {}–{}</p>{}",
+        a.asked_rps,
+        a.target_rps,
+        a.goose_throttle_rps,
+        a.tick_overshoot_ms,
+        a.achieved_rps,
+        a.achieved_percent,
+        a.window_secs[0],
+        a.window_secs[1],
+        table(
+            "arrival-table",
+            &["operation", "target/s", "achieved/s", "achieved"],
+            &rows
+        )
+    );
+    if !a.shortfall.is_empty() {
+        out.push_str("<ul class=\"shortfall\">");
+        for s in &a.shortfall {
+            let _ = write!(out, "<li>{}</li>", escape(&s.detail));
+        }
+        out.push_str("</ul>");
+    }
+    out
 }
 
 fn baseline(r: &LoadResult) -> String {

@@ -113,6 +113,7 @@ fn threshold_note(t: &ThresholdOutcome) -> String {
     match t.figure {
         Figure::CoAdjusted => parts.push("co-adjusted times".to_owned()),
         Figure::BaselineRegression => parts.push("against the baseline".to_owned()),
+        Figure::ArrivalRate => parts.push("of the throttle".to_owned()),
         Figure::Measured | Figure::ViolationRate => {}
     }
     match t.source {
@@ -167,6 +168,7 @@ pub fn tables(out: &mut dyn Write, result: &LoadResult, style: Style) -> io::Res
     operations(out, result)?;
     breakdowns(out, result)?;
     coordinated_omission(out, result)?;
+    arrival(out, result)?;
     against_baseline(out, result)?;
     thresholds(out, result, style)?;
     invariants(out, result, style)?;
@@ -178,10 +180,14 @@ pub fn tables(out: &mut dyn Write, result: &LoadResult, style: Style) -> io::Res
 
 fn heading(out: &mut dyn Write, result: &LoadResult) -> io::Result<()> {
     let s = &result.scenario;
+    let users = match s.stages {
+        Some(_) => format!("stages: {}", s.length),
+        None => format!("{} users, {}", s.users, s.length),
+    };
     writeln!(
         out,
-        "Load: {} — {} users, {}, mix get/patch/personalize/depersonalize {}/{}/{}/{}",
-        s.name, s.users, s.length, s.mix.get, s.mix.patch, s.mix.personalize, s.mix.depersonalize
+        "Load: {} — {users}, mix get/patch/personalize/depersonalize {}/{}/{}/{}",
+        s.name, s.mix.get, s.mix.patch, s.mix.personalize, s.mix.depersonalize
     )?;
     writeln!(
         out,
@@ -288,6 +294,37 @@ fn coordinated_omission(out: &mut dyn Write, result: &LoadResult) -> io::Result<
 }
 
 /// Per operation: p95 and throughput before and now.
+/// The arrival rate asked and achieved, per operation, and why any was missing.
+fn arrival(out: &mut dyn Write, result: &LoadResult) -> io::Result<()> {
+    let Some(a) = &result.arrival else {
+        return Ok(());
+    };
+    writeln!(
+        out,
+        "\nArrival rate: asked {}/s, target {}/s (goose throttle {}/s, its tick woke {:.1}ms late), \
+         achieved {:.1}/s ({:.1}%) in seconds {}–{}",
+        a.asked_rps,
+        a.target_rps,
+        a.goose_throttle_rps,
+        a.tick_overshoot_ms,
+        a.achieved_rps,
+        a.achieved_percent,
+        a.window_secs[0],
+        a.window_secs[1]
+    )?;
+    for o in &a.operations {
+        writeln!(
+            out,
+            "  {:<20} target {:>7.1}/s   achieved {:>7.1}/s   {:>5.1}%",
+            o.operation, o.target_rps, o.achieved_rps, o.achieved_percent
+        )?;
+    }
+    for s in &a.shortfall {
+        writeln!(out, "  shortfall: {}", s.detail)?;
+    }
+    Ok(())
+}
+
 fn against_baseline(out: &mut dyn Write, result: &LoadResult) -> io::Result<()> {
     let Some(b) = &result.baseline else {
         return Ok(());
