@@ -13,7 +13,7 @@ use crate::load::timeline::TimelineSummary;
 use crate::schema::Mode;
 
 /// Version of the summary format; bump on a breaking change to `schemas/load-summary.json`.
-pub const SUMMARY_FORMAT: u32 = 3;
+pub const SUMMARY_FORMAT: u32 = 4;
 
 /// Everything a load run found.
 #[derive(Debug, Clone, Serialize)]

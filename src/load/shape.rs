@@ -313,4 +313,81 @@ mod tests {
         assert_eq!(staged.start_up(), Duration::from_secs(2));
         assert_eq!(staged.planned(), Some(Duration::from_secs(6)));
     }
+
+    fn scenario(text: &str) -> Result<crate::load::Scenario, String> {
+        crate::load::Scenario::from_toml(text, std::path::Path::new("x.toml"))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_scenario_has_stages_or_the_hold_keys_never_both() {
+        let err = scenario("stages = [{ users = 2, duration = \"1s\" }]\nrun_time = \"5s\"\n")
+            .unwrap_err();
+        assert!(err.starts_with("x.toml:2:1: field `run_time`"), "{err}");
+        assert!(err.contains("give stages or run_time"), "{err}");
+        let err = scenario("stages = [{ users = 2, duration = \"1.5s\" }]\n").unwrap_err();
+        assert!(err.contains("whole number of seconds"), "{err}");
+        let err = scenario("stages = []\n").unwrap_err();
+        assert!(err.contains("at least one step"), "{err}");
+        let err = scenario("stages = [{ users = 2, time = \"1s\" }]\n").unwrap_err();
+        assert!(err.contains("unknown field `time`"), "{err}");
+        let plan = scenario(
+            "stages = [{ users = 3, duration = \"2s\" }, { users = 0, duration = \"1s\" }]\n",
+        )
+        .unwrap()
+        .resolve()
+        .unwrap();
+        assert_eq!(plan.shape.planned(), Some(Duration::from_secs(3)));
+    }
+
+    #[test]
+    fn an_arrival_rate_excludes_a_throttle_and_its_rates_exclude_a_mix() {
+        let err = scenario("arrival_rate = 10\nthrottle = 5\n").unwrap_err();
+        assert!(
+            err.contains("field `throttle`: give arrival_rate or throttle"),
+            "{err}"
+        );
+        let err = scenario("[arrival_rate]\nget = 5\n[mix]\nget = 1\n").unwrap_err();
+        assert!(err.contains("field `mix`"), "{err}");
+        for bad in [
+            "arrival_rate = 0\n",
+            "arrival_rate = -3\n",
+            "arrival_rate = \"fast\"\n",
+        ] {
+            let err = scenario(bad).unwrap_err();
+            assert!(err.contains("field `arrival_rate`"), "{bad}: {err}");
+        }
+        let err = scenario("[arrival_rate]\nget = 0\n").unwrap_err();
+        assert!(err.contains("every rate is 0"), "{err}");
+        let err = scenario("thresholds = [\"arrival-rate>=90%\"]\n")
+            .unwrap()
+            .resolve()
+            .unwrap_err();
+        assert!(err.contains("asks for none"), "{err}");
+    }
+
+    #[test]
+    fn flags_for_one_model_clear_the_files_other_model() {
+        let file = scenario("users = 4\nrun_time = \"5s\"\nthrottle = 9\n").unwrap();
+        let merged = file.merge(crate::load::Scenario {
+            stages: Some("2,1s".parse().unwrap()),
+            arrival_rate: Some(ArrivalRate::Total(20)),
+            ..Default::default()
+        });
+        let plan = merged.resolve().unwrap();
+        assert!(matches!(plan.shape, Shape::Stages(_)));
+        assert_eq!((plan.arrival_rate, plan.throttle), (Some(20), None));
+        let file =
+            scenario("stages = [{ users = 2, duration = \"1s\" }]\narrival_rate = 7\n").unwrap();
+        let plan = file
+            .merge(crate::load::Scenario {
+                users: Some(3),
+                throttle: Some(5),
+                ..Default::default()
+            })
+            .resolve()
+            .unwrap();
+        assert_eq!(plan.shape.peak_users(), 3);
+        assert_eq!((plan.arrival_rate, plan.throttle), (None, Some(5)));
+    }
 }

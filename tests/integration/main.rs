@@ -20,6 +20,9 @@ mod kill;
 // `pushcheck load`: scenarios, reports, exit codes, validation under load, CO, lost updates.
 mod load;
 
+// Stages and arrival rate: rates held, shortfalls told apart, one writer per registration.
+mod pace;
+
 // The load verdict against stand-ins with one defect each, and the real binary's endings.
 mod standin;
 mod verdict;

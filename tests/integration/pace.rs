@@ -1,0 +1,185 @@
+//! Load shapes and rates: an arrival rate held near its target for ten seconds, a shortfall
+//! from too few users told apart from one the rate cap causes, and stages that fall and rise
+//! with one writer per registration. The precise figure (within 5%) is `bench/arrival.sh`'s;
+//! these runs share two CPUs with the other tests, so they allow 10%.
+//!
+//! Every load goes through the CLI in-process (`load::run` serializes goose runs process-wide).
+
+use std::time::Duration;
+
+use pushcheck::cli::Exit;
+use pushcheck::mock::{Faults, SimulatorConfig};
+use serde_json::Value;
+
+use crate::util::{TempDir, read_load_summary, run_cli, server_runtime, start_simulator};
+
+/// `pushcheck load --scenario <toml> --target <simulator> ARGS` against a simulator answering
+/// after `latency`; the exit, the terminal text and summary.json.
+fn load(toml: &str, latency: Duration, args: &[&str]) -> (Exit, String, Value) {
+    let runtime = server_runtime();
+    let sim = runtime.block_on(start_simulator(SimulatorConfig {
+        faults: Faults {
+            latency,
+            ..Faults::default()
+        },
+        seed_registrations: 20,
+        ..SimulatorConfig::default()
+    }));
+    let dir = TempDir::new("pace");
+    let scenario = dir.write("scenario.toml", toml);
+    let reports = dir.path().join("reports");
+    let reports = reports.to_str().expect("utf-8");
+    let mut all = vec![
+        "load",
+        "--scenario",
+        &scenario,
+        "--target",
+        sim.base_url(),
+        "--report-dir",
+        reports,
+    ];
+    all.extend_from_slice(args);
+    let run = run_cli(&all);
+    runtime.block_on(async { sim.shutdown().await.expect("shutdown") });
+    let summary = read_load_summary(&dir.path().join("reports/summary.json"));
+    (run.exit, format!("{}{}", run.stdout, run.stderr), summary)
+}
+
+fn arrival_rule(summary: &Value) -> &Value {
+    summary["thresholds"]
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["rule"] == "arrival-rate>=95%"))
+        .unwrap_or_else(|| panic!("no arrival-rate rule in {:#}", summary["thresholds"]))
+}
+
+#[test]
+fn an_arrival_rate_is_held_near_its_target_for_ten_seconds() {
+    let (exit, out, summary) = load(
+        "users = 8\nrun_time = \"10s\"\narrival_rate = 80\n[mix]\nget = 3\npatch = 1\n",
+        Duration::ZERO,
+        &[],
+    );
+    let a = &summary["arrival"];
+    let achieved = a["achieved_percent"].as_f64().expect("a percent");
+    assert!(
+        (90.0..=110.0).contains(&achieved),
+        "80/s asked, {achieved}% achieved: {a:#}\n{out}"
+    );
+    let window = &a["window_secs"];
+    assert!(
+        window[1].as_u64().unwrap() - window[0].as_u64().unwrap() >= 10,
+        "held at least 10 s: {window}"
+    );
+    // The mix splits the rate: 60/s GET, 20/s PATCH.
+    assert_eq!(a["operations"][0]["target_rps"], 60.0, "{a:#}");
+    assert_eq!(a["operations"][1]["target_rps"], 20.0, "{a:#}");
+    assert_eq!(a["shortfall"], serde_json::json!([]), "{a:#}");
+    assert_eq!(arrival_rule(&summary)["passed"], true);
+    assert_eq!(exit, Exit::Passed, "{out}");
+    assert!(
+        out.contains("Arrival rate: asked 80/s, target 80/s"),
+        "{out}"
+    );
+}
+
+#[test]
+fn too_few_users_for_the_rate_is_the_shortfall_and_fails() {
+    // Two users at 100 ms a request can send about 20/s of the 60/s asked.
+    let (exit, out, summary) = load(
+        "users = 2\nrun_time = \"3s\"\narrival_rate = 60\n",
+        Duration::from_millis(100),
+        &[],
+    );
+    let shortfall = &summary["arrival"]["shortfall"];
+    assert_eq!(shortfall.as_array().map(Vec::len), Some(1), "{shortfall:#}");
+    assert_eq!(shortfall[0]["cause"], "too-few-users");
+    assert_eq!(arrival_rule(&summary)["passed"], false);
+    assert_eq!(exit, Exit::CheckFailed, "{out}");
+    assert!(out.contains("shortfall: too few users"), "{out}");
+    assert!(out.contains("dropped iterations"), "{out}");
+    assert!(out.contains("2 users at 10"), "the latency measured: {out}");
+}
+
+#[test]
+fn a_rate_cap_below_the_rate_is_the_shortfall_and_the_cap_is_held() {
+    let (exit, out, summary) = load(
+        "users = 4\nrun_time = \"3s\"\narrival_rate = 100\n",
+        Duration::ZERO,
+        &["--max-rps", "20"],
+    );
+    let a = &summary["arrival"];
+    assert_eq!(
+        (a["asked_rps"].as_u64(), a["target_rps"].as_u64()),
+        (Some(100), Some(20))
+    );
+    assert_eq!(a["goose_throttle_rps"], 20, "a cap is never raised: {a:#}");
+    let causes: Vec<&Value> = a["shortfall"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|s| &s["cause"])
+        .collect();
+    assert_eq!(causes, ["rate-cap"], "{a:#}");
+    let achieved = a["achieved_rps"].as_f64().expect("a rate");
+    assert!(achieved <= 20.5, "the cap is a ceiling: {achieved}/s");
+    assert_eq!(exit, Exit::Passed, "the cap is the run's own choice: {out}");
+    assert!(
+        out.contains("rate cap of 20 requests/s per operation"),
+        "{out}"
+    );
+}
+
+#[test]
+fn stages_that_fall_and_rise_keep_one_writer_per_registration() {
+    // goose numbers the users of this plan 0–3, stops 1–3, then starts 4–6: writes are
+    // partitioned over all seven, or users 4–6 would write users 0–2's registrations (the
+    // lost-update check then says "two load users wrote it").
+    let (exit, out, summary) = load(
+        r#"
+        stages = [
+          { users = 4, duration = "2s" },
+          { users = 1, duration = "2s" },
+          { users = 4, duration = "2s" },
+          { users = 0, duration = "1s" },
+        ]
+        [mix]
+        get = 1
+        patch = 2
+        personalize = 1
+        depersonalize = 1
+        "#,
+        Duration::ZERO,
+        &[],
+    );
+    assert_eq!(exit, Exit::Passed, "{out}");
+    let invariants = summary["invariants"].as_array().expect("a list");
+    assert!(
+        invariants.iter().all(|i| i["passed"] == true),
+        "{invariants:#?}"
+    );
+    assert_eq!(summary["scenario"]["users"], 4);
+    assert_eq!(summary["scenario"]["stages"][1]["users"], 1);
+    assert!(
+        out.contains("stages: 4 users over 2s, then 1 user over 2s"),
+        "{out}"
+    );
+}
+
+#[test]
+fn stages_and_the_hold_flags_or_a_rate_and_a_throttle_are_usage_errors() {
+    for args in [
+        ["load", "--stages", "2,1s", "--users", "3"],
+        ["load", "--arrival-rate", "5", "--throttle", "3"],
+        ["load", "--stages", "2,1.5s", "--iterations", "1"],
+    ] {
+        let run = run_cli(&args);
+        assert_eq!(run.exit, Exit::Usage, "{args:?}: {}", run.stderr);
+    }
+    let run = run_cli(&["load", "--stages", "2,1500ms"]);
+    assert_eq!(run.exit, Exit::Usage);
+    assert!(
+        run.stderr.contains("whole number of seconds"),
+        "{}",
+        run.stderr
+    );
+}
