@@ -113,7 +113,7 @@ fn threshold_note(t: &ThresholdOutcome) -> String {
     match t.figure {
         Figure::CoAdjusted => parts.push("co-adjusted times".to_owned()),
         Figure::BaselineRegression => parts.push("against the baseline".to_owned()),
-        Figure::ArrivalRate => parts.push("of the throttle".to_owned()),
+        Figure::ArrivalRate => parts.push("of the target rate".to_owned()),
         Figure::Measured | Figure::ViolationRate => {}
     }
     match t.source {
