@@ -22,7 +22,7 @@ use crate::api::client::{Client, ClientConfig};
 use crate::api::preflight::{Device, preflight};
 use crate::load::arrival::{self, Pacing};
 use crate::load::baseline::{Baseline, DEFAULT_GATES};
-use crate::load::scenario::{Length, Ramp, Shape};
+use crate::load::scenario::{Length, LoadPlan, Ramp, Shape};
 use crate::load::threshold::{PlannedRule, Rule, Source};
 use crate::load::transactions::SEQ_ATTRIBUTE_PREFIX;
 
@@ -73,17 +73,7 @@ pub async fn prepare(config: &LoadConfig, at: &Reached) -> Result<Prepared, Load
         (None, true) => Some(RATE_LIMIT_PER_SECOND),
         (None, false) => None,
     };
-    let cap_total = per_op_cap.map(|c| total_rate_for(c, plan));
-    let pacing = match plan.arrival_rate {
-        Some(rate) => Some(arrival::calibrate(rate, cap_total).await),
-        None => None,
-    };
-    let asked = plan.throttle.or(pacing.map(|p| p.goose_throttle));
-    // One throttle: the lower of the cap's and the scenario's wins.
-    let throttle = match (cap_total, asked) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    };
+    let (pacing, throttle) = throttle(plan, per_op_cap).await;
     let reports = report_dir(config)?;
     let baseline = match &config.baseline {
         Some(path) => Some(Baseline::read(path).map_err(|e| LoadError::Config(e.to_string()))?),
@@ -142,6 +132,22 @@ pub async fn prepare(config: &LoadConfig, at: &Reached) -> Result<Prepared, Load
         rules,
         notes,
     })
+}
+
+/// goose's one throttle: the lower of the rate cap's total and the scenario's throttle or
+/// arrival rate (calibrated on goose's tick, see [`arrival::calibrate`]).
+async fn throttle(plan: &LoadPlan, per_op_cap: Option<u32>) -> (Option<Pacing>, Option<usize>) {
+    let cap_total = per_op_cap.map(|c| total_rate_for(c, plan));
+    let pacing = match plan.arrival_rate {
+        Some(rate) => Some(arrival::calibrate(rate, cap_total).await),
+        None => None,
+    };
+    let asked = plan.throttle.or(pacing.map(|p| p.goose_throttle));
+    let throttle = match (cap_total, asked) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    (pacing, throttle)
 }
 
 /// The credentials as the `Authorization` header, marked sensitive.

@@ -54,18 +54,7 @@ pub(super) fn result(
         format: SUMMARY_FORMAT,
         pushcheck_version: env!("CARGO_PKG_VERSION"),
         scenario: scenario_summary(config, prepared.throttle),
-        target: TargetSummary {
-            base_url: at.target.base_url.clone(),
-            embedded_simulator: at.embedded,
-            remote: !at.target.loopback,
-            rate_cap_per_operation: prepared.per_op_cap,
-            feed_registrations: attacked.run.feed.len(),
-            feed_source: match at.feed {
-                FeedSource::Admin => "simulator-admin".into(),
-                FeedSource::File(_) => "file".into(),
-                FeedSource::Registrations(_) => "registrations".into(),
-            },
-        },
+        target: target_summary(at, prepared, attacked),
         duration_secs: metrics.duration as u64,
         metrics_cover: if plan.steady_state_only
             && matches!(
@@ -104,6 +93,21 @@ pub(super) fn result(
     }
 }
 
+fn target_summary(at: &Reached, prepared: &Prepared, attacked: &Attacked) -> TargetSummary {
+    TargetSummary {
+        base_url: at.target.base_url.clone(),
+        embedded_simulator: at.embedded,
+        remote: !at.target.loopback,
+        rate_cap_per_operation: prepared.per_op_cap,
+        feed_registrations: attacked.run.feed.len(),
+        feed_source: match at.feed {
+            FeedSource::Admin => "simulator-admin".into(),
+            FeedSource::File(_) => "file".into(),
+            FeedSource::Registrations(_) => "registrations".into(),
+        },
+    }
+}
+
 /// Every stage's notes, and one per operation that was never validated.
 fn notes(
     prepared: &Prepared,
@@ -128,6 +132,20 @@ fn notes(
 
 fn scenario_summary(config: &LoadConfig, throttle: Option<usize>) -> ScenarioSummary {
     let plan = &config.plan;
+    let (ramp, length, stages) = match &plan.shape {
+        Shape::Hold { ramp, length, .. } => (
+            match ramp {
+                Ramp::Rate(r) => format!("{r} users/s"),
+                Ramp::Time(t) => format!("all users over {t}"),
+            },
+            match length {
+                Length::RunTime(t) => format!("{t}"),
+                Length::Iterations(n) => format!("{n} iterations per user"),
+            },
+            None,
+        ),
+        Shape::Stages(s) => ("stages".to_owned(), s.to_string(), Some(s.0.clone())),
+    };
     ScenarioSummary {
         name: plan.name.clone(),
         description: plan.description.clone(),
@@ -136,32 +154,9 @@ fn scenario_summary(config: &LoadConfig, throttle: Option<usize>) -> ScenarioSum
             .as_ref()
             .map(|p| p.display().to_string()),
         users: plan.shape.peak_users(),
-        ramp: match &plan.shape {
-            Shape::Hold {
-                ramp: Ramp::Rate(r),
-                ..
-            } => format!("{r} users/s"),
-            Shape::Hold {
-                ramp: Ramp::Time(t),
-                ..
-            } => format!("all users over {t}"),
-            Shape::Stages(_) => "stages".to_owned(),
-        },
-        length: match &plan.shape {
-            Shape::Hold {
-                length: Length::RunTime(t),
-                ..
-            } => format!("{t}"),
-            Shape::Hold {
-                length: Length::Iterations(n),
-                ..
-            } => format!("{n} iterations per user"),
-            Shape::Stages(s) => s.to_string(),
-        },
-        stages: match &plan.shape {
-            Shape::Stages(s) => Some(s.0.clone()),
-            Shape::Hold { .. } => None,
-        },
+        ramp,
+        length,
+        stages,
         throttle_rps: throttle,
         arrival_rate: plan.arrival_rate,
         think_time: if plan.think_time.min == plan.think_time.max {

@@ -4,6 +4,7 @@
 //! the file); human renderers write to an `io::Write`. [`style`] owns the colours and the
 //! verdict vocabulary; [`write_files`] writes what a command renders, naming the path on error.
 
+mod charts;
 pub mod check;
 pub mod contract;
 pub mod html;
