@@ -13,7 +13,8 @@ use super::auth::TargetArgs;
 use super::contract::refuse_feed_without_target;
 use super::{CmdResult, Console, Failure, io_failure};
 use crate::load::scenario::{
-    ArrivalRate, CoMitigation, PositiveNumber, SampleRate, Span, Stages, ThinkTime, Validation,
+    ArrivalRate, CoMitigation, MAX_RATE, PositiveNumber, SampleRate, Span, Stages, ThinkTime,
+    Validation,
 };
 use crate::load::threshold::AlwaysOn;
 use crate::load::{
@@ -99,11 +100,11 @@ pub struct LoadArgs {
           conflicts_with_all = ["users", "increase_rate", "increase_time", "run_time", "iterations", "steady_state_only"])]
     stages: Option<Stages>,
     /// Requests per second, all users together (0: none): a ceiling.
-    #[arg(long, value_name = "N", help_heading = "Scenario overrides")]
+    #[arg(long, value_name = "N", value_parser = parse_throttle, help_heading = "Scenario overrides")]
     throttle: Option<usize>,
     /// Requests per second to hold, all operations together, split by the mix; the run
     /// reports the rate achieved and why any was missing (gated by arrival-rate>=95%).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..),
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_RATE)),
           conflicts_with = "throttle", help_heading = "Scenario overrides")]
     arrival_rate: Option<u32>,
     /// Pause after each request: 20ms or a range 10ms..50ms.
@@ -174,6 +175,14 @@ pub struct LoadArgs {
     verbose: bool,
 }
 
+fn parse_throttle(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n <= MAX_RATE as usize => Ok(n),
+        _ => Err(format!(
+            "{s:?} is not a rate from 0 (none) to {MAX_RATE} requests per second"
+        )),
+    }
+}
 fn parse_stages(s: &str) -> Result<Stages, String> {
     s.parse()
 }

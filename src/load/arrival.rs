@@ -65,11 +65,14 @@ fn goose_sends(rate: usize, overshoot: Duration) -> f64 {
     f64::from(tokens) / (tick + overshoot).as_secs_f64()
 }
 
-/// The smallest goose throttle that sends at least `target` requests/s given `overshoot`.
+/// The smallest goose throttle (within a thousandth of the target, up to twice it) that sends
+/// at least `target` requests/s given `overshoot`; twice the target when none does.
 fn compensated(target: usize, overshoot: Duration) -> usize {
-    (target..=target.saturating_mul(2).max(target + 1))
+    let step = (target / 1000).max(1);
+    (target..=target.saturating_mul(2))
+        .step_by(step)
         .find(|t| goose_sends(*t, overshoot) >= target as f64)
-        .unwrap_or(target)
+        .unwrap_or(target.saturating_mul(2))
 }
 
 /// Times goose's own throttle sleep on this runtime and decides goose's throttle for an arrival

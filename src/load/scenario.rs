@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::api::Operation;
-pub use crate::load::shape::{ArrivalRate, Length, Ramp, Shape, Stage, Stages};
+pub use crate::load::shape::{ArrivalRate, Length, MAX_RATE, Ramp, Shape, Stage, Stages};
 use crate::load::threshold::{AlwaysOn, PlannedRule, Rule, plan_rules};
 pub use crate::load::values::{CoMitigation, Mix, PositiveNumber, SampleRate, Span, ThinkTime};
 use crate::schema::Mode;
@@ -212,6 +212,12 @@ impl Scenario {
                     .into(),
             ));
         }
+        if self.throttle.is_some_and(|t| t > MAX_RATE as usize) {
+            return Err(at(
+                "throttle",
+                format!("at most {MAX_RATE} requests per second (0 for none)"),
+            ));
+        }
         if self.users == Some(0) {
             return Err(at("users", "at least 1 user is needed".into()));
         }
@@ -314,6 +320,11 @@ impl Scenario {
         };
         if self.arrival_rate.is_some() && self.throttle.is_some() {
             return Err("give arrival_rate or throttle, not both".into());
+        }
+        if self.throttle.is_some_and(|t| t > MAX_RATE as usize) {
+            return Err(format!(
+                "throttle: at most {MAX_RATE} requests per second (0 for none)"
+            ));
         }
         let mix = match (self.arrival_rate, self.mix) {
             (Some(ArrivalRate::PerOperation(_)), Some(_)) => {
@@ -435,10 +446,16 @@ fn locate(text: &str, offset: usize) -> (usize, usize, Option<String>) {
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     let column = text[line_start..offset].chars().count() + 1;
     let line_text = text[line_start..].lines().next().unwrap_or("");
+    let table = line_text
+        .trim()
+        .strip_prefix('[')
+        .and_then(|t| t.split_once(']'))
+        .map(|(name, _)| name.trim().to_owned());
     let field = line_text
         .split_once('=')
         .map(|(k, _)| k.trim().trim_matches('"').to_owned())
-        .filter(|k| !k.is_empty() && !k.starts_with('#') && !k.starts_with('['));
+        .filter(|k| !k.is_empty() && !k.starts_with('#') && !k.starts_with('['))
+        .or(table);
     (line, column, field)
 }
 

@@ -25,6 +25,11 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::values::{Mix, Span};
 
+/// The highest rate a scenario may ask of goose's throttle (`throttle`, `arrival_rate`): goose
+/// divides a second by it in microseconds, so above a million it would divide by zero, and two
+/// cores send about ten thousand a second.
+pub const MAX_RATE: u32 = 100_000;
+
 /// One step of a staged run: move to `users` over `duration` (linearly, as goose does), or hold
 /// when the users do not change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -228,7 +233,9 @@ impl ArrivalRate {
     pub fn total(&self) -> u32 {
         match self {
             ArrivalRate::Total(n) => *n,
-            ArrivalRate::PerOperation(m) => m.get + m.patch + m.personalize + m.depersonalize,
+            ArrivalRate::PerOperation(m) => [m.patch, m.personalize, m.depersonalize]
+                .into_iter()
+                .fold(m.get, u32::saturating_add),
         }
     }
 }
@@ -246,9 +253,9 @@ impl<'de> Deserialize<'de> for ArrivalRate {
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<ArrivalRate, E> {
                 match u32::try_from(v) {
-                    Ok(n) if n > 0 => Ok(ArrivalRate::Total(n)),
+                    Ok(n) if (1..=MAX_RATE).contains(&n) => Ok(ArrivalRate::Total(n)),
                     _ => Err(E::custom(format!(
-                        "{v} is not a rate; give requests per second above 0"
+                        "{v} is not a rate; give requests per second from 1 to {MAX_RATE}"
                     ))),
                 }
             }
@@ -261,6 +268,11 @@ impl<'de> Deserialize<'de> for ArrivalRate {
                     return Err(de::Error::custom(
                         "every rate is 0; give at least one operation a rate",
                     ));
+                }
+                if ArrivalRate::PerOperation(mix).total() > MAX_RATE {
+                    return Err(de::Error::custom(format!(
+                        "the rates add up to more than {MAX_RATE} requests per second"
+                    )));
                 }
                 Ok(ArrivalRate::PerOperation(mix))
             }
@@ -353,10 +365,14 @@ mod tests {
             "arrival_rate = 0\n",
             "arrival_rate = -3\n",
             "arrival_rate = \"fast\"\n",
+            "arrival_rate = 5000000\n",
+            "[arrival_rate]\nget = 4000000000\npatch = 4000000000\n",
         ] {
             let err = scenario(bad).unwrap_err();
             assert!(err.contains("field `arrival_rate`"), "{bad}: {err}");
         }
+        let err = scenario("throttle = 2000000\n").unwrap_err();
+        assert!(err.contains("at most 100000"), "{err}");
         let err = scenario("[arrival_rate]\nget = 0\n").unwrap_err();
         assert!(err.contains("every rate is 0"), "{err}");
         let err = scenario("thresholds = [\"arrival-rate>=90%\"]\n")

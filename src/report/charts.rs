@@ -133,4 +133,3 @@ fn summed_over_operations(
     }
     out
 }
-

@@ -16,6 +16,12 @@ use crate::util::{TempDir, read_load_summary, run_cli, server_runtime, start_sim
 /// `pushcheck load --scenario <toml> --target <simulator> ARGS` against a simulator answering
 /// after `latency`; the exit, the terminal text and summary.json.
 fn load(toml: &str, latency: Duration, args: &[&str]) -> (Exit, String, Value) {
+    let (exit, out, summary, _) = load_with_html(toml, latency, args);
+    (exit, out, summary)
+}
+
+/// [`load`], and the run's `pushcheck.html`.
+fn load_with_html(toml: &str, latency: Duration, args: &[&str]) -> (Exit, String, Value, String) {
     let runtime = server_runtime();
     let sim = runtime.block_on(start_simulator(SimulatorConfig {
         faults: Faults {
@@ -42,7 +48,13 @@ fn load(toml: &str, latency: Duration, args: &[&str]) -> (Exit, String, Value) {
     let run = run_cli(&all);
     runtime.block_on(async { sim.shutdown().await.expect("shutdown") });
     let summary = read_load_summary(&dir.path().join("reports/summary.json"));
-    (run.exit, format!("{}{}", run.stdout, run.stderr), summary)
+    let html = std::fs::read_to_string(dir.path().join("reports/pushcheck.html")).expect("html");
+    (
+        run.exit,
+        format!("{}{}", run.stdout, run.stderr),
+        summary,
+        html,
+    )
 }
 
 fn arrival_rule(summary: &Value) -> &Value {
@@ -54,7 +66,7 @@ fn arrival_rule(summary: &Value) -> &Value {
 
 #[test]
 fn an_arrival_rate_is_held_near_its_target_for_ten_seconds() {
-    let (exit, out, summary) = load(
+    let (exit, out, summary, html) = load_with_html(
         "users = 8\nrun_time = \"10s\"\narrival_rate = 80\n[mix]\nget = 3\npatch = 1\n",
         Duration::ZERO,
         &[],
