@@ -92,6 +92,15 @@ fn an_arrival_rate_is_held_near_its_target_for_ten_seconds() {
         out.contains("Arrival rate: asked 80/s, target 80/s"),
         "{out}"
     );
+    let section = html
+        .split("<h2 id=\"arrival\">")
+        .nth(1)
+        .expect("the report has an arrival section");
+    assert!(section.contains("asked 80/s"), "{section}");
+    assert!(
+        section.contains("<td>PATCH registration</td><td>20.0</td>"),
+        "{section}"
+    );
 }
 
 #[test]
