@@ -322,15 +322,8 @@ fn arrival(r: &LoadResult) -> String {
         })
         .collect();
     let mut out = format!(
-        "<h2 id=\"arrival\">Arrival rate</h2><p>asked {}/s · target {}/s (goose throttle {}/s, its tick woke {:.1}ms late) · achieved {:.1}/s ({:.1}%) in seconds {}–{}</p>{}",
-        a.asked_rps,
-        a.target_rps,
-        a.goose_throttle_rps,
-        a.tick_overshoot_ms,
-        a.achieved_rps,
-        a.achieved_percent,
-        a.window_secs[0],
-        a.window_secs[1],
+        "<h2 id=\"arrival\">Arrival rate</h2><p>{}</p>{}",
+        escape(&super::load::arrival_headline(a)),
         table(
             "arrival-table",
             &["operation", "target/s", "achieved/s", "achieved"],

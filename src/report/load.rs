@@ -8,6 +8,7 @@ use std::path::Path;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use super::{File, Mark, ReportError, Style};
+use crate::load::arrival::ArrivalSummary;
 use crate::load::result::Figure;
 use crate::load::threshold::Source;
 use crate::load::{
@@ -299,19 +300,7 @@ fn arrival(out: &mut dyn Write, result: &LoadResult) -> io::Result<()> {
     let Some(a) = &result.arrival else {
         return Ok(());
     };
-    writeln!(
-        out,
-        "\nArrival rate: asked {}/s, target {}/s (goose throttle {}/s, its tick woke {:.1}ms late), \
-         achieved {:.1}/s ({:.1}%) in seconds {}–{}",
-        a.asked_rps,
-        a.target_rps,
-        a.goose_throttle_rps,
-        a.tick_overshoot_ms,
-        a.achieved_rps,
-        a.achieved_percent,
-        a.window_secs[0],
-        a.window_secs[1]
-    )?;
+    writeln!(out, "\nArrival rate: {}", arrival_headline(a))?;
     for o in &a.operations {
         writeln!(
             out,
@@ -323,6 +312,22 @@ fn arrival(out: &mut dyn Write, result: &LoadResult) -> io::Result<()> {
         writeln!(out, "  shortfall: {}", s.detail)?;
     }
     Ok(())
+}
+
+/// The arrival rate in a sentence: asked, target, goose's throttle, achieved (terminal and HTML).
+pub(super) fn arrival_headline(a: &ArrivalSummary) -> String {
+    format!(
+        "asked {}/s, target {}/s (goose throttle {}/s, its tick woke {:.1}ms late), achieved \
+         {:.1}/s ({:.1}%) in seconds {}–{}",
+        a.asked_rps,
+        a.target_rps,
+        a.goose_throttle_rps,
+        a.tick_overshoot_ms,
+        a.achieved_rps,
+        a.achieved_percent,
+        a.window_secs[0],
+        a.window_secs[1]
+    )
 }
 
 fn against_baseline(out: &mut dyn Write, result: &LoadResult) -> io::Result<()> {
