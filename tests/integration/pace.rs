@@ -13,21 +13,18 @@ use serde_json::Value;
 
 use crate::util::{TempDir, read_load_summary, run_cli, server_runtime, start_simulator};
 
-/// `pushcheck load --scenario <toml> --target <simulator> ARGS` against a simulator answering
-/// after `latency`; the exit, the terminal text and summary.json.
-fn load(toml: &str, latency: Duration, args: &[&str]) -> (Exit, String, Value) {
-    let (exit, out, summary, _) = load_with_html(toml, latency, args);
+/// `pushcheck load --scenario <toml> --target <simulator> ARGS` against a simulator with
+/// `faults`; the exit, the terminal text and summary.json.
+fn load(toml: &str, faults: Faults, args: &[&str]) -> (Exit, String, Value) {
+    let (exit, out, summary, _) = load_with_html(toml, faults, args);
     (exit, out, summary)
 }
 
 /// [`load`], and the run's `pushcheck.html`.
-fn load_with_html(toml: &str, latency: Duration, args: &[&str]) -> (Exit, String, Value, String) {
+fn load_with_html(toml: &str, faults: Faults, args: &[&str]) -> (Exit, String, Value, String) {
     let runtime = server_runtime();
     let sim = runtime.block_on(start_simulator(SimulatorConfig {
-        faults: Faults {
-            latency,
-            ..Faults::default()
-        },
+        faults,
         seed_registrations: 20,
         ..SimulatorConfig::default()
     }));
@@ -68,7 +65,7 @@ fn arrival_rule(summary: &Value) -> &Value {
 fn an_arrival_rate_is_held_near_its_target_for_ten_seconds() {
     let (exit, out, summary, html) = load_with_html(
         "users = 8\nrun_time = \"10s\"\narrival_rate = 80\n[mix]\nget = 3\npatch = 1\n",
-        Duration::ZERO,
+        Faults::default(),
         &[],
     );
     let a = &summary["arrival"];
@@ -108,7 +105,10 @@ fn too_few_users_for_the_rate_is_the_shortfall_and_fails() {
     // Two users at 100 ms a request can send about 20/s of the 60/s asked.
     let (exit, out, summary) = load(
         "users = 2\nrun_time = \"3s\"\narrival_rate = 60\n",
-        Duration::from_millis(100),
+        Faults {
+            latency: Duration::from_millis(100),
+            ..Faults::default()
+        },
         &[],
     );
     let shortfall = &summary["arrival"]["shortfall"];
@@ -125,7 +125,7 @@ fn too_few_users_for_the_rate_is_the_shortfall_and_fails() {
 fn a_rate_cap_below_the_rate_is_the_shortfall_and_the_cap_is_held() {
     let (exit, out, summary) = load(
         "users = 4\nrun_time = \"3s\"\narrival_rate = 100\n",
-        Duration::ZERO,
+        Faults::default(),
         &["--max-rps", "20"],
     );
     let a = &summary["arrival"];
@@ -169,7 +169,7 @@ fn stages_that_fall_and_rise_keep_one_writer_per_registration() {
         personalize = 1
         depersonalize = 1
         "#,
-        Duration::ZERO,
+        Faults::default(),
         &[],
     );
     assert_eq!(exit, Exit::Passed, "{out}");
@@ -202,5 +202,32 @@ fn stages_and_the_hold_flags_or_a_rate_and_a_throttle_are_usage_errors() {
         run.stderr.contains("whole number of seconds"),
         "{}",
         run.stderr
+    );
+}
+
+#[test]
+fn a_capped_rate_never_trips_a_rate_limited_target_and_an_uncapped_one_does() {
+    // The simulator answers 429 beyond 25 requests/s per operation, as the API does beyond 50;
+    // a first second that burst (twice the cap, say) would trip it.
+    let limited = || Faults {
+        rate_limit: Some(25),
+        ..Faults::default()
+    };
+    let toml = "users = 4\nrun_time = \"4s\"\narrival_rate = 60\n";
+    let (exit, out, summary) = load(toml, limited(), &["--max-rps", "20"]);
+    assert_eq!(exit, Exit::Passed, "{out}");
+    let statuses = &summary["total"]["errors_by_status"];
+    assert_eq!(
+        statuses.get("429"),
+        None,
+        "no 429 under the cap: {statuses}"
+    );
+    // The control: the same rate without the cap runs into the limit.
+    let (exit, out, summary) = load(toml, limited(), &[]);
+    assert_eq!(exit, Exit::CheckFailed, "{out}");
+    assert!(
+        summary["total"]["errors_by_status"]["429"].as_u64() > Some(0),
+        "{:#}",
+        summary["total"]
     );
 }
