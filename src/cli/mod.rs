@@ -7,6 +7,7 @@ pub mod args;
 pub mod auth;
 mod check;
 mod contract;
+mod diff;
 mod load;
 mod mock;
 mod schemas;
@@ -139,7 +140,7 @@ where
         crate::interrupt::install();
     }
     let result = match cli.command {
-        Command::Schemas(cmd) => schemas::run(cmd, out),
+        Command::Schemas(cmd) => schemas::run(cmd, out, console),
         Command::Check(args) => check::run(*args, out, console),
         Command::Contract(args) => contract::run(*args, out, console),
         Command::Mock(args) => mock::run(*args, out),
