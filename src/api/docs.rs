@@ -150,6 +150,13 @@ pub const DISAGREEMENTS: &[Disagreement] = &[
         ],
     },
     Disagreement {
+        topic: "deleting a custom attribute",
+        doc: "documents no delete",
+        spec: "a custom attribute value is never null",
+        pushcheck: "sends the attribute as null to delete it, as the vendor's mobile SDKs do [sdk], and reads the device back to see whether the target honoured it",
+        spots: &[spot("**/additionalData/*", "nullable-removed")],
+    },
+    Disagreement {
         topic: "400 error bodies",
         doc: "silent; the mobile SDKs parse the legacy requestError.serviceException shape",
         spec: "the body of every 400 of the four operations is {errorCode, errorMessage} only",

@@ -36,12 +36,13 @@ pub fn class(kind: Kind, change: Change, direction: Direction, place: &Place) ->
             wider
         }
         Kind::NullableRemoved | Kind::EnumNarrowed | Kind::LimitTightened => narrower,
-        Kind::TypeChanged => match change {
+        Kind::PatternChanged if change == Change::Other => Disagreement,
+        Kind::TypeChanged | Kind::PatternChanged => match change {
             Change::Wider => wider,
             Change::Narrower => narrower,
             Change::Other => Breaking,
         },
-        Kind::FormatChanged | Kind::PatternChanged | Kind::ErrorBodyChanged => Disagreement,
+        Kind::FormatChanged | Kind::ErrorBodyChanged => Disagreement,
         Kind::BodyAdded if response => Disagreement,
         Kind::BodyAdded => Breaking,
         Kind::StatusAdded => Disagreement,

@@ -102,7 +102,7 @@ pub fn compare(ours: &Node, theirs: &Node, field: &str, out: &mut Vec<Raw>) {
         )),
         _ => {}
     }
-    if ours.formats != theirs.formats {
+    if ours.formats != theirs.formats && applies("string", ours, theirs) {
         out.push(raw(
             Kind::FormatChanged,
             Change::Other,
@@ -110,11 +110,16 @@ pub fn compare(ours: &Node, theirs: &Node, field: &str, out: &mut Vec<Raw>) {
             formats(theirs),
         ));
     }
-    if ours.pattern != theirs.pattern {
+    if ours.pattern != theirs.pattern && applies("string", ours, theirs) {
         let show = |p: &Option<String>| p.clone().unwrap_or_else(|| "no pattern".to_owned());
+        let change = match (&ours.pattern, &theirs.pattern) {
+            (Some(_), None) => Change::Wider,
+            (None, Some(_)) => Change::Narrower,
+            _ => Change::Other,
+        };
         out.push(raw(
             Kind::PatternChanged,
-            Change::Other,
+            change,
             show(&ours.pattern),
             show(&theirs.pattern),
         ));
@@ -182,10 +187,13 @@ fn compare_limits(ours: &Node, theirs: &Node, raw: &MakeRaw<'_>, out: &mut Vec<R
         if o == t {
             continue;
         }
-        let larger_is_looser = LIMITS
-            .iter()
-            .find(|(name, _)| name == key)
-            .is_none_or(|(_, larger)| *larger);
+        let Some(&(_, larger_is_looser, ty)) = LIMITS.iter().find(|(name, _, _)| name == key)
+        else {
+            continue;
+        };
+        if !applies(ty, ours, theirs) {
+            continue;
+        }
         let looser = match (o.and_then(Value::as_f64), t.and_then(Value::as_f64)) {
             (Some(_), None) => true,
             (None, Some(_)) => false,
@@ -337,6 +345,16 @@ pub fn pair(a: &[&Node], b: &[&Node]) -> (Vec<(usize, usize)>, usize, usize) {
     pairs.sort_unstable();
     let left = |used: &[bool]| used.iter().filter(|u| !**u).count();
     (pairs, left(&used_a), left(&used_b))
+}
+
+/// Whether a keyword about values of type `ty` means something on both sides (after a type
+/// change, the old type's limits are not findings of their own).
+fn applies(ty: &str, ours: &Node, theirs: &Node) -> bool {
+    let allows = |n: &Node| {
+        let types = n.value_types();
+        types.is_empty() || types.contains(ty) || (ty == "number" && types.contains("integer"))
+    };
+    allows(ours) && allows(theirs)
 }
 
 fn type_change(o: &BTreeSet<String>, t: &BTreeSet<String>) -> Change {

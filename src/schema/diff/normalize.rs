@@ -19,20 +19,21 @@ use super::resolve::{Doc, ResolveError, child};
 /// Deepest schema nesting followed (a recursive schema stops at its first repeat anyway).
 const MAX_DEPTH: usize = 64;
 
-/// Limits compared between the two sides, and which way is "looser": `true` when a larger
-/// value allows more (a maximum).
-pub const LIMITS: [(&str, bool); 11] = [
-    ("maxLength", true),
-    ("minLength", false),
-    ("maximum", true),
-    ("minimum", false),
-    ("exclusiveMaximum", true),
-    ("exclusiveMinimum", false),
-    ("maxItems", true),
-    ("minItems", false),
-    ("maxProperties", true),
-    ("minProperties", false),
-    ("propertyNames.maxLength", true),
+/// Limits compared between the two sides: the keyword, whether a larger value allows more (a
+/// maximum), and the JSON type it constrains.
+pub const LIMITS: [(&str, bool, &str); 12] = [
+    ("maxLength", true, "string"),
+    ("minLength", false, "string"),
+    ("maximum", true, "number"),
+    ("minimum", false, "number"),
+    ("exclusiveMaximum", true, "number"),
+    ("exclusiveMinimum", false, "number"),
+    ("maxItems", true, "array"),
+    ("minItems", false, "array"),
+    ("uniqueItems", false, "array"),
+    ("maxProperties", true, "object"),
+    ("minProperties", false, "object"),
+    ("propertyNames.maxLength", true, "object"),
 ];
 
 /// One schema in canonical form.
@@ -160,6 +161,13 @@ impl<'a> Normalizer<'a> {
                 node.properties.insert(name.clone(), prop);
             }
         }
+        if let Some(names) = map.get("propertyNames") {
+            let names = self.node(names, &child(at, "propertyNames"))?;
+            if let Some(max) = names.limits.get("maxLength") {
+                node.limits
+                    .insert("propertyNames.maxLength".to_owned(), max.clone());
+            }
+        }
         if let Some(extra @ Value::Object(_)) = map.get("additionalProperties") {
             let value = self.node(extra, &child(at, "additionalProperties"))?;
             node.additional = Some(Box::new(value));
@@ -194,6 +202,10 @@ impl<'a> Normalizer<'a> {
         let mut rest = Vec::new();
         let mut null = false;
         for (i, branch) in branches.iter().enumerate() {
+            if is_required_only(branch) {
+                // "at least one of these fields" (anyOf of required lists): not compared.
+                continue;
+            }
             let branch = self.node(branch, &child(at, &i.to_string()))?;
             if branch.types.len() == 1 && branch.nullable() && branch.properties.is_empty() {
                 null = true;
@@ -266,6 +278,12 @@ fn is_annotation(key: &str) -> bool {
     ) || key.starts_with("x-")
 }
 
+fn is_required_only(branch: &Value) -> bool {
+    branch.as_object().is_some_and(|m| {
+        m.contains_key("required") && m.keys().all(|k| k == "required" || is_annotation(k))
+    })
+}
+
 fn is_format_only(node: &Node) -> bool {
     !node.formats.is_empty() && {
         let mut bare = node.clone();
@@ -293,8 +311,15 @@ fn keywords(map: &Map<String, Value>, at: &str, version: Version) -> Node {
     if version == Version::V3_0 && map.get("nullable") == Some(&Value::Bool(true)) {
         node.types.insert("null".to_owned());
     }
-    if let Some(Value::String(f)) = map.get("format") {
-        node.formats.insert(f.clone());
+    match map.get("format").and_then(Value::as_str) {
+        // An integer format is a range: compared as one, so `format: int32` and the same
+        // minimum and maximum agree.
+        Some("int32") => integer_range(&mut node, i64::from(i32::MIN), i64::from(i32::MAX)),
+        Some("int64") => integer_range(&mut node, i64::MIN, i64::MAX),
+        Some(f) => {
+            node.formats.insert(f.to_owned());
+        }
+        None => {}
     }
     let values = match (map.get("enum"), map.get("const")) {
         (Some(Value::Array(values)), _) => Some(values.clone()),
@@ -311,14 +336,10 @@ fn keywords(map: &Map<String, Value>, at: &str, version: Version) -> Node {
         node.required
             .extend(required.iter().filter_map(Value::as_str).map(str::to_owned));
     }
-    for (limit, _) in LIMITS {
+    for (limit, _, _) in LIMITS {
         if let Some(value @ Value::Number(_)) = map.get(limit) {
             node.limits.insert(limit.to_owned(), value.clone());
         }
-    }
-    if let Some(max) = map.get("propertyNames").and_then(|p| p.get("maxLength")) {
-        node.limits
-            .insert("propertyNames.maxLength".to_owned(), max.clone());
     }
     // 3.0: `exclusiveMaximum: true` makes `maximum` exclusive.
     for (flag, bound) in [
@@ -339,6 +360,16 @@ fn keywords(map: &Map<String, Value>, at: &str, version: Version) -> Node {
         node.pattern = Some(p.clone());
     }
     node
+}
+
+/// The range an integer format implies, where the schema states none itself.
+fn integer_range(node: &mut Node, min: i64, max: i64) {
+    node.limits
+        .entry("minimum".to_owned())
+        .or_insert_with(|| Value::from(min));
+    node.limits
+        .entry("maximum".to_owned())
+        .or_insert_with(|| Value::from(max));
 }
 
 /// Fills in a missing `type` from what the schema says: enum values, properties, items.
@@ -409,8 +440,8 @@ pub fn merge(into: &mut Node, other: Node) {
     for (limit, value) in other.limits {
         let looser_when_larger = LIMITS
             .iter()
-            .find(|(l, _)| *l == limit)
-            .is_none_or(|(_, l)| *l);
+            .find(|(l, _, _)| *l == limit)
+            .is_none_or(|(_, l, _)| *l);
         let keep = match into.limits.get(&limit) {
             Some(old) => {
                 let (o, n) = (old.as_f64(), value.as_f64());
