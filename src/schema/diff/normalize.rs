@@ -135,6 +135,9 @@ impl<'a> Normalizer<'a> {
         at: &str,
     ) -> Result<Node, ResolveError> {
         let (target, pointer) = self.doc.target(reference, at)?;
+        // A chain of bare references must end somewhere (a loop of them is a broken document;
+        // a schema that contains itself further down is merely recursive).
+        self.doc.follow(target, &pointer)?;
         if self.stack.contains(&pointer) {
             return Ok(recursive(&pointer));
         }

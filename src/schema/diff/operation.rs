@@ -286,7 +286,17 @@ impl<'a> Sides<'a> {
                 location: o.location.clone(),
                 name: o.name.clone(),
             };
-            let renamed = extra.iter().position(|p| p.location == o.location);
+            // A rename: a new parameter in the same place, of the same type.
+            let types = self.ours_node(&o.schema, &o.at)?.value_types();
+            let mut renamed = None;
+            for (i, p) in extra.iter().enumerate() {
+                if p.location == o.location
+                    && self.theirs_node(&p.schema, &p.at)?.value_types() == types
+                {
+                    renamed = Some(i);
+                    break;
+                }
+            }
             let item = match renamed.map(|i| extra.remove(i)) {
                 Some(p) => whole(
                     place,
