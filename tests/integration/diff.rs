@@ -674,19 +674,13 @@ fn usage_errors_name_the_input_and_exit_2() {
         "openapi: 3.1.0\ninfo: {title: x, version: '1'}\npaths:\n  /people/2/persons:\n    get:\n      responses: {200: {description: ok}}\n",
     );
     let broken_yaml = dir.write("broken.yaml", "openapi: 3.1.0\npaths: [\n");
-    let dangling = dir.write(
-        "dangling.json",
-        &serde_json::to_string(&{
-            let mut doc = own();
-            set(
-                &mut doc,
-                &format!("{REG}/get/responses/200/content/application~1json/schema"),
-                json!({"$ref": "#/components/schemas/Gone"}),
-            );
-            doc
-        })
-        .expect("JSON"),
+    let mut gone = own();
+    set(
+        &mut gone,
+        &format!("{REG}/get/responses/200/content/application~1json/schema"),
+        json!({"$ref": "#/components/schemas/Gone"}),
     );
+    let dangling = dir.write("dangling.json", serde_json::to_string(&gone).expect("JSON"));
     let cases = [
         (missing.as_str(), "cannot read"),
         (
