@@ -78,6 +78,26 @@ pub fn compare(ours: &Node, theirs: &Node, field: &str, out: &mut Vec<Raw>) {
         }
         return;
     }
+    compare_values(ours, theirs, &raw, out);
+    compare_enum(ours, theirs, &raw, out);
+    compare_limits(ours, theirs, &raw, out);
+    // Structure only where both sides agree it may be there.
+    let (o, t) = (ours.value_types(), theirs.value_types());
+    if o.contains("object") && t.contains("object") || o.is_empty() || t.is_empty() {
+        compare_properties(ours, theirs, field, out);
+    }
+    if let (Some(a), Some(b)) = (&ours.additional, &theirs.additional) {
+        compare(a, b, &child(field, "*"), out);
+    }
+    if let (Some(a), Some(b)) = (&ours.items, &theirs.items) {
+        compare(a, b, &child(field, "*"), out);
+    }
+}
+
+type MakeRaw<'a> = dyn Fn(Kind, Change, String, String) -> Raw + 'a;
+
+/// Types, nullability, formats and patterns.
+fn compare_values(ours: &Node, theirs: &Node, raw: &MakeRaw<'_>, out: &mut Vec<Raw>) {
     let (o, t) = (ours.value_types(), theirs.value_types());
     if o != t {
         out.push(raw(
@@ -124,21 +144,7 @@ pub fn compare(ours: &Node, theirs: &Node, field: &str, out: &mut Vec<Raw>) {
             show(&theirs.pattern),
         ));
     }
-    compare_enum(ours, theirs, &raw, out);
-    compare_limits(ours, theirs, &raw, out);
-    // Structure only where both sides agree it may be there.
-    if o.contains("object") && t.contains("object") || o.is_empty() || t.is_empty() {
-        compare_properties(ours, theirs, field, out);
-    }
-    if let (Some(a), Some(b)) = (&ours.additional, &theirs.additional) {
-        compare(a, b, &child(field, "*"), out);
-    }
-    if let (Some(a), Some(b)) = (&ours.items, &theirs.items) {
-        compare(a, b, &child(field, "*"), out);
-    }
 }
-
-type MakeRaw<'a> = dyn Fn(Kind, Change, String, String) -> Raw + 'a;
 
 fn compare_enum(ours: &Node, theirs: &Node, raw: &MakeRaw<'_>, out: &mut Vec<Raw>) {
     let values = |n: &Node| n.enum_values.clone();

@@ -19,6 +19,11 @@ use super::resolve::{Doc, ResolveError, child};
 /// Deepest schema nesting followed (a recursive schema stops at its first repeat anyway).
 const MAX_DEPTH: usize = 64;
 
+/// Most schema nodes one side may expand to: a component used in many places is expanded at
+/// each, so a document built to blow up (each schema referring to the next one twice) is
+/// refused instead of exhausting memory. pushcheck's own export expands to a few hundred.
+pub const MAX_NODES: usize = 200_000;
+
 /// Limits compared between the two sides: the keyword, whether a larger value allows more (a
 /// maximum), and the JSON type it constrains.
 pub const LIMITS: [(&str, bool, &str); 12] = [
@@ -100,6 +105,8 @@ pub struct Normalizer<'a> {
     version: Version,
     /// Pointers of the `$ref` targets being expanded (cycle guard).
     stack: Vec<String>,
+    /// Schema nodes expanded so far (see [`MAX_NODES`]).
+    expanded: usize,
 }
 
 impl<'a> Normalizer<'a> {
@@ -108,6 +115,7 @@ impl<'a> Normalizer<'a> {
             doc,
             version,
             stack: Vec::new(),
+            expanded: 0,
         }
     }
 
@@ -115,6 +123,13 @@ impl<'a> Normalizer<'a> {
     pub fn node(&mut self, value: &Value, at: &str) -> Result<Node, ResolveError> {
         if self.stack.len() > MAX_DEPTH {
             return Ok(recursive(at));
+        }
+        self.expanded += 1;
+        if self.expanded > MAX_NODES {
+            return Err(ResolveError::TooLarge {
+                at: at.to_owned(),
+                limit: MAX_NODES,
+            });
         }
         let Value::Object(map) = value else {
             return Ok(Node {
@@ -521,6 +536,25 @@ mod tests {
         assert!(node.properties["self"].recursive);
         assert_eq!(node.properties["a"].at, "/c/A/properties/a");
         assert_eq!(node.required.iter().collect::<Vec<_>>(), ["b"]);
+    }
+
+    #[test]
+    fn a_reference_bomb_is_refused() {
+        let mut schemas = Map::new();
+        for i in 0..40 {
+            let next = format!("#/c/S{}", i + 1);
+            schemas.insert(
+                format!("S{i}"),
+                json!({"properties": {"a": {"$ref": next}, "b": {"$ref": next}}}),
+            );
+        }
+        schemas.insert("S40".to_owned(), json!({"type": "string"}));
+        let doc = json!({"s": {"$ref": "#/c/S0"}, "c": schemas});
+        let mut n = Normalizer::new(Doc::new(&doc), Version::V3_1);
+        assert!(matches!(
+            n.node(&doc["s"], "/s"),
+            Err(ResolveError::TooLarge { .. })
+        ));
     }
 
     #[test]

@@ -282,37 +282,7 @@ impl<'a> Sides<'a> {
             .map(|(_, p)| p)
             .collect();
         for o in unmatched {
-            let place = Place::Parameter {
-                location: o.location.clone(),
-                name: o.name.clone(),
-            };
-            // A rename: a new parameter in the same place, of the same type.
-            let types = self.ours_node(&o.schema, &o.at)?.value_types();
-            let mut renamed = None;
-            for (i, p) in extra.iter().enumerate() {
-                if p.location == o.location
-                    && self.theirs_node(&p.schema, &p.at)?.value_types() == types
-                {
-                    renamed = Some(i);
-                    break;
-                }
-            }
-            let item = match renamed.map(|i| extra.remove(i)) {
-                Some(p) => whole(
-                    place,
-                    Kind::ParameterRenamed,
-                    Change::Other,
-                    (&o.at, &p.at),
-                    (&o.name, &p.name),
-                ),
-                None => whole(
-                    place,
-                    Kind::ParameterMissing,
-                    Change::Other,
-                    (&o.at, &child(&t.at, "parameters")),
-                    (&o.name, "absent"),
-                ),
-            };
+            let item = self.unmatched(o, &mut extra, t)?;
             items.push(item);
         }
         for p in extra {
@@ -334,6 +304,46 @@ impl<'a> Sides<'a> {
             ));
         }
         Ok(())
+    }
+
+    /// One of pushcheck's parameters the file does not have by that name: renamed (a new one in
+    /// the same place, of the same type, taken from `extra`) or missing.
+    fn unmatched(
+        &mut self,
+        o: &Param<'a>,
+        extra: &mut Vec<&Param<'a>>,
+        t: &Found<'a>,
+    ) -> Result<Item, DiffError> {
+        let place = Place::Parameter {
+            location: o.location.clone(),
+            name: o.name.clone(),
+        };
+        let types = self.ours_node(&o.schema, &o.at)?.value_types();
+        let mut renamed = None;
+        for (i, p) in extra.iter().enumerate() {
+            if p.location == o.location
+                && self.theirs_node(&p.schema, &p.at)?.value_types() == types
+            {
+                renamed = Some(i);
+                break;
+            }
+        }
+        Ok(match renamed.map(|i| extra.remove(i)) {
+            Some(p) => whole(
+                place,
+                Kind::ParameterRenamed,
+                Change::Other,
+                (&o.at, &p.at),
+                (&o.name, &p.name),
+            ),
+            None => whole(
+                place,
+                Kind::ParameterMissing,
+                Change::Other,
+                (&o.at, &child(&t.at, "parameters")),
+                (&o.name, "absent"),
+            ),
+        })
     }
 
     fn parameter(

@@ -23,6 +23,8 @@ pub enum ResolveError {
         "$ref {reference:?} at {at} is part of a chain of references that loops or is longer than {MAX_CHAIN}"
     )]
     Loop { reference: String, at: String },
+    #[error("the schemas expand to more than {limit} nodes (at {at}): too large to compare")]
+    TooLarge { at: String, limit: usize },
 }
 
 /// One OpenAPI document whose references can be followed.
