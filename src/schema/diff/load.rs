@@ -52,13 +52,6 @@ pub enum LoadError {
         "{source_name} is not text (invalid UTF-8 at byte {offset}): expected an OpenAPI document"
     )]
     NotText { source_name: String, offset: usize },
-    #[error("{source_name} is not valid JSON at line {line}, column {column}: {message}")]
-    NotJson {
-        source_name: String,
-        line: usize,
-        column: usize,
-        message: String,
-    },
     #[error("{source_name} is not valid YAML at line {line}, column {column}: {message}")]
     NotYaml {
         source_name: String,
@@ -95,12 +88,7 @@ pub fn parse(bytes: &[u8], source_name: &str) -> Result<Loaded, LoadError> {
         });
     }
     let document = if text.trim_start().starts_with('{') {
-        serde_json::from_str(text).map_err(|e| LoadError::NotJson {
-            source_name: name(),
-            line: e.line(),
-            column: e.column(),
-            message: strip_position(&e.to_string()),
-        })?
+        input::parse_json(text.as_bytes(), source_name)?
     } else {
         parse_yaml(text, source_name)?
     };
@@ -114,13 +102,6 @@ pub fn parse(bytes: &[u8], source_name: &str) -> Result<Loaded, LoadError> {
         version,
         openapi,
     })
-}
-
-fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(i) => message[..i].to_owned(),
-        None => message.to_owned(),
-    }
 }
 
 /// The version an OpenAPI document declares, or why it is not one this command reads.
