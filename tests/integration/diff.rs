@@ -795,3 +795,36 @@ fn the_binary_reads_standard_input() {
         "{stdout}"
     );
 }
+
+#[test]
+fn statuses_added_and_missing() {
+    let mut doc = own();
+    let responses = format!("{REG}/get/responses");
+    let legacy = json!({"description": "x", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/error-legacy"}}}});
+    set(&mut doc, &format!("{responses}/404"), legacy.clone());
+    set(&mut doc, &format!("{responses}/default"), legacy);
+    remove(&mut doc, &format!("{responses}/500"));
+    remove(&mut doc, &format!("{REG}/patch/responses/200"));
+    let run = diff_doc(&doc, &[]);
+    let found: Vec<(String, String, String)> = run
+        .findings()
+        .iter()
+        .map(|f| {
+            let s = |k: &str| f[k].as_str().unwrap_or_default().to_owned();
+            (s("place"), s("class"), s("kind"))
+        })
+        .collect();
+    let expected = [
+        ("response 500", "additive", "status-missing"),
+        ("response 404", "disagreement", "status-added"),
+        ("response default", "additive", "status-added"),
+        ("response 200", "breaking", "status-missing"),
+    ];
+    assert_eq!(
+        found,
+        expected.map(|(p, c, k)| (p.to_owned(), c.to_owned(), k.to_owned())),
+        "{}",
+        run.lines()
+    );
+    assert_eq!(run.exit, Exit::CheckFailed);
+}

@@ -45,7 +45,9 @@ pub fn class(kind: Kind, change: Change, direction: Direction, place: &Place) ->
         Kind::FormatChanged | Kind::ErrorBodyChanged => Disagreement,
         Kind::BodyAdded if response => Disagreement,
         Kind::BodyAdded => Breaking,
-        Kind::StatusAdded => Disagreement,
+        // A catch-all (`default`, `4XX`) documents no new answer; a specific status does.
+        Kind::StatusAdded if place.is_specific_status() => Disagreement,
+        Kind::StatusAdded => Additive,
         Kind::StatusMissing if place.is_success() => Breaking,
         Kind::StatusMissing => Additive,
     }

@@ -152,6 +152,12 @@ impl Place {
             .is_some_and(|s| s.starts_with('4') || s.starts_with('5') || s == "default")
     }
 
+    /// A response with one status code (not `default` or a range such as `4XX`).
+    pub fn is_specific_status(&self) -> bool {
+        self.status()
+            .is_some_and(|s| s.len() == 3 && s.bytes().all(|b| b.is_ascii_digit()))
+    }
+
     /// The JUnit test case a finding belongs to: `request` (parameters and body),
     /// `response 200`, or `operation`.
     pub fn group(&self) -> String {
