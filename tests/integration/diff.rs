@@ -828,3 +828,22 @@ fn statuses_added_and_missing() {
     );
     assert_eq!(run.exit, Exit::CheckFailed);
 }
+
+#[test]
+fn human_and_junit_reports_of_the_stand_in() {
+    use pushcheck::schema::diff;
+    let bytes = std::fs::read(project_path(STAND_IN)).expect("stand-in");
+    let loaded = diff::load::parse(&bytes, "published-like-3.0.yaml").expect("loads");
+    assert_eq!(loaded.version, diff::Version::V3_0);
+    let options = diff::Options {
+        strict: true,
+        baseline: None,
+    };
+    let result = diff::diff(&loaded, registry(), &options).expect("diff");
+    let mut human = Vec::new();
+    pushcheck::report::diff::human(&mut human, &result, pushcheck::report::Style::default())
+        .expect("render");
+    insta::assert_snapshot!("stand_in_human_strict", String::from_utf8_lossy(&human));
+    let junit = pushcheck::report::diff::junit(&result).expect("JUnit");
+    insta::assert_snapshot!("stand_in_junit_strict", junit);
+}
