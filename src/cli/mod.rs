@@ -58,7 +58,7 @@ enum Command {
     /// Run the embedded simulator of the API as a standalone server, until SIGINT/SIGTERM.
     Mock(Box<mock::MockArgs>),
     /// Work with the JSON Schemas of the API's payloads: list, validate, lint the doc examples,
-    /// export OpenAPI.
+    /// export OpenAPI, diff a published OpenAPI file against them.
     #[command(subcommand, after_help = schemas::AFTER_HELP)]
     Schemas(schemas::SchemasCommand),
 }
