@@ -4,10 +4,10 @@
 //! pushcheck's side is its own export ([`crate::schema::openapi::document`]), so both sides are
 //! OpenAPI documents read by the same code:
 //! - [`load`]: file or stdin, JSON or YAML, 3.0 or 3.1;
-//! - [`resolve`]: `$ref`s inside the document, chains, cycles;
-//! - [`normalize`]: each schema in one canonical form (nullable, `allOf`, inferred types), so
+//! - `resolve`: `$ref`s inside the document, chains, cycles;
+//! - `normalize`: each schema in one canonical form (nullable, `allOf`, inferred types), so
 //!   schemas are compared by structure, never as text;
-//! - [`locate`]: the four operations by method and path template, their parameters and bodies;
+//! - `locate`: the four operations by method and path template, their parameters and bodies;
 //! - `operation` and `compare`: the walk, producing differences with a JSON pointer on both sides;
 //! - `classify`: breaking / additive / disagreement, and `known` for the disagreements
 //!   `schemas lint-docs` lists;
@@ -19,10 +19,10 @@ pub mod baseline;
 mod classify;
 mod compare;
 pub mod load;
-pub mod locate;
-pub mod normalize;
+mod locate;
+mod normalize;
 mod operation;
-pub mod resolve;
+mod resolve;
 
 use serde::{Deserialize, Serialize};
 
@@ -31,7 +31,8 @@ use crate::api::Operation;
 pub use baseline::{Baseline, BaselineError, Identity};
 use classify::Direction;
 pub use load::{LoadError, Loaded, Version};
-use resolve::{Doc, ResolveError};
+use resolve::Doc;
+pub use resolve::ResolveError;
 
 /// What a finding is about. The names (`field-removed`) are stable: baselines and the
 /// known-disagreement spots in `api::docs` use them.

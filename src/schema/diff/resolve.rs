@@ -38,11 +38,6 @@ impl<'a> Doc<'a> {
         Doc { root }
     }
 
-    /// The value at a JSON pointer of the document.
-    pub fn at(&self, pointer: &str) -> Option<&'a Value> {
-        self.root.pointer(pointer)
-    }
-
     /// The target of one `$ref` string found at `at`, and the target's pointer.
     pub fn target(&self, reference: &str, at: &str) -> Result<(&'a Value, String), ResolveError> {
         let Some(fragment) = reference.strip_prefix('#') else {
