@@ -21,17 +21,12 @@ pub struct Item {
 }
 
 /// Both documents, normalizing on demand; errors say which side was broken.
+#[derive(Debug)]
 pub struct Sides<'a> {
     ours: Doc<'a>,
     theirs: Doc<'a>,
     ours_norm: Normalizer<'a>,
     theirs_norm: Normalizer<'a>,
-}
-
-impl std::fmt::Debug for Sides<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Sides")
-    }
 }
 
 fn published(e: ResolveError) -> DiffError {
