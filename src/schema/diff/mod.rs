@@ -302,8 +302,11 @@ pub struct Options {
 /// Why a diff could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum DiffError {
-    #[error("in the published file: {0}")]
-    Published(ResolveError),
+    #[error("{source_name}: {error}")]
+    Published {
+        source_name: String,
+        error: ResolveError,
+    },
     #[error("in pushcheck's own OpenAPI export (a bug): {0}")]
     Own(ResolveError),
     #[error("{source_name} describes none of the four push operations (looked for {wanted})")]
@@ -319,14 +322,17 @@ pub fn diff(
     let own_export = super::openapi::document(registry);
     let ours = Doc::new(&own_export);
     let theirs = Doc::new(&loaded.document);
-    let mut sides = operation::Sides::new(ours, theirs, loaded.version);
+    let mut sides = operation::Sides::new(ours, theirs, loaded.version, &loaded.source);
     let mut operations = Vec::new();
     let mut findings = Vec::new();
     for op in Operation::ALL {
         let Some(o) = locate::find(ours, op).map_err(DiffError::Own)? else {
             continue;
         };
-        let t = locate::find(theirs, op).map_err(DiffError::Published)?;
+        let t = locate::find(theirs, op).map_err(|error| DiffError::Published {
+            source_name: loaded.source.clone(),
+            error,
+        })?;
         let (items, groups) = match &t {
             Some(t) => sides.operation(&o, t)?,
             None => (vec![missing(&o)], vec![Place::Operation]),

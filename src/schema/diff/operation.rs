@@ -27,10 +27,8 @@ pub struct Sides<'a> {
     theirs: Doc<'a>,
     ours_norm: Normalizer<'a>,
     theirs_norm: Normalizer<'a>,
-}
-
-fn published(e: ResolveError) -> DiffError {
-    DiffError::Published(e)
+    /// The published file's name, for its errors.
+    source: String,
 }
 
 fn own(e: ResolveError) -> DiffError {
@@ -38,12 +36,20 @@ fn own(e: ResolveError) -> DiffError {
 }
 
 impl<'a> Sides<'a> {
-    pub fn new(ours: Doc<'a>, theirs: Doc<'a>, version: Version) -> Sides<'a> {
+    pub fn new(ours: Doc<'a>, theirs: Doc<'a>, version: Version, source: &str) -> Sides<'a> {
         Sides {
             ours,
             theirs,
             ours_norm: Normalizer::new(ours, Version::V3_1),
             theirs_norm: Normalizer::new(theirs, version),
+            source: source.to_owned(),
+        }
+    }
+
+    fn published(&self) -> impl Fn(ResolveError) -> DiffError + '_ {
+        |error| DiffError::Published {
+            source_name: self.source.clone(),
+            error,
         }
     }
 
@@ -67,7 +73,10 @@ impl<'a> Sides<'a> {
         at: &str,
     ) -> Result<Node, DiffError> {
         match schema {
-            Some((value, at)) => self.theirs_norm.node(value, at).map_err(published),
+            Some((value, at)) => {
+                let node = self.theirs_norm.node(value, at);
+                node.map_err(self.published())
+            }
             None => Ok(Node {
                 at: at.to_owned(),
                 ..Node::default()
@@ -84,10 +93,10 @@ impl<'a> Sides<'a> {
         let mut items = Vec::new();
         let mut places = vec![Place::Request];
         let ours_params = locate::parameters(self.ours, o).map_err(own)?;
-        let theirs_params = locate::parameters(self.theirs, t).map_err(published)?;
+        let theirs_params = locate::parameters(self.theirs, t).map_err(self.published())?;
         self.parameters(&ours_params, &theirs_params, t, &mut items)?;
         let ours_body = locate::request_body(self.ours, o).map_err(own)?;
-        let theirs_body = locate::request_body(self.theirs, t).map_err(published)?;
+        let theirs_body = locate::request_body(self.theirs, t).map_err(self.published())?;
         self.body(
             Place::Request,
             Direction::Request,
@@ -97,7 +106,7 @@ impl<'a> Sides<'a> {
             &mut items,
         )?;
         let ours_responses = locate::responses(self.ours, o).map_err(own)?;
-        let theirs_responses = locate::responses(self.theirs, t).map_err(published)?;
+        let theirs_responses = locate::responses(self.theirs, t).map_err(self.published())?;
         let mut statuses: Vec<&String> = ours_responses.iter().map(|(s, _)| s).collect();
         statuses.extend(
             theirs_responses
