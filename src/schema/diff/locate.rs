@@ -61,6 +61,28 @@ fn template_key(path: &str) -> String {
     out
 }
 
+/// The path parts of the document's `servers` URLs (`https://host/people/2` → `/people/2`),
+/// and `""`: a file may write its paths relative to a base path.
+fn base_paths(doc: Doc<'_>) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let servers = doc.root.get("servers").and_then(Value::as_array);
+    for url in servers
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.get("url")?.as_str())
+    {
+        let path = match url.split_once("://") {
+            Some((_, rest)) => rest.find('/').map_or("", |i| &rest[i..]),
+            None => url,
+        };
+        let path = path.trim_end_matches('/');
+        if path.starts_with('/') && !path.contains('{') && !out.iter().any(|p| p == path) {
+            out.push(path.to_owned());
+        }
+    }
+    out
+}
+
 /// Where `op` is in `doc`, if it is there.
 pub fn find<'a>(doc: Doc<'a>, op: Operation) -> Result<Option<Found<'a>>, ResolveError> {
     let want = template_key(&op.path_template());
@@ -68,8 +90,12 @@ pub fn find<'a>(doc: Doc<'a>, op: Operation) -> Result<Option<Found<'a>>, Resolv
     let Some(Value::Object(paths)) = doc.root.get("paths") else {
         return Ok(None);
     };
+    let bases = base_paths(doc);
     for (path, item) in paths {
-        if template_key(path) != want {
+        if !bases
+            .iter()
+            .any(|base| template_key(&format!("{base}{path}")) == want)
+        {
             continue;
         }
         let (item, path_at) = doc.follow(item, &child("/paths", path))?;
@@ -225,5 +251,22 @@ mod tests {
             "the operation's header overrides the path item's"
         );
         assert!(!params[0].required);
+    }
+
+    #[test]
+    fn paths_relative_to_a_server_base_path_are_found() {
+        let doc = json!({
+            "servers": [{"url": "https://api.example.invalid/people/2/"}, {"url": "{scheme}://x"}],
+            "paths": {"/contactInformation/push/{id}/depersonalize": {"post": {"responses": {}}}}
+        });
+        let found = find(Doc::new(&doc), Operation::Depersonalize)
+            .expect("ok")
+            .expect("found");
+        assert_eq!(found.path, "/contactInformation/push/{id}/depersonalize");
+        assert!(
+            find(Doc::new(&doc), Operation::Personalize)
+                .expect("ok")
+                .is_none()
+        );
     }
 }
