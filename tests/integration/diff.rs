@@ -759,6 +759,20 @@ fn junit_has_one_case_per_operation_and_status() {
     assert!(cases.contains(&"get-push-device-registration response 200".to_owned()));
     // GET 200, PATCH 200, personalize 200 (push[] items), and the missing operation.
     assert_eq!(failures, 4, "{xml}");
+
+    // A report that cannot be written is a runtime error naming it.
+    let nowhere = dir.path().join("no-such-dir").join("x.xml");
+    let nowhere = nowhere.to_string_lossy().into_owned();
+    let own_file = dir.write("own.json", serde_json::to_string(&own()).expect("JSON"));
+    for flag in ["--junit", "--write-baseline"] {
+        let run = run_cli(&["schemas", "diff", &own_file, flag, &nowhere]);
+        assert_eq!(run.exit, Exit::Runtime, "{flag}: {run:?}");
+        assert!(
+            run.stderr.contains("cannot write") && run.stderr.contains("x.xml"),
+            "{}",
+            run.stderr
+        );
+    }
 }
 
 #[test]
