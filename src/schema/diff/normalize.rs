@@ -66,6 +66,14 @@ pub struct Node {
 }
 
 impl Node {
+    /// A schema that constrains nothing, at `at`.
+    pub fn any_at(at: &str) -> Node {
+        Node {
+            at: at.to_owned(),
+            ..Node::default()
+        }
+    }
+
     /// True when the schema constrains nothing.
     pub fn is_any(&self) -> bool {
         let Node {
@@ -132,10 +140,7 @@ impl<'a> Normalizer<'a> {
             });
         }
         let Value::Object(map) = value else {
-            return Ok(Node {
-                at: at.to_owned(),
-                ..Node::default()
-            });
+            return Ok(Node::any_at(at));
         };
         if let Some(reference) = map.get("$ref").and_then(Value::as_str) {
             return self.reference(map, reference, at);
@@ -272,9 +277,8 @@ impl<'a> Normalizer<'a> {
 
 fn recursive(at: &str) -> Node {
     Node {
-        at: at.to_owned(),
         recursive: true,
-        ..Node::default()
+        ..Node::any_at(at)
     }
 }
 
@@ -313,10 +317,7 @@ fn is_format_only(node: &Node) -> bool {
 
 /// The keywords of one schema object that need no recursion.
 fn keywords(map: &Map<String, Value>, at: &str, version: Version) -> Node {
-    let mut node = Node {
-        at: at.to_owned(),
-        ..Node::default()
-    };
+    let mut node = Node::any_at(at);
     match map.get("type") {
         Some(Value::String(t)) => {
             node.types.insert(t.clone());

@@ -12,6 +12,9 @@ use super::normalize::{Node, Normalizer};
 use super::resolve::{Doc, ResolveError, child};
 use super::{DiffError, Kind, Place};
 
+/// A schema found in a document, and its pointer.
+type Schema<'a> = Option<(&'a serde_json::Value, String)>;
+
 /// A difference and where in the operation it is.
 #[derive(Debug, Clone)]
 pub struct Item {
@@ -53,34 +56,22 @@ impl<'a> Sides<'a> {
         }
     }
 
-    fn ours_node(
-        &mut self,
-        schema: &Option<(&'a serde_json::Value, String)>,
-        at: &str,
-    ) -> Result<Node, DiffError> {
+    /// pushcheck's schema, normalized; no schema (no body) is "any value" at `at`.
+    fn ours_node(&mut self, schema: &Schema<'a>, at: &str) -> Result<Node, DiffError> {
         match schema {
             Some((value, at)) => self.ours_norm.node(value, at).map_err(own),
-            None => Ok(Node {
-                at: at.to_owned(),
-                ..Node::default()
-            }),
+            None => Ok(Node::any_at(at)),
         }
     }
 
-    fn theirs_node(
-        &mut self,
-        schema: &Option<(&'a serde_json::Value, String)>,
-        at: &str,
-    ) -> Result<Node, DiffError> {
+    /// The published file's schema, normalized.
+    fn theirs_node(&mut self, schema: &Schema<'a>, at: &str) -> Result<Node, DiffError> {
         match schema {
             Some((value, at)) => {
                 let node = self.theirs_norm.node(value, at);
                 node.map_err(self.published())
             }
-            None => Ok(Node {
-                at: at.to_owned(),
-                ..Node::default()
-            }),
+            None => Ok(Node::any_at(at)),
         }
     }
 
