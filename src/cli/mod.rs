@@ -7,6 +7,7 @@ pub mod args;
 pub mod auth;
 mod check;
 mod contract;
+mod diff;
 mod load;
 mod mock;
 mod schemas;
@@ -57,7 +58,7 @@ enum Command {
     /// Run the embedded simulator of the API as a standalone server, until SIGINT/SIGTERM.
     Mock(Box<mock::MockArgs>),
     /// Work with the JSON Schemas of the API's payloads: list, validate, lint the doc examples,
-    /// export OpenAPI.
+    /// export OpenAPI, diff a published OpenAPI file against them.
     #[command(subcommand, after_help = schemas::AFTER_HELP)]
     Schemas(schemas::SchemasCommand),
 }
@@ -139,7 +140,7 @@ where
         crate::interrupt::install();
     }
     let result = match cli.command {
-        Command::Schemas(cmd) => schemas::run(cmd, out),
+        Command::Schemas(cmd) => schemas::run(cmd, out, console),
         Command::Check(args) => check::run(*args, out, console),
         Command::Contract(args) => contract::run(*args, out, console),
         Command::Mock(args) => mock::run(*args, out),

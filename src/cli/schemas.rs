@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
-use super::{CmdResult, Exit, Failure, io_failure};
+use super::{CmdResult, Console, Exit, Failure, io_failure};
 use crate::report;
 use crate::schema::{self, Mode, input};
 
@@ -16,13 +16,16 @@ Examples:
   pushcheck schemas validate push-registration response.json --strict
   pushcheck schemas lint-docs --strict
   pushcheck schemas openapi --output openapi.json
+  pushcheck schemas diff people-openapi.yaml --baseline openapi-accepted.json
 
 Reads no environment variables.
 
 Exit codes:
-  0  valid (validate), every doc example valid (lint-docs), written (openapi)
-  1  violations found
-  2  unknown schema name, or a file that is missing, empty, binary, too large or not JSON
+  0  valid (validate), every doc example valid (lint-docs), written (openapi), nothing new
+     (diff)
+  1  violations found; a new breaking finding or disagreement (diff)
+  2  unknown schema name, or a file that is missing, empty, binary, too large or not JSON (or
+     for diff: not YAML, not OpenAPI 3.0/3.1, none of the four operations)
   3  I/O error (e.g. --output not writable)";
 
 #[derive(Debug, Subcommand)]
@@ -56,6 +59,10 @@ pub enum SchemasCommand {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+    /// Compare a published OpenAPI 3.0/3.1 document (JSON or YAML) with pushcheck's schemas:
+    /// per operation and status, each finding breaking, additive, disagreement or known.
+    #[command(after_help = super::diff::AFTER_HELP)]
+    Diff(super::diff::DiffArgs),
 }
 
 #[derive(Debug, Args)]
@@ -76,7 +83,7 @@ impl Strictness {
     }
 }
 
-pub fn run(cmd: SchemasCommand, out: &mut dyn Write) -> CmdResult {
+pub fn run(cmd: SchemasCommand, out: &mut dyn Write, console: Console) -> CmdResult {
     let registry = schema::registry();
     match cmd {
         SchemasCommand::List => {
@@ -123,6 +130,7 @@ pub fn run(cmd: SchemasCommand, out: &mut dyn Write) -> CmdResult {
                 Exit::CheckFailed
             })
         }
+        SchemasCommand::Diff(args) => super::diff::run(args, out, console),
         SchemasCommand::Openapi { output } => {
             let document = schema::openapi::document(registry);
             let mut text = serde_json::to_string_pretty(&document)

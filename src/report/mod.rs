@@ -7,6 +7,7 @@
 mod charts;
 pub mod check;
 pub mod contract;
+pub mod diff;
 pub mod html;
 pub mod load;
 pub mod schemas;

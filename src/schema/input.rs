@@ -65,12 +65,17 @@ pub enum InputError {
 
 /// Reads and parses one JSON document.
 pub fn read_json(source: &Source) -> Result<Value, InputError> {
+    parse_json(&read_bytes(source)?, &source.to_string())
+}
+
+/// Reads a source's bytes, at most [`MAX_DOCUMENT_BYTES`] (a directory, a missing file and an
+/// oversized one are errors naming the source).
+pub fn read_bytes(source: &Source) -> Result<Vec<u8>, InputError> {
     let name = source.to_string();
-    let bytes = match source {
-        Source::Stdin => read_limited(std::io::stdin().lock(), &name)?,
-        Source::File(path) => read_file(path, &name)?,
-    };
-    parse_json(&bytes, &name)
+    match source {
+        Source::Stdin => read_limited(std::io::stdin().lock(), &name),
+        Source::File(path) => read_file(path, &name),
+    }
 }
 
 fn read_file(path: &Path, name: &str) -> Result<Vec<u8>, InputError> {

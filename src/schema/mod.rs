@@ -7,9 +7,11 @@
 //! - [`lint`]: the doc examples checked against the schemas, with the doc-vs-spec disagreements.
 //! - [`judge`]: one response judged: status, Content-Type, schema and meaning.
 //! - [`input`]: reading one JSON document from a file or stdin, with clear errors.
+//! - [`diff`]: a published OpenAPI 3.0/3.1 document compared with these schemas.
 //!
 //! This module knows nothing of runners, the simulator or the CLI.
 
+pub mod diff;
 pub mod input;
 pub mod judge;
 pub mod lint;

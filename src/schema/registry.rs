@@ -41,6 +41,8 @@ pub const SCHEMA_FILES: &[(&str, &str)] = schema_files![
     "check-report",
     "load-summary",
     "load-scenario",
+    "schemas-diff",
+    "schemas-diff-baseline",
 ];
 
 /// Which contract to validate against. Its one spelling (`lenient`, `strict`) serves reports

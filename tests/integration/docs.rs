@@ -82,6 +82,7 @@ fn readme_reference_matches_help_and_choices() {
         "help load",
         "help mock",
         "help schemas",
+        "help schemas diff",
         "choices",
         "defects",
     ] {
@@ -155,8 +156,8 @@ fn commands(yaml: &Yaml, out: &mut Vec<String>) {
 #[test]
 fn ci_recipes_parse_and_name_commands_that_exist() {
     for (file, invocations) in [
-        ("examples/ci/github-actions.yml", 2),
-        ("examples/ci/gitlab-ci.yml", 2),
+        ("examples/ci/github-actions.yml", 3),
+        ("examples/ci/gitlab-ci.yml", 3),
     ] {
         let text = std::fs::read_to_string(project_path(file)).expect("recipe");
         let docs =
@@ -166,6 +167,7 @@ fn ci_recipes_parse_and_name_commands_that_exist() {
             commands(doc, &mut all);
         }
         let mut found = 0;
+        let mut diffs = 0;
         for command in &all {
             let words = shell_words(command);
             let Some(at) = words
@@ -180,12 +182,37 @@ fn ci_recipes_parse_and_name_commands_that_exist() {
             if let Err(e) = pushcheck::cli::parse_args(argv) {
                 panic!("{file}: `{command}` does not parse: {e}");
             }
+            if words.iter().any(|w| w == "diff") {
+                // The published OpenAPI file against pushcheck's schemas, with the committed
+                // baseline and a JUnit report of its own.
+                for flag in ["--baseline", "--junit"] {
+                    assert!(
+                        words.iter().any(|w| w == flag),
+                        "{file}: `{command}` has {flag}"
+                    );
+                }
+                let baseline = words
+                    .iter()
+                    .skip_while(|w| *w != "--baseline")
+                    .nth(1)
+                    .expect("a baseline path");
+                let source = pushcheck::schema::input::Source::parse(&project_path(baseline));
+                pushcheck::schema::diff::Baseline::read(&source, pushcheck::schema::registry())
+                    .unwrap_or_else(|e| panic!("{file}: the committed baseline: {e}"));
+                diffs += 1;
+                continue;
+            }
             assert!(
                 words.iter().any(|w| w == "--report-dir"),
                 "{file}: `{command}` keeps its reports"
             );
         }
         assert_eq!(found, invocations, "{file}: pushcheck invocations");
+        assert_eq!(diffs, 1, "{file}: one schemas diff of the published file");
+        assert!(
+            text.contains("\"$PUSHCHECK_OPENAPI_URL\""),
+            "{file}: the published file's URL comes from a CI variable"
+        );
         assert!(
             text.contains("reports/junit.xml"),
             "{file} publishes the JUnit report"

@@ -8,6 +8,9 @@ mod util;
 // The schemas, the doc examples, shapes, the OpenAPI export and `pushcheck schemas`.
 mod schemas;
 
+// `pushcheck schemas diff`: a published OpenAPI document against pushcheck's schemas.
+mod diff;
+
 // The embedded simulator: operations, errors, rules under concurrency, hostile input, faults, CLI.
 mod mock;
 
