@@ -54,6 +54,8 @@ pub struct ContractArgs {
     target: TargetArgs,
     #[command(flatten)]
     suite: SuiteFlags,
+    #[command(flatten)]
+    generate: super::generate::GenerateFlags,
     /// Write the JSON report here (its format: `pushcheck schemas list`, contract-report).
     #[arg(long, value_name = "PATH", help_heading = "Output")]
     report_json: Option<PathBuf>,
@@ -201,6 +203,14 @@ fn list(filters: &[String], out: &mut dyn Write) -> CmdResult {
 pub fn run(args: ContractArgs, out: &mut dyn Write, console: Console) -> CmdResult {
     if args.list {
         return list(&args.suite.filter, out);
+    }
+    if args.generate.active() {
+        if args.report_json.is_some() || args.report_junit.is_some() {
+            return Err(Failure::usage(anyhow::anyhow!(
+                "--report-json and --report-junit report the hand-written suite; --generate and --replay print their finding and save it with --save-replay"
+            )));
+        }
+        return super::generate::run(&args.generate, &args.target, &args.suite, out, console);
     }
     let config = args.suite.suite_config(&args.target)?;
     if args.target.target.is_some() && args.suite.registration_ids.is_empty() {

@@ -7,6 +7,7 @@ pub mod args;
 pub mod auth;
 mod check;
 mod contract;
+mod generate;
 mod load;
 mod mock;
 mod schemas;

@@ -6,6 +6,7 @@
 
 pub mod check;
 pub mod contract;
+pub mod generate;
 pub mod html;
 pub mod load;
 pub mod schemas;
