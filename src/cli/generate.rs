@@ -9,8 +9,8 @@ use std::time::Duration;
 use clap::Args;
 
 use super::args::parse_duration;
-use super::contract::{SuiteFlags, check_report_paths};
 use super::auth::TargetArgs;
+use super::contract::{SuiteFlags, check_report_paths};
 use super::{CmdResult, Console, Exit, Failure, io_failure};
 use crate::contract::generate::step::{REPLAY_FORMAT, Replay};
 use crate::contract::generate::{GenerateConfig, GenerateError, Work};
@@ -55,10 +55,16 @@ impl GenerateFlags {
 /// Reads a replay file (usage error when unreadable or not one).
 fn read_replay(path: &std::path::Path) -> Result<Replay, Failure> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        Failure::usage(anyhow::anyhow!("cannot read the replay file {}: {e}", path.display()))
+        Failure::usage(anyhow::anyhow!(
+            "cannot read the replay file {}: {e}",
+            path.display()
+        ))
     })?;
     let replay: Replay = serde_json::from_str(&text).map_err(|e| {
-        Failure::usage(anyhow::anyhow!("{} is not a replay file: {e}", path.display()))
+        Failure::usage(anyhow::anyhow!(
+            "{} is not a replay file: {e}",
+            path.display()
+        ))
     })?;
     if replay.format != REPLAY_FORMAT {
         return Err(Failure::usage(anyhow::anyhow!(

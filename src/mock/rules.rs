@@ -101,6 +101,20 @@ impl Rules {
         }
     }
 
+    /// Back to a freshly seeded state of `count` registrations from `seed`, in process (what the
+    /// admin reset does over HTTP): a model reused from one sequence to the next.
+    pub fn reseed(&self, seed: u64, count: usize) -> Result<(), MockError> {
+        let tables = &self.tables;
+        let state = seed::seeded_state(
+            Arc::clone(&tables.apps),
+            Arc::clone(&tables.profiles),
+            seed,
+            count,
+        )?;
+        self.reset(state);
+        Ok(())
+    }
+
     /// The body the simulator sends for `answer` (JSON, or empty), as over HTTP without faults.
     pub fn body(&self, answer: &SimResponse) -> Vec<u8> {
         self.renderer().encode(answer, true).1

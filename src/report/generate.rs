@@ -13,7 +13,11 @@ use crate::contract::result::TargetKind;
 /// The replay file of the run's finding, if it has one.
 pub fn replay_file(result: &GenerateResult) -> Option<Result<String, ReportError>> {
     let finding = result.finding.as_ref()?;
-    let replay = Replay::new(result.seed, result.registrations.len(), finding.steps.clone());
+    let replay = Replay::new(
+        result.seed,
+        result.registrations.len(),
+        finding.steps.clone(),
+    );
     Some(super::to_json("replay", &replay).map(|mut t| {
         t.push('\n');
         t
@@ -31,7 +35,7 @@ pub fn human(
         TargetKind::Simulator => format!("the embedded simulator at {}", result.target.base_url),
         TargetKind::Live => result.target.base_url.clone(),
     };
-    match result.seed {
+    match result.seed.filter(|_| !result.replayed) {
         Some(seed) => writeln!(
             out,
             "generated {} steps in {} sequences against {target}, seed {seed} (rerun with --seed {seed})",
@@ -48,7 +52,11 @@ pub fn human(
         result.steps as f64 / secs
     )?;
     if result.timed_out {
-        writeln!(out, "{}: the time limit came first", style.mark(Mark::NotRun))?;
+        writeln!(
+            out,
+            "{}: the time limit came first",
+            style.mark(Mark::NotRun)
+        )?;
     }
     for note in &result.choices {
         writeln!(
@@ -107,7 +115,11 @@ fn finding_text(
             s.attempts,
             s.requests,
             s.budget,
-            if s.exhausted { ", budget or time spent" } else { "" }
+            if s.exhausted {
+                ", budget or time spent"
+            } else {
+                ""
+            }
         )?;
     }
     let names = Names {

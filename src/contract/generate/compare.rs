@@ -93,12 +93,16 @@ pub fn normalize(value: &Value, ids: &[String], live: bool) -> Value {
             Some(i) => Value::String(format!("r{i}")),
             None => value.clone(),
         },
-        Value::Array(items) => Value::Array(items.iter().map(|v| normalize(v, ids, live)).collect()),
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|v| normalize(v, ids, live)).collect())
+        }
         Value::Object(map) => {
             let registration = map.contains_key(field::REGISTRATION_ID);
             let mut out = Map::new();
             for (k, v) in map {
-                if registration && k == field::ADDITIONAL_DATA && v.as_object().is_some_and(Map::is_empty)
+                if registration
+                    && k == field::ADDITIONAL_DATA
+                    && v.as_object().is_some_and(Map::is_empty)
                 {
                     continue;
                 }
@@ -106,8 +110,10 @@ pub fn normalize(value: &Value, ids: &[String], live: bool) -> Value {
                     continue;
                 }
                 let v = if registration && live && k == field::SYSTEM_DATA {
-                    v.get(field::REGISTRATION_ENABLED)
-                        .map_or(Value::Null, |e| serde_json::json!({ field::REGISTRATION_ENABLED: e }))
+                    v.get(field::REGISTRATION_ENABLED).map_or(
+                        Value::Null,
+                        |e| serde_json::json!({ field::REGISTRATION_ENABLED: e }),
+                    )
                 } else {
                     normalize(v, ids, live)
                 };
@@ -186,9 +192,14 @@ pub fn choice_for(step: &Step, at: &Where, model_status: u16) -> Option<&'static
         _ if model_status == 400 && matches!(at, Where::ErrorCode | Where::Answer) => {
             Some("errors.validation_errors_json_pointer")
         }
-        Operation::Patch if body.is_some_and(|b| b.as_object().is_some_and(|o| {
-            o.keys().any(|k| !writable(k))
-        })) => Some("patch.read_only_fields_ignored"),
+        Operation::Patch
+            if body.is_some_and(|b| {
+                b.as_object()
+                    .is_some_and(|o| o.keys().any(|k| !writable(k)))
+            }) =>
+        {
+            Some("patch.read_only_fields_ignored")
+        }
         Operation::Patch if has(field::IS_PRIMARY) => Some("primary.unpersonalized_device"),
         Operation::Patch if has(field::ADDITIONAL_DATA) => Some("patch.additional_data_merged"),
         Operation::Personalize if model_status == 400 => Some("personalize.conflict_status_400"),
@@ -232,13 +243,20 @@ mod tests {
         );
         assert_eq!(first_difference(&a, &a), None);
         let missing = first_difference(&json!({"type": "LEAD"}), &json!({}));
-        assert_eq!(missing, Some(("/type".into(), "\"LEAD\"".into(), "nothing".into())));
+        assert_eq!(
+            missing,
+            Some(("/type".into(), "\"LEAD\"".into(), "nothing".into()))
+        );
     }
 
     #[test]
     fn error_codes_of_each_shape() {
-        assert_eq!(error_code(br#"{"errorCode":48013,"errorMessage":"x"}"#), Some("48013".into()));
-        let legacy = br#"{"requestError":{"serviceException":{"messageId":"BAD_REQUEST","text":"t"}}}"#;
+        assert_eq!(
+            error_code(br#"{"errorCode":48013,"errorMessage":"x"}"#),
+            Some("48013".into())
+        );
+        let legacy =
+            br#"{"requestError":{"serviceException":{"messageId":"BAD_REQUEST","text":"t"}}}"#;
         assert_eq!(error_code(legacy), Some("BAD_REQUEST".into()));
         assert_eq!(error_code(b""), None);
     }

@@ -194,7 +194,10 @@ impl Generator {
             4 => ("u".into(), json!("😀".repeat(l.string))),
             5 => ("n".into(), json!(i64::MAX)),
             6 => ("n".into(), json!(i64::MIN)),
-            7 => ("n".into(), serde_json::from_str("9223372036854775808").unwrap_or(Value::Null)),
+            7 => (
+                "n".into(),
+                serde_json::from_str("9223372036854775808").unwrap_or(Value::Null),
+            ),
             8 => ("d".into(), json!("2023-02-29")),
             9 => ("d".into(), json!("2024-02-30")),
             10 => (String::new(), json!("empty name")),
@@ -254,7 +257,10 @@ impl Generator {
             0 => attrs.insert(field::FIRST_NAME.into(), json!("Ana")),
             1 => attrs.insert(field::FIRST_NAME.into(), json!("é".repeat(l.first_name))),
             2 => attrs.insert(field::MIDDLE_NAME.into(), json!("m".repeat(l.middle_name))),
-            3 => attrs.insert(field::GENDER.into(), json!(self.rng.pick(&["MALE", "FEMALE"]))),
+            3 => attrs.insert(
+                field::GENDER.into(),
+                json!(self.rng.pick(&["MALE", "FEMALE"])),
+            ),
             4 => attrs.insert(field::BIRTHDAY.into(), json!("1985-07-12")),
             _ => attrs.insert(field::TAGS.into(), json!(["a", "b"])),
         };
@@ -293,10 +299,12 @@ mod tests {
 
     #[test]
     fn a_seed_generates_the_same_sequences() {
-        let a: Vec<_> = (0..20).map({
-            let mut g = Generator::new(9, 3);
-            move |_| g.sequence(6)
-        }).collect();
+        let a: Vec<_> = (0..20)
+            .map({
+                let mut g = Generator::new(9, 3);
+                move |_| g.sequence(6)
+            })
+            .collect();
         let mut g = Generator::new(9, 3);
         let b: Vec<_> = (0..20).map(|_| g.sequence(6)).collect();
         assert_eq!(a, b);

@@ -173,8 +173,10 @@ pub struct ChoiceNote {
 #[derive(Debug, Clone, Serialize)]
 pub struct GenerateResult {
     pub target: TargetInfo,
-    /// The seed (`None` for a replay).
+    /// The seed (of the generated run, or the one a replayed sequence came from).
     pub seed: Option<u64>,
+    /// A saved sequence was replayed (nothing generated).
+    pub replayed: bool,
     /// The run's namespace tag.
     pub run: u64,
     /// Target registration IDs, `r0`, `r1`, ….
@@ -227,12 +229,15 @@ pub async fn run(config: GenerateConfig) -> Result<GenerateResult, GenerateError
         max_rps,
         deadline,
     );
-    let budget = config
-        .shrink_budget
-        .unwrap_or(if live { LIVE_SHRINK_BUDGET } else { SHRINK_BUDGET });
+    let budget = config.shrink_budget.unwrap_or(if live {
+        LIVE_SHRINK_BUDGET
+    } else {
+        SHRINK_BUDGET
+    });
     let mut result = GenerateResult {
         target: ready.info.clone(),
         seed: None,
+        replayed: matches!(config.work, Work::Replay(_)),
         run: run_tag,
         registrations: ready.ids.clone(),
         sequences: 0,
@@ -276,8 +281,12 @@ async fn prepare(config: &GenerateConfig, run_tag: u64) -> Result<target::Ready,
         Work::Generate { .. } => REGISTRATIONS,
     };
     let ready = match &config.target {
-        Target::Simulator => target::simulator(Defects::none(), registrations, config.timeout).await?,
-        Target::DefectiveSimulator(d) => target::simulator(*d, registrations, config.timeout).await?,
+        Target::Simulator => {
+            target::simulator(Defects::none(), registrations, config.timeout).await?
+        }
+        Target::DefectiveSimulator(d) => {
+            target::simulator(*d, registrations, config.timeout).await?
+        }
         Target::Live {
             base_url,
             registration_ids,

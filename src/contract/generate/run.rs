@@ -72,6 +72,8 @@ pub struct Engine {
     pub gap: Duration,
     pub deadline: Instant,
     pub attempts: u32,
+    /// The model, reseeded for every attempt (built once: seeding its tables is the costly part).
+    model: Option<Model>,
     /// Requests sent to the target so far.
     pub requests: usize,
     /// Requests the target may still get (`None`: no limit but the deadline).
@@ -96,7 +98,10 @@ struct Model {
 
 impl Model {
     fn answer(&self, step: &Step, ns: &Namespace) -> Answer {
-        let id = self.ids.get(usize::from(step.reg())).map_or("", String::as_str);
+        let id = self
+            .ids
+            .get(usize::from(step.reg()))
+            .map_or("", String::as_str);
         let bytes = step.body().map(|b| ns.bytes(b)).unwrap_or_default();
         let f = step.flags();
         let mut request = SimRequest::new(step.operation(), id)
@@ -143,6 +148,7 @@ impl Engine {
             gap: max_rps.map_or(Duration::ZERO, |r| Duration::from_secs(1) / r.max(1)),
             deadline,
             attempts: 0,
+            model: None,
             requests: 0,
             budget: None,
             last_sent: None,
@@ -155,9 +161,20 @@ impl Engine {
         self.attempts += 1;
         let namespace = Namespace::new(self.run, self.attempts);
         let model = self.model()?;
+        let outcome = self.sequence(&model, steps, namespace).await;
+        self.model = Some(model);
+        outcome
+    }
+
+    async fn sequence(
+        &mut self,
+        model: &Model,
+        steps: &[Step],
+        namespace: Namespace,
+    ) -> Result<Attempt, AttemptError> {
         self.establish().await?;
         for (i, step) in steps.iter().enumerate() {
-            if let Some(mut d) = self.step(&model, step, &namespace).await? {
+            if let Some(mut d) = self.step(model, step, &namespace).await? {
                 d.step = i;
                 return Ok(Attempt {
                     divergence: Some(d),
@@ -173,8 +190,17 @@ impl Engine {
         })
     }
 
-    fn model(&self) -> Result<Model, AttemptError> {
-        let rules = Rules::new(&self.model_config).map_err(|e| AttemptError::Model(e.to_string()))?;
+    /// The model in its seeded state.
+    fn model(&mut self) -> Result<Model, AttemptError> {
+        let config = &self.model_config;
+        if let Some(model) = self.model.take() {
+            model
+                .rules
+                .reseed(config.seed, config.seed_registrations)
+                .map_err(|e| AttemptError::Model(e.to_string()))?;
+            return Ok(model);
+        }
+        let rules = Rules::new(config).map_err(|e| AttemptError::Model(e.to_string()))?;
         let (_, page) = rules.registrations(0, self.ids.len());
         let auth = self
             .model_config
@@ -214,20 +240,40 @@ impl Engine {
             expected,
             got,
         };
-        let id = self.ids.get(usize::from(step.reg())).map_or("", String::as_str);
+        let id = self
+            .ids
+            .get(usize::from(step.reg()))
+            .map_or("", String::as_str);
         let meaning = match op {
             Operation::Get => Meaning::Registration { id },
             _ => Meaning::Nothing,
         };
         let ct = target.content_type.as_deref();
-        let judged = judge(op, target.status, ct, &target.body, true, self.mode, &meaning.into());
+        let judged = judge(
+            op,
+            target.status,
+            ct,
+            &target.body,
+            true,
+            self.mode,
+            &meaning.into(),
+        );
         if let Some(problem) = judged.problem {
             let what = "an answer the contract allows".to_owned();
-            return Ok(Some(at(Where::Contract, String::new(), what, problem.message)));
+            return Ok(Some(at(
+                Where::Contract,
+                String::new(),
+                what,
+                problem.message,
+            )));
         }
         if target.status != expected.status {
             let (e, g) = (expected.status.to_string(), target.status.to_string());
-            return Ok(Some(self.classify(at(Where::Status, String::new(), e, g), step, expected.status)));
+            return Ok(Some(self.classify(
+                at(Where::Status, String::new(), e, g),
+                step,
+                expected.status,
+            )));
         }
         let (e, g) = (error_code(&expected.body), error_code(&target.body));
         if e != g {
@@ -260,7 +306,11 @@ impl Engine {
             let target = self.send(&self.call(&get, &ns)).await?;
             let expected = model.answer(&get, &ns);
             let difference = if target.status != expected.status {
-                Some((String::new(), expected.status.to_string(), target.status.to_string()))
+                Some((
+                    String::new(),
+                    expected.status.to_string(),
+                    target.status.to_string(),
+                ))
             } else {
                 self.compare(&expected.body, &target.body, &model.ids)
             };
@@ -291,7 +341,12 @@ impl Engine {
     }
 
     /// The first difference of two JSON bodies, in comparable form.
-    fn compare(&self, model: &[u8], target: &[u8], model_ids: &[String]) -> Option<(String, String, String)> {
+    fn compare(
+        &self,
+        model: &[u8],
+        target: &[u8],
+        model_ids: &[String],
+    ) -> Option<(String, String, String)> {
         let parse = |b: &[u8]| serde_json::from_slice::<Value>(b).unwrap_or(Value::Null);
         let expected = normalize(&parse(model), model_ids, self.live);
         let got = normalize(&parse(target), &self.ids, self.live);
@@ -300,7 +355,11 @@ impl Engine {
 
     /// The call of `step` on the target.
     fn call(&self, step: &Step, ns: &Namespace) -> Call {
-        let id = self.ids.get(usize::from(step.reg())).cloned().unwrap_or_default();
+        let id = self
+            .ids
+            .get(usize::from(step.reg()))
+            .cloned()
+            .unwrap_or_default();
         let mut call = Call::new(step.operation(), id);
         call.flags = step.flags().query();
         match step.body() {
@@ -343,10 +402,17 @@ impl Engine {
         match self.reset.clone() {
             Reset::Simulator { url } => {
                 self.admit().await?;
-                let sent = self.http.post(&url).timeout(self.client.config().timeout).send();
+                let sent = self
+                    .http
+                    .post(&url)
+                    .timeout(self.client.config().timeout)
+                    .send();
                 match sent.await {
                     Ok(r) if r.status().is_success() => Ok(()),
-                    Ok(r) => Err(AttemptError::Reset(format!("{url} answered {}", r.status()))),
+                    Ok(r) => Err(AttemptError::Reset(format!(
+                        "{url} answered {}",
+                        r.status()
+                    ))),
                     Err(e) => Err(AttemptError::Reset(e.to_string())),
                 }
             }
@@ -365,7 +431,9 @@ impl Engine {
         let fail = |what: &str, r: &Response| {
             AttemptError::Reset(format!("{what} of {id} answered HTTP {}", r.status))
         };
-        let r = self.send(&Call::new(Operation::Depersonalize, id.clone())).await?;
+        let r = self
+            .send(&Call::new(Operation::Depersonalize, id.clone()))
+            .await?;
         if r.status != 200 {
             return Err(fail("depersonalize", &r));
         }
@@ -381,7 +449,9 @@ impl Engine {
             field::SYSTEM_DATA: { field::REGISTRATION_ENABLED: true },
             field::ADDITIONAL_DATA: deleted,
         });
-        let r = self.send(&Call::new(Operation::Patch, id.clone()).json(body)).await?;
+        let r = self
+            .send(&Call::new(Operation::Patch, id.clone()).json(body))
+            .await?;
         if r.status != 200 {
             return Err(fail("the PATCH to a known state", &r));
         }

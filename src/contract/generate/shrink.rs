@@ -165,9 +165,7 @@ mod tests {
             let p = s.iter().position(|x| {
                 matches!(x, Step::Patch { body: Body::Json(b), .. } if b.get("isPrimary").is_some())
             });
-            let q = s
-                .iter()
-                .position(|x| x.flags().set_device_as_primary);
+            let q = s.iter().position(|x| x.flags().set_device_as_primary);
             matches!((p, q), (Some(p), Some(q)) if p < q)
         };
         let shrunk = shrink(steps, fails);

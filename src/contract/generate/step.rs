@@ -198,9 +198,7 @@ impl Namespace {
     /// `value` with every placeholder string replaced.
     pub fn resolve(&self, value: &Value) -> Value {
         match value {
-            Value::String(s) => self
-                .value(s)
-                .map_or_else(|| value.clone(), Value::String),
+            Value::String(s) => self.value(s).map_or_else(|| value.clone(), Value::String),
             Value::Array(items) => Value::Array(items.iter().map(|v| self.resolve(v)).collect()),
             Value::Object(map) => Value::Object(
                 map.iter()
@@ -254,7 +252,13 @@ impl Names<'_> {
 pub fn render_list(steps: &[Step], names: &Names<'_>) -> String {
     let mut out = String::new();
     for (i, step) in steps.iter().enumerate() {
-        let _ = write!(out, "{:>3}. r{} {}", i + 1, step.reg(), names.request_line(step));
+        let _ = write!(
+            out,
+            "{:>3}. r{} {}",
+            i + 1,
+            step.reg(),
+            names.request_line(step)
+        );
         if let Some(body) = step.body() {
             let bytes = names.namespace.bytes(body);
             let _ = write!(out, "  {}", truncate(&String::from_utf8_lossy(&bytes), 300));
@@ -353,7 +357,11 @@ mod tests {
         let ns = Namespace::new(42, 3);
         let ext = ns.value("{{ext:0}}").unwrap();
         assert!(ext.starts_with("pushcheck-gen-42-3-"), "{ext}");
-        assert!(ns.value("{{email:2}}").unwrap().ends_with("@example.invalid"));
+        assert!(
+            ns.value("{{email:2}}")
+                .unwrap()
+                .ends_with("@example.invalid")
+        );
         let phone = ns.value("{{phone:1}}").unwrap();
         assert_eq!(phone.len(), 11);
         assert_eq!(&phone[4..9], "55501", "{phone}");
@@ -375,7 +383,10 @@ mod tests {
         assert!(!curl.contains("very-secret-key"), "{curl}");
         assert!(curl.contains("Authorization: App [redacted]"), "{curl}");
         assert!(curl.contains("/REG%20B'"), "{curl}");
-        assert!(curl.contains("personalize?setDeviceAsPrimary=true'"), "{curl}");
+        assert!(
+            curl.contains("personalize?setDeviceAsPrimary=true'"),
+            "{curl}"
+        );
         let list = render_list(&steps(), &names);
         assert!(list.contains("  2. r0 POST"), "{list}");
         assert!(list.contains("pushcheck-gen-1-1-0"), "{list}");

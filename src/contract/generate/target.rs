@@ -23,9 +23,7 @@ use crate::api::preflight::{Device, Reading, preflight};
 use crate::api::{Operation, field, message_id};
 use crate::contract::ContractError;
 use crate::contract::result::{TargetInfo, TargetKind};
-use crate::mock::{
-    ADMIN_RESET, Defects, RunningSimulator, Simulator, SimulatorConfig,
-};
+use crate::mock::{ADMIN_RESET, Defects, RunningSimulator, Simulator, SimulatorConfig};
 
 /// Registrations a sequence works over.
 pub const REGISTRATIONS: usize = 3;
@@ -91,8 +89,16 @@ pub async fn simulator(
 }
 
 /// A live target: preflight, the ownership probe, the originals kept.
-pub async fn live(client: Client, registration_ids: &[String], run: u64) -> Result<Ready, GenerateError> {
-    let ids: Vec<String> = registration_ids.iter().take(REGISTRATIONS).cloned().collect();
+pub async fn live(
+    client: Client,
+    registration_ids: &[String],
+    run: u64,
+) -> Result<Ready, GenerateError> {
+    let ids: Vec<String> = registration_ids
+        .iter()
+        .take(REGISTRATIONS)
+        .cloned()
+        .collect();
     let devices: Vec<Device> = ids.iter().map(Device::new).collect();
     let states = preflight(&client, &devices)
         .await
