@@ -4,6 +4,8 @@
 //! on the defect, passes on the control); the CLI prints the seed, the steps, curl commands
 //! without the credential, and exits 1.
 
+use pushcheck::api::Operation;
+use pushcheck::api::client::Call;
 use pushcheck::contract::Target;
 use pushcheck::contract::generate::step::Replay;
 use pushcheck::contract::generate::{GenerateConfig, GenerateResult, Work, run};
@@ -206,4 +208,182 @@ fn show_shrunk_sequences() {
         pushcheck::report::generate::human(&mut out, &result, None, Default::default()).unwrap();
         println!("== {defect}\n{}", String::from_utf8_lossy(&out));
     }
+}
+
+/// A running simulator seen as a live target (its own seed, so its IDs and devices differ from
+/// the model's), with the local API key.
+struct Live {
+    runtime: tokio::runtime::Runtime,
+    sim: pushcheck::mock::RunningSimulator,
+    ids: Vec<String>,
+}
+
+fn live_simulator(defects: Defects) -> Live {
+    let runtime = crate::util::server_runtime();
+    let sim = runtime.block_on(crate::util::start_simulator(
+        pushcheck::mock::SimulatorConfig {
+            seed: 99,
+            seed_registrations: 6,
+            defects,
+            ..pushcheck::mock::SimulatorConfig::default()
+        },
+    ));
+    let ids: Vec<String> = sim
+        .registrations(1, 3)
+        .1
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    // Test devices with an attribute each: a device without any cannot be put back exactly
+    // (the API deletes attributes, not the additionalData object; the restore says so).
+    let client = crate::util::simulator_client(&sim);
+    runtime.block_on(async {
+        for id in &ids {
+            let patch = Call::new(Operation::Patch, id.clone())
+                .json(serde_json::json!({"additionalData": {"device": "test"}}));
+            assert_eq!(client.send(&patch).await.expect("patch").status, 200);
+        }
+    });
+    Live { runtime, sim, ids }
+}
+
+fn live_config(live: &Live, steps: usize) -> GenerateConfig {
+    use pushcheck::api::auth::{Credentials, Secret};
+    let target = Target::Live {
+        base_url: live.sim.base_url().to_owned(),
+        registration_ids: live.ids.clone(),
+        allow_writes: true,
+    };
+    GenerateConfig {
+        credentials: vec![Credentials::ApiKey(Secret::new(
+            pushcheck::mock::config::LOCAL_API_KEY,
+        ))],
+        app_code: Some(pushcheck::mock::config::DOC_APP_CODE.to_owned()),
+        max_rps: Some(400),
+        ..GenerateConfig::new(target, Work::Generate { steps, seed: SEED })
+    }
+}
+
+#[test]
+fn a_live_target_agrees_with_the_model_is_paced_and_restored() {
+    let live = live_simulator(Defects::none());
+    let client = crate::util::simulator_client(&live.sim);
+    // A device with an attribute and a primary flag of its own, to be found again afterwards.
+    let patch = Call::new(Operation::Patch, live.ids[0].clone())
+        .json(serde_json::json!({"isPrimary": true, "additionalData": {"owner": "qa"}}));
+    let before = live.runtime.block_on(async {
+        assert_eq!(client.send(&patch).await.unwrap().status, 200);
+        client
+            .send(&Call::new(Operation::Get, live.ids[0].clone()))
+            .await
+            .unwrap()
+            .body
+    });
+    let result = live
+        .runtime
+        .block_on(run(live_config(&live, 120)))
+        .expect("runs");
+    assert!(
+        result.passed(),
+        "{:?}\n{:?}",
+        result.finding,
+        result.restore_problems
+    );
+    assert!(result.choices.is_empty(), "{:?}", result.choices);
+    assert!(result.steps >= 120, "{result:?}");
+    let rate = result.requests as f64 / result.elapsed.as_secs_f64();
+    assert!(rate <= 440.0, "paced at --max-rps 400: {rate:.0}/s");
+    let after = live.runtime.block_on(async {
+        client
+            .send(&Call::new(Operation::Get, live.ids[0].clone()))
+            .await
+            .unwrap()
+            .body
+    });
+    let (before, after): (serde_json::Value, serde_json::Value) = (
+        serde_json::from_slice(&before).unwrap(),
+        serde_json::from_slice(&after).unwrap(),
+    );
+    assert_eq!(after, before, "the device is as the run found it");
+    assert!(live.sim.invariants().is_empty());
+}
+
+#[test]
+fn on_a_live_target_a_divergence_a_simulator_choice_explains_is_not_a_failure() {
+    // The target refuses unknown PATCH fields, which the simulator's choice
+    // patch.read_only_fields_ignored ignores: the docs leave it open.
+    let live = live_simulator(Defects::of(&[Defect::ReadOnlyRefused]));
+    let result = live
+        .runtime
+        .block_on(run(live_config(&live, 400)))
+        .expect("runs");
+    assert!(result.passed(), "{:?}", result.finding);
+    let choices: Vec<&str> = result.choices.iter().map(|c| c.choice).collect();
+    assert!(
+        choices.contains(&"patch.read_only_fields_ignored"),
+        "{choices:?}"
+    );
+}
+
+#[test]
+fn a_live_device_of_a_person_from_before_the_run_stops_it() {
+    let live = live_simulator(Defects::none());
+    let client = crate::util::simulator_client(&live.sim);
+    let bind = Call::new(Operation::Personalize, live.ids[1].clone())
+        .json(serde_json::json!({"identity": {"externalId": "a-real-customer"}}));
+    live.runtime
+        .block_on(async { assert_eq!(client.send(&bind).await.unwrap().status, 200) });
+    let err = live
+        .runtime
+        .block_on(run(live_config(&live, 10)))
+        .unwrap_err();
+    assert!(err.is_configuration(), "{err}");
+    assert!(err.to_string().contains(&live.ids[1]), "{err}");
+}
+
+#[test]
+fn a_live_target_needs_allow_writes() {
+    let live = live_simulator(Defects::none());
+    let url = live.sim.base_url().to_owned();
+    let run = run_cli(&[
+        "contract",
+        "--generate",
+        "10",
+        "--target",
+        &url,
+        "--registration-id",
+        &live.ids[0],
+        "--api-key",
+        pushcheck::mock::config::LOCAL_API_KEY,
+    ]);
+    assert_eq!(
+        run.exit,
+        pushcheck::cli::Exit::Usage,
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(run.stderr.contains("--allow-writes"), "{}", run.stderr);
+}
+
+#[test]
+fn on_a_live_target_a_broken_documented_rule_is_a_failure_and_the_devices_are_restored() {
+    let live = live_simulator(Defects::of(&[Defect::NoMerge]));
+    let result = live
+        .runtime
+        .block_on(run(live_config(&live, 400)))
+        .expect("runs");
+    let finding = result
+        .finding
+        .as_ref()
+        .expect("no merge is found on a live target");
+    assert!(finding.divergence.choice.is_none());
+    let shrinking = finding.shrinking.as_ref().expect("shrunk");
+    assert!(shrinking.requests <= pushcheck::contract::generate::LIVE_SHRINK_BUDGET);
+    assert!(
+        result.restore_problems.is_empty(),
+        "{:?}",
+        result.restore_problems
+    );
+    assert!(!result.passed());
 }

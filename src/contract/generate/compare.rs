@@ -181,15 +181,24 @@ fn shown(value: Option<&Value>) -> String {
     }
 }
 
-/// The simulator choice a divergence on `step` may be, given the model's status.
-pub fn choice_for(step: &Step, at: &Where, model_status: u16) -> Option<&'static str> {
+/// The simulator choice a divergence `d` on `step` is about, if the step exercises one where
+/// the docs are silent and the divergence is in what that choice decides (the model's answer
+/// had status `model_status`). Anything else stays a failure.
+pub fn choice_for(step: &Step, d: &Divergence, model_status: u16) -> Option<&'static str> {
     let body = step.body().and_then(|b| match b {
         super::step::Body::Json(v) => Some(v),
         super::step::Body::Raw(_) => None,
     });
     let has = |key: &str| body.is_some_and(|b| b.get(key).is_some());
+    let under = |prefix: &str| d.pointer.starts_with(prefix);
+    let status = matches!(d.at, Where::Status);
+    let identifiers = body
+        .and_then(|b| b.get(field::IDENTITY))
+        .and_then(Value::as_object)
+        .map_or(0, Map::len);
     match step.operation() {
-        _ if model_status == 400 && matches!(at, Where::ErrorCode | Where::Answer) => {
+        // Which error shape (and key) a refused body gets is open: the spec implies one shape.
+        _ if model_status == 400 && matches!(d.at, Where::ErrorCode) => {
             Some("errors.validation_errors_json_pointer")
         }
         Operation::Patch
@@ -200,18 +209,29 @@ pub fn choice_for(step: &Step, at: &Where, model_status: u16) -> Option<&'static
         {
             Some("patch.read_only_fields_ignored")
         }
-        Operation::Patch if has(field::IS_PRIMARY) => Some("primary.unpersonalized_device"),
-        Operation::Patch if has(field::ADDITIONAL_DATA) => Some("patch.additional_data_merged"),
-        Operation::Personalize if model_status == 400 => Some("personalize.conflict_status_400"),
-        Operation::Personalize if step.flags().return_push => {
+        Operation::Patch if has(field::IS_PRIMARY) && (status || under("/isPrimary")) => {
+            Some("primary.unpersonalized_device")
+        }
+        Operation::Patch if has(field::ADDITIONAL_DATA) && under("/additionalData") => {
+            Some("patch.additional_data_merged")
+        }
+        Operation::Personalize if model_status == 400 && status => {
+            Some("personalize.conflict_status_400")
+        }
+        Operation::Personalize if under("/type") => Some("personalize.type_lead_promoted"),
+        Operation::Personalize if under("/contactInformation/push") => {
             Some("personalize.return_push_same_application")
         }
-        Operation::Personalize if has(field::ATTRIBUTES) => {
+        Operation::Personalize if identifiers > 1 && under("/contactInformation") => {
+            Some("personalize.identity_added_to_match")
+        }
+        Operation::Personalize if has(field::ATTRIBUTES) && matches!(d.at, Where::Answer) => {
             Some("personalize.attributes_replace_fields_merge_custom")
         }
-        Operation::Personalize => Some("personalize.identity_added_to_match"),
-        Operation::Depersonalize => Some("depersonalize.unpersonalized_ok"),
-        Operation::Get | Operation::Patch => None,
+        Operation::Personalize if under("/isPrimary") => Some("primary.cleared_on_detach"),
+        Operation::Depersonalize if status => Some("depersonalize.unpersonalized_ok"),
+        Operation::Depersonalize if under("/isPrimary") => Some("primary.cleared_on_detach"),
+        _ => None,
     }
 }
 
@@ -259,5 +279,47 @@ mod tests {
             br#"{"requestError":{"serviceException":{"messageId":"BAD_REQUEST","text":"t"}}}"#;
         assert_eq!(error_code(legacy), Some("BAD_REQUEST".into()));
         assert_eq!(error_code(b""), None);
+    }
+
+    #[test]
+    fn only_a_divergence_in_what_a_choice_decides_is_excused() {
+        use super::super::step::{Body, Flags};
+        let d = |at: Where, pointer: &str| Divergence {
+            step: 0,
+            at,
+            pointer: pointer.into(),
+            expected: String::new(),
+            got: String::new(),
+            choice: None,
+        };
+        let personalize = |identity: Value| Step::Personalize {
+            reg: 0,
+            flags: Flags::default(),
+            body: Body::Json(json!({ "identity": identity })),
+        };
+        let one = personalize(json!({"phoneNumber": "{{phone:0}}"}));
+        let two = personalize(json!({"phoneNumber": "{{phone:0}}", "email": "{{email:0}}"}));
+        // A merge refused where the model merges: a failure, not a choice.
+        assert_eq!(choice_for(&one, &d(Where::Status, ""), 200), None);
+        assert_eq!(
+            choice_for(&one, &d(Where::Answer, "/externalId"), 200),
+            None
+        );
+        let cases = [
+            (&one, d(Where::Status, ""), 400),
+            (&one, d(Where::Answer, "/type"), 200),
+            (&two, d(Where::Answer, "/contactInformation/emails/0"), 200),
+            (&one, d(Where::ErrorCode, ""), 400),
+        ];
+        for (step, d, status) in cases {
+            let id = choice_for(step, &d, status).expect("a choice");
+            assert!(crate::mock::CHOICES.iter().any(|c| c.id == id), "{id}");
+        }
+        let patch = Step::Patch {
+            reg: 0,
+            body: Body::Json(json!({"isPrmary": true})),
+        };
+        let id = choice_for(&patch, &d(Where::Status, ""), 200);
+        assert_eq!(id, Some("patch.read_only_fields_ignored"));
     }
 }

@@ -124,6 +124,33 @@ impl Model {
     }
 }
 
+impl Model {
+    /// The model's side of a live target's known state: the same requests on its devices.
+    fn known_state(&self, reg: u8) {
+        let ns = Namespace::new(0, 0);
+        self.answer(&Step::Depersonalize { reg }, &ns);
+        let current = self.answer(&Step::Get { reg }, &ns);
+        let current: Value = serde_json::from_slice(&current.body).unwrap_or(Value::Null);
+        let body = Body::Json(known_state_patch(&current));
+        self.answer(&Step::Patch { reg, body }, &ns);
+    }
+}
+
+/// The PATCH that puts a registration (as read) into the known state a live sequence starts
+/// from: not primary, enabled, every custom attribute deleted (`null`).
+fn known_state_patch(current: &Value) -> Value {
+    let deleted: Map<String, Value> = current
+        .get(field::ADDITIONAL_DATA)
+        .and_then(Value::as_object)
+        .map(|m| m.keys().map(|k| (k.clone(), Value::Null)).collect())
+        .unwrap_or_default();
+    json!({
+        field::IS_PRIMARY: false,
+        field::SYSTEM_DATA: { field::REGISTRATION_ENABLED: true },
+        field::ADDITIONAL_DATA: deleted,
+    })
+}
+
 impl Engine {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
@@ -173,6 +200,9 @@ impl Engine {
         namespace: Namespace,
     ) -> Result<Attempt, AttemptError> {
         self.establish().await?;
+        if self.live {
+            (0..self.ids.len() as u8).for_each(|reg| model.known_state(reg));
+        }
         for (i, step) in steps.iter().enumerate() {
             if let Some(mut d) = self.step(model, step, &namespace).await? {
                 d.step = i;
@@ -333,7 +363,7 @@ impl Engine {
     /// On a live target, the choice the divergence may be.
     fn classify(&self, mut d: Divergence, step: &Step, model_status: u16) -> Divergence {
         d.choice = if self.live {
-            choice_for(step, &d.at, model_status)
+            choice_for(step, &d, model_status)
         } else {
             None
         };
@@ -425,7 +455,8 @@ impl Engine {
         }
     }
 
-    /// A live device: depersonalized, not primary, enabled, its custom attributes deleted.
+    /// A live device: depersonalized, not primary, enabled, its custom attributes deleted (the
+    /// model's devices get the same, see `Model::known_state`).
     async fn known_state(&mut self, reg: usize) -> Result<(), AttemptError> {
         let id = self.ids[reg].clone();
         let fail = |what: &str, r: &Response| {
@@ -439,16 +470,7 @@ impl Engine {
         }
         let r = self.send(&Call::new(Operation::Get, id.clone())).await?;
         let current: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
-        let deleted: Map<String, Value> = current
-            .get(field::ADDITIONAL_DATA)
-            .and_then(Value::as_object)
-            .map(|m| m.keys().map(|k| (k.clone(), Value::Null)).collect())
-            .unwrap_or_default();
-        let body = json!({
-            field::IS_PRIMARY: false,
-            field::SYSTEM_DATA: { field::REGISTRATION_ENABLED: true },
-            field::ADDITIONAL_DATA: deleted,
-        });
+        let body = known_state_patch(&current);
         let r = self
             .send(&Call::new(Operation::Patch, id.clone()).json(body))
             .await?;
