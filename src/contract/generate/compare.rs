@@ -191,6 +191,11 @@ pub fn choice_for(step: &Step, d: &Divergence, model_status: u16) -> Option<&'st
     });
     let has = |key: &str| body.is_some_and(|b| b.get(key).is_some());
     let under = |prefix: &str| d.pointer.starts_with(prefix);
+    // A choice about a device's primary flag covers that device, not the others read back.
+    let own_primary = match d.at {
+        Where::ReadBack { reg } => reg == step.reg() && under("/isPrimary"),
+        _ => under("/isPrimary"),
+    };
     let status = matches!(d.at, Where::Status);
     let identifiers = body
         .and_then(|b| b.get(field::IDENTITY))
@@ -209,7 +214,7 @@ pub fn choice_for(step: &Step, d: &Divergence, model_status: u16) -> Option<&'st
         {
             Some("patch.read_only_fields_ignored")
         }
-        Operation::Patch if has(field::IS_PRIMARY) && (status || under("/isPrimary")) => {
+        Operation::Patch if has(field::IS_PRIMARY) && (status || own_primary) => {
             Some("primary.unpersonalized_device")
         }
         Operation::Patch if has(field::ADDITIONAL_DATA) && under("/additionalData") => {
@@ -228,9 +233,9 @@ pub fn choice_for(step: &Step, d: &Divergence, model_status: u16) -> Option<&'st
         Operation::Personalize if has(field::ATTRIBUTES) && matches!(d.at, Where::Answer) => {
             Some("personalize.attributes_replace_fields_merge_custom")
         }
-        Operation::Personalize if under("/isPrimary") => Some("primary.cleared_on_detach"),
+        Operation::Personalize if own_primary => Some("primary.cleared_on_detach"),
         Operation::Depersonalize if status => Some("depersonalize.unpersonalized_ok"),
-        Operation::Depersonalize if under("/isPrimary") => Some("primary.cleared_on_detach"),
+        Operation::Depersonalize if own_primary => Some("primary.cleared_on_detach"),
         _ => None,
     }
 }
@@ -315,6 +320,14 @@ mod tests {
             let id = choice_for(step, &d, status).expect("a choice");
             assert!(crate::mock::CHOICES.iter().any(|c| c.id == id), "{id}");
         }
+        // Another device's primary flag changed by a personalize: no choice covers that.
+        let other = d(Where::ReadBack { reg: 1 }, "/isPrimary");
+        assert_eq!(choice_for(&one, &other, 200), None);
+        let own = d(Where::ReadBack { reg: 0 }, "/isPrimary");
+        assert_eq!(
+            choice_for(&one, &own, 200),
+            Some("primary.cleared_on_detach")
+        );
         let patch = Step::Patch {
             reg: 0,
             body: Body::Json(json!({"isPrmary": true})),
