@@ -44,7 +44,6 @@ use self::step::{Namespace, Replay, Step};
 use super::result::{RestoreProblem, TargetInfo};
 use super::{ContractError, Target};
 use crate::api::auth::Credentials;
-use crate::api::client::{Client, ClientConfig};
 use crate::api::redact::Redactor;
 use crate::mock::Defects;
 use crate::schema::Mode;
@@ -295,12 +294,12 @@ async fn prepare(config: &GenerateConfig, run_tag: u64) -> Result<target::Ready,
             if !allow_writes || registration_ids.is_empty() {
                 return Err(GenerateError::NeedsWrites);
             }
-            let mut client_config = ClientConfig::new(base_url.clone());
-            client_config.timeout = config.timeout;
-            client_config.credentials = config.credentials.first().cloned();
-            client_config.app_code = config.app_code.clone();
-            let client = Client::new(client_config)
-                .map_err(|e| GenerateError::Contract(ContractError::Client(e)))?;
+            let client = target::client(
+                base_url,
+                config.credentials.first(),
+                config.app_code.clone(),
+                config.timeout,
+            )?;
             target::live(client, registration_ids, run_tag).await?
         }
     };

@@ -68,12 +68,13 @@ pub async fn simulator(
         .into_iter()
         .map(|(id, _)| id)
         .collect();
-    let mut client_config = ClientConfig::new(facts.base_url.clone());
-    client_config.timeout = timeout;
-    client_config.credentials = facts.credentials.first().cloned();
-    client_config.app_code = facts.applications.first().map(|a| a.app_code.clone());
-    let client = Client::new(client_config)
-        .map_err(|e| GenerateError::Contract(ContractError::Client(e)))?;
+    let app_code = facts.applications.first().map(|a| a.app_code.clone());
+    let client = client(
+        &facts.base_url,
+        facts.credentials.first(),
+        app_code,
+        timeout,
+    )?;
     Ok(Ready {
         info: TargetInfo {
             kind: TargetKind::Simulator,
@@ -86,6 +87,20 @@ pub async fn simulator(
         originals: None,
         reset_url: Some(format!("{}{ADMIN_RESET}", facts.base_url)),
     })
+}
+
+/// The client of a run: the first credential, the AppCode, the per-request timeout.
+pub fn client(
+    base_url: &str,
+    credentials: Option<&crate::api::auth::Credentials>,
+    app_code: Option<String>,
+    timeout: std::time::Duration,
+) -> Result<Client, GenerateError> {
+    let mut config = ClientConfig::new(base_url);
+    config.timeout = timeout;
+    config.credentials = credentials.cloned();
+    config.app_code = app_code;
+    Client::new(config).map_err(|e| GenerateError::Contract(ContractError::Client(e)))
 }
 
 /// A live target: preflight, the ownership probe, the originals kept.
