@@ -66,6 +66,9 @@ fn read_replay(path: &std::path::Path) -> Result<Replay, Failure> {
             path.display()
         ))
     })?;
+    replay
+        .check()
+        .map_err(|why| Failure::usage(anyhow::anyhow!("{}: {why}", path.display())))?;
     if replay.format != REPLAY_FORMAT {
         return Err(Failure::usage(anyhow::anyhow!(
             "{}: replay format {} is not {REPLAY_FORMAT}",
@@ -130,9 +133,5 @@ pub fn run(
         _ => None,
     };
     report::generate::human(out, &result, saved, console.style()).map_err(io_failure)?;
-    Ok(if result.passed() {
-        Exit::Passed
-    } else {
-        Exit::CheckFailed
-    })
+    Ok(Exit::of(&result.outcome()))
 }

@@ -51,6 +51,9 @@ pub fn human(
         secs,
         result.steps as f64 / secs
     )?;
+    if result.interrupted {
+        writeln!(out, "{}: interrupted (Ctrl-C)", style.mark(Mark::NotRun))?;
+    }
     if result.timed_out {
         writeln!(
             out,
@@ -90,7 +93,11 @@ pub fn human(
             result.restore_problems.len()
         ));
     }
-    style::verdict_lines(out, result.passed(), result.elapsed, &reasons, style)
+    if result.interrupted {
+        reasons.push("interrupted (Ctrl-C)".to_owned());
+    }
+    let passed = result.passed() && !result.interrupted;
+    style::verdict_lines(out, passed, result.elapsed, &reasons, style)
 }
 
 fn finding_text(

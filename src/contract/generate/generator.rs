@@ -93,7 +93,7 @@ impl Generator {
     pub fn new(seed: u64, registrations: usize) -> Generator {
         Generator {
             rng: Prng::new(seed),
-            registrations: registrations.clamp(1, 8) as u8,
+            registrations: registrations.clamp(1, super::step::MAX_REGISTRATIONS) as u8,
             limits: Limits::read(),
         }
     }

@@ -118,6 +118,8 @@ pub enum GenerateError {
     BoundBefore { id: String },
     #[error("registration {id}: the ownership probe (a personalize) answered HTTP {status}")]
     Probe { id: String, status: u16 },
+    #[error("the replayed sequence cannot run: {0}")]
+    BadReplay(String),
     #[error("the replay needs {needed} registrations, the target has {available}")]
     ReplayTooWide { needed: usize, available: usize },
     #[error("the run broke: {0}")]
@@ -188,6 +190,9 @@ pub struct GenerateResult {
     pub elapsed: Duration,
     /// Generation stopped at `time_limit` before reaching its count.
     pub timed_out: bool,
+    /// Ctrl-C stopped the run (the devices of a live target were still restored, unless it
+    /// was pressed twice).
+    pub interrupted: bool,
     pub finding: Option<Finding>,
     pub choices: Vec<ChoiceNote>,
     pub restore_problems: Vec<RestoreProblem>,
@@ -201,6 +206,16 @@ impl GenerateResult {
     /// Nothing failed (choice notes are not failures).
     pub fn passed(&self) -> bool {
         self.finding.is_none() && self.restore_problems.is_empty()
+    }
+
+    /// What the run amounts to: interrupted is a broken run (exit 3), whatever was found.
+    pub fn outcome(&self) -> crate::outcome::Outcome {
+        use crate::outcome::Outcome;
+        match (self.interrupted, self.passed()) {
+            (true, _) => Outcome::Broke,
+            (false, true) => Outcome::Passed,
+            (false, false) => Outcome::Failed,
+        }
     }
 }
 
@@ -244,6 +259,7 @@ pub async fn run(config: GenerateConfig) -> Result<GenerateResult, GenerateError
         requests: 0,
         elapsed: Duration::ZERO,
         timed_out: false,
+        interrupted: false,
         finding: None,
         choices: Vec::new(),
         restore_problems: Vec::new(),
@@ -257,14 +273,7 @@ pub async fn run(config: GenerateConfig) -> Result<GenerateResult, GenerateError
         }
         Work::Replay(replay) => replay_once(&mut engine, &mut result, replay).await,
     };
-    if let Some(originals) = &ready.originals {
-        let redactor = Redactor::new(&config.credentials);
-        for (id, original) in originals {
-            let restored =
-                super::live::restore_device(&ready.client, &redactor, id, original, true).await;
-            result.restore_problems.extend(restored);
-        }
-    }
+    restore(&ready, &config.credentials, &mut result).await;
     if let Some(sim) = ready.simulator {
         let _ = sim.shutdown().await;
     }
@@ -274,9 +283,34 @@ pub async fn run(config: GenerateConfig) -> Result<GenerateResult, GenerateError
     Ok(result)
 }
 
+/// A live target's devices put back as the run found them (skipped after a second Ctrl-C,
+/// and listed as not restored).
+async fn restore(ready: &target::Ready, credentials: &[Credentials], result: &mut GenerateResult) {
+    let Some(originals) = &ready.originals else {
+        return;
+    };
+    let redactor = Redactor::new(credentials);
+    for (id, original) in originals {
+        if crate::interrupt::count() >= 2 {
+            result.restore_problems.push(RestoreProblem {
+                registration_id: id.clone(),
+                message: "not restored: Ctrl-C pressed twice".to_owned(),
+                left_behind: Vec::new(),
+            });
+            continue;
+        }
+        let restored =
+            super::live::restore_device(&ready.client, &redactor, id, original, true).await;
+        result.restore_problems.extend(restored);
+    }
+}
+
 async fn prepare(config: &GenerateConfig, run_tag: u64) -> Result<target::Ready, GenerateError> {
     let registrations = match &config.work {
-        Work::Replay(r) => r.registrations.max(1),
+        Work::Replay(r) => {
+            r.check().map_err(GenerateError::BadReplay)?;
+            r.registrations
+        }
         Work::Generate { .. } => REGISTRATIONS,
     };
     let ready = match &config.target {
@@ -328,6 +362,10 @@ async fn generate(
                 result.timed_out = true;
                 return Ok(());
             }
+            Err(AttemptError::Interrupted) => {
+                result.interrupted = true;
+                return Ok(());
+            }
             other => other.map_err(|e| GenerateError::Attempt(e.to_string()))?,
         };
         result.sequences += 1;
@@ -339,6 +377,7 @@ async fn generate(
                 let failing = sequence[..=d.step].to_vec();
                 let finding = shrink(engine, failing, d, attempt.namespace, budget).await?;
                 result.finding = Some(finding);
+                result.interrupted = crate::interrupt::interrupted();
                 return Ok(());
             }
         }
@@ -385,7 +424,7 @@ async fn shrink(
                     }
                     _ => {}
                 },
-                Err(AttemptError::Budget | AttemptError::Deadline) => {
+                Err(AttemptError::Budget | AttemptError::Deadline | AttemptError::Interrupted) => {
                     exhausted = true;
                     break 'outer;
                 }
@@ -416,10 +455,13 @@ async fn replay_once(
     replay: &Replay,
 ) -> Result<(), GenerateError> {
     result.seed = replay.seed;
-    let attempt = engine
-        .attempt(&replay.steps)
-        .await
-        .map_err(|e| GenerateError::Attempt(e.to_string()))?;
+    let attempt = match engine.attempt(&replay.steps).await {
+        Err(AttemptError::Interrupted) => {
+            result.interrupted = true;
+            return Ok(());
+        }
+        other => other.map_err(|e| GenerateError::Attempt(e.to_string()))?,
+    };
     result.sequences = 1;
     result.steps = attempt.steps_run;
     match attempt.divergence {

@@ -34,6 +34,8 @@ pub enum AttemptError {
     Deadline,
     #[error("the request budget is spent")]
     Budget,
+    #[error("interrupted (Ctrl-C)")]
+    Interrupted,
     #[error("the model cannot be seeded: {0}")]
     Model(String),
     #[error("the target could not be put back to a known state: {0}")]
@@ -412,6 +414,9 @@ impl Engine {
     async fn admit(&mut self) -> Result<(), AttemptError> {
         if Instant::now() >= self.deadline {
             return Err(AttemptError::Deadline);
+        }
+        if crate::interrupt::interrupted() {
+            return Err(AttemptError::Interrupted);
         }
         if let Some(budget) = &mut self.budget {
             *budget = budget.checked_sub(1).ok_or(AttemptError::Budget)?;

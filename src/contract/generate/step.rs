@@ -157,6 +157,36 @@ impl Replay {
     }
 }
 
+/// Most registrations a sequence may address.
+pub const MAX_REGISTRATIONS: usize = 8;
+
+impl Replay {
+    /// Why this sequence cannot run, if it cannot: a registration count out of range, or a step
+    /// addressing a registration past it.
+    pub fn check(&self) -> Result<(), String> {
+        if !(1..=MAX_REGISTRATIONS).contains(&self.registrations) {
+            return Err(format!(
+                "registrations is {}; a sequence addresses 1 to {MAX_REGISTRATIONS}",
+                self.registrations
+            ));
+        }
+        match self
+            .steps
+            .iter()
+            .position(|s| usize::from(s.reg()) >= self.registrations)
+        {
+            Some(i) => Err(format!(
+                "step {} addresses r{}, but the sequence has {} registrations",
+                i + 1,
+                self.steps[i].reg(),
+                self.registrations
+            )),
+            None if self.steps.is_empty() => Err("the sequence has no step".to_owned()),
+            None => Ok(()),
+        }
+    }
+}
+
 /// The identities of one attempt: every placeholder resolves to a value no earlier attempt
 /// (and no real person) uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -350,6 +380,15 @@ mod tests {
         assert!(text.contains("\"op\": \"personalize\""), "{text}");
         let back: Replay = serde_json::from_str(&text).unwrap();
         assert_eq!(back, replay);
+    }
+
+    #[test]
+    fn a_replay_addressing_a_missing_registration_is_refused() {
+        assert!(Replay::new(None, 2, steps()).check().is_ok());
+        let err = Replay::new(None, 1, steps()).check().unwrap_err();
+        assert!(err.contains("step 1 addresses r1"), "{err}");
+        assert!(Replay::new(None, 0, steps()).check().is_err());
+        assert!(Replay::new(None, 2, Vec::new()).check().is_err());
     }
 
     #[test]
