@@ -387,3 +387,22 @@ fn on_a_live_target_a_broken_documented_rule_is_a_failure_and_the_devices_are_re
     );
     assert!(!result.passed());
 }
+
+#[test]
+fn each_answer_is_judged_alone_like_a_hand_written_case() {
+    // Registration bodies without their required applicationId: the judge's schema check
+    // names it before any comparison with the model.
+    let planted = Target::DefectiveSimulator(Defects::of(&[Defect::ApplicationIdMissing]));
+    let result = generate(planted, STEPS, SEED);
+    let finding = result.finding.expect("found");
+    assert_eq!(
+        finding.divergence.at,
+        pushcheck::contract::generate::Where::Contract
+    );
+    assert!(
+        finding.divergence.got.contains("applicationId"),
+        "{:?}",
+        finding.divergence
+    );
+    assert!(finding.steps.len() <= 2, "{:?}", finding.steps);
+}

@@ -138,6 +138,17 @@ impl Model {
     }
 }
 
+/// The identity a personalize step sends, resolved (`Null` when none, or not an object).
+fn identity_sent(step: &Step, ns: &Namespace) -> Value {
+    match (step.operation(), step.body()) {
+        (Operation::Personalize, Some(Body::Json(body))) => body
+            .get(field::IDENTITY)
+            .filter(|i| i.is_object())
+            .map_or(Value::Null, |i| ns.resolve(i)),
+        _ => Value::Null,
+    }
+}
+
 /// The PATCH that puts a registration (as read) into the known state a live sequence starts
 /// from: not primary, enabled, every custom attribute deleted (`null`).
 fn known_state_patch(current: &Value) -> Value {
@@ -276,8 +287,17 @@ impl Engine {
             .ids
             .get(usize::from(step.reg()))
             .map_or("", String::as_str);
+        let identity = identity_sent(step, ns);
+        let text = |key: &str| identity.get(key).and_then(Value::as_str);
         let meaning = match op {
             Operation::Get => Meaning::Registration { id },
+            Operation::Personalize if !identity.is_null() => Meaning::Person {
+                // "null", "Null" and "NULL" mean no externalId [doc].
+                external_id: text(field::EXTERNAL_ID)
+                    .filter(|e| !matches!(*e, "null" | "Null" | "NULL")),
+                phone: text(field::PHONE_NUMBER),
+                email: text(field::EMAIL),
+            },
             _ => Meaning::Nothing,
         };
         let ct = target.content_type.as_deref();
