@@ -22,8 +22,9 @@ use crate::report;
 pub struct GenerateFlags {
     /// Generate about N requests (sequences of get/patch/personalize/depersonalize), each
     /// checked against the simulator's rules run in process; a failure is shrunk and saved.
-    #[arg(long, value_name = "N", conflicts_with_all = ["replay", "list", "filter"])]
-    pub generate: Option<usize>,
+    #[arg(long, value_name = "N", conflicts_with_all = ["replay", "list", "filter"],
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub generate: Option<u64>,
     /// The generator's seed (default: from the clock; printed, so a run can be repeated).
     #[arg(long, value_name = "S", requires = "generate")]
     pub seed: Option<u64>,
@@ -97,7 +98,7 @@ pub fn run(
     let work = match (&flags.replay, flags.generate) {
         (Some(path), _) => Work::Replay(read_replay(path)?),
         (None, Some(steps)) => Work::Generate {
-            steps,
+            steps: usize::try_from(steps).unwrap_or(usize::MAX),
             seed: flags.seed.unwrap_or_else(seed_from_clock),
         },
         (None, None) => return Err(Failure::usage(anyhow::anyhow!("--generate or --replay"))),
