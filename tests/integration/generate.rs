@@ -406,3 +406,32 @@ fn each_answer_is_judged_alone_like_a_hand_written_case() {
     );
     assert!(finding.steps.len() <= 2, "{:?}", finding.steps);
 }
+
+#[test]
+fn bad_replay_files_and_suite_report_flags_are_usage_errors() {
+    let dir = TempDir::new("generate-usage");
+    let missing = dir.path().join("missing.json");
+    let missing = missing.to_str().expect("utf-8 path");
+    let not_json = dir.write("not.json", "steps: 1");
+    let wide = dir.write(
+        "wide.json",
+        r#"{"format":1,"registrations":1,"steps":[{"op":"get","reg":2}]}"#,
+    );
+    for args in [
+        vec!["contract", "--replay", missing],
+        vec!["contract", "--replay", &not_json],
+        vec!["contract", "--replay", &wide],
+        vec!["contract", "--generate", "5", "--report-json", "x.json"],
+        vec!["contract", "--generate", "5", "--filter", "patch.*"],
+    ] {
+        let run = run_cli(&args);
+        assert_eq!(
+            run.exit,
+            pushcheck::cli::Exit::Usage,
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+    let run = run_cli(&["contract", "--replay", &wide]);
+    assert!(run.stderr.contains("step 1 addresses r2"), "{}", run.stderr);
+}
