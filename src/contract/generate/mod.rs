@@ -5,7 +5,7 @@
 //!
 //! - [`step`]: a step as data (the replay file), shown as a list and as curl commands.
 //! - [`generator`]: the generator (a seeded PRNG; bodies from `schemas/` and its limits).
-//! - `run`: one attempt, target and model side by side; `compare`: what counts as a divergence,
+//! - `run`: one attempt, target and model (`model`: the rules in process) side by side; `compare`: what counts as a divergence,
 //!   and which ones a documented simulator choice explains (live targets).
 //! - [`shrink`]: smaller candidates for a failing sequence; `target`: the target made ready,
 //!   with the live-safety rules.
@@ -30,6 +30,7 @@
 
 pub mod compare;
 pub mod generator;
+mod model;
 mod run;
 pub mod shrink;
 pub mod step;

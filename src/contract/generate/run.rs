@@ -1,5 +1,5 @@
 //! One attempt of a sequence: each step sent to the target through [`api::client`] and answered
-//! by the model — the simulator's rules in process ([`Rules::answer`], a fresh state per
+//! by the model — the simulator's rules in process (`model`: [`Rules::answer`], reseeded for every
 //! attempt) — then compared: the target's answer judged alone (`schema::judge`, as a hand-written
 //! case's), then status, error code, the answer's body, and after every write each registration
 //! read back on both sides. The first difference ends the attempt as a [`Divergence`].
@@ -15,13 +15,14 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
 use super::compare::{Divergence, Where, choice_for, error_code, first_difference, normalize};
+use super::model::{Model, identity_sent, known_state_patch};
 use super::step::{Body, Namespace, Step};
 use crate::api::client::{Call, Client, ClientError, Response};
 use crate::api::{Operation, field};
-use crate::mock::{PersonalizeFlags, Rules, SimRequest, SimulatorConfig};
+use crate::mock::{Rules, SimulatorConfig};
 use crate::schema::Mode;
 use crate::schema::judge::{Meaning, judge};
 
@@ -82,86 +83,6 @@ pub struct Engine {
     pub budget: Option<usize>,
     last_sent: Option<Instant>,
     http: reqwest::Client,
-}
-
-/// One answer, whichever side gave it.
-struct Answer {
-    status: u16,
-    body: Vec<u8>,
-}
-
-/// The model of one attempt: fresh rules and their registration IDs.
-struct Model {
-    rules: Rules,
-    ids: Vec<String>,
-    auth: String,
-    app_code: String,
-}
-
-impl Model {
-    fn answer(&self, step: &Step, ns: &Namespace) -> Answer {
-        let id = self
-            .ids
-            .get(usize::from(step.reg()))
-            .map_or("", String::as_str);
-        let bytes = step.body().map(|b| ns.bytes(b)).unwrap_or_default();
-        let f = step.flags();
-        let mut request = SimRequest::new(step.operation(), id)
-            .authorization(&self.auth)
-            .app_code(&self.app_code)
-            .flags(PersonalizeFlags {
-                force_depersonalize: f.force_depersonalize,
-                keep_as_lead: f.keep_as_lead,
-                return_push: f.return_push,
-                set_device_as_primary: f.set_device_as_primary,
-            });
-        if step.body().is_some() {
-            request = request.json(&bytes);
-        }
-        let answer = self.rules.answer(&request);
-        Answer {
-            status: answer.status(),
-            body: self.rules.body(&answer),
-        }
-    }
-}
-
-impl Model {
-    /// The model's side of a live target's known state: the same requests on its devices.
-    fn known_state(&self, reg: u8) {
-        let ns = Namespace::new(0, 0);
-        self.answer(&Step::Depersonalize { reg }, &ns);
-        let current = self.answer(&Step::Get { reg }, &ns);
-        let current: Value = serde_json::from_slice(&current.body).unwrap_or(Value::Null);
-        let body = Body::Json(known_state_patch(&current));
-        self.answer(&Step::Patch { reg, body }, &ns);
-    }
-}
-
-/// The identity a personalize step sends, resolved (`Null` when none, or not an object).
-fn identity_sent(step: &Step, ns: &Namespace) -> Value {
-    match (step.operation(), step.body()) {
-        (Operation::Personalize, Some(Body::Json(body))) => body
-            .get(field::IDENTITY)
-            .filter(|i| i.is_object())
-            .map_or(Value::Null, |i| ns.resolve(i)),
-        _ => Value::Null,
-    }
-}
-
-/// The PATCH that puts a registration (as read) into the known state a live sequence starts
-/// from: not primary, enabled, every custom attribute deleted (`null`).
-fn known_state_patch(current: &Value) -> Value {
-    let deleted: Map<String, Value> = current
-        .get(field::ADDITIONAL_DATA)
-        .and_then(Value::as_object)
-        .map(|m| m.keys().map(|k| (k.clone(), Value::Null)).collect())
-        .unwrap_or_default();
-    json!({
-        field::IS_PRIMARY: false,
-        field::SYSTEM_DATA: { field::REGISTRATION_ENABLED: true },
-        field::ADDITIONAL_DATA: deleted,
-    })
 }
 
 impl Engine {
