@@ -21,6 +21,8 @@ Examples:
   PUSHCHECK_API_KEY=… pushcheck contract --target https://xxxxx.api.infobip.com \\
       --app-code MY_APP --registration-id REG1 --registration-id REG2 --allow-writes \\
       --report-junit junit.xml --report-json contract.json
+  pushcheck contract --generate 2000 --seed 42           # generated sequences, checked against the model
+  pushcheck contract --replay pushcheck-replay.json      # rerun a saved (shrunk) failing sequence
 
 Against a live target, every --registration-id is read once before any case (a wrong key, an
 unknown app code or a registration that does not exist stops the run with exit 2). Cases that
@@ -33,13 +35,24 @@ and its writing cases skipped (exit 2). Cases that rely on simulator choices the
 are skipped against a live target. A run in which every case was skipped checked nothing: exit 2,
 unless --allow-all-skipped. Credentials never go in the URL (user:pass@ is refused).
 
+--generate N sends about N generated requests, in sequences of get/patch/personalize/
+depersonalize over 3 registrations, and after every step compares status, error code, the
+answer and every registration read back with the simulator's rules run in process; a
+difference is shrunk to a short sequence, printed as steps and as curl commands (credential
+redacted) and saved (--save-replay) for --replay. With --target the same sequences go to the
+live target, only with --allow-writes, on --registration-id devices that belong to nobody (each
+is probed first), at --max-rps (default 5), with identities of a reserved namespace
+(pushcheck-gen-…, @example.invalid, 555-01XX phones); the devices are restored afterwards, and a
+difference that a documented simulator choice explains is reported, not failed.
+
 Environment:
   PUSHCHECK_TARGET, PUSHCHECK_APP_CODE, PUSHCHECK_API_KEY, PUSHCHECK_BASIC,
   PUSHCHECK_IBSSO, PUSHCHECK_BEARER
 
 Exit codes:
   0  every case passed (or was skipped, with at least one run or --allow-all-skipped)
-  1  a case failed, a live registration could not be restored, or breaking drift with --strict
+  1  a case failed, a live registration could not be restored, breaking drift with --strict,
+     or --generate/--replay found target and model differ
   2  configuration error: bad flag or URL, credentials in the URL, no case matches --filter,
      credentials rejected, unknown app code, a --registration-id that does not exist or is
      already personalized, no --registration-id for a live target, report path not writable,
@@ -54,6 +67,8 @@ pub struct ContractArgs {
     target: TargetArgs,
     #[command(flatten)]
     suite: SuiteFlags,
+    #[command(flatten)]
+    generate: super::generate::GenerateFlags,
     /// Write the JSON report here (its format: `pushcheck schemas list`, contract-report).
     #[arg(long, value_name = "PATH", help_heading = "Output")]
     report_json: Option<PathBuf>,
@@ -201,6 +216,14 @@ fn list(filters: &[String], out: &mut dyn Write) -> CmdResult {
 pub fn run(args: ContractArgs, out: &mut dyn Write, console: Console) -> CmdResult {
     if args.list {
         return list(&args.suite.filter, out);
+    }
+    if args.generate.active() {
+        if args.report_json.is_some() || args.report_junit.is_some() {
+            return Err(Failure::usage(anyhow::anyhow!(
+                "--report-json and --report-junit report the hand-written suite; --generate and --replay print their finding and save it with --save-replay"
+            )));
+        }
+        return super::generate::run(&args.generate, &args.target, &args.suite, out, console);
     }
     let config = args.suite.suite_config(&args.target)?;
     if args.target.target.is_some() && args.suite.registration_ids.is_empty() {

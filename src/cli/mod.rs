@@ -8,6 +8,7 @@ pub mod auth;
 mod check;
 mod contract;
 mod diff;
+mod generate;
 mod load;
 mod mock;
 mod schemas;

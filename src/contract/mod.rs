@@ -21,6 +21,7 @@ pub mod cases;
 pub mod ctx;
 mod drift;
 pub mod expect;
+pub mod generate;
 mod live;
 mod prepare;
 pub mod result;

@@ -178,6 +178,12 @@ catalogue! {
     SecondPrimary = "personalize.second_primary", Rule,
         "A person has at most one primary device [doc].",
         "Making a device primary leaves the person's previous primary device primary.";
+    PrimaryClearsUnrelated = "personalize.set_primary_clears_unrelated", Rule,
+        "setDeviceAsPrimary=true changes the primary flag of that person's devices only [spec].",
+        "setDeviceAsPrimary=true also clears the primary flag of one unrelated device (the first primary device of another person, or of none).";
+    KeepAsLeadIgnoredAfterDepersonalize = "personalize.keep_as_lead_ignored_after_depersonalize", Rule,
+        "keepAsLead=true keeps a LEAD a LEAD, whatever the device's history [spec].",
+        "keepAsLead=true is ignored on a device that was ever depersonalized: the person is promoted to CUSTOMER.";
     NoMerge = "personalize.no_merge", Rule,
         "Phone, email and externalId each identify one person; the same phone on two devices is one person [doc].",
         "No identity is ever matched: every personalize creates a new person.";

@@ -101,6 +101,20 @@ impl Rules {
         }
     }
 
+    /// Back to a freshly seeded state of `count` registrations from `seed`, in process (what the
+    /// admin reset does over HTTP): a model reused from one sequence to the next.
+    pub fn reseed(&self, seed: u64, count: usize) -> Result<(), MockError> {
+        let tables = &self.tables;
+        let state = seed::seeded_state(
+            Arc::clone(&tables.apps),
+            Arc::clone(&tables.profiles),
+            seed,
+            count,
+        )?;
+        self.reset(state);
+        Ok(())
+    }
+
     /// The body the simulator sends for `answer` (JSON, or empty), as over HTTP without faults.
     pub fn body(&self, answer: &SimResponse) -> Vec<u8> {
         self.renderer().encode(answer, true).1
@@ -372,6 +386,30 @@ pub(crate) fn tables(config: &SimulatorConfig) -> Result<Tables, MockError> {
 mod tests {
     use super::*;
     use crate::mock::config::{DOC_APP_CODE, LOCAL_API_KEY};
+
+    #[test]
+    fn reseeding_puts_the_seeded_state_back() {
+        let config = SimulatorConfig {
+            seed_registrations: 2,
+            ..SimulatorConfig::default()
+        };
+        let rules = Rules::new(&config).unwrap();
+        let id = rules.registrations(0, 1).1[0].0.clone();
+        let auth = format!("App {LOCAL_API_KEY}");
+        let get = SimRequest::new(Operation::Get, &id)
+            .authorization(&auth)
+            .app_code(DOC_APP_CODE);
+        let seeded = rules.body(&rules.answer(&get));
+        let patch = SimRequest::new(Operation::Patch, &id)
+            .authorization(&auth)
+            .app_code(DOC_APP_CODE)
+            .json(br#"{"isPrimary":true,"additionalData":{"x":1}}"#);
+        assert_eq!(rules.answer(&patch).status(), 200);
+        assert_ne!(rules.body(&rules.answer(&get)), seeded);
+        rules.reseed(config.seed, 2).unwrap();
+        assert_eq!(rules.body(&rules.answer(&get)), seeded);
+        assert_eq!(rules.registrations(0, 10).0, 2);
+    }
 
     #[test]
     fn the_rules_answer_in_process_without_http() {

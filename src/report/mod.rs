@@ -8,6 +8,7 @@ mod charts;
 pub mod check;
 pub mod contract;
 pub mod diff;
+pub mod generate;
 pub mod html;
 pub mod load;
 pub mod schemas;

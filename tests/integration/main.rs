@@ -20,6 +20,9 @@ mod contract;
 // The kill matrix: the contract suite against every planted defect of the simulator.
 mod kill;
 
+// Generated, stateful, differential contract testing: planted defects found and shrunk.
+mod generate;
+
 // `pushcheck load`: scenarios, reports, exit codes, validation under load, CO, lost updates.
 mod load;
 

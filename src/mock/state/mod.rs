@@ -23,7 +23,7 @@ mod invariants;
 mod journal;
 mod write;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -219,6 +219,10 @@ pub(crate) struct State {
     by_external_id: HashMap<String, u32>,
     /// Planted data-rule defects consulted here (none by default).
     defects: Defects,
+    /// Devices ever depersonalized, kept only for the
+    /// `personalize.keep_as_lead_ignored_after_depersonalize` defect (not journaled: that
+    /// defect is not meant to meet the drop-writes fault).
+    depersonalized: HashSet<u32>,
     /// While [`State::unkept`] runs: how to undo what it wrote.
     journal: Option<Journal>,
 }
@@ -240,6 +244,7 @@ impl State {
             by_email: HashMap::new(),
             by_external_id: HashMap::new(),
             defects: Defects::none(),
+            depersonalized: HashSet::new(),
             journal: None,
         }
     }

@@ -73,6 +73,14 @@ impl State {
         if current.is_some() && current != matched && !flags.force_depersonalize {
             return Err(OpError::Impossible);
         }
+        let mut flags = flags;
+        if self
+            .defects
+            .has(Defect::KeepAsLeadIgnoredAfterDepersonalize)
+            && self.depersonalized.contains(&index)
+        {
+            flags.keep_as_lead = false;
+        }
         let person = self.merged_person(matched, &identity, attributes, flags)?;
         let target = self.store_person(matched, person, identity);
         if current != matched || matched.is_none() {
@@ -80,6 +88,9 @@ impl State {
         }
         if flags.set_device_as_primary {
             self.make_only_primary(target, index);
+            if self.defects.has(Defect::PrimaryClearsUnrelated) {
+                self.clear_unrelated_primary(target);
+            }
         }
         self.person_view(app, target, flags.return_push)
     }
@@ -94,6 +105,12 @@ impl State {
             .and_then(|r| r.person)
         {
             self.detach(owner, index);
+        }
+        if self
+            .defects
+            .has(Defect::KeepAsLeadIgnoredAfterDepersonalize)
+        {
+            self.depersonalized.insert(index);
         }
         if self.defects.has(Defect::DepersonalizeDeletes) {
             self.forget_id(id);
@@ -279,6 +296,18 @@ impl State {
             if let Some(r) = self.registration_mut(d) {
                 r.is_primary = d == device || (keep_others && r.is_primary);
             }
+        }
+    }
+
+    /// For the `personalize.set_primary_clears_unrelated` defect: the first primary device
+    /// (in creation order) that is not `person`'s is no longer primary.
+    fn clear_unrelated_primary(&mut self, person: u32) {
+        let unrelated = self
+            .registrations
+            .iter()
+            .position(|r| r.is_primary && r.person != Some(person));
+        if let Some(r) = unrelated.and_then(|i| self.registration_mut(i as u32)) {
+            r.is_primary = false;
         }
     }
 
