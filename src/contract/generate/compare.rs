@@ -183,8 +183,15 @@ fn shown(value: Option<&Value>) -> String {
 
 /// The simulator choice a divergence `d` on `step` is about, if the step exercises one where
 /// the docs are silent and the divergence is in what that choice decides (the model's answer
-/// had status `model_status`). Anything else stays a failure.
-pub fn choice_for(step: &Step, d: &Divergence, model_status: u16) -> Option<&'static str> {
+/// had status `model_status`). Anything else stays a failure. `lead_shown`: the step keeps as
+/// LEAD (`keepAsLead=true`) a person the target itself answered as LEAD earlier in the
+/// sequence, so a promotion is the documented rule broken, not the choice of a starting type.
+pub fn choice_for(
+    step: &Step,
+    d: &Divergence,
+    model_status: u16,
+    lead_shown: bool,
+) -> Option<&'static str> {
     let body = step.body().and_then(|b| match b {
         super::step::Body::Json(v) => Some(v),
         super::step::Body::Raw(_) => None,
@@ -223,7 +230,9 @@ pub fn choice_for(step: &Step, d: &Divergence, model_status: u16) -> Option<&'st
         Operation::Personalize if model_status == 400 && status => {
             Some("personalize.conflict_status_400")
         }
-        Operation::Personalize if under("/type") => Some("personalize.type_lead_promoted"),
+        Operation::Personalize if under("/type") && !lead_shown => {
+            Some("personalize.type_lead_promoted")
+        }
         Operation::Personalize if under("/contactInformation/push") => {
             Some("personalize.return_push_same_application")
         }
@@ -305,9 +314,9 @@ mod tests {
         let one = personalize(json!({"phoneNumber": "{{phone:0}}"}));
         let two = personalize(json!({"phoneNumber": "{{phone:0}}", "email": "{{email:0}}"}));
         // A merge refused where the model merges: a failure, not a choice.
-        assert_eq!(choice_for(&one, &d(Where::Status, ""), 200), None);
+        assert_eq!(choice_for(&one, &d(Where::Status, ""), 200, false), None);
         assert_eq!(
-            choice_for(&one, &d(Where::Answer, "/externalId"), 200),
+            choice_for(&one, &d(Where::Answer, "/externalId"), 200, false),
             None
         );
         let cases = [
@@ -317,22 +326,28 @@ mod tests {
             (&one, d(Where::ErrorCode, ""), 400),
         ];
         for (step, d, status) in cases {
-            let id = choice_for(step, &d, status).expect("a choice");
+            let id = choice_for(step, &d, status, false).expect("a choice");
             assert!(crate::mock::CHOICES.iter().any(|c| c.id == id), "{id}");
         }
         // Another device's primary flag changed by a personalize: no choice covers that.
         let other = d(Where::ReadBack { reg: 1 }, "/isPrimary");
-        assert_eq!(choice_for(&one, &other, 200), None);
+        assert_eq!(choice_for(&one, &other, 200, false), None);
+        // A promotion after the target itself showed the person as LEAD, with keepAsLead=true:
+        // the documented rule broken, whatever type a new person starts with.
+        assert_eq!(
+            choice_for(&one, &d(Where::Answer, "/type"), 200, true),
+            None
+        );
         let own = d(Where::ReadBack { reg: 0 }, "/isPrimary");
         assert_eq!(
-            choice_for(&one, &own, 200),
+            choice_for(&one, &own, 200, false),
             Some("primary.cleared_on_detach")
         );
         let patch = Step::Patch {
             reg: 0,
             body: Body::Json(json!({"isPrmary": true})),
         };
-        let id = choice_for(&patch, &d(Where::Status, ""), 200);
+        let id = choice_for(&patch, &d(Where::Status, ""), 200, false);
         assert_eq!(id, Some("patch.read_only_fields_ignored"));
     }
 }

@@ -13,6 +13,7 @@
 //!
 //! [`api::client`]: crate::api::client
 
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -83,6 +84,11 @@ pub struct Engine {
     pub budget: Option<usize>,
     last_sent: Option<Instant>,
     http: reqwest::Client,
+    /// The identities (as sent) whose person the target answered as LEAD in this sequence.
+    leads: HashSet<String>,
+    /// This step personalizes with keepAsLead=true an identity the target showed as LEAD:
+    /// a CUSTOMER now breaks the documented rule whatever type a new person starts with.
+    lead_shown: bool,
 }
 
 impl Engine {
@@ -114,6 +120,8 @@ impl Engine {
             budget: None,
             last_sent: None,
             http: reqwest::Client::new(),
+            leads: HashSet::new(),
+            lead_shown: false,
         }
     }
 
@@ -134,6 +142,7 @@ impl Engine {
         namespace: Namespace,
     ) -> Result<Attempt, AttemptError> {
         self.establish().await?;
+        self.leads.clear();
         if self.live {
             (0..self.ids.len() as u8).for_each(|reg| model.known_state(reg));
         }
@@ -204,11 +213,12 @@ impl Engine {
             expected,
             got,
         };
+        let identity = identity_sent(step, ns);
+        self.remember_leads(step, &identity, target.status, &target.body);
         let id = self
             .ids
             .get(usize::from(step.reg()))
             .map_or("", String::as_str);
-        let identity = identity_sent(step, ns);
         let text = |key: &str| identity.get(key).and_then(Value::as_str);
         let meaning = match op {
             Operation::Get => Meaning::Registration { id },
@@ -303,10 +313,25 @@ impl Engine {
         Ok(None)
     }
 
+    /// Notes whether this personalize keeps as LEAD a person the target showed as LEAD, then
+    /// whether the target answers it as LEAD now.
+    fn remember_leads(&mut self, step: &Step, identity: &Value, status: u16, body: &[u8]) {
+        self.lead_shown = false;
+        if step.operation() != Operation::Personalize || identity.is_null() || status != 200 {
+            return;
+        }
+        let key = identity.to_string();
+        self.lead_shown = step.flags().keep_as_lead && self.leads.contains(&key);
+        let answer = serde_json::from_slice::<Value>(body).unwrap_or(Value::Null);
+        if answer.get(field::TYPE).and_then(Value::as_str) == Some("LEAD") {
+            self.leads.insert(key);
+        }
+    }
+
     /// On a live target, the choice the divergence may be.
     fn classify(&self, mut d: Divergence, step: &Step, model_status: u16) -> Divergence {
         d.choice = if self.live {
-            choice_for(step, &d, model_status)
+            choice_for(step, &d, model_status, self.lead_shown)
         } else {
             None
         };
