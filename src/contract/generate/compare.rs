@@ -135,6 +135,13 @@ fn writable(key: &str) -> bool {
     .contains(&key)
 }
 
+/// A PATCH body's `systemData` names a field other than the one writable, `registrationEnabled`.
+fn system_data_read_only(body: &Map<String, Value>) -> bool {
+    body.get(field::SYSTEM_DATA)
+        .and_then(Value::as_object)
+        .is_some_and(|s| s.keys().any(|k| k != field::REGISTRATION_ENABLED))
+}
+
 /// The first difference between `expected` and `got`: `(pointer, expected, got)`.
 pub fn first_difference(expected: &Value, got: &Value) -> Option<(String, String, String)> {
     diff(expected, got, String::new())
@@ -216,7 +223,7 @@ pub fn choice_for(
         Operation::Patch
             if body.is_some_and(|b| {
                 b.as_object()
-                    .is_some_and(|o| o.keys().any(|k| !writable(k)))
+                    .is_some_and(|o| o.keys().any(|k| !writable(k)) || system_data_read_only(o))
             }) =>
         {
             Some("patch.read_only_fields_ignored")

@@ -206,13 +206,15 @@ impl Generator {
     }
 
     fn invalid_patch(&mut self) -> Body {
-        let json = match self.rng.below(7) {
+        let json = match self.rng.below(8) {
             0 => json!({ field::IS_PRIMARY: "true" }),
             1 => json!({ field::SYSTEM_DATA: { field::REGISTRATION_ENABLED: 1 } }),
             2 => json!({ field::ADDITIONAL_DATA: ["tier"] }),
             3 => json!({ field::ADDITIONAL_DATA: { "tier": { "nested": 1 } } }),
             4 => json!({ "isPrmary": true }),
             5 => json!([]),
+            // A read-only field: ignored (a simulator choice), never stored.
+            6 => json!({ field::SYSTEM_DATA: { field::OS_VERSION: "0.0-pushcheck" } }),
             _ => return Body::Raw(self.rng.pick(&["{\"isPrimary\": tru", "", "{"]).to_string()),
         };
         Body::Json(json)
