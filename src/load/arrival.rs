@@ -156,6 +156,16 @@ pub enum ShortfallCause {
     TooFewUsers,
 }
 
+impl ShortfallCause {
+    /// The cause in a few words, for a rule's observed value.
+    pub fn words(self) -> &'static str {
+        match self {
+            ShortfallCause::RateCap => "the rate cap lowered the throttle",
+            ShortfallCause::TooFewUsers => "too few users",
+        }
+    }
+}
+
 /// What the arrival summary needs from the run.
 #[derive(Debug, Clone, Copy)]
 pub struct Observed<'a> {
@@ -226,9 +236,8 @@ fn percent(part: f64, whole: f64) -> f64 {
 /// The held window, in whole seconds of the timeline.
 fn window(plan: &LoadPlan, timeline: &TimelineSummary) -> [u64; 2] {
     let step = timeline.step_secs.max(1);
-    let last = timeline.points.iter().map(|p| p.t_secs).max().unwrap_or(0);
     // The last point is a partial step: the run ended inside it.
-    let recorded_end = last;
+    let recorded_end = timeline.points.iter().map(|p| p.t_secs).max().unwrap_or(0);
     let end = plan
         .shape
         .planned()

@@ -6,7 +6,7 @@
 
 use goose::metrics::GooseMetrics;
 
-use crate::load::arrival::{ArrivalSummary, ShortfallCause};
+use crate::load::arrival::ArrivalSummary;
 use crate::load::baseline::{Baseline, Figures};
 use crate::load::metrics::adjusted_histogram;
 use crate::load::result::{Figure, Judge, OperationStats, ThresholdOutcome};
@@ -100,14 +100,7 @@ fn arrival_rate(rule: &PercentRule, arrival: Option<&ArrivalSummary>) -> Thresho
             None => return out,
         },
     };
-    let causes: Vec<&str> = a
-        .shortfall
-        .iter()
-        .map(|s| match s.cause {
-            ShortfallCause::RateCap => "the rate cap lowered the throttle",
-            ShortfallCause::TooFewUsers => "too few users",
-        })
-        .collect();
+    let causes: Vec<&str> = a.shortfall.iter().map(|s| s.cause.words()).collect();
     let causes = if causes.is_empty() {
         String::new()
     } else {

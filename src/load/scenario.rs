@@ -170,69 +170,75 @@ impl Scenario {
 
     /// Rules that involve two keys, reported at the second one's line.
     fn check_combinations(&self, text: &str, path: &Path) -> Result<(), ScenarioError> {
-        let at = |key: &str, message: String| {
-            let (line, column) = key_position(text, key).unwrap_or((1, 1));
-            ScenarioError::Invalid {
-                path: path.to_owned(),
-                line,
-                column,
-                field: Some(key.to_owned()),
-                message,
+        match self.conflict() {
+            None => Ok(()),
+            Some((key, message)) => {
+                let (line, column) = key_position(text, key).unwrap_or((1, 1));
+                Err(ScenarioError::Invalid {
+                    path: path.to_owned(),
+                    line,
+                    column,
+                    field: Some(key.to_owned()),
+                    message,
+                })
             }
-        };
+        }
+    }
+
+    /// The first rule on two keys (or on a value no single key's type refuses) this scenario
+    /// breaks: the key to report it at, and why. Both a file ([`Scenario::from_toml`]) and a
+    /// merged scenario ([`Scenario::resolve`]) are checked with it.
+    fn conflict(&self) -> Option<(&'static str, String)> {
         if self.run_time.is_some() && self.iterations.is_some() {
-            return Err(at(
-                "iterations",
-                "give run_time or iterations, not both".into(),
-            ));
+            return Some(("iterations", "give run_time or iterations, not both".into()));
         }
         if self.increase_rate.is_some() && self.increase_time.is_some() {
-            return Err(at(
+            return Some((
                 "increase_time",
                 "give increase_rate or increase_time, not both".into(),
             ));
         }
         if let Some(key) = self.stages.as_ref().and(self.hold_key()) {
-            return Err(at(
+            return Some((
                 key,
                 format!("give stages or {key}, not both (stages decide the users and the length)"),
             ));
         }
         if self.arrival_rate.is_some() && self.throttle.is_some() {
-            return Err(at(
+            return Some((
                 "throttle",
                 "give arrival_rate or throttle, not both (an arrival rate is goose's throttle too)"
                     .into(),
             ));
         }
         if matches!(self.arrival_rate, Some(ArrivalRate::PerOperation(_))) && self.mix.is_some() {
-            return Err(at(
+            return Some((
                 "mix",
                 "give [mix] or a rate per operation in [arrival_rate], not both (the rates are the weights)"
                     .into(),
             ));
         }
         if self.throttle.is_some_and(|t| t > MAX_RATE as usize) {
-            return Err(at(
+            return Some((
                 "throttle",
                 format!("at most {MAX_RATE} requests per second (0 for none)"),
             ));
         }
         if self.users == Some(0) {
-            return Err(at("users", "at least 1 user is needed".into()));
+            return Some(("users", "at least 1 user is needed".into()));
         }
         if self.iterations == Some(0) {
-            return Err(at("iterations", "at least 1 iteration is needed".into()));
+            return Some(("iterations", "at least 1 iteration is needed".into()));
         }
         if let Some(mix) = self.mix
             && mix == Mix::default()
         {
-            return Err(at(
+            return Some((
                 "mix",
                 "every weight is 0; give at least one of get, patch, personalize, depersonalize a weight".into(),
             ));
         }
-        Ok(())
+        None
     }
 
     /// The first key of the hold model this scenario sets, which `stages` replaces.
@@ -309,28 +315,15 @@ impl Scenario {
 
     /// Decides every value, filling what is missing with defaults.
     pub fn resolve(&self) -> Result<LoadPlan, String> {
+        if let Some((key, message)) = self.conflict() {
+            return Err(format!("{key}: {message}"));
+        }
         let shape = match &self.stages {
-            Some(stages) => {
-                if let Some(key) = self.hold_key() {
-                    return Err(format!("give stages or {key}, not both"));
-                }
-                Shape::Stages(stages.clone())
-            }
+            Some(stages) => Shape::Stages(stages.clone()),
             None => self.hold()?,
         };
-        if self.arrival_rate.is_some() && self.throttle.is_some() {
-            return Err("give arrival_rate or throttle, not both".into());
-        }
-        if self.throttle.is_some_and(|t| t > MAX_RATE as usize) {
-            return Err(format!(
-                "throttle: at most {MAX_RATE} requests per second (0 for none)"
-            ));
-        }
         let mix = match (self.arrival_rate, self.mix) {
-            (Some(ArrivalRate::PerOperation(_)), Some(_)) => {
-                return Err("give [mix] or rates per operation in [arrival_rate], not both".into());
-            }
-            (Some(ArrivalRate::PerOperation(rates)), None) => rates,
+            (Some(ArrivalRate::PerOperation(rates)), _) => rates,
             (_, mix) => mix.unwrap_or(Mix {
                 get: 1,
                 ..Mix::default()
@@ -389,28 +382,18 @@ impl Scenario {
 impl Scenario {
     /// The hold model's users, ramp and length, with their defaults.
     fn hold(&self) -> Result<Shape, String> {
+        // [`Scenario::conflict`] has refused exclusive keys given together and zero counts.
         let users = self.users.unwrap_or(DEFAULT_USERS);
-        if users == 0 {
-            return Err("at least 1 user is needed".into());
-        }
         let ramp = match (self.increase_rate, self.increase_time) {
-            (Some(_), Some(_)) => {
-                return Err("give increase_rate or increase_time, not both".into());
-            }
-            (_, Some(t)) => Ramp::Time(t),
+            (_, Some(t)) => Ramp::Time(whole_seconds("increase_time", t)?),
             (Some(r), None) => Ramp::Rate(r.0),
             (None, None) => Ramp::Rate(users as f64),
         };
         if matches!(ramp, Ramp::Time(_)) && users < 2 {
             return Err("increase_time needs at least 2 users (goose)".into());
         }
-        if let Ramp::Time(t) = ramp {
-            whole_seconds("increase_time", t)?;
-        }
         let length = match (self.run_time, self.iterations) {
-            (Some(_), Some(_)) => return Err("give run_time or iterations, not both".into()),
-            (Some(t), None) => Length::RunTime(whole_seconds("run_time", t)?),
-            (None, Some(0)) => return Err("iterations must be at least 1".into()),
+            (Some(t), _) => Length::RunTime(whole_seconds("run_time", t)?),
             (None, Some(n)) => Length::Iterations(n),
             (None, None) => Length::RunTime(Span(DEFAULT_RUN_TIME)),
         };

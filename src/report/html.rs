@@ -149,10 +149,7 @@ fn load_sections(r: &LoadResult) -> String {
     let mut out = format!(
         "<h2 id=\"load\">Load</h2><p>{}: {}, against {}{} · {} registrations · validation {:.0}% · figures cover the {}</p>",
         escape(&s.name),
-        escape(&match s.stages {
-            Some(_) => format!("stages: {}", s.length),
-            None => format!("{} users, {}", s.users, s.length),
-        }),
+        escape(&super::load::users_over_time(s)),
         escape(&r.target.base_url),
         if r.target.embedded_simulator {
             " (embedded simulator)"

@@ -9,7 +9,7 @@ use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use super::{File, Mark, ReportError, Style};
 use crate::load::arrival::ArrivalSummary;
-use crate::load::result::Figure;
+use crate::load::result::{Figure, ScenarioSummary};
 use crate::load::threshold::Source;
 use crate::load::{
     InvariantOutcome, InvariantStatus, JUNIT_XML, LoadResult, OperationStats, PUSHCHECK_HTML,
@@ -181,14 +181,15 @@ pub fn tables(out: &mut dyn Write, result: &LoadResult, style: Style) -> io::Res
 
 fn heading(out: &mut dyn Write, result: &LoadResult) -> io::Result<()> {
     let s = &result.scenario;
-    let users = match s.stages {
-        Some(_) => format!("stages: {}", s.length),
-        None => format!("{} users, {}", s.users, s.length),
-    };
     writeln!(
         out,
-        "Load: {} — {users}, mix get/patch/personalize/depersonalize {}/{}/{}/{}",
-        s.name, s.mix.get, s.mix.patch, s.mix.personalize, s.mix.depersonalize
+        "Load: {} — {}, mix get/patch/personalize/depersonalize {}/{}/{}/{}",
+        s.name,
+        users_over_time(s),
+        s.mix.get,
+        s.mix.patch,
+        s.mix.personalize,
+        s.mix.depersonalize
     )?;
     writeln!(
         out,
@@ -312,6 +313,15 @@ fn arrival(out: &mut dyn Write, result: &LoadResult) -> io::Result<()> {
         writeln!(out, "  shortfall: {}", s.detail)?;
     }
     Ok(())
+}
+
+/// The users over time in words: `8 users, 10s` or `stages: 4 users over 2s, then …`
+/// (terminal and HTML).
+pub(super) fn users_over_time(s: &ScenarioSummary) -> String {
+    match s.stages {
+        Some(_) => format!("stages: {}", s.length),
+        None => format!("{} users, {}", s.users, s.length),
+    }
 }
 
 /// The arrival rate in a sentence: asked, target, goose's throttle, achieved (terminal and HTML).
