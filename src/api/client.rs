@@ -156,7 +156,26 @@ pub struct Response {
     pub elapsed: Duration,
 }
 
+/// The error code an error body carries: the push shape's `errorCode` (48001, …) or the legacy
+/// shape's `requestError.serviceException.messageId` (`BAD_REQUEST`, …); `None` for another body.
+pub fn error_code(body: &[u8]) -> Option<String> {
+    let value: Value = serde_json::from_slice(body).ok()?;
+    match value.get(super::field::ERROR_CODE) {
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(Value::String(s)) => Some(s.clone()),
+        _ => value
+            .pointer(super::field::MESSAGE_ID_POINTER)
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+    }
+}
+
 impl Response {
+    /// The error code the body carries (see [`error_code`]).
+    pub fn error_code(&self) -> Option<String> {
+        error_code(&self.body)
+    }
+
     /// Whether the content type is JSON (`application/json`, with or without parameters, or a
     /// `+json` suffix type).
     pub fn is_json_content_type(&self) -> bool {

@@ -6,12 +6,10 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use serde_json::Value;
-
 use super::result::{Exchange, Failure, Finding};
 use crate::api::client::{Call, Client, Response};
 use crate::api::personalize_flag::FORCE_DEPERSONALIZE;
-use crate::api::{Operation, auth::Credentials, field, message_id};
+use crate::api::{Operation, auth::Credentials, message_id};
 use crate::schema::Mode;
 use crate::schema::shape::Skeleton;
 
@@ -189,8 +187,5 @@ fn is_bound_elsewhere(call: &Call, response: &Response) -> bool {
         .any(|(name, value)| *name == FORCE_DEPERSONALIZE && *value);
     !forced
         && (400..500).contains(&response.status)
-        && serde_json::from_slice::<Value>(&response.body).is_ok_and(|v| {
-            v.pointer(field::MESSAGE_ID_POINTER).and_then(Value::as_str)
-                == Some(message_id::PERSONALIZATION_IMPOSSIBLE)
-        })
+        && response.error_code().as_deref() == Some(message_id::PERSONALIZATION_IMPOSSIBLE)
 }

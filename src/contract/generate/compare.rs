@@ -72,18 +72,7 @@ fn pointer_or_root(pointer: &str) -> &str {
     if pointer.is_empty() { "/" } else { pointer }
 }
 
-/// The error code of an error body: `errorCode` (number or string) or the legacy `messageId`.
-pub fn error_code(body: &[u8]) -> Option<String> {
-    let value: Value = serde_json::from_slice(body).ok()?;
-    match value.get(field::ERROR_CODE) {
-        Some(Value::Number(n)) => Some(n.to_string()),
-        Some(Value::String(s)) => Some(s.clone()),
-        _ => value
-            .pointer(field::MESSAGE_ID_POINTER)
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-    }
-}
+pub use crate::api::client::error_code;
 
 /// A body in comparable form: `ids[i]` becomes `r{i}`; with `live`, registrations keep only
 /// their writable fields; an empty `additionalData` is the same as none.

@@ -163,10 +163,7 @@ async fn probe_unbound(client: &Client, id: &str, ns: &Namespace) -> Result<(), 
         .send(&call)
         .await
         .map_err(|e| GenerateError::Contract(ContractError::Client(e)))?;
-    let refused = serde_json::from_slice::<Value>(&response.body)
-        .ok()
-        .and_then(|b| b.pointer(field::MESSAGE_ID_POINTER).cloned())
-        .is_some_and(|m| m == message_id::PERSONALIZATION_IMPOSSIBLE);
+    let refused = response.error_code().as_deref() == Some(message_id::PERSONALIZATION_IMPOSSIBLE);
     match response.status {
         200 => Ok(()),
         _ if refused => Err(GenerateError::BoundBefore { id: id.to_owned() }),
