@@ -196,13 +196,11 @@ pub fn summary(plan: &LoadPlan, seen: Observed<'_>) -> Option<ArrivalSummary> {
         requests as f64 / secs
     };
     let achieved = in_window(None);
-    let total_weight: u32 = Operation::ALL.iter().map(|op| plan.mix.weight(*op)).sum();
     let operations = Operation::ALL
         .iter()
         .filter(|op| plan.mix.weight(**op) > 0)
         .map(|op| {
-            let target =
-                target as f64 * f64::from(plan.mix.weight(*op)) / f64::from(total_weight.max(1));
+            let target = target as f64 * plan.mix.share(*op);
             let got = in_window(Some(op.label()));
             ArrivalByOperation {
                 operation: op.label(),

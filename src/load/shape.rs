@@ -233,9 +233,7 @@ impl ArrivalRate {
     pub fn total(&self) -> u32 {
         match self {
             ArrivalRate::Total(n) => *n,
-            ArrivalRate::PerOperation(m) => [m.patch, m.personalize, m.depersonalize]
-                .into_iter()
-                .fold(m.get, u32::saturating_add),
+            ArrivalRate::PerOperation(m) => m.total(),
         }
     }
 }

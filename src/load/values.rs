@@ -36,19 +36,31 @@ impl Mix {
         }
     }
 
-    /// The largest share any one operation has of all requests, in `(0, 1]`.
-    pub fn largest_share(&self) -> f64 {
-        let total: u32 = Operation::ALL.iter().map(|op| self.weight(*op)).sum();
-        let max = Operation::ALL
+    /// Every weight together (saturating: weights are any `u32` a file gives).
+    pub fn total(&self) -> u32 {
+        Operation::ALL
             .iter()
             .map(|op| self.weight(*op))
-            .max()
-            .unwrap_or(0);
-        if total == 0 {
-            1.0
-        } else {
-            f64::from(max) / f64::from(total)
+            .fold(0, u32::saturating_add)
+    }
+
+    /// `op`'s share of all requests, in `[0, 1]`; 0 for an empty mix.
+    pub fn share(&self, op: Operation) -> f64 {
+        match self.total() {
+            0 => 0.0,
+            total => f64::from(self.weight(op)) / f64::from(total),
         }
+    }
+
+    /// The largest share any one operation has of all requests, in `(0, 1]`.
+    pub fn largest_share(&self) -> f64 {
+        if self.total() == 0 {
+            return 1.0;
+        }
+        Operation::ALL
+            .iter()
+            .map(|op| self.share(*op))
+            .fold(0.0, f64::max)
     }
 
     /// True when some operation writes.
