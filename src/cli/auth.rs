@@ -22,6 +22,11 @@ pub struct TargetArgs {
         help_heading = "Target"
     )]
     pub target: Option<String>,
+    /// Fail the run (exit 1) when a live device could not be put back fully because of a
+    /// choice of the target's (for example it refuses or stores `null` as "delete this custom
+    /// attribute"). Without it such a leftover is reported beside the verdict, not failed.
+    #[arg(long, help_heading = "Target")]
+    pub fail_on_residue: bool,
     #[command(flatten)]
     pub auth: AuthArgs,
 }
