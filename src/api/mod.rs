@@ -12,6 +12,7 @@ pub mod auth;
 pub mod client;
 pub mod docs;
 pub mod footprint;
+pub mod learn;
 pub mod preflight;
 pub mod redact;
 pub mod target;

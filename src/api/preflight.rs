@@ -51,8 +51,11 @@ impl Device {
 pub enum Reading {
     /// HTTP 200 with a JSON body: the registration as it was before the run.
     Registration(Value),
-    /// Anything else that is not a configuration error; the message says what came back
-    /// (scrubbed of the run's secrets).
+    /// A 200 whose body is not a registration (empty, not UTF-8, not a JSON object) or a 5xx:
+    /// the server's fault. The message says what came back (scrubbed of the run's secrets).
+    Garbled(String),
+    /// Anything else that is not a configuration error (another 4xx, no answer in time); the
+    /// message says what came back (scrubbed of the run's secrets).
     Unreadable(String),
 }
 
@@ -68,7 +71,7 @@ impl DeviceState {
     pub fn registration(&self) -> Option<&Value> {
         match &self.reading {
             Reading::Registration(v) => Some(v),
-            Reading::Unreadable(_) => None,
+            Reading::Garbled(_) | Reading::Unreadable(_) => None,
         }
     }
 }
@@ -182,17 +185,25 @@ fn judge(
                 registration_id: device.registration_id.clone(),
                 app_code: app_code(),
             }),
-            _ => Ok(unreadable(response, redactor)),
+            _ => Ok(Reading::Unreadable(shown(response, redactor))),
         },
-        _ => Ok(unreadable(response, redactor)),
+        (200, _) | (500..=599, _) => Ok(Reading::Garbled(shown(response, redactor))),
+        _ => Ok(Reading::Unreadable(shown(response, redactor))),
     }
 }
 
-fn unreadable(response: &Response, redactor: &Redactor) -> Reading {
+/// What came back, in one short line: `GET answered HTTP n: <body>`.
+fn shown(response: &Response, redactor: &Redactor) -> String {
+    if response.status == 200 && std::str::from_utf8(&response.body).is_err() {
+        return format!(
+            "GET answered HTTP 200 with a body that is not UTF-8 ({} bytes)",
+            response.body.len()
+        );
+    }
     let text = String::from_utf8_lossy(&response.body);
     let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let short: String = flat.chars().take(160).collect();
-    Reading::Unreadable(redactor.scrub(&format!(
+    redactor.scrub(&format!(
         "GET answered HTTP {}: {}",
         response.status,
         if short.is_empty() {
@@ -200,5 +211,5 @@ fn unreadable(response: &Response, redactor: &Redactor) -> Reading {
         } else {
             &short
         }
-    )))
+    ))
 }

@@ -121,6 +121,7 @@ impl SuiteFlags {
     pub fn suite_config(&self, target: &TargetArgs) -> Result<SuiteConfig, Failure> {
         let credentials = target.credentials()?;
         let auth = &target.auth;
+        let fail_on_residue = target.fail_on_residue;
         let target = match target.target.as_deref() {
             None => Target::Simulator,
             Some(url) => Target::Live {
@@ -138,6 +139,7 @@ impl SuiteFlags {
             timeout: self.timeout,
             mode: self.mode(),
             filters: self.filter.clone(),
+            fail_on_residue,
         })
     }
 }

@@ -114,6 +114,7 @@ pub fn run(
         max_rps: flags.max_rps,
         shrink_budget: flags.shrink_budget,
         time_limit: flags.generate_time,
+        fail_on_residue: suite_config.fail_on_residue,
         ..GenerateConfig::new(suite_config.target, work)
     };
     let runtime = super::runtime()?;
@@ -122,6 +123,8 @@ pub fn run(
         .map_err(|e: GenerateError| {
             if e.is_configuration() {
                 Failure::usage(e)
+            } else if e.is_server_finding() {
+                Failure::server(e)
             } else {
                 Failure::runtime(e)
             }

@@ -171,6 +171,14 @@ impl Failure {
         }
     }
 
+    /// The target misbehaved before there was a result to report (exit 1: the server's fault).
+    fn server(error: impl Into<anyhow::Error>) -> Failure {
+        Failure {
+            exit: Exit::CheckFailed,
+            error: error.into(),
+        }
+    }
+
     fn runtime(error: impl Into<anyhow::Error>) -> Failure {
         Failure {
             exit: Exit::Runtime,

@@ -8,8 +8,7 @@ use std::time::Instant;
 
 use super::result::{Exchange, Failure, Finding};
 use crate::api::client::{Call, Client, Response};
-use crate::api::personalize_flag::FORCE_DEPERSONALIZE;
-use crate::api::{Operation, auth::Credentials, message_id};
+use crate::api::{Operation, auth::Credentials};
 use crate::schema::Mode;
 use crate::schema::shape::Skeleton;
 
@@ -49,10 +48,6 @@ pub struct Ctx {
     /// A personalize sent whose answer has not come back: when Ctrl-C drops the case there, the
     /// restore treats it as having succeeded.
     pub(crate) personalize_in_flight: Option<String>,
-    /// Registrations that answered PERSONALIZATION_IMPOSSIBLE to a personalize without
-    /// forceDepersonalize although this case had not personalized them: they belong to a person
-    /// from before the run, so writing cases must leave them alone.
-    pub(crate) bound_before: Vec<String>,
 }
 
 impl Ctx {
@@ -84,7 +79,6 @@ impl Ctx {
             observed: BTreeMap::new(),
             personalized: Vec::new(),
             personalize_in_flight: None,
-            bound_before: Vec::new(),
         }
     }
 
@@ -152,16 +146,9 @@ impl Ctx {
         self.personalize_in_flight = None;
         if call.operation == Operation::Personalize
             && let Ok(response) = &outcome
+            && response.status == 200
         {
-            let id = &call.registration_id;
-            if response.status == 200 {
-                self.personalized.push(id.clone());
-            } else if is_bound_elsewhere(&call, response)
-                && !self.personalized.contains(id)
-                && !self.bound_before.contains(id)
-            {
-                self.bound_before.push(id.clone());
-            }
+            self.personalized.push(call.registration_id.clone());
         }
         self.exchanges.push(Exchange {
             request: call.describe(),
@@ -177,15 +164,4 @@ impl Ctx {
             ..Failure::default()
         })
     }
-}
-
-/// A personalize without `forceDepersonalize=true` refused with PERSONALIZATION_IMPOSSIBLE.
-fn is_bound_elsewhere(call: &Call, response: &Response) -> bool {
-    let forced = call
-        .flags
-        .iter()
-        .any(|(name, value)| *name == FORCE_DEPERSONALIZE && *value);
-    !forced
-        && (400..500).contains(&response.status)
-        && response.error_code().as_deref() == Some(message_id::PERSONALIZATION_IMPOSSIBLE)
 }

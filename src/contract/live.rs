@@ -1,15 +1,20 @@
 //! Live-target safety: Ctrl-C counting, and putting a device back as the run found it.
 //!
 //! **Restore.** After every writing case, each of its devices is depersonalized if the case
-//! personalized it, then its writable fields are written back in one PATCH: `isPrimary`,
+//! personalized it, then its writable fields are written back: `isPrimary`,
 //! `systemData.registrationEnabled`, the original custom attributes, and every custom attribute
-//! the run added sent as `null` — the vendor's mobile SDKs delete an attribute that way (no delete
-//! is documented for People v2). The device is then read back and compared with its original:
-//! whatever still differs (attributes the target kept, `additionalData: {}` on a device that had
-//! none, a flag that did not go back) becomes a [`RestoreProblem`] naming it. If the target
-//! refuses `null`, the PATCH is repeated without the deletions and the leftovers are reported.
-//! A device's person binding cannot be read through this API and is not re-established: devices
-//! must belong to nobody before the run (see `Ctx::bound_before`).
+//! the run added sent as `null` — the vendor's mobile SDKs delete an attribute that way, but no
+//! delete is documented for People v2, so `null` is sent only where the target's own answer
+//! showed that it deletes ([`TargetChoices::null_attribute`], learned by `api::learn`). If the
+//! whole PATCH is refused, each field goes back in a request of its own, so one refused field
+//! keeps no other from going back. The device is then read back and compared with its original
+//! *by meaning* (absent and `{}` alike): what still differs is a [`Leftover`] whose cause says
+//! whose doing it is — a target's choice (it refused `null` or `isPrimary` with a 4xx, or stores
+//! `null`: reported beside the verdict) or a server fault (a 5xx, a write answered 200 and not
+//! applied: a failure). Where `null` deletes, attributes of earlier pushcheck runs found on the
+//! device (all named `pushcheck_…`) are removed too. A device's person binding cannot be read
+//! through this API and is not re-established: `api::learn` proves each device belongs to nobody
+//! before any write.
 //!
 //! **Ctrl-C.** The first one stops the running case; its restore runs. A second one skips what is
 //! left of the restore, and the devices not restored are listed.
@@ -17,8 +22,9 @@
 use serde_json::{Map, Value, json};
 use tokio::sync::watch;
 
-use super::result::RestoreProblem;
 use crate::api::client::{Call, Client};
+use crate::api::footprint::{self, Cause, Leftover, NullAnswer};
+use crate::api::learn::TargetChoices;
 use crate::api::redact::Redactor;
 use crate::api::{Operation, field};
 
@@ -66,7 +72,9 @@ impl Drop for Interrupts {
 }
 
 /// The writable state that matters for a restore, taken from a registration's JSON.
-fn writable(registration: &Value) -> (Value, Value, Option<Map<String, Value>>) {
+/// The writable state that matters for a restore, taken from a registration's JSON: `isPrimary`,
+/// `systemData.registrationEnabled`, and the custom attributes (absent and `{}` alike: empty).
+fn writable(registration: &Value) -> (Value, Value, Map<String, Value>) {
     let enabled = field::pointer(&[field::SYSTEM_DATA, field::REGISTRATION_ENABLED]);
     (
         registration
@@ -80,138 +88,235 @@ fn writable(registration: &Value) -> (Value, Value, Option<Map<String, Value>>) 
         registration
             .get(field::ADDITIONAL_DATA)
             .and_then(Value::as_object)
-            .cloned(),
+            .cloned()
+            .unwrap_or_default(),
     )
 }
 
-/// Puts one device back as `original` shows it; `None` when it is back exactly.
+/// What the restore aims at: the original, less attributes of earlier pushcheck runs when the
+/// target deletes on `null` (the run then leaves the device cleaner than it found it).
+fn aim(original: &Value, choices: &TargetChoices) -> Value {
+    let mut aim = original.clone();
+    let deletes = choices
+        .null_attribute
+        .is_none_or(|n| n == NullAnswer::Deletes);
+    if deletes
+        && let Some(data) = aim
+            .get_mut(field::ADDITIONAL_DATA)
+            .and_then(Value::as_object_mut)
+    {
+        data.retain(|k, _| !footprint::is_ours(k));
+    }
+    aim
+}
+
+/// How each PATCH of a restore was answered, for telling a target's choice from a fault.
+#[derive(Default)]
+struct Answers {
+    /// The status of the PATCH that sent attributes as `null` (`None`: none sent, or no answer).
+    nulls: Option<u16>,
+    /// The status of the PATCH that set `isPrimary` back.
+    primary: Option<u16>,
+    /// Problems the server caused on the way (5xx, no answer).
+    faults: Vec<String>,
+}
+
+/// Puts one device back as `original` shows it; `None` when it is back (by meaning: absent and
+/// `{}` are alike), else what is left and whose doing it is.
 pub(crate) async fn restore_device(
     client: &Client,
     redactor: &Redactor,
     id: &str,
     original: &Value,
     personalized: bool,
-) -> Option<RestoreProblem> {
-    let mut problems = Vec::new();
+    choices: &TargetChoices,
+) -> Option<Leftover> {
+    let mut answers = Answers::default();
     if personalized {
         let call = Call::new(Operation::Depersonalize, id.to_owned());
-        expect_200(client, &call, "depersonalize", &mut problems).await;
-    }
-    let current = read(client, id).await;
-    patch_back(client, id, original, current.as_ref(), &mut problems).await;
-    let mut left_behind = Vec::new();
-    match read(client, id).await {
-        Some(after) => {
-            problems.extend(differences(original, &after, &mut left_behind));
+        match client.send(&call).await {
+            Ok(r) if r.status == 200 => {}
+            Ok(r) => answers
+                .faults
+                .push(format!("depersonalize answered HTTP {}", r.status)),
+            Err(e) => answers.faults.push(e.to_string()),
         }
-        None => problems.push("the device could not be read back after the restore".to_owned()),
     }
-    (!problems.is_empty()).then(|| RestoreProblem {
+    let aim = aim(original, choices);
+    let current = read(client, id).await;
+    patch_back(client, id, &aim, current.as_ref(), choices, &mut answers).await;
+    let leftover = match read(client, id).await {
+        Some(after) => judge(&aim, &after, &answers, choices),
+        None => Some((
+            vec!["its state (not readable)".to_owned()],
+            Cause::ServerFault,
+            "the device could not be read back after the restore".to_owned(),
+        )),
+    };
+    leftover.map(|(items, cause, reason)| Leftover {
         registration_id: id.to_owned(),
-        message: redactor.scrub(&problems.join("; ")),
-        left_behind,
+        items,
+        cause,
+        reason: redactor.scrub(&reason),
     })
 }
 
-/// Sends `call`; anything but a 200 is a problem (`what` answered HTTP n).
-async fn expect_200(client: &Client, call: &Call, what: &str, problems: &mut Vec<String>) {
-    match client.send(call).await {
-        Ok(r) if r.status == 200 => {}
-        Ok(r) => problems.push(format!("{what} answered HTTP {}", r.status)),
-        Err(e) => problems.push(e.to_string()),
+/// Sends `body` as a PATCH of `id`: the status, or why there was none (a fault).
+async fn patch(client: &Client, id: &str, body: Value, answers: &mut Answers) -> Option<u16> {
+    let call = Call::new(Operation::Patch, id.to_owned()).json(body);
+    match client.send(&call).await {
+        Ok(r) => {
+            if r.status >= 500 {
+                answers
+                    .faults
+                    .push(format!("PATCH back answered HTTP {}", r.status));
+            }
+            Some(r.status)
+        }
+        Err(e) => {
+            answers.faults.push(e.to_string());
+            None
+        }
     }
 }
 
-/// PATCHes the original's writable fields back, with every attribute `current` has and the
-/// original had not sent as `null`; if the target refuses `null`, once more without them.
+/// PATCHes the writable fields back: first all in one request; if that is refused, the custom
+/// attributes, `isPrimary` and `registrationEnabled` one request each, so that one refused
+/// field (a target that refuses `null`, or `isPrimary: true` on a device of nobody) does not
+/// keep the others from going back. Attributes the run added go as `null` only where the target
+/// deletes on `null` (or that is not known).
 async fn patch_back(
     client: &Client,
     id: &str,
-    original: &Value,
+    aim: &Value,
     current: Option<&Value>,
-    problems: &mut Vec<String>,
+    choices: &TargetChoices,
+    answers: &mut Answers,
 ) {
-    let (is_primary, enabled, additional) = writable(original);
+    let (is_primary, enabled, mut data) = writable(aim);
+    let send_nulls = choices
+        .null_attribute
+        .is_none_or(|n| n == NullAnswer::Deletes);
     let added: Vec<String> = current
-        .and_then(|c| c.get(field::ADDITIONAL_DATA).and_then(Value::as_object))
-        .map(|now| {
-            now.keys()
-                .filter(|k| additional.as_ref().is_none_or(|o| !o.contains_key(*k)))
-                .cloned()
-                .collect()
-        })
-        .unwrap_or_default();
-    let mut body = json!({
+        .map(|c| writable(c).2)
+        .unwrap_or_default()
+        .keys()
+        .filter(|k| !data.contains_key(*k))
+        .cloned()
+        .collect();
+    if send_nulls {
+        data.extend(added.iter().map(|k| (k.clone(), Value::Null)));
+    }
+    let attributes = (!data.is_empty()).then(|| json!({ field::ADDITIONAL_DATA: data }));
+    let mut whole = json!({
         field::IS_PRIMARY: is_primary,
         field::SYSTEM_DATA: { field::REGISTRATION_ENABLED: enabled },
     });
-    let mut data = additional.clone().unwrap_or_default();
-    data.extend(added.iter().map(|k| (k.clone(), Value::Null)));
-    if !data.is_empty() {
-        body[field::ADDITIONAL_DATA] = Value::Object(data);
+    if let Some(a) = &attributes {
+        whole[field::ADDITIONAL_DATA] = a[field::ADDITIONAL_DATA].clone();
     }
-    let patch = |body: Value| Call::new(Operation::Patch, id.to_owned()).json(body);
-    match client.send(&patch(body.clone())).await {
-        Ok(r) if r.status == 200 => {}
-        Ok(r) if !added.is_empty() && r.status == 400 => {
-            problems.push("the target refused null as delete (HTTP 400)".to_owned());
-            match additional {
-                Some(o) => body[field::ADDITIONAL_DATA] = Value::Object(o),
-                None => {
-                    body.as_object_mut()
-                        .map(|b| b.remove(field::ADDITIONAL_DATA));
-                }
-            }
-            expect_200(client, &patch(body), "PATCH back", problems).await;
+    let nulls_sent = send_nulls && !added.is_empty();
+    let status = patch(client, id, whole, answers).await;
+    if status.is_some_and(|s| (200..300).contains(&s)) {
+        answers.primary = status;
+        answers.nulls = nulls_sent.then_some(status).flatten();
+        return;
+    }
+    if let Some(body) = attributes {
+        let status = patch(client, id, body, answers).await;
+        if nulls_sent {
+            answers.nulls = status;
         }
-        Ok(r) => problems.push(format!("PATCH back answered HTTP {}", r.status)),
-        Err(e) => problems.push(e.to_string()),
+        if nulls_sent && status.is_some_and(|s| (400..500).contains(&s)) {
+            // Refused with the nulls: the original values alone still go back.
+            let (_, _, original) = writable(aim);
+            if !original.is_empty() {
+                let body = json!({ field::ADDITIONAL_DATA: original });
+                patch(client, id, body, answers).await;
+            }
+        }
     }
+    answers.primary = patch(
+        client,
+        id,
+        json!({ field::IS_PRIMARY: is_primary }),
+        answers,
+    )
+    .await;
+    let body = json!({ field::SYSTEM_DATA: { field::REGISTRATION_ENABLED: enabled } });
+    patch(client, id, body, answers).await;
 }
 
-/// What differs between the original and the state read back; attributes the run added and
-/// the target kept go to `left_behind`.
-fn differences(original: &Value, after: &Value, left_behind: &mut Vec<String>) -> Vec<String> {
-    let (p0, e0, a0) = writable(original);
+/// What differs between the aim and the state read back, and whose doing it is: a field the
+/// target refused (4xx) to set back is its choice; one it answered 200 to and did not apply, or
+/// a 5xx on the way, is a server fault. `None` when the device is back.
+fn judge(
+    aim: &Value,
+    after: &Value,
+    answers: &Answers,
+    choices: &TargetChoices,
+) -> Option<(Vec<String>, Cause, String)> {
+    let (p0, e0, a0) = writable(aim);
     let (p1, e1, a1) = writable(after);
-    let mut out = Vec::new();
+    let mut items = Vec::new();
+    let mut faults = answers.faults.clone();
+    let mut reasons = Vec::new();
     if p0 != p1 {
-        out.push(format!("isPrimary is {p1}, was {p0}"));
+        items.push(format!("isPrimary {p1} (was {p0})"));
+        if answers.primary.is_some_and(|s| (400..500).contains(&s)) {
+            reasons.push(format!("the target refuses isPrimary={p0} here (HTTP 4xx)"));
+        } else {
+            faults.push(format!("isPrimary={p0} was answered 200 and not applied"));
+        }
     }
     if e0 != e1 {
-        out.push(format!("systemData.registrationEnabled is {e1}, was {e0}"));
+        items.push(format!("systemData.registrationEnabled {e1} (was {e0})"));
+        faults.push(format!("registrationEnabled={e0} was not applied"));
     }
-    match (&a0, &a1) {
-        (None, Some(now)) if now.is_empty() => {
-            out.push("additionalData is {} on a device that had none".to_owned());
-        }
-        _ => {
-            let before = a0.unwrap_or_default();
-            let now = a1.unwrap_or_default();
-            left_behind.extend(now.keys().filter(|k| !before.contains_key(*k)).cloned());
-            if !left_behind.is_empty() {
-                out.push(format!(
-                    "custom attributes left behind (the target did not delete them when sent as null): {}",
-                    left_behind.join(", ")
-                ));
-            }
-            let changed: Vec<&String> = before
-                .keys()
-                .filter(|k| now.get(*k) != before.get(*k))
-                .collect();
-            if !changed.is_empty() {
-                out.push(format!(
-                    "custom attributes not back to their original value: {}",
-                    changed
-                        .iter()
-                        .map(|k| k.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-            }
+    let kept: Vec<&String> = a1.keys().filter(|k| !a0.contains_key(*k)).collect();
+    if !kept.is_empty() {
+        items.extend(kept.iter().map(|k| k.to_string()));
+        let answer = match answers.nulls {
+            None => choices.null_attribute,
+            status => Some(NullAnswer::classify(
+                status,
+                kept.first().and_then(|k| a1.get(*k)),
+            )),
+        };
+        match answer {
+            Some(n) if n.cause() == Cause::TargetChoice => reasons.push(n.describe().to_owned()),
+            Some(n) => faults.push(n.describe().to_owned()),
+            None => faults.push("custom attributes the run added are still there".to_owned()),
         }
     }
-    out
+    // pushcheck's own attributes kept in the aim (the target cannot delete them: left by an
+    // earlier run) are named again, so a residue is never taken for the device's own state.
+    let earlier: Vec<&String> = a0
+        .keys()
+        .filter(|k| footprint::is_ours(k) && a1.contains_key(*k))
+        .collect();
+    if !earlier.is_empty() {
+        items.extend(earlier.iter().map(|k| k.to_string()));
+        let why = choices
+            .null_attribute
+            .map_or("the target keeps them", NullAnswer::describe);
+        reasons.push(format!("left by an earlier pushcheck run: {why}"));
+    }
+    let changed: Vec<&String> = a0.keys().filter(|k| a1.get(*k) != a0.get(*k)).collect();
+    if !changed.is_empty() {
+        items.extend(changed.iter().map(|k| format!("{k} (changed)")));
+        faults.push("custom attributes not back to their original value".to_owned());
+    }
+    if items.is_empty() && faults.is_empty() {
+        return None;
+    }
+    let cause = if faults.is_empty() {
+        Cause::TargetChoice
+    } else {
+        Cause::ServerFault
+    };
+    reasons.extend(faults);
+    Some((items, cause, reasons.join("; ")))
 }
 
 async fn read(client: &Client, id: &str) -> Option<Value> {
@@ -229,18 +334,46 @@ mod tests {
     use super::*;
 
     #[test]
-    fn differences_name_what_is_left() {
+    fn the_restore_judges_by_meaning_and_names_whose_doing() {
+        let choices = TargetChoices::default();
+        let answers = Answers::default();
         let original = json!({"isPrimary": true, "systemData": {"registrationEnabled": false}});
-        let mut left = Vec::new();
-        assert!(differences(&original, &original, &mut left).is_empty());
+        assert!(judge(&original, &original, &answers, &choices).is_none());
         let after = json!({"isPrimary": true, "systemData": {"registrationEnabled": false},
             "additionalData": {}});
-        let d = differences(&original, &after, &mut left);
-        assert_eq!(d, vec!["additionalData is {} on a device that had none"]);
-        let after = json!({"isPrimary": false, "systemData": {"registrationEnabled": false},
+        assert!(
+            judge(&original, &after, &answers, &choices).is_none(),
+            "absent and {{}} are alike"
+        );
+        let after = json!({"isPrimary": true, "systemData": {"registrationEnabled": false},
             "additionalData": {"pushcheck_x": 1}});
-        let d = differences(&original, &after, &mut left);
-        assert_eq!(left, vec!["pushcheck_x"]);
-        assert_eq!(d.len(), 2, "{d:?}");
+        let refused = Answers {
+            nulls: Some(400),
+            ..Answers::default()
+        };
+        let (items, cause, _) = judge(&original, &after, &refused, &choices).unwrap();
+        assert_eq!(items, vec!["pushcheck_x"]);
+        assert_eq!(cause, Cause::TargetChoice);
+        let ignored = Answers {
+            nulls: Some(200),
+            ..Answers::default()
+        };
+        let (_, cause, _) = judge(&original, &after, &ignored, &choices).unwrap();
+        assert_eq!(cause, Cause::ServerFault, "200 and not applied");
+    }
+
+    #[test]
+    fn earlier_runs_attributes_are_removed_only_where_null_deletes() {
+        let original = json!({"additionalData": {"pushcheck_otp": true, "theirs": 1}});
+        let mut choices = TargetChoices {
+            null_attribute: Some(NullAnswer::Deletes),
+            ..TargetChoices::default()
+        };
+        assert_eq!(
+            aim(&original, &choices)["additionalData"],
+            json!({"theirs": 1})
+        );
+        choices.null_attribute = Some(NullAnswer::Refused);
+        assert_eq!(aim(&original, &choices), original);
     }
 }

@@ -4,9 +4,15 @@
 //! 48013 across applications is checked) and every case gets fresh registrations. A **live**
 //! target is read first by [`preflight`] (wrong key, unknown app code, missing registration,
 //! unreachable target: an error before any case) and its registrations' originals are kept, so
-//! each writing case's devices can be restored afterwards (module `live`); devices that belong
-//! to a person from before the run are set aside ([`UnusableDevice`]). This module decides which
-//! case can run here ([`Prepared::skip_reason`]) and on which registrations.
+//! each writing case's devices can be restored afterwards (module `live`). With writes allowed,
+//! [`crate::api::learn::probe`] then proves whom each device belongs to before any other write
+//! (devices of a person from before the run are set aside: [`UnusableDevice`], the user's to
+//! fix) and learns the target's choices where the docs are silent; a device that answered
+//! garbage, or that a probe could not put back, is withheld from writing cases and the server
+//! finding fails the run. This module decides which case can run here
+//! ([`Prepared::skip_reason`]: a case relying on a simulator choice runs when the target's own
+//! answer showed the same choice, and is skipped naming what the target does otherwise) and on
+//! which registrations.
 
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -16,10 +22,12 @@ use serde_json::Value;
 use super::cases::CaseSpec;
 use super::ctx::Environment;
 use super::live::{Interrupts, restore_device};
-use super::result::{CaseResult, RestoreProblem, Status, TargetInfo, TargetKind, UnusableDevice};
+use super::result::{TargetInfo, TargetKind, UnusableDevice};
 use super::runner::{ContractError, SuiteConfig, Target};
 use crate::api::auth::Credentials;
 use crate::api::client::{Client, ClientConfig};
+use crate::api::footprint::{Cause, Leftover};
+use crate::api::learn::{Ownership, ServerFinding, TargetChoices, probe};
 use crate::api::preflight::{Device, Reading, preflight};
 use crate::api::redact::Redactor;
 use crate::mock::{self, Application, RunningSimulator, Simulator, SimulatorConfig};
@@ -42,15 +50,23 @@ pub(super) struct Prepared {
     /// Next unused pool index (simulator: every case gets fresh registrations).
     pub(super) next: usize,
     pub(super) live: Option<LiveState>,
-    pub(super) restore_problems: Vec<RestoreProblem>,
-    /// Live devices writing cases must leave alone.
+    /// What each live device still differs in after its last restore.
+    pub(super) leftovers: BTreeMap<String, Leftover>,
+    /// Live devices writing cases must leave alone: bound to a person before the run.
     pub(super) unusable: Vec<UnusableDevice>,
 }
 
-/// The originals of a live target's registrations.
+/// The originals of a live target's registrations, and what the probes learned.
 pub(super) struct LiveState {
     pub(super) allow_writes: bool,
     pub(super) originals: BTreeMap<String, Value>,
+    /// The target's choices (default: nothing learned, for a read-only run).
+    pub(super) choices: TargetChoices,
+    /// Whether anything was probed (a run with writes).
+    pub(super) probed: bool,
+    pub(super) findings: Vec<ServerFinding>,
+    /// Devices the server made unusable for writing cases (garbled answers, a failed probe).
+    pub(super) withheld: Vec<String>,
 }
 
 impl Prepared {
@@ -86,21 +102,72 @@ impl Prepared {
         let client = client(config, base_url, &config.credentials, &app_code)?;
         let devices: Vec<Device> = registration_ids.iter().map(Device::new).collect();
         let states = preflight(&client, &devices).await?;
+        let redactor = Redactor::new(&config.credentials);
         let mut originals = BTreeMap::new();
+        let mut findings = Vec::new();
+        let mut withheld = Vec::new();
         for state in states {
+            let id = state.device.registration_id;
             match state.reading {
                 Reading::Registration(value) => {
-                    originals.insert(state.device.registration_id, value);
+                    originals.insert(id, value);
+                }
+                // The server's fault: the device is left alone, the finding fails the run.
+                Reading::Garbled(message) => {
+                    findings.push(ServerFinding {
+                        probe: "read before the run",
+                        registration_id: id.clone(),
+                        message,
+                    });
+                    withheld.push(id);
                 }
                 // Read-only cases report what the device answers; writing needs the
                 // original to put back.
                 Reading::Unreadable(message) if allow_writes => {
-                    return Err(ContractError::Unreadable {
-                        id: state.device.registration_id,
-                        message,
-                    });
+                    return Err(ContractError::Unreadable { id, message });
                 }
                 Reading::Unreadable(_) => {}
+            }
+        }
+        let mut live = LiveState {
+            allow_writes,
+            originals,
+            choices: TargetChoices::default(),
+            probed: false,
+            findings,
+            withheld,
+        };
+        let mut unusable = Vec::new();
+        let mut leftovers = BTreeMap::new();
+        if allow_writes && !live.originals.is_empty() {
+            let probed = probe(&client, &redactor, &live.originals, run_tag).await;
+            for (id, owner) in &probed.ownership {
+                match owner {
+                    Ownership::Nobody => {}
+                    Ownership::BoundBefore => unusable.push(UnusableDevice {
+                        registration_id: id.clone(),
+                        reason: bound_before(id),
+                    }),
+                    Ownership::Unknown => live.withheld.push(id.clone()),
+                }
+            }
+            for leftover in probed.leftovers {
+                record(&mut leftovers, leftover);
+            }
+            live.findings.extend(probed.findings);
+            live.choices = probed.choices;
+            live.probed = true;
+            // Put each device of nobody back after the probes, as after a case.
+            for (id, owner) in &probed.ownership {
+                let original = live.originals.get(id);
+                if let (Ownership::Nobody, Some(original)) = (owner, original)
+                    && !live.withheld.contains(id)
+                {
+                    let left =
+                        restore_device(&client, &redactor, id, original, false, &live.choices)
+                            .await;
+                    settle(&mut leftovers, id, left);
+                }
             }
         }
         Ok(Prepared {
@@ -109,7 +176,7 @@ impl Prepared {
                 base_url: client.base_url().to_owned(),
             },
             simulator: None,
-            redactor: Redactor::new(&config.credentials),
+            redactor,
             client,
             env: Environment {
                 simulator: false,
@@ -120,12 +187,9 @@ impl Prepared {
             },
             pool: registration_ids.to_vec(),
             next: 0,
-            live: Some(LiveState {
-                allow_writes,
-                originals,
-            }),
-            restore_problems: Vec::new(),
-            unusable: Vec::new(),
+            live: Some(live),
+            leftovers,
+            unusable,
         })
     }
 
@@ -180,16 +244,22 @@ impl Prepared {
             pool,
             next: 0,
             live: None,
-            restore_problems: Vec::new(),
+            leftovers: BTreeMap::new(),
             unusable: Vec::new(),
         })
     }
 
     /// Live registrations writing cases may still use.
     pub(super) fn usable(&self) -> Vec<String> {
+        let withheld = self
+            .live
+            .as_ref()
+            .map(|l| l.withheld.as_slice())
+            .unwrap_or(&[]);
         self.pool
             .iter()
             .filter(|id| self.unusable.iter().all(|u| &u.registration_id != *id))
+            .filter(|id| !withheld.contains(id))
             .cloned()
             .collect()
     }
@@ -200,11 +270,8 @@ impl Prepared {
             if let Some(reason) = spec.simulator_only {
                 return Some(format!("simulator only: {reason}"));
             }
-            if !spec.relies_on.is_empty() {
-                return Some(format!(
-                    "relies on simulator choices the docs leave open: {}",
-                    spec.relies_on.join(", ")
-                ));
+            if let Some(reason) = live.unconfirmed(spec.relies_on) {
+                return Some(reason);
             }
             if spec.writes && !live.allow_writes {
                 return Some("writes: needs --allow-writes against a live target".to_owned());
@@ -257,28 +324,9 @@ impl Prepared {
         regs
     }
 
-    /// Devices that already belong to a person: named as unusable; the case that found out is
-    /// skipped (it could not check anything), not failed.
-    pub(super) fn mark_bound(&mut self, ids: &[String], result: &mut CaseResult) {
-        for id in ids {
-            let reason = format!(
-                "registration {id} already belongs to a person from before the run (personalize without forceDepersonalize answered {}); its writing cases are skipped: name test devices that belong to nobody",
-                crate::api::message_id::PERSONALIZATION_IMPOSSIBLE
-            );
-            if self.unusable.iter().all(|u| &u.registration_id != id) {
-                self.unusable.push(UnusableDevice {
-                    registration_id: id.clone(),
-                    reason: reason.clone(),
-                });
-            }
-            result.status = Status::Skipped;
-            result.skip_reason = Some(reason);
-            result.failure = None;
-        }
-    }
-
     /// Restores a writing case's live registrations; a second Ctrl-C skips what is left, and
-    /// the devices not restored are listed. Problems are recorded, never raised.
+    /// the devices not restored are listed. What is left is recorded per device (the last
+    /// restore of a device tells its state; a server fault seen once stays), never raised.
     pub(super) async fn restore(
         &mut self,
         regs: &[String],
@@ -290,24 +338,101 @@ impl Prepared {
             let Some(original) = live.originals.get(id) else {
                 continue;
             };
-            let bound_before = self.unusable.iter().any(|u| &u.registration_id == id);
-            let was_personalized = personalized.contains(id) && !bound_before;
+            let was_personalized = personalized.contains(id);
             let outcome = tokio::select! {
-                problem = restore_device(&self.client, &self.redactor, id, original, was_personalized) => Some(problem),
+                left = restore_device(&self.client, &self.redactor, id, original, was_personalized, &live.choices) => Some(left),
                 () = interrupts.reached(2) => None,
             };
             match outcome {
-                Some(problem) => self.restore_problems.extend(problem),
+                Some(left) => settle(&mut self.leftovers, id, left),
                 None => {
                     for id in &regs[i..] {
-                        self.restore_problems.push(RestoreProblem {
-                            registration_id: id.clone(),
-                            message: "not restored: a second Ctrl-C skipped the restore".to_owned(),
-                            left_behind: Vec::new(),
-                        });
+                        record(
+                            &mut self.leftovers,
+                            Leftover {
+                                registration_id: id.clone(),
+                                items: vec!["whatever the interrupted case changed".to_owned()],
+                                cause: Cause::NotRestored,
+                                reason: "a second Ctrl-C skipped the restore".to_owned(),
+                            },
+                        );
                     }
                     return;
                 }
+            }
+        }
+    }
+}
+
+impl LiveState {
+    /// Why a case relying on `choices` cannot run here: one of them the probes did not learn,
+    /// or the target's answer differs from the simulator's.
+    fn unconfirmed(&self, choices: &[&str]) -> Option<String> {
+        let mut unknown = Vec::new();
+        for id in choices {
+            match self.choices.agrees_with(id) {
+                Some(true) => {}
+                Some(false) => {
+                    let does = self
+                        .choices
+                        .lines()
+                        .into_iter()
+                        .find(|(c, _)| c == id)
+                        .map(|(_, text)| text)
+                        .unwrap_or_default();
+                    return Some(format!(
+                        "relies on the simulator choice {id}; this target chose otherwise: {does}"
+                    ));
+                }
+                None => unknown.push(*id),
+            }
+        }
+        (!unknown.is_empty()).then(|| {
+            format!(
+                "relies on simulator choices the docs leave open{}: {}",
+                if self.probed { " (not probed)" } else { "" },
+                unknown.join(", ")
+            )
+        })
+    }
+}
+
+/// The message of a device bound to a person before the run (said once, in the report).
+fn bound_before(id: &str) -> String {
+    format!(
+        "registration {id} already belongs to a person from before the run (a personalize of a fresh identity without forceDepersonalize answered {}, so nothing was changed); name test devices that belong to nobody",
+        crate::api::message_id::PERSONALIZATION_IMPOSSIBLE
+    )
+}
+
+/// Records a leftover; a server fault already recorded for the device is kept (its items
+/// joined), anything else is replaced by the newer state.
+fn record(leftovers: &mut BTreeMap<String, Leftover>, new: Leftover) {
+    match leftovers.get_mut(&new.registration_id) {
+        Some(old) if old.cause == Cause::ServerFault && new.cause != Cause::ServerFault => {
+            for item in new.items {
+                if !old.items.contains(&item) {
+                    old.items.push(item);
+                }
+            }
+        }
+        _ => {
+            leftovers.insert(new.registration_id.clone(), new);
+        }
+    }
+}
+
+/// The outcome of one restore of `id`: a leftover recorded, or the device back (a server fault
+/// seen earlier stays on record).
+fn settle(leftovers: &mut BTreeMap<String, Leftover>, id: &str, left: Option<Leftover>) {
+    match left {
+        Some(l) => record(leftovers, l),
+        None => {
+            if leftovers
+                .get(id)
+                .is_some_and(|l| l.cause != Cause::ServerFault)
+            {
+                leftovers.remove(id);
             }
         }
     }

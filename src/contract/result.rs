@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
+use crate::api::footprint::{Cause, Leftover};
+use crate::api::learn::{ServerFinding, TargetChoices};
 use crate::api::redact::Redactor;
 use crate::schema::Mode;
 use crate::schema::shape::{Severity, ShapeChange};
@@ -189,16 +191,6 @@ impl CaseResult {
     }
 }
 
-/// Something that went wrong while restoring a live registration.
-#[derive(Debug, Clone, Serialize)]
-pub struct RestoreProblem {
-    pub registration_id: String,
-    pub message: String,
-    /// Custom attributes the run added that are still on the device (the target did not honour
-    /// `null` as delete, or the restore did not run).
-    pub left_behind: Vec<String>,
-}
-
 /// A live device the run could not use, and why (a configuration problem: exit 2).
 #[derive(Debug, Clone, Serialize)]
 pub struct UnusableDevice {
@@ -230,21 +222,39 @@ pub struct SuiteResult {
     pub cases: Vec<CaseResult>,
     /// Shape drift of each response kind over the whole run, against the pinned doc shapes.
     pub drift: Vec<Finding>,
-    /// Live targets: registrations whose original state could not be fully restored.
-    pub restore_problems: Vec<RestoreProblem>,
+    /// Live targets with writes: what the target chose where the docs are silent, as its own
+    /// answers showed (`api::learn`); `None` when nothing was probed.
+    pub target_choices: Option<TargetChoices>,
+    /// Answers no correct server gives, seen by the probes before the cases: each fails the run.
+    pub server_findings: Vec<ServerFinding>,
+    /// Live targets: what is left on each device after its last restore, and whose doing it is
+    /// (one entry per device). A server fault fails the run; a target's choice only with
+    /// `fail_on_residue`.
+    pub left_on_devices: Vec<Leftover>,
+    /// Leftovers that are a target's choice fail the run too (`--fail-on-residue`).
+    pub fail_on_residue: bool,
     /// Live targets: devices that cannot be used for writing cases (already bound to a person).
     pub unusable_devices: Vec<UnusableDevice>,
 }
 
 impl SuiteResult {
-    /// True when no case failed, the run was not interrupted, every restore succeeded and, in
-    /// strict mode, no response shape drifted in a breaking way. (A run whose cases were all
-    /// skipped passes here; the CLI refuses it: see [`SuiteResult::all_skipped`].)
+    /// True when no case failed, no probe saw a server fault, the run was not interrupted, no
+    /// restore met a server fault (nor, with `fail_on_residue`, left anything) and, in strict
+    /// mode, no response shape drifted in a breaking way. (A run whose cases were all skipped
+    /// passes here; the CLI refuses it: see [`SuiteResult::all_skipped`].)
     pub fn passed(&self) -> bool {
         self.summary.failed == 0
             && !self.interrupted
-            && self.restore_problems.is_empty()
+            && self.server_findings.is_empty()
+            && self.failing_leftovers().next().is_none()
             && !self.strict_drift_failed()
+    }
+
+    /// Leftovers that fail the run: server faults, and every one with `fail_on_residue`.
+    pub fn failing_leftovers(&self) -> impl Iterator<Item = &Leftover> {
+        self.left_on_devices
+            .iter()
+            .filter(|l| self.fail_on_residue || l.cause == Cause::ServerFault)
     }
 
     /// Strict mode and a breaking shape change.
@@ -271,10 +281,19 @@ impl SuiteResult {
                 format!("contract case {} failed{why}", c.name)
             })
             .collect();
-        out.extend(self.restore_problems.iter().map(|p| {
+        out.extend(self.server_findings.iter().map(|f| {
             format!(
-                "contract: registration {} not restored: {}",
-                p.registration_id, p.message
+                "contract: probe {} of registration {}: {}",
+                f.probe, f.registration_id, f.message
+            )
+        }));
+        out.extend(self.failing_leftovers().map(|l| {
+            format!(
+                "contract: registration {} not put back ({}): {}: {}",
+                l.registration_id,
+                l.cause.label(),
+                l.items.join(", "),
+                l.reason
             )
         }));
         if self.strict_drift_failed() {
@@ -359,7 +378,10 @@ mod tests {
                 detail: "/isPrimary: retyped from boolean to string, breaking".into(),
                 cases: vec!["get.existing".into()],
             }],
-            restore_problems: Vec::new(),
+            target_choices: None,
+            server_findings: Vec::new(),
+            left_on_devices: Vec::new(),
+            fail_on_residue: false,
             unusable_devices: Vec::new(),
         }
     }

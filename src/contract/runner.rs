@@ -7,11 +7,12 @@
 //! registration once (wrong key, unknown app code, missing registration, unreachable target: an
 //! error before any case). Cases that write run only with `allow_writes`, only on the
 //! registrations the user named, and each writing case's devices are restored afterwards (module
-//! `live`) — also when the case failed or Ctrl-C interrupted the run. A device that turns out to belong to a person already
-//! (PERSONALIZATION_IMPOSSIBLE without forceDepersonalize) is named in
-//! [`SuiteResult::unusable_devices`] and its writing cases are skipped. Cases relying on simulator
-//! choices are skipped live, with the reason. Every text a target sent back is scrubbed of the
-//! run's secrets ([`crate::api::redact::Redactor`]) before it enters a result.
+//! `live`) — also when the case failed or Ctrl-C interrupted the run. Before the first case, the
+//! probes of `api::learn` prove each device belongs to nobody (one that belongs to a person
+//! already is named in [`SuiteResult::unusable_devices`] and its writing cases are skipped) and
+//! learn the target's choices; a case relying on a simulator choice runs where the target chose
+//! the same, and is skipped naming the difference otherwise. Every text a target sent back is
+//! scrubbed of the run's secrets ([`crate::api::redact::Redactor`]) before it enters a result.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -60,6 +61,8 @@ pub struct SuiteConfig {
     /// Run only cases whose name contains one of these (or matches it, with `*` wildcards);
     /// empty: every case.
     pub filters: Vec<String>,
+    /// A leftover that is the target's choice fails the run too (`--fail-on-residue`).
+    pub fail_on_residue: bool,
 }
 
 impl Default for SuiteConfig {
@@ -71,6 +74,7 @@ impl Default for SuiteConfig {
             timeout: Duration::from_secs(5),
             mode: Mode::Lenient,
             filters: Vec::new(),
+            fail_on_residue: false,
         }
     }
 }
@@ -157,7 +161,18 @@ pub async fn run_with_progress(
         interrupted,
         cases,
         drift,
-        restore_problems: target.restore_problems,
+        target_choices: target
+            .live
+            .as_ref()
+            .filter(|l| l.probed)
+            .map(|l| l.choices.clone()),
+        server_findings: target
+            .live
+            .as_ref()
+            .map(|l| l.findings.clone())
+            .unwrap_or_default(),
+        left_on_devices: target.leftovers.into_values().collect(),
+        fail_on_residue: config.fail_on_residue,
         unusable_devices: target.unusable,
     })
 }
@@ -251,9 +266,6 @@ impl Prepared {
             findings: ctx.findings,
             ..result_of(spec, status)
         };
-        if self.live.is_some() && !ctx.bound_before.is_empty() {
-            self.mark_bound(&ctx.bound_before, &mut result);
-        }
         result.scrub(&self.redactor);
         Ok(result)
     }

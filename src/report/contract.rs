@@ -7,6 +7,7 @@ use std::time::Duration;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use super::{Mark, ReportError, Style};
+use crate::api::footprint::{Cause, Leftover};
 use crate::contract::result::{CaseResult, FindingKind, TargetInfo, TargetKind};
 use crate::contract::{Status, SuiteResult};
 use crate::schema::Mode;
@@ -157,12 +158,31 @@ pub fn details(out: &mut dyn Write, result: &SuiteResult, style: Style) -> io::R
             }
         }
     }
-    if !result.restore_problems.is_empty() {
-        writeln!(out, "\n{}", style.red("registrations NOT fully restored:"))?;
-        for p in &result.restore_problems {
-            writeln!(out, "  {}: {}", p.registration_id, p.message)?;
+    if let Some(choices) = &result.target_choices {
+        writeln!(
+            out,
+            "\ntarget choices (where the docs are silent, as its answers showed):"
+        )?;
+        let lines = choices.lines();
+        if lines.is_empty() {
+            writeln!(out, "  none learned (no device of nobody to probe)")?;
+        }
+        for (id, text) in lines {
+            let same = if choices.agrees_with(id) == Some(true) {
+                "as the simulator"
+            } else {
+                "unlike the simulator"
+            };
+            writeln!(out, "  {id}: {text} ({same})")?;
         }
     }
+    if !result.server_findings.is_empty() {
+        writeln!(out, "\n{}", style.red("server findings of the probes:"))?;
+        for f in &result.server_findings {
+            writeln!(out, "  {} ({}): {}", f.registration_id, f.probe, f.message)?;
+        }
+    }
+    write_leftovers(out, style, &result.left_on_devices, result.fail_on_residue)?;
     if !result.unusable_devices.is_empty() {
         writeln!(
             out,
@@ -178,6 +198,36 @@ pub fn details(out: &mut dyn Write, result: &SuiteResult, style: Style) -> io::R
             out,
             "\n{}",
             style.red("interrupted: the remaining cases did not run")
+        )?;
+    }
+    Ok(())
+}
+
+/// The "left on the devices" block: one line per device, its cause, and whether it fails the
+/// run (a server fault does; a target's choice only with `--fail-on-residue`).
+pub(super) fn write_leftovers(
+    out: &mut dyn Write,
+    style: Style,
+    leftovers: &[Leftover],
+    fail_on_residue: bool,
+) -> io::Result<()> {
+    if leftovers.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\nleft on the devices:")?;
+    for l in leftovers {
+        let fails = fail_on_residue || l.cause == Cause::ServerFault;
+        let label = if fails {
+            style.red(l.cause.label())
+        } else {
+            l.cause.label().to_owned()
+        };
+        writeln!(
+            out,
+            "  {}: {} [{label}] {}",
+            l.registration_id,
+            l.items.join(", "),
+            l.reason
         )?;
     }
     Ok(())
@@ -240,5 +290,39 @@ pub fn junit_suites(result: &SuiteResult) -> Vec<TestSuite> {
         }
         suites.push(suite);
     }
+    if result.target_choices.is_some() || !result.left_on_devices.is_empty() {
+        suites.push(live_suite(result));
+    }
     suites
+}
+
+/// `contract.live`: one case per probe finding (failed), one per device left changed (failed
+/// when it fails the run, else passed with the leftover in its output).
+fn live_suite(result: &SuiteResult) -> TestSuite {
+    let mut suite = TestSuite::new("contract.live");
+    for f in &result.server_findings {
+        let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+        status.set_message(f.message.clone());
+        let mut case = TestCase::new(format!("probe {} {}", f.probe, f.registration_id), status);
+        case.set_classname("contract.live");
+        suite.add_test_case(case);
+    }
+    for l in &result.left_on_devices {
+        let text = format!("{} [{}] {}", l.items.join(", "), l.cause.label(), l.reason);
+        let fails = result.fail_on_residue || l.cause == Cause::ServerFault;
+        let status = if fails {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            s.set_message(text.clone());
+            s
+        } else {
+            TestCaseStatus::success()
+        };
+        let mut case = TestCase::new(format!("left on {}", l.registration_id), status);
+        case.set_classname("contract.live");
+        if !fails {
+            case.set_system_out(text);
+        }
+        suite.add_test_case(case);
+    }
+    suite
 }

@@ -6,6 +6,7 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use super::{Mark, ReportError, Style, style};
+use crate::api::footprint::Cause;
 use crate::contract::generate::step::{Names, Replay, render_curl, render_list};
 use crate::contract::generate::{Finding, GenerateResult};
 use crate::contract::result::TargetKind;
@@ -71,13 +72,17 @@ pub fn human(
             note.example
         )?;
     }
-    for problem in &result.restore_problems {
+    for l in &result.left_on_devices {
+        let fails = result.fail_on_residue || l.cause == Cause::ServerFault;
+        let mark = if fails { Mark::Failed } else { Mark::Skipped };
         writeln!(
             out,
-            "{} restore of {}: {}",
-            style.mark(Mark::Failed),
-            problem.registration_id,
-            problem.message
+            "{} left on {}: {} [{}] {}",
+            style.mark(mark),
+            l.registration_id,
+            l.items.join(", "),
+            l.cause.label(),
+            l.reason
         )?;
     }
     if let Some(finding) = &result.finding {
@@ -87,11 +92,13 @@ pub fn human(
     if let Some(f) = &result.finding {
         reasons.push(f.divergence.describe());
     }
-    if !result.restore_problems.is_empty() {
-        reasons.push(format!(
-            "{} registration(s) not restored",
-            result.restore_problems.len()
-        ));
+    let failing = result
+        .left_on_devices
+        .iter()
+        .filter(|l| result.fail_on_residue || l.cause == Cause::ServerFault)
+        .count();
+    if failing > 0 {
+        reasons.push(format!("{failing} registration(s) not put back"));
     }
     if result.interrupted {
         reasons.push("interrupted (Ctrl-C)".to_owned());

@@ -287,7 +287,7 @@ fn a_live_target_agrees_with_the_model_is_paced_and_restored() {
         result.passed(),
         "{:?}\n{:?}",
         result.finding,
-        result.restore_problems
+        result.left_on_devices
     );
     assert!(result.choices.is_empty(), "{:?}", result.choices);
     assert!(result.steps >= 120, "{result:?}");
@@ -381,9 +381,9 @@ fn on_a_live_target_a_broken_documented_rule_is_a_failure_and_the_devices_are_re
     let shrinking = finding.shrinking.as_ref().expect("shrunk");
     assert!(shrinking.requests <= pushcheck::contract::generate::LIVE_SHRINK_BUDGET);
     assert!(
-        result.restore_problems.is_empty(),
+        result.left_on_devices.is_empty(),
         "{:?}",
-        result.restore_problems
+        result.left_on_devices
     );
     assert!(!result.passed());
 }

@@ -42,9 +42,11 @@ use serde::Serialize;
 
 use self::run::{AttemptError, Engine, Reset};
 use self::step::{Namespace, Replay, Step};
-use super::result::{RestoreProblem, TargetInfo};
+use super::result::TargetInfo;
 use super::{ContractError, Target};
 use crate::api::auth::Credentials;
+use crate::api::footprint::{Cause, Leftover};
+use crate::api::learn::TargetChoices;
 use crate::api::redact::Redactor;
 use crate::mock::Defects;
 use crate::schema::Mode;
@@ -86,6 +88,8 @@ pub struct GenerateConfig {
     pub shrink_budget: Option<usize>,
     /// How long generating may take.
     pub time_limit: Duration,
+    /// A leftover that is the target's choice fails the run too (`--fail-on-residue`).
+    pub fail_on_residue: bool,
 }
 
 impl GenerateConfig {
@@ -100,6 +104,7 @@ impl GenerateConfig {
             max_rps: None,
             shrink_budget: None,
             time_limit: Duration::from_secs(600),
+            fail_on_residue: false,
         }
     }
 }
@@ -119,6 +124,10 @@ pub enum GenerateError {
     BoundBefore { id: String },
     #[error("registration {id}: the ownership probe (a personalize) answered HTTP {status}")]
     Probe { id: String, status: u16 },
+    #[error(
+        "server finding before the run, on registration {id}: {message} (the target's fault; its devices were left alone)"
+    )]
+    Server { id: String, message: String },
     #[error("the replayed sequence cannot run: {0}")]
     BadReplay(String),
     #[error("the replay needs {needed} registrations, the target has {available}")]
@@ -132,9 +141,20 @@ impl GenerateError {
     pub fn is_configuration(&self) -> bool {
         match self {
             GenerateError::Contract(e) => e.is_configuration(),
-            GenerateError::Attempt(_) => false,
+            GenerateError::Attempt(_)
+            | GenerateError::Server { .. }
+            | GenerateError::Probe { .. } => false,
             _ => true,
         }
+    }
+
+    /// The server's fault, seen before any generated step (exit 1): a garbled read, a probe
+    /// answered with a 5xx or another status no correct server gives.
+    pub fn is_server_finding(&self) -> bool {
+        matches!(
+            self,
+            GenerateError::Server { .. } | GenerateError::Probe { .. }
+        )
     }
 }
 
@@ -196,7 +216,10 @@ pub struct GenerateResult {
     pub interrupted: bool,
     pub finding: Option<Finding>,
     pub choices: Vec<ChoiceNote>,
-    pub restore_problems: Vec<RestoreProblem>,
+    /// What each live device still differs in after the restore, and whose doing it is.
+    pub left_on_devices: Vec<Leftover>,
+    /// A leftover that is the target's choice fails the run too (`--fail-on-residue`).
+    pub fail_on_residue: bool,
     /// The scheme of the credential sent (`App`, …), for the curl commands.
     #[serde(skip)]
     pub credentials: Option<Credentials>,
@@ -206,7 +229,11 @@ pub struct GenerateResult {
 impl GenerateResult {
     /// Nothing failed (choice notes are not failures).
     pub fn passed(&self) -> bool {
-        self.finding.is_none() && self.restore_problems.is_empty()
+        self.finding.is_none()
+            && self
+                .left_on_devices
+                .iter()
+                .all(|l| l.cause != Cause::ServerFault && !self.fail_on_residue)
     }
 
     /// What the run amounts to: interrupted is a broken run (exit 3), whatever was found.
@@ -263,7 +290,8 @@ pub async fn run(config: GenerateConfig) -> Result<GenerateResult, GenerateError
         interrupted: false,
         finding: None,
         choices: Vec::new(),
-        restore_problems: Vec::new(),
+        left_on_devices: Vec::new(),
+        fail_on_residue: config.fail_on_residue,
         credentials: ready.client.config().credentials.clone(),
         app_code: ready.client.config().app_code.clone(),
     };
@@ -293,16 +321,24 @@ async fn restore(ready: &target::Ready, credentials: &[Credentials], result: &mu
     let redactor = Redactor::new(credentials);
     for (id, original) in originals {
         if crate::interrupt::count() >= 2 {
-            result.restore_problems.push(RestoreProblem {
+            result.left_on_devices.push(Leftover {
                 registration_id: id.clone(),
-                message: "not restored: Ctrl-C pressed twice".to_owned(),
-                left_behind: Vec::new(),
+                items: vec!["whatever the run changed".to_owned()],
+                cause: Cause::NotRestored,
+                reason: "a second Ctrl-C skipped the restore".to_owned(),
             });
             continue;
         }
-        let restored =
-            super::live::restore_device(&ready.client, &redactor, id, original, true).await;
-        result.restore_problems.extend(restored);
+        let restored = super::live::restore_device(
+            &ready.client,
+            &redactor,
+            id,
+            original,
+            true,
+            &TargetChoices::default(),
+        )
+        .await;
+        result.left_on_devices.extend(restored);
     }
 }
 

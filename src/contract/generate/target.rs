@@ -124,6 +124,12 @@ pub async fn live(
             Reading::Registration(v) => {
                 originals.insert(state.device.registration_id, v);
             }
+            Reading::Garbled(message) => {
+                return Err(GenerateError::Server {
+                    id: state.device.registration_id,
+                    message,
+                });
+            }
             Reading::Unreadable(message) => {
                 return Err(GenerateError::Contract(ContractError::Unreadable {
                     id: state.device.registration_id,

@@ -32,6 +32,67 @@ pub mod proxy {
         /// A personalize with `forceDepersonalize=false` is refused as it should be, but the
         /// device is moved anyway.
         RefusedButMoved,
+        /// Correct by the docs, choosing otherwise than the simulator: a PATCH whose
+        /// additionalData holds a `null` is refused (400, documented legacy body).
+        NullRefused,
+        /// Correct by the docs, choosing otherwise: a custom attribute sent as `null` is stored
+        /// as `null` (reads back as `null`) instead of deleted.
+        NullStored,
+        /// Correct by the docs, choosing otherwise: `isPrimary: true` on a device that belongs
+        /// to nobody is refused (400).
+        PrimaryUnownedRefused,
+        /// depersonalize answers 200 and does nothing.
+        DepersonalizeNoop,
+        /// GET answers 200 with an empty body.
+        GetEmptyBody,
+        /// GET answers 200 with a body that is not UTF-8.
+        GetNotUtf8,
+    }
+
+    /// A stored `null` travels upstream as this string and comes back as `null`.
+    const NULL_SENTINEL: &str = "__standin_null__";
+
+    /// The registration ID in a request path (`…/push/{id}[/personalize|/depersonalize]`).
+    fn registration_of(path: &str) -> String {
+        let path = path.split('?').next().unwrap_or_default();
+        let rest = path
+            .strip_prefix(pushcheck::api::BASE_PATH)
+            .unwrap_or_default()
+            .trim_start_matches('/');
+        rest.split('/').next().unwrap_or_default().to_owned()
+    }
+
+    /// Whether the upstream knows registration `id`.
+    async fn exists(shared: &Shared, headers: &axum::http::HeaderMap, id: &str) -> bool {
+        let mut get = shared.http.get(format!(
+            "{}{}/{id}",
+            shared.upstream,
+            pushcheck::api::BASE_PATH
+        ));
+        for name in ["authorization", "appcode"] {
+            if let Some(v) = headers.get(name) {
+                get = get.header(name, v.as_bytes());
+            }
+        }
+        get.send().await.is_ok_and(|r| r.status() == 200)
+    }
+
+    fn refused(text: &str) -> Response {
+        let body = serde_json::json!({"requestError": {"serviceException": {
+            "messageId": "BAD_REQUEST", "text": text}}});
+        Response::builder()
+            .status(400)
+            .header("content-type", "application/json")
+            .body(Body::from(serde_json::to_vec(&body).expect("json")))
+            .expect("response")
+    }
+
+    fn ok_raw(bytes: Vec<u8>) -> Response {
+        Response::builder()
+            .status(200)
+            .header("content-type", "application/json")
+            .body(Body::from(bytes))
+            .expect("response")
     }
 
     /// A point to stop at: the first request for which `matches(method, path+query, body)`
@@ -48,6 +109,8 @@ pub mod proxy {
         defect: Defect,
         http: reqwest::Client,
         hooks: Mutex<Vec<Hook>>,
+        /// Devices personalized through the proxy and not depersonalized since.
+        owned: Mutex<std::collections::HashSet<String>>,
     }
 
     /// Starts the proxy on 127.0.0.1 (a free port) on `runtime`; returns its base URL.
@@ -62,6 +125,7 @@ pub mod proxy {
             defect,
             http: reqwest::Client::new(),
             hooks: Mutex::new(hooks),
+            owned: Mutex::new(std::collections::HashSet::new()),
         });
         runtime.block_on(async {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -88,7 +152,46 @@ pub mod proxy {
             .map(|b| b.to_vec())
             .unwrap_or_default();
         let mut answer_is_primary = None;
+        let id = registration_of(&target);
+        let is_get = method == "GET";
+        let is_depersonalize = method == "POST" && target.contains("/depersonalize");
+        let is_personalize = method == "POST" && target.contains("/personalize");
+        let parsed = serde_json::from_slice::<Value>(&body).ok();
+        let has_null = parsed
+            .as_ref()
+            .and_then(|v| v.get("additionalData"))
+            .and_then(Value::as_object)
+            .is_some_and(|d| d.values().any(Value::is_null));
+        // An unknown registration must still answer 48013, so only a known one is refused.
+        let known = shared.defect == Defect::PrimaryUnownedRefused
+            && method == "PATCH"
+            && exists(&shared, &headers, &id).await;
         match shared.defect {
+            Defect::NullRefused if method == "PATCH" && has_null => {
+                return refused("null is not a valid custom attribute value");
+            }
+            Defect::NullStored if method == "PATCH" && has_null => {
+                if let Some(mut v) = parsed.clone()
+                    && let Some(data) = v.get_mut("additionalData").and_then(Value::as_object_mut)
+                {
+                    for value in data.values_mut().filter(|x| x.is_null()) {
+                        *value = Value::String(NULL_SENTINEL.to_owned());
+                    }
+                    body = serde_json::to_vec(&v).expect("json");
+                }
+            }
+            Defect::PrimaryUnownedRefused
+                if method == "PATCH"
+                    && parsed.as_ref().and_then(|v| v.get("isPrimary"))
+                        == Some(&Value::Bool(true))
+                    && !shared.owned.lock().expect("owned").contains(&id)
+                    && known =>
+            {
+                return refused("isPrimary needs a device that belongs to a person");
+            }
+            Defect::DepersonalizeNoop if is_depersonalize => return ok_raw(Vec::new()),
+            Defect::GetEmptyBody if is_get => return ok_raw(Vec::new()),
+            Defect::GetNotUtf8 if is_get => return ok_raw(vec![0xff, 0xfe, 0x7b, 0xc3]),
             Defect::IsPrimaryNotStored if method == "PATCH" => {
                 if let Ok(Value::Object(mut map)) = serde_json::from_slice::<Value>(&body)
                     && let Some(p) = map.remove("isPrimary")
@@ -126,6 +229,12 @@ pub mod proxy {
                 .expect("response");
         };
         let status = upstream.status().as_u16();
+        if status == 200 && is_personalize {
+            shared.owned.lock().expect("owned").insert(id.clone());
+        }
+        if status == 200 && is_depersonalize {
+            shared.owned.lock().expect("owned").remove(&id);
+        }
         if shared.defect == Defect::RefusedButMoved
             && status == 400
             && target.contains("forceDepersonalize=false")
@@ -157,6 +266,11 @@ pub mod proxy {
         {
             v["isPrimary"] = p;
             bytes = serde_json::to_vec(&v).expect("json");
+        }
+        if shared.defect == Defect::NullStored {
+            let text =
+                String::from_utf8_lossy(&bytes).replace(&format!("\"{NULL_SENTINEL}\""), "null");
+            bytes = text.into_bytes();
         }
         if shared.defect == Defect::EchoAuthorization && status >= 400 {
             let auth = headers

@@ -1,0 +1,260 @@
+//! A live account as it really is: stand-ins correct by the documentation that choose otherwise
+//! than the simulator where the docs are silent (they must PASS, with a bounded residue named),
+//! and stand-ins with one defect a live account can show (they must FAIL with exit 1, the
+//! server's fault, never exit 2). Each runs the real CLI path (`run_cli`) against the simulator
+//! playing a live account behind a proxy that plants the choice or the defect.
+
+use pushcheck::api::footprint;
+use pushcheck::cli::Exit;
+use pushcheck::schema::{Mode, registry};
+use serde_json::{Value, json};
+
+use super::standin::{LiveSim, proxy};
+use crate::util::{TempDir, run_cli};
+
+/// A contract run with writes through a proxy planting `defect`: the run, its JSON report,
+/// and every device's whole state before and after.
+struct Run {
+    exit: Exit,
+    stdout: String,
+    report: Value,
+    before: Vec<Value>,
+    after: Vec<Value>,
+}
+
+fn contract(live: &LiveSim, url: &str, extra: &[&str]) -> Run {
+    let dir = TempDir::new("choices");
+    let json_path = dir.path().join("r.json").to_string_lossy().into_owned();
+    let before = live.states();
+    let mut args = live.args(url);
+    args.extend(["--allow-writes", "--report-json", &json_path]);
+    args.extend(extra);
+    let run = run_cli(&args);
+    let report: Value = std::fs::read_to_string(&json_path)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(Value::Null);
+    if !report.is_null() {
+        let errors = registry()
+            .validate("contract-report", Mode::Strict, &report)
+            .expect("schema");
+        assert!(errors.is_empty(), "{errors:?}");
+    }
+    Run {
+        exit: run.exit,
+        stdout: run.stdout,
+        report,
+        before,
+        after: live.states(),
+    }
+}
+
+/// A device's state with pushcheck's own custom attributes taken out (and `{}` as absent).
+fn without_ours(state: &Value) -> Value {
+    let mut s = state.clone();
+    if let Some(data) = s.get_mut("additionalData").and_then(Value::as_object_mut) {
+        data.retain(|k, _| !footprint::is_ours(k));
+        if data.is_empty() {
+            s.as_object_mut().map(|o| o.remove("additionalData"));
+        }
+    }
+    s
+}
+
+/// pushcheck's own attribute names on each device.
+fn ours(states: &[Value]) -> Vec<Vec<String>> {
+    states
+        .iter()
+        .map(|s| {
+            s.get("additionalData")
+                .and_then(Value::as_object)
+                .map(|d| {
+                    d.keys()
+                        .filter(|k| footprint::is_ours(k))
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+fn proxied(live: &LiveSim, defect: proxy::Defect) -> String {
+    proxy::start(&live.runtime, &live.base_url, defect, Vec::new())
+}
+
+/// Control: a target that deletes on null, as the simulator does. The devices end exactly as
+/// found, the choices block says what was learned, and the cases that rely on those choices
+/// run instead of being skipped.
+#[test]
+fn a_target_that_deletes_on_null_is_left_exactly_as_found() {
+    let live = LiveSim::start(3);
+    live.seed_originals();
+    let url = proxied(&live, proxy::Defect::None);
+    let run = contract(&live, &url, &[]);
+    assert_eq!(run.exit, Exit::Passed, "{}", run.stdout);
+    assert_eq!(run.before, run.after);
+    assert!(run.stdout.contains("target choices"), "{}", run.stdout);
+    assert_eq!(
+        run.report["target_choices"]["null_attribute"],
+        json!("deletes")
+    );
+    assert_eq!(run.report["left_on_devices"], json!([]));
+    let case = |name: &str| {
+        run.report["cases"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["name"] == json!(name)))
+            .map(|c| c["status"].clone())
+    };
+    assert_eq!(
+        case("patch.is_primary"),
+        Some(json!("passed")),
+        "learned, so run"
+    );
+}
+
+/// Correct by the docs, refusing null: every run exits 0, the residue is named and bounded
+/// (pushcheck's fixed names only, the same after the second run as after the first), and
+/// nothing else of the devices changed. `--fail-on-residue` turns it into a failure.
+#[test]
+fn a_target_that_refuses_null_passes_with_a_bounded_residue() {
+    let live = LiveSim::start(3);
+    live.seed_originals();
+    let url = proxied(&live, proxy::Defect::NullRefused);
+    let first = contract(&live, &url, &[]);
+    assert_eq!(first.exit, Exit::Passed, "{}", first.stdout);
+    assert_eq!(
+        first.report["target_choices"]["null_attribute"],
+        json!("refused")
+    );
+    assert!(
+        first.stdout.contains("left on the devices"),
+        "{}",
+        first.stdout
+    );
+    let left = first.report["left_on_devices"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(!left.is_empty());
+    assert!(
+        left.iter().all(|l| l["cause"] == json!("target_choice")),
+        "{left:?}"
+    );
+    let names = footprint::names(256);
+    for device in ours(&first.after) {
+        assert!(device.iter().all(|n| names.contains(n)), "{device:?}");
+    }
+    for (before, after) in first.before.iter().zip(&first.after) {
+        assert_eq!(without_ours(before), without_ours(after));
+    }
+    let second = contract(&live, &url, &[]);
+    assert_eq!(second.exit, Exit::Passed, "{}", second.stdout);
+    assert_eq!(
+        ours(&first.after),
+        ours(&second.after),
+        "the residue does not grow"
+    );
+    assert!(
+        second.stdout.contains("left on the devices"),
+        "the residue is named again: {}",
+        second.stdout
+    );
+    let strict = contract(&live, &url, &["--fail-on-residue"]);
+    assert_eq!(strict.exit, Exit::CheckFailed, "{}", strict.stdout);
+}
+
+/// Correct by the docs, storing null: exit 0, the residue named, the choice in the report.
+#[test]
+fn a_target_that_stores_null_passes_with_the_residue_named() {
+    let live = LiveSim::start(3);
+    live.seed_originals();
+    let url = proxied(&live, proxy::Defect::NullStored);
+    let run = contract(&live, &url, &[]);
+    assert_eq!(run.exit, Exit::Passed, "{}", run.stdout);
+    assert_eq!(
+        run.report["target_choices"]["null_attribute"],
+        json!("stored")
+    );
+    for (before, after) in run.before.iter().zip(&run.after) {
+        assert_eq!(without_ours(before), without_ours(after));
+    }
+}
+
+/// Correct by the docs, refusing isPrimary=true on a device of nobody: exit 0; the case that
+/// relies on the simulator's choice is skipped naming what this target does.
+#[test]
+fn a_target_that_refuses_primary_on_a_device_of_nobody_passes() {
+    let live = LiveSim::start(3);
+    let url = proxied(&live, proxy::Defect::PrimaryUnownedRefused);
+    let run = contract(&live, &url, &[]);
+    assert_eq!(run.exit, Exit::Passed, "{}", run.stdout);
+    assert_eq!(
+        run.report["target_choices"]["primary_on_unowned"],
+        json!("refused")
+    );
+    let skipped = run.report["cases"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["name"] == json!("patch.is_primary")))
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert_eq!(skipped["status"], json!("skipped"), "{skipped}");
+    assert!(
+        skipped["skip_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("chose otherwise")),
+        "{skipped}"
+    );
+    assert_eq!(run.before, run.after);
+}
+
+/// One defect: depersonalize answers 200 and does nothing. The probe sees it before any case:
+/// exit 1 (the server's fault), said once, the device named as left bound.
+#[test]
+fn a_depersonalize_without_effect_is_a_server_finding() {
+    let live = LiveSim::start(3);
+    let url = proxied(&live, proxy::Defect::DepersonalizeNoop);
+    let run = contract(&live, &url, &[]);
+    assert_eq!(run.exit, Exit::CheckFailed, "{}", run.stdout);
+    let said = run.stdout.matches("did not unbind the device").count();
+    assert!(said >= 1, "{}", run.stdout);
+    assert!(
+        !run.stdout.contains("from before the run"),
+        "{}",
+        run.stdout
+    );
+    let findings = run.report["server_findings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["probe"] == json!("depersonalize")),
+        "{findings:?}"
+    );
+}
+
+/// One defect each: GET answers 200 with an empty body, or a body that is not UTF-8. The
+/// server's fault (exit 1), not "--registration-id must name existing registrations" (exit 2),
+/// and nothing is written to the devices.
+#[test]
+fn garbled_reads_are_the_servers_fault() {
+    for defect in [proxy::Defect::GetEmptyBody, proxy::Defect::GetNotUtf8] {
+        let live = LiveSim::start(3);
+        let url = proxied(&live, defect);
+        let run = contract(&live, &url, &[]);
+        assert_eq!(run.exit, Exit::CheckFailed, "{defect:?}: {}", run.stdout);
+        assert!(
+            !run.stdout.contains("must name existing registrations"),
+            "{defect:?}: {}",
+            run.stdout
+        );
+        assert_eq!(run.before, run.after, "{defect:?}");
+        let findings = run.report["server_findings"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(findings.len(), 3, "{defect:?}: {findings:?}");
+    }
+}
