@@ -31,14 +31,17 @@ pub const LOAD_ATTRIBUTE: &str = "pushcheck_load_seq";
 /// The attribute the target-choice probe writes and deletes.
 pub const PROBE_ATTRIBUTE: &str = "pushcheck_probe";
 
-/// Attributes of the contract suite with a short, fixed name.
+/// Attributes of the contract suite (and of generated sequences) with a short, fixed name.
 pub const CONTRACT_ATTRIBUTES: &[&str] = &[
     "pushcheck_otp",
     "pushcheck_note",
     "pushcheck_long",
     "pushcheck_big",
     "pushcheck_date",
-    "pushcheck_gen",
+    "pushcheck_tier",
+    "pushcheck_score",
+    "pushcheck_vip",
+    "pushcheck_since",
 ];
 
 /// A name under [`ATTRIBUTE_PREFIX`] of exactly `length` characters (the suite's name-length

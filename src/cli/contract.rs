@@ -25,15 +25,21 @@ Examples:
   pushcheck contract --replay pushcheck-replay.json      # rerun a saved (shrunk) failing sequence
 
 Against a live target, every --registration-id is read once before any case (a wrong key, an
-unknown app code or a registration that does not exist stops the run with exit 2). Cases that
-write run only with --allow-writes and only on those registrations; after each such case their
-writable fields are written back, custom attributes the run added are sent as null (how the
-vendor's SDKs delete one), and the device is read back: what remains is reported. Ctrl-C stops
-the run and restores; a second Ctrl-C skips the restore and lists what was not restored. Use
-dedicated test devices that belong to nobody: a device already personalized to someone is named
-and its writing cases skipped (exit 2). Cases that rely on simulator choices the docs leave open
-are skipped against a live target. A run in which every case was skipped checked nothing: exit 2,
-unless --allow-all-skipped. Credentials never go in the URL (user:pass@ is refused).
+unknown app code or a registration that does not exist stops the run with exit 2; a read the
+server garbles is its fault: exit 1). Cases that write run only with --allow-writes and only on
+those registrations. Before them, a few probe requests prove each device belongs to nobody (a
+personalize of a fresh identity without forceDepersonalize: refused on a device of someone else,
+which is then named and left alone, exit 2) and learn what the target chose where the docs are
+silent (does null delete a custom attribute, may a device of nobody be primary, what does
+depersonalize do): printed as \"target choices\", and a case relying on a choice runs only where
+the target chose the same. After each writing case the devices are put back and read back; what
+stays is listed under \"left on the devices\" with its cause: a target's choice (it cannot delete
+pushcheck's few fixed pushcheck_… attributes, say) is reported, not failed, unless
+--fail-on-residue; a server fault (a 5xx, a write answered 200 and not applied) fails the run.
+Ctrl-C stops the run and restores; a second Ctrl-C skips the restore and lists what was not
+restored. Cases that rely on simulator choices the target was not probed for are skipped. A run in
+which every case was skipped checked nothing: exit 2, unless --allow-all-skipped. Credentials
+never go in the URL (user:pass@ is refused).
 
 --generate N sends about N generated requests, in sequences of get/patch/personalize/
 depersonalize over 3 registrations, and after every step compares status, error code, the
@@ -51,12 +57,13 @@ Environment:
 
 Exit codes:
   0  every case passed (or was skipped, with at least one run or --allow-all-skipped)
-  1  a case failed, a live registration could not be restored, breaking drift with --strict,
-     or --generate/--replay found target and model differ
+  1  a case failed, a probe or a restore met a server fault (a garbled answer, a depersonalize
+     without effect, a write answered 200 and not applied), a leftover with --fail-on-residue,
+     breaking drift with --strict, or --generate/--replay found target and model differ
   2  configuration error: bad flag or URL, credentials in the URL, no case matches --filter,
-     credentials rejected, unknown app code, a --registration-id that does not exist or is
-     already personalized, no --registration-id for a live target, report path not writable,
-     every case skipped
+     credentials rejected, unknown app code, a --registration-id that does not exist or
+     belonged to a person before the run, no --registration-id for a live target, report
+     path not writable, every case skipped
   3  runtime error (target unreachable, simulator failed, report write failed, interrupted)";
 
 /// Flags of `pushcheck contract`.

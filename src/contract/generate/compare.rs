@@ -200,6 +200,10 @@ pub fn choice_for(
         _ => under("/isPrimary"),
     };
     let status = matches!(d.at, Where::Status);
+    let nulls = body
+        .and_then(|b| b.get(field::ADDITIONAL_DATA))
+        .and_then(Value::as_object)
+        .is_some_and(|a| a.values().any(Value::is_null));
     let identifiers = body
         .and_then(|b| b.get(field::IDENTITY))
         .and_then(Value::as_object)
@@ -221,6 +225,13 @@ pub fn choice_for(
             Some("primary.unpersonalized_device")
         }
         Operation::Patch if has(field::ADDITIONAL_DATA) && under("/additionalData") => {
+            Some("patch.additional_data_merged")
+        }
+        // null in additionalData refused (or its error code) by a target that does not delete
+        // on null: as correct by the docs as the simulator's delete.
+        Operation::Patch
+            if model_status == 200 && (status || matches!(d.at, Where::ErrorCode)) && nulls =>
+        {
             Some("patch.additional_data_merged")
         }
         Operation::Personalize if model_status == 400 && status => {

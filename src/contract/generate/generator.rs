@@ -14,12 +14,20 @@ use serde_json::{Map, Value, json};
 
 use super::step::{Body, Flags, Step, placeholder};
 use crate::api::field;
+use crate::api::footprint;
 use crate::schema::registry;
 
 /// How many identities of each kind a sequence draws from (few, so persons meet).
 pub const IDENTITIES: u8 = 3;
 /// Custom attribute names a sequence reuses, so writes overwrite and merge.
-const NAMES: [&str; 4] = ["tier", "score", "vip", "since"];
+/// Custom attribute names of generated bodies: pushcheck's fixed footprint (`api::footprint`),
+/// so that a live target that cannot delete keeps only these.
+const NAMES: [&str; 4] = [
+    "pushcheck_tier",
+    "pushcheck_score",
+    "pushcheck_vip",
+    "pushcheck_since",
+];
 
 /// splitmix64: tiny, fast, and good enough to pick requests.
 #[derive(Debug, Clone)]
@@ -181,27 +189,29 @@ impl Generator {
         }
     }
 
-    /// A custom attribute at or just over a documented limit.
+    /// A custom attribute at or just over a documented limit; named from pushcheck's fixed
+    /// footprint (`api::footprint`), so a target that keeps it keeps one of a few names.
     fn boundary_attribute(&mut self) -> (String, Value) {
         let l = self.limits;
-        let name = |n: usize| "n".repeat(n);
+        let name = footprint::name_of_length;
+        let (s, n, d) = ("pushcheck_long", "pushcheck_big", "pushcheck_date");
         match self.rng.below(12) {
             0 => (name(l.name), json!(true)),
             1 => (name(l.name + 1), json!(true)),
-            2 => ("s".into(), json!("x".repeat(l.string))),
-            3 => ("s".into(), json!("x".repeat(l.string + 1))),
+            2 => (s.into(), json!("x".repeat(l.string))),
+            3 => (s.into(), json!("x".repeat(l.string + 1))),
             // Code points, not bytes: 4096 emoji are at the limit.
-            4 => ("u".into(), json!("😀".repeat(l.string))),
-            5 => ("n".into(), json!(i64::MAX)),
-            6 => ("n".into(), json!(i64::MIN)),
+            4 => (s.into(), json!("😀".repeat(l.string))),
+            5 => (n.into(), json!(i64::MAX)),
+            6 => (n.into(), json!(i64::MIN)),
             7 => (
-                "n".into(),
+                n.into(),
                 serde_json::from_str("9223372036854775808").unwrap_or(Value::Null),
             ),
-            8 => ("d".into(), json!("2023-02-29")),
-            9 => ("d".into(), json!("2024-02-30")),
-            10 => (String::new(), json!("empty name")),
-            _ => ("s".into(), json!("")),
+            8 => (d.into(), json!("2023-02-29")),
+            9 => (d.into(), json!("2024-02-30")),
+            // (No empty name: where it is accepted it would sit outside the footprint.)
+            _ => (s.into(), json!("")),
         }
     }
 
@@ -209,8 +219,8 @@ impl Generator {
         let json = match self.rng.below(8) {
             0 => json!({ field::IS_PRIMARY: "true" }),
             1 => json!({ field::SYSTEM_DATA: { field::REGISTRATION_ENABLED: 1 } }),
-            2 => json!({ field::ADDITIONAL_DATA: ["tier"] }),
-            3 => json!({ field::ADDITIONAL_DATA: { "tier": { "nested": 1 } } }),
+            2 => json!({ field::ADDITIONAL_DATA: ["pushcheck_tier"] }),
+            3 => json!({ field::ADDITIONAL_DATA: { "pushcheck_tier": { "nested": 1 } } }),
             4 => json!({ "isPrmary": true }),
             5 => json!([]),
             // A read-only field: ignored (a simulator choice), never stored.

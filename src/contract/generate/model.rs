@@ -51,14 +51,20 @@ impl Model {
 }
 
 impl Model {
-    /// The model's side of a live target's known state: the same requests on its devices.
-    pub(super) fn known_state(&self, reg: u8) {
+    /// The model's side of a live target's known state: the same requests on its devices,
+    /// then the custom attributes the target kept (`adopted`, an object or null) written in, so
+    /// both sides start alike.
+    pub(super) fn known_state(&self, reg: u8, adopted: &Value) {
         let ns = Namespace::new(0, 0);
         self.answer(&Step::Depersonalize { reg }, &ns);
         let current = self.answer(&Step::Get { reg }, &ns);
         let current: Value = serde_json::from_slice(&current.body).unwrap_or(Value::Null);
         let body = Body::Json(known_state_patch(&current));
         self.answer(&Step::Patch { reg, body }, &ns);
+        if adopted.as_object().is_some_and(|a| !a.is_empty()) {
+            let body = Body::Json(json!({ field::ADDITIONAL_DATA: adopted }));
+            self.answer(&Step::Patch { reg, body }, &ns);
+        }
     }
 }
 

@@ -89,6 +89,10 @@ pub struct Engine {
     /// This step personalizes with keepAsLead=true an identity the target showed as LEAD:
     /// a CUSTOMER now breaks the documented rule whatever type a new person starts with.
     lead_shown: bool,
+    /// A live target's custom attributes per device after its known state was set up: what a
+    /// target that cannot delete kept. The model adopts them, so sequences start from the state
+    /// the devices are really in.
+    adopted: Vec<Value>,
 }
 
 impl Engine {
@@ -122,6 +126,7 @@ impl Engine {
             http: reqwest::Client::new(),
             leads: HashSet::new(),
             lead_shown: false,
+            adopted: Vec::new(),
         }
     }
 
@@ -144,7 +149,10 @@ impl Engine {
         self.establish().await?;
         self.leads.clear();
         if self.live {
-            (0..self.ids.len() as u8).for_each(|reg| model.known_state(reg));
+            for reg in 0..self.ids.len() as u8 {
+                let adopted = self.adopted.get(usize::from(reg)).unwrap_or(&Value::Null);
+                model.known_state(reg, adopted);
+            }
         }
         for (i, step) in steps.iter().enumerate() {
             if let Some(mut d) = self.step(model, step, &namespace).await? {
@@ -418,8 +426,10 @@ impl Engine {
                 }
             }
             Reset::Live => {
+                self.adopted.clear();
                 for reg in 0..self.ids.len() {
-                    self.known_state(reg).await?;
+                    let adopted = self.known_state(reg).await?;
+                    self.adopted.push(adopted);
                 }
                 Ok(())
             }
@@ -427,8 +437,10 @@ impl Engine {
     }
 
     /// A live device: depersonalized, not primary, enabled, its custom attributes deleted (the
-    /// model's devices get the same, see `Model::known_state`).
-    async fn known_state(&mut self, reg: usize) -> Result<(), AttemptError> {
+    /// model's devices get the same, see `Model::known_state`). A target that refuses `null`
+    /// (a choice the docs leave open) keeps its attributes: the PATCH goes again without them,
+    /// and what the device then holds is returned for the model to adopt.
+    async fn known_state(&mut self, reg: usize) -> Result<Value, AttemptError> {
         let id = self.ids[reg].clone();
         let fail = |what: &str, r: &Response| {
             AttemptError::Reset(format!("{what} of {id} answered HTTP {}", r.status))
@@ -441,13 +453,27 @@ impl Engine {
         }
         let r = self.send(&Call::new(Operation::Get, id.clone())).await?;
         let current: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
-        let body = known_state_patch(&current);
+        let mut body = known_state_patch(&current);
         let r = self
-            .send(&Call::new(Operation::Patch, id.clone()).json(body))
+            .send(&Call::new(Operation::Patch, id.clone()).json(body.clone()))
             .await?;
-        if r.status != 200 {
+        if (400..500).contains(&r.status) {
+            body.as_object_mut()
+                .map(|b| b.remove(field::ADDITIONAL_DATA));
+            let again = self
+                .send(&Call::new(Operation::Patch, id.clone()).json(body))
+                .await?;
+            if again.status != 200 {
+                return Err(fail("the PATCH to a known state", &again));
+            }
+        } else if r.status != 200 {
             return Err(fail("the PATCH to a known state", &r));
         }
-        Ok(())
+        let r = self.send(&Call::new(Operation::Get, id.clone())).await?;
+        let now: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+        Ok(now
+            .get(field::ADDITIONAL_DATA)
+            .cloned()
+            .unwrap_or(Value::Null))
     }
 }

@@ -258,3 +258,28 @@ fn garbled_reads_are_the_servers_fault() {
         assert_eq!(findings.len(), 3, "{defect:?}: {findings:?}");
     }
 }
+
+/// `contract --generate` on a target that refuses null: it starts (its known state no longer
+/// depends on null), adopts what the devices keep, and ends without a finding; the devices end
+/// as found but for pushcheck's own fixed attribute names.
+#[test]
+fn generated_runs_start_on_a_target_that_refuses_null() {
+    let live = LiveSim::start(3);
+    live.seed_originals();
+    let url = proxied(&live, proxy::Defect::NullRefused);
+    let before = live.states();
+    let mut args = live.args(&url);
+    args.extend(["--allow-writes", "--generate", "200", "--max-rps", "400"]);
+    let run = run_cli(&args);
+    assert_ne!(run.exit, Exit::Runtime, "{}\n{}", run.stdout, run.stderr);
+    assert_ne!(run.exit, Exit::Usage, "{}\n{}", run.stdout, run.stderr);
+    let after = live.states();
+    let names = footprint::names(256);
+    for (b, a) in before.iter().zip(&after) {
+        assert_eq!(without_ours(b), without_ours(a));
+    }
+    for device in ours(&after) {
+        assert!(device.iter().all(|n| names.contains(n)), "{device:?}");
+    }
+    assert_eq!(run.exit, Exit::Passed, "{}\n{}", run.stdout, run.stderr);
+}
