@@ -49,7 +49,28 @@ pub enum Credentials {
     Bearer(Secret),
 }
 
+/// The environment variables settings come from (the CLI reads them; a rerun command names
+/// them instead of printing a value).
+pub mod env {
+    pub const TARGET: &str = "PUSHCHECK_TARGET";
+    pub const API_KEY: &str = "PUSHCHECK_API_KEY";
+    pub const BASIC: &str = "PUSHCHECK_BASIC";
+    pub const IBSSO: &str = "PUSHCHECK_IBSSO";
+    pub const BEARER: &str = "PUSHCHECK_BEARER";
+    pub const APP_CODE: &str = "PUSHCHECK_APP_CODE";
+}
+
 impl Credentials {
+    /// The environment variable this kind of credential is read from.
+    pub fn env_var(&self) -> &'static str {
+        match self {
+            Credentials::Basic { .. } => env::BASIC,
+            Credentials::ApiKey(_) => env::API_KEY,
+            Credentials::Ibsso(_) => env::IBSSO,
+            Credentials::Bearer(_) => env::BEARER,
+        }
+    }
+
     /// The scheme word, as it starts the header value.
     pub fn scheme(&self) -> &'static str {
         match self {

@@ -7,7 +7,7 @@
 
 use clap::Args;
 
-use crate::api::auth::{Credentials, Secret};
+use crate::api::auth::{Credentials, Secret, env};
 
 /// `--target` and the credentials.
 #[derive(Debug, Clone, Args)]
@@ -16,7 +16,7 @@ pub struct TargetArgs {
     /// it, the embedded simulator, started for the run.
     #[arg(
         long,
-        env = "PUSHCHECK_TARGET",
+        env = env::TARGET,
         hide_env_values = true,
         value_name = "URL",
         help_heading = "Target"
@@ -48,7 +48,7 @@ pub struct AuthArgs {
     /// API key, sent as `Authorization: App <key>`.
     #[arg(
         long,
-        env = "PUSHCHECK_API_KEY",
+        env = env::API_KEY,
         hide_env_values = true,
         value_name = "KEY"
     )]
@@ -56,7 +56,7 @@ pub struct AuthArgs {
     /// Basic credentials, `USER:PASS`.
     #[arg(
         long,
-        env = "PUSHCHECK_BASIC",
+        env = env::BASIC,
         hide_env_values = true,
         value_name = "USER:PASS"
     )]
@@ -64,7 +64,7 @@ pub struct AuthArgs {
     /// IBSSO session token, sent as `Authorization: IBSSO <token>`.
     #[arg(
         long,
-        env = "PUSHCHECK_IBSSO",
+        env = env::IBSSO,
         hide_env_values = true,
         value_name = "TOKEN"
     )]
@@ -72,7 +72,7 @@ pub struct AuthArgs {
     /// OAuth2 access token, sent as `Authorization: Bearer <token>`.
     #[arg(
         long,
-        env = "PUSHCHECK_BEARER",
+        env = env::BEARER,
         hide_env_values = true,
         value_name = "TOKEN"
     )]
@@ -80,7 +80,7 @@ pub struct AuthArgs {
     /// Application code, sent in the `AppCode` header.
     #[arg(
         long,
-        env = "PUSHCHECK_APP_CODE",
+        env = env::APP_CODE,
         hide_env_values = true,
         value_name = "CODE"
     )]

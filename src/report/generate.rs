@@ -156,10 +156,35 @@ fn finding_text(
     if let Some(path) = saved {
         writeln!(
             out,
-            "saved to {}; rerun with: pushcheck contract --replay {}",
+            "saved to {}; rerun with:\n  {}",
             path.display(),
-            path.display()
+            rerun_command(result, path)
         )?;
     }
     Ok(())
+}
+
+/// The command that replays the finding where it was found: against a live target, its URL,
+/// registrations and `--allow-writes`, with the credential and app code named by their
+/// environment variables (never their values).
+pub fn rerun_command(result: &GenerateResult, replay: &Path) -> String {
+    let mut line = String::new();
+    if result.target.kind == TargetKind::Live {
+        if let Some(c) = &result.credentials {
+            line.push_str(&format!("{0}=\"${0}\" ", c.env_var()));
+        }
+        if result.app_code.is_some() {
+            line.push_str(&format!("{0}=\"${0}\" ", crate::api::auth::env::APP_CODE));
+        }
+    }
+    line.push_str("pushcheck contract");
+    if result.target.kind == TargetKind::Live {
+        line.push_str(&format!(" --target {}", result.target.base_url));
+        for id in &result.registrations {
+            line.push_str(&format!(" --registration-id {id}"));
+        }
+        line.push_str(" --allow-writes");
+    }
+    line.push_str(&format!(" --replay {}", replay.display()));
+    line
 }

@@ -283,3 +283,41 @@ fn generated_runs_start_on_a_target_that_refuses_null() {
     }
     assert_eq!(run.exit, Exit::Passed, "{}\n{}", run.stdout, run.stderr);
 }
+
+/// A generated run that finds a defect on a live target prints a rerun command that replays it
+/// there: the target URL, the registrations, --allow-writes and the replay file, with the
+/// credential and app code named by their environment variables, never their values.
+#[test]
+fn a_live_finding_prints_a_rerun_command_for_the_same_target() {
+    let live = LiveSim::start(3);
+    let url = proxied(&live, proxy::Defect::DepersonalizeNoop);
+    let dir = TempDir::new("rerun");
+    let replay = dir.path().join("found.json").to_string_lossy().into_owned();
+    let mut args = live.args(&url);
+    args.extend(["--allow-writes", "--generate", "200", "--max-rps", "400"]);
+    args.extend(["--save-replay", &replay]);
+    let run = run_cli(&args);
+    assert_eq!(
+        run.exit,
+        Exit::CheckFailed,
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.contains("--replay"))
+        .unwrap_or_default();
+    assert!(line.contains(&format!("--target {url}")), "{line}");
+    assert!(line.contains("--allow-writes"), "{line}");
+    assert!(line.contains(&format!("--replay {replay}")), "{line}");
+    assert!(
+        line.contains("PUSHCHECK_API_KEY=\"$PUSHCHECK_API_KEY\""),
+        "{line}"
+    );
+    for id in &live.ids {
+        assert!(line.contains(&format!("--registration-id {id}")), "{line}");
+    }
+    assert!(!run.stdout.contains(&live.key), "the key leaked");
+}
