@@ -1,4 +1,4 @@
-//! Live-target safety: Ctrl-C counting, and putting a device back as the run found it.
+//! Live-target safety: counting stop signals, and putting a device back as the run found it.
 //!
 //! **Restore.** After every writing case, each of its devices is depersonalized if the case
 //! personalized it, then its writable fields are written back in one PATCH: `isPrimary`,
@@ -11,57 +11,40 @@
 //! A device's person binding cannot be read through this API and is not re-established: devices
 //! must belong to nobody before the run (see `Ctx::bound_before`).
 //!
-//! **Ctrl-C.** The first one stops the running case; its restore runs. A second one skips what is
-//! left of the restore, and the devices not restored are listed.
+//! **Stop signals** (Ctrl-C, SIGTERM, SIGHUP, counted alike by [`crate::interrupt`]). The first
+//! one stops the running case; its restore runs. A second one skips what is left of the
+//! restore, and the devices not restored are listed.
 
 use serde_json::{Map, Value, json};
-use tokio::sync::watch;
 
 use super::result::RestoreProblem;
 use crate::api::client::{Call, Client};
 use crate::api::redact::Redactor;
 use crate::api::{Operation, field};
 
-/// Counts SIGINTs (Ctrl-C) for a live run; inert for a simulator run, so the process keeps its
-/// default Ctrl-C behaviour there.
+/// The stop signals (Ctrl-C, SIGTERM, SIGHUP) of one suite run: a view of the process-wide
+/// count of [`crate::interrupt`], from the moment the run began (signals before it belong to
+/// whatever ran before, e.g. another in-process run).
 pub(crate) struct Interrupts {
-    count: watch::Receiver<u32>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    before: u32,
 }
 
 impl Interrupts {
-    /// Starts counting Ctrl-C (`watch == true`), or never fires.
-    pub(crate) fn new(watch: bool) -> Interrupts {
-        let (tx, count) = watch::channel(0u32);
-        let task = watch.then(|| {
-            tokio::spawn(async move {
-                while tokio::signal::ctrl_c().await.is_ok() {
-                    tx.send_modify(|n| *n += 1);
-                }
-            })
-        });
-        Interrupts { count, task }
+    /// Counts from now on.
+    pub(crate) fn new() -> Interrupts {
+        Interrupts {
+            before: crate::interrupt::count(),
+        }
     }
 
-    /// How many Ctrl-C so far.
+    /// How many stop signals since the run began.
     pub(crate) fn count(&self) -> u32 {
-        *self.count.borrow()
+        crate::interrupt::count().saturating_sub(self.before)
     }
 
-    /// Resolves once `n` Ctrl-C have been pressed (never for an inert counter).
+    /// Resolves once `n` stop signals have come since the run began.
     pub(crate) async fn reached(&self, n: u32) {
-        let mut rx = self.count.clone();
-        if rx.wait_for(|c| *c >= n).await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    }
-}
-
-impl Drop for Interrupts {
-    fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
+        crate::interrupt::at_least(self.before.saturating_add(n)).await;
     }
 }
 

@@ -7,8 +7,10 @@
 //! registration once (wrong key, unknown app code, missing registration, unreachable target: an
 //! error before any case). Cases that write run only with `allow_writes`, only on the
 //! registrations the user named, and each writing case's devices are restored afterwards (module
-//! `live`) — also when the case failed or Ctrl-C interrupted the run. A device that turns out to belong to a person already
-//! (PERSONALIZATION_IMPOSSIBLE without forceDepersonalize) is named in
+//! `live`) — also when the case failed or a stop signal (Ctrl-C, SIGTERM, SIGHUP) interrupted
+//! the run; a stop signal ends a simulator run too (see `Prepared::run_cases`). A device that
+//! turns out to belong to a person already (PERSONALIZATION_IMPOSSIBLE without
+//! forceDepersonalize) is named in
 //! [`SuiteResult::unusable_devices`] and its writing cases are skipped. Cases relying on simulator
 //! choices are skipped live, with the reason. Every text a target sent back is scrubbed of the
 //! run's secrets ([`crate::api::redact::Redactor`]) before it enters a result.
@@ -166,7 +168,15 @@ pub async fn run_with_progress(
 type Observed = BTreeMap<&'static str, Vec<(&'static str, Skeleton)>>;
 
 impl Prepared {
-    /// Runs the selected cases one by one, until the end or Ctrl-C.
+    /// Runs the selected cases one by one, until the end or a stop signal.
+    ///
+    /// A stop signal (Ctrl-C, SIGTERM, SIGHUP; see [`crate::interrupt`]) is heard by every run,
+    /// the embedded simulator's too: the running case stops there, a live run restores its
+    /// devices (a second signal skips that), no later case runs, and the result says
+    /// `interrupted` — so the reports are still written and the exit code is 3. A simulator run
+    /// has nothing to restore, but a CI job stopped by its timeout (SIGTERM) should still get
+    /// its JUnit and JSON of the cases that ran, and an exit code that says "interrupted", not a
+    /// run that goes on until a third signal ends it.
     async fn run_cases(
         &mut self,
         config: &SuiteConfig,
@@ -175,8 +185,7 @@ impl Prepared {
     ) -> Result<(Vec<CaseResult>, Vec<Finding>, bool), ContractError> {
         let mut results = Vec::with_capacity(selected.len());
         let mut observed = Observed::new();
-        // Only a live run has something to restore, so only it takes over Ctrl-C.
-        let interrupts = Interrupts::new(self.live.is_some());
+        let interrupts = Interrupts::new();
         for spec in selected {
             if interrupts.count() > 0 {
                 break;
@@ -216,7 +225,10 @@ impl Prepared {
         let outcome = tokio::select! {
             outcome = (spec.run)(&mut ctx) => outcome,
             () = interrupts.reached(1) => {
-                Err(Failure::new("interrupted by Ctrl-C; the run stopped here"))
+                Err(Failure::new(format!(
+                    "interrupted by a stop signal ({}); the run stopped here",
+                    crate::interrupt::SIGNALS
+                )))
             }
         };
         let duration = started.elapsed();
