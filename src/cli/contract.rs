@@ -28,12 +28,14 @@ Against a live target, every --registration-id is read once before any case (a w
 unknown app code or a registration that does not exist stops the run with exit 2). Cases that
 write run only with --allow-writes and only on those registrations; after each such case their
 writable fields are written back, custom attributes the run added are sent as null (how the
-vendor's SDKs delete one), and the device is read back: what remains is reported. Ctrl-C stops
-the run and restores; a second Ctrl-C skips the restore and lists what was not restored. Use
-dedicated test devices that belong to nobody: a device already personalized to someone is named
-and its writing cases skipped (exit 2). Cases that rely on simulator choices the docs leave open
-are skipped against a live target. A run in which every case was skipped checked nothing: exit 2,
-unless --allow-all-skipped. Credentials never go in the URL (user:pass@ is refused).
+vendor's SDKs delete one), and the device is read back: what remains is reported. A stop
+signal (Ctrl-C, SIGTERM or SIGHUP) stops any run, the simulator's and --generate/--replay
+included: a live target's devices are restored, the reports written, and the exit code is 3; a
+second signal skips the restore and lists what was not restored. Use dedicated test devices
+that belong to nobody: a device already personalized to someone is named and its writing cases
+skipped (exit 2). Cases that rely on simulator choices the docs leave open are skipped against
+a live target. A run in which every case was skipped checked nothing: exit 2, unless
+--allow-all-skipped. Credentials never go in the URL (user:pass@ is refused).
 
 --generate N sends about N generated requests, in sequences of get/patch/personalize/
 depersonalize over 3 registrations, and after every step compares status, error code, the

@@ -277,7 +277,7 @@ impl Prepared {
         }
     }
 
-    /// Restores a writing case's live registrations; a second Ctrl-C skips what is left, and
+    /// Restores a writing case's live registrations; a second stop signal skips what is left, and
     /// the devices not restored are listed. Problems are recorded, never raised.
     pub(super) async fn restore(
         &mut self,
@@ -302,7 +302,8 @@ impl Prepared {
                     for id in &regs[i..] {
                         self.restore_problems.push(RestoreProblem {
                             registration_id: id.clone(),
-                            message: "not restored: a second Ctrl-C skipped the restore".to_owned(),
+                            message: "not restored: a second stop signal skipped the restore"
+                                .to_owned(),
                             left_behind: Vec::new(),
                         });
                     }

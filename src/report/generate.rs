@@ -52,7 +52,12 @@ pub fn human(
         result.steps as f64 / secs
     )?;
     if result.interrupted {
-        writeln!(out, "{}: interrupted (Ctrl-C)", style.mark(Mark::NotRun))?;
+        writeln!(
+            out,
+            "{}: interrupted by a stop signal ({})",
+            style.mark(Mark::NotRun),
+            crate::interrupt::SIGNALS
+        )?;
     }
     if result.timed_out {
         writeln!(
@@ -94,7 +99,10 @@ pub fn human(
         ));
     }
     if result.interrupted {
-        reasons.push("interrupted (Ctrl-C)".to_owned());
+        reasons.push(format!(
+            "interrupted by a stop signal ({})",
+            crate::interrupt::SIGNALS
+        ));
     }
     let passed = result.passed() && !result.interrupted;
     style::verdict_lines(out, passed, result.elapsed, &reasons, style)

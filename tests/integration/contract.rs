@@ -788,7 +788,7 @@ fn a_second_ctrl_c_skips_the_restore_and_lists_what_was_not_restored() {
     let id = &live.ids[0];
     assert!(
         run.output.contains(&format!(
-            "{id}: not restored: a second Ctrl-C skipped the restore"
+            "{id}: not restored: a second stop signal skipped the restore"
         )),
         "{}",
         run.output
