@@ -133,6 +133,8 @@ pub async fn run_with_progress(
     progress: &mut dyn FnMut(Event<'_>),
 ) -> Result<SuiteResult, ContractError> {
     let started = Instant::now();
+    // A stop signal while the target is prepared stops the run before its first case.
+    let interrupts = Interrupts::new();
     let selected = select(&config.filters);
     if selected.is_empty() {
         return Err(ContractError::NoCase(config.filters.join(", ")));
@@ -143,7 +145,9 @@ pub async fn run_with_progress(
         mode: config.mode,
         cases: selected.len(),
     });
-    let outcome = target.run_cases(&config, &selected, progress).await;
+    let outcome = target
+        .run_cases(&config, &selected, &interrupts, progress)
+        .await;
     if let Some(sim) = target.simulator.take() {
         // A shutdown error after the run does not change the verdict.
         let _ = sim.shutdown().await;
@@ -181,11 +185,11 @@ impl Prepared {
         &mut self,
         config: &SuiteConfig,
         selected: &[&'static CaseSpec],
+        interrupts: &Interrupts,
         progress: &mut dyn FnMut(Event<'_>),
     ) -> Result<(Vec<CaseResult>, Vec<Finding>, bool), ContractError> {
         let mut results = Vec::with_capacity(selected.len());
         let mut observed = Observed::new();
-        let interrupts = Interrupts::new();
         for spec in selected {
             if interrupts.count() > 0 {
                 break;
@@ -197,7 +201,7 @@ impl Prepared {
                 },
                 None => {
                     let first = results.is_empty();
-                    self.run_case(spec, config.mode, &interrupts, &mut observed, first)
+                    self.run_case(spec, config.mode, interrupts, &mut observed, first)
                         .await?
                 }
             };
