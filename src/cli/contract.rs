@@ -253,10 +253,11 @@ pub fn run(args: ContractArgs, out: &mut dyn Write, console: Console) -> CmdResu
             }
         }))
         .map_err(contract_failure)?;
-    if let Some(e) = write_error {
-        return Err(io_failure(e));
-    }
-    report::contract::footer(out, &result, style).map_err(io_failure)?;
+    // A stdout gone mid-run (a terminal closed: SIGHUP) still gets the report files written.
+    let printed = match write_error {
+        Some(e) => Err(e),
+        None => report::contract::footer(out, &result, style),
+    };
     let files: Vec<report::File> = [
         (args.report_json, report::contract::json(&result)),
         (args.report_junit, report::contract::junit(&result)),
@@ -265,6 +266,7 @@ pub fn run(args: ContractArgs, out: &mut dyn Write, console: Console) -> CmdResu
     .filter_map(|(path, text)| Some((path?, text)))
     .collect();
     super::write_files(files)?;
+    printed.map_err(io_failure)?;
     super::finish(Outcome::of_suite(&result, args.suite.allow_all_skipped))
 }
 
@@ -297,6 +299,34 @@ mod tests {
         assert!(matches!(exit, Ok(Exit::Passed)), "{exit:?}");
         let all = list(&["get.".to_owned()], &mut Vec::new());
         assert!(matches!(all, Ok(Exit::Passed)));
+    }
+
+    /// stdout gone mid-run (a closed terminal, after its SIGHUP): the run still writes its
+    /// report files, and ends as a runtime error.
+    #[test]
+    fn reports_are_written_when_stdout_is_gone() {
+        let dir = std::env::temp_dir().join(format!(
+            "pushcheck-unit-closed-stdout-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let json = dir.join("c.json");
+        let args = [
+            "pushcheck",
+            "contract",
+            "--filter",
+            "get.existing",
+            "--report-json",
+            json.to_str().expect("utf-8"),
+        ];
+        let exit = crate::cli::run(args, &mut ClosedPipe { left: 20 }, &mut Vec::new());
+        let written = std::fs::read_to_string(&json);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(exit, Exit::Runtime);
+        let report: serde_json::Value =
+            serde_json::from_str(&written.expect("c.json written")).expect("JSON");
+        assert_eq!(report["summary"]["passed"], 1);
     }
 
     #[test]
