@@ -19,6 +19,7 @@
 //!
 //! This module imports nothing of the crate and prints only that last word.
 
+use std::io::Write;
 use std::sync::OnceLock;
 
 use tokio::sync::watch;
@@ -47,7 +48,12 @@ pub fn install() -> bool {
                 now = *n;
             });
             if now >= 3 {
-                eprintln!("\npushcheck: a third stop signal ({SIGNALS}): exiting now");
+                // Not eprintln!: it panics when stderr is gone (a closed terminal), and this
+                // thread must reach the exit.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "\npushcheck: a third stop signal ({SIGNALS}): exiting now"
+                );
                 std::process::exit(EXIT_NOW);
             }
         })
