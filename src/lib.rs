@@ -7,7 +7,8 @@
 //! - [`mock`]: the embedded simulator of the API (HTTP server, state, seeding, faults).
 //! - [`load`]: load scenarios on goose, validation under load, invariants after the load.
 //! - [`report`]: renderers; they only read result values.
-//! - [`interrupt`]: Ctrl-C, counted once for the whole process; the runners decide what it means.
+//! - [`interrupt`]: stop signals (Ctrl-C, SIGTERM, SIGHUP), counted once for the whole process;
+//!   the runners decide what they mean.
 //! - [`cli`]: the command line and its exit codes. Nothing else in the library imports it.
 
 pub mod api;

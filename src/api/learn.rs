@@ -139,6 +139,11 @@ pub struct Probed {
     pub leftovers: Vec<Leftover>,
     /// Requests the probe sent.
     pub requests: usize,
+    /// Devices the probe wrote to (to be put back, also when it was interrupted).
+    pub touched: Vec<String>,
+    /// A stop signal (Ctrl-C, SIGTERM, SIGHUP) ended the probe early: what it learned is
+    /// partial, and the touched devices must be put back.
+    pub interrupted: bool,
 }
 
 /// One probe run: the client, the run tag for fresh identities, what was learned so far.
@@ -167,6 +172,9 @@ pub async fn probe(
     };
     let mut learned = false;
     for (id, original) in originals {
+        if p.out.interrupted {
+            break;
+        }
         let owner = p.ownership(id, !learned).await;
         if owner == Ownership::Nobody && !learned {
             learned = true;
@@ -178,15 +186,31 @@ pub async fn probe(
 }
 
 impl Prober<'_> {
+    /// Sends `call`, raced against a stop signal (after one, nothing more is sent).
     async fn send(&mut self, call: Call) -> Result<Response, String> {
+        if self.out.interrupted || crate::interrupt::interrupted() {
+            self.out.interrupted = true;
+            return Err("interrupted by a stop signal".to_owned());
+        }
+        if call.operation != Operation::Get && !self.out.touched.contains(&call.registration_id) {
+            self.out.touched.push(call.registration_id.clone());
+        }
         self.out.requests += 1;
-        self.client
-            .send(&call)
-            .await
-            .map_err(|e| self.redactor.scrub(&e.to_string()))
+        tokio::select! {
+            sent = self.client.send(&call) => sent.map_err(|e| self.redactor.scrub(&e.to_string())),
+            () = crate::interrupt::at_least(1) => {
+                self.out.interrupted = true;
+                Err("interrupted by a stop signal".to_owned())
+            }
+        }
     }
 
+    /// Records a server finding (none once a stop signal cut the probe short: its failures
+    /// are the interruption's, not the server's).
     fn finding(&mut self, probe: &'static str, id: &str, message: String) {
+        if self.out.interrupted {
+            return;
+        }
         let message = self.redactor.scrub(&message);
         self.out.findings.push(ServerFinding {
             probe,
@@ -347,6 +371,9 @@ impl Prober<'_> {
     }
 
     fn left_bound(&mut self, id: &str) {
+        if self.out.interrupted {
+            return;
+        }
         self.out.leftovers.push(Leftover {
             registration_id: id.to_owned(),
             items: vec!["bound to a pushcheck-probe person".to_owned()],

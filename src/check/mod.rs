@@ -7,8 +7,9 @@
 //! writes never disturb the other's checks. With a URL, both go to that account, each under its
 //! own safety rules (`--allow-writes` for contract writes, `--allow-remote` for load).
 //!
-//! Ctrl-C during the contract stage stops it (the suite restores what it changed) and skips the
-//! load: `load` is then `None` and the verdict says the run was interrupted.
+//! A stop signal (Ctrl-C, SIGTERM or SIGHUP; see [`crate::interrupt`]) during the contract stage
+//! stops it (the suite restores what it changed) and skips the load: `load` is then `None` and
+//! the verdict says the run was interrupted; during the load it stops the load.
 //!
 //! This module orchestrates only: it prints nothing and spells no API knowledge.
 
@@ -83,18 +84,18 @@ pub struct CheckResult {
     pub contract: SuiteResult,
     /// `None` when the load stage did not run (see `load_not_run`).
     pub load: Option<LoadResult>,
-    /// Why the load stage did not run: Ctrl-C during the contract stage, or a configuration
+    /// Why the load stage did not run: a stop signal during the contract stage, or a configuration
     /// mistake the contract stage found (a device bound to someone, every case skipped).
     pub load_not_run: Option<String>,
     /// A configuration mistake the contract stage found (a device it must not use, every case
     /// skipped without `allow_all_skipped`): the run is a usage error, whatever else it says.
     pub mistake: Option<String>,
-    /// Stopped by Ctrl-C in either stage.
+    /// Stopped by a stop signal (Ctrl-C, SIGTERM, SIGHUP) in either stage.
     pub interrupted: bool,
 }
 
 impl CheckResult {
-    /// Stopped by Ctrl-C in either stage.
+    /// Stopped by a stop signal (Ctrl-C, SIGTERM, SIGHUP) in either stage.
     pub fn interrupted(&self) -> bool {
         self.interrupted
     }

@@ -39,8 +39,9 @@ devices of --feed FILE (its own load devices: it writes a run attribute, removed
 and personalizes them to pushcheck-load-… people); without --feed it only reads the
 --registration-id devices, so the contract's test devices are left as the suite restored them.
 
-Ctrl-C stops the running stage (the contract suite restores its devices first) and skips the
-later ones; the reports are written and the exit code is 3.
+A stop signal (Ctrl-C, SIGTERM or SIGHUP) stops the running stage (the contract suite restores
+its devices first; a second signal skips that and lists them) and skips the later ones; the
+reports are written and the exit code is 3.
 
 Examples:
   pushcheck check

@@ -36,8 +36,9 @@ the target chose the same. After each writing case the devices are put back and 
 stays is listed under \"left on the devices\" with its cause: a target's choice (it cannot delete
 pushcheck's few fixed pushcheck_… attributes, say) is reported, not failed, unless
 --fail-on-residue; a server fault (a 5xx, a write answered 200 and not applied) fails the run.
-Ctrl-C stops the run and restores; a second Ctrl-C skips the restore and lists what was not
-restored. Cases that rely on simulator choices the target was not probed for are skipped. A run in
+A stop signal (Ctrl-C, SIGTERM or SIGHUP) stops any run, the simulator's and --generate/--replay
+included: a live target's devices are restored, the reports written, and the exit code is 3; a
+second signal skips the restore and lists what was not restored. Cases that rely on simulator choices the target was not probed for are skipped. A run in
 which every case was skipped checked nothing: exit 2, unless --allow-all-skipped. Credentials
 never go in the URL (user:pass@ is refused).
 
@@ -260,10 +261,11 @@ pub fn run(args: ContractArgs, out: &mut dyn Write, console: Console) -> CmdResu
             }
         }))
         .map_err(contract_failure)?;
-    if let Some(e) = write_error {
-        return Err(io_failure(e));
-    }
-    report::contract::footer(out, &result, style).map_err(io_failure)?;
+    // A stdout gone mid-run (a terminal closed: SIGHUP) still gets the report files written.
+    let printed = match write_error {
+        Some(e) => Err(e),
+        None => report::contract::footer(out, &result, style),
+    };
     let files: Vec<report::File> = [
         (args.report_json, report::contract::json(&result)),
         (args.report_junit, report::contract::junit(&result)),
@@ -272,6 +274,7 @@ pub fn run(args: ContractArgs, out: &mut dyn Write, console: Console) -> CmdResu
     .filter_map(|(path, text)| Some((path?, text)))
     .collect();
     super::write_files(files)?;
+    printed.map_err(io_failure)?;
     super::finish(Outcome::of_suite(&result, args.suite.allow_all_skipped))
 }
 
@@ -304,6 +307,34 @@ mod tests {
         assert!(matches!(exit, Ok(Exit::Passed)), "{exit:?}");
         let all = list(&["get.".to_owned()], &mut Vec::new());
         assert!(matches!(all, Ok(Exit::Passed)));
+    }
+
+    /// stdout gone mid-run (a closed terminal, after its SIGHUP): the run still writes its
+    /// report files, and ends as a runtime error.
+    #[test]
+    fn reports_are_written_when_stdout_is_gone() {
+        let dir = std::env::temp_dir().join(format!(
+            "pushcheck-unit-closed-stdout-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let json = dir.join("c.json");
+        let args = [
+            "pushcheck",
+            "contract",
+            "--filter",
+            "get.existing",
+            "--report-json",
+            json.to_str().expect("utf-8"),
+        ];
+        let exit = crate::cli::run(args, &mut ClosedPipe { left: 20 }, &mut Vec::new());
+        let written = std::fs::read_to_string(&json);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(exit, Exit::Runtime);
+        let report: serde_json::Value =
+            serde_json::from_str(&written.expect("c.json written")).expect("JSON");
+        assert_eq!(report["summary"]["passed"], 1);
     }
 
     #[test]

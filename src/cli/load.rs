@@ -48,8 +48,9 @@ Without a gate, --baseline applies those two. goose's report.json beside the sum
 goose's own baseline (deltas in report.html).
 
 The verdict covers every request, the ramp included (--steady-state-only: goose's figures
-after the ramp). Each request times out after --request-timeout; Ctrl-C stops the run within
-a moment, writes the reports and exits 3 (a second Ctrl-C skips the checks after the load).
+after the ramp). Each request times out after --request-timeout. A stop signal (Ctrl-C,
+SIGTERM or SIGHUP) stops the run within a moment, removes the run's attribute, writes the
+reports and exits 3; a second one skips the removal and names the attribute left behind.
 
 Examples:
   pushcheck load --scenario scenarios/smoke.toml --report-dir /tmp/lr

@@ -137,7 +137,8 @@ where
         cli.command,
         Command::Check(_) | Command::Contract(_) | Command::Load(_)
     ) {
-        // pushcheck's Ctrl-C handler, before goose can install its own (see crate::interrupt).
+        // pushcheck's handler of Ctrl-C, SIGTERM and SIGHUP, before goose can install its own
+        // (see crate::interrupt).
         crate::interrupt::install();
     }
     let result = match cli.command {

@@ -1,4 +1,4 @@
-//! Live-target safety: Ctrl-C counting, and putting a device back as the run found it.
+//! Live-target safety: counting stop signals, and putting a device back as the run found it.
 //!
 //! **Restore.** After every writing case, each of its devices is depersonalized if the case
 //! personalized it, then its writable fields are written back: `isPrimary`,
@@ -16,11 +16,11 @@
 //! through this API and is not re-established: `api::learn` proves each device belongs to nobody
 //! before any write.
 //!
-//! **Ctrl-C.** The first one stops the running case; its restore runs. A second one skips what is
-//! left of the restore, and the devices not restored are listed.
+//! **Stop signals** (Ctrl-C, SIGTERM, SIGHUP, counted alike by [`crate::interrupt`]). The first
+//! one stops the running case; its restore runs. A second one skips what is left of the
+//! restore, and the devices not restored are listed.
 
 use serde_json::{Map, Value, json};
-use tokio::sync::watch;
 
 use crate::api::client::{Call, Client};
 use crate::api::footprint::{self, Cause, Leftover, NullAnswer};
@@ -28,46 +28,27 @@ use crate::api::learn::TargetChoices;
 use crate::api::redact::Redactor;
 use crate::api::{Operation, field};
 
-/// Counts SIGINTs (Ctrl-C) for a live run; inert for a simulator run, so the process keeps its
-/// default Ctrl-C behaviour there.
-pub(crate) struct Interrupts {
-    count: watch::Receiver<u32>,
-    task: Option<tokio::task::JoinHandle<()>>,
-}
+/// The stop signals (Ctrl-C, SIGTERM, SIGHUP) a suite run obeys: a view of the process-wide
+/// count of [`crate::interrupt`]. It counts from the handler's installation, not from the run's
+/// start: the CLI installs the handler before anything else, so a signal that comes while the
+/// command is still setting up stops the run too (one process runs one command; tests that run
+/// several in process never signal themselves).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Interrupts;
 
 impl Interrupts {
-    /// Starts counting Ctrl-C (`watch == true`), or never fires.
-    pub(crate) fn new(watch: bool) -> Interrupts {
-        let (tx, count) = watch::channel(0u32);
-        let task = watch.then(|| {
-            tokio::spawn(async move {
-                while tokio::signal::ctrl_c().await.is_ok() {
-                    tx.send_modify(|n| *n += 1);
-                }
-            })
-        });
-        Interrupts { count, task }
+    pub(crate) fn new() -> Interrupts {
+        Interrupts
     }
 
-    /// How many Ctrl-C so far.
+    /// How many stop signals so far.
     pub(crate) fn count(&self) -> u32 {
-        *self.count.borrow()
+        crate::interrupt::count()
     }
 
-    /// Resolves once `n` Ctrl-C have been pressed (never for an inert counter).
+    /// Resolves once `n` stop signals have come (at once if they already have).
     pub(crate) async fn reached(&self, n: u32) {
-        let mut rx = self.count.clone();
-        if rx.wait_for(|c| *c >= n).await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    }
-}
-
-impl Drop for Interrupts {
-    fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
+        crate::interrupt::at_least(n).await;
     }
 }
 

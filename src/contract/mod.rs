@@ -8,7 +8,7 @@
 //! - [`runner`]: the case loop, secrets scrubbed from every result, shape drift over the run
 //!   (`drift`); `prepare`: targets (embedded simulator or live account, read first by
 //!   [`crate::api::preflight`]), allocation of registrations, live-target safety (writes only
-//!   with `allow_writes`, restore and Ctrl-C in `live`); `select`: which cases `--filter` picks.
+//!   with `allow_writes`, restore and stop signals in `live`); `select`: which cases `--filter` picks.
 //! - [`result`]: the results, as data.
 //!
 //! This module does not print and does not import the load module or the CLI.

@@ -157,15 +157,25 @@ impl Prepared {
             live.findings.extend(probed.findings);
             live.choices = probed.choices;
             live.probed = true;
-            // Put each device of nobody back after the probes, as after a case.
-            for (id, owner) in &probed.ownership {
+            // Put each device the probes wrote to back, as after a case (a device of someone
+            // else was not changed: its personalize was refused). After a stop signal cut the
+            // probes short, a device may still be bound to a probe person: depersonalized too.
+            for id in &probed.touched {
+                let owner = probed.ownership.get(id);
                 let original = live.originals.get(id);
-                if let (Ownership::Nobody, Some(original)) = (owner, original)
-                    && !live.withheld.contains(id)
+                if let Some(original) = original
+                    && owner != Some(&Ownership::BoundBefore)
+                    && (probed.interrupted || owner == Some(&Ownership::Nobody))
                 {
-                    let left =
-                        restore_device(&client, &redactor, id, original, false, &live.choices)
-                            .await;
+                    let left = restore_device(
+                        &client,
+                        &redactor,
+                        id,
+                        original,
+                        probed.interrupted,
+                        &live.choices,
+                    )
+                    .await;
                     settle(&mut leftovers, id, left);
                 }
             }
@@ -324,7 +334,7 @@ impl Prepared {
         regs
     }
 
-    /// Restores a writing case's live registrations; a second Ctrl-C skips what is left, and
+    /// Restores a writing case's live registrations; a second stop signal skips what is left, and
     /// the devices not restored are listed. What is left is recorded per device (the last
     /// restore of a device tells its state; a server fault seen once stays), never raised.
     pub(super) async fn restore(
@@ -353,7 +363,7 @@ impl Prepared {
                                 registration_id: id.clone(),
                                 items: vec!["whatever the interrupted case changed".to_owned()],
                                 cause: Cause::NotRestored,
-                                reason: "a second Ctrl-C skipped the restore".to_owned(),
+                                reason: "a second stop signal skipped the restore".to_owned(),
                             },
                         );
                     }

@@ -217,7 +217,7 @@ pub struct SuiteResult {
     pub summary: Summary,
     #[serde(rename = "duration_ms", serialize_with = "millis")]
     pub duration: Duration,
-    /// Ctrl-C stopped the run; the cases after it did not run.
+    /// A stop signal (Ctrl-C, SIGTERM, SIGHUP) stopped the run; the cases after it did not run.
     pub interrupted: bool,
     pub cases: Vec<CaseResult>,
     /// Shape drift of each response kind over the whole run, against the pinned doc shapes.

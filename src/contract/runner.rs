@@ -7,7 +7,8 @@
 //! registration once (wrong key, unknown app code, missing registration, unreachable target: an
 //! error before any case). Cases that write run only with `allow_writes`, only on the
 //! registrations the user named, and each writing case's devices are restored afterwards (module
-//! `live`) — also when the case failed or Ctrl-C interrupted the run. Before the first case, the
+//! `live`) — also when the case failed or a stop signal (Ctrl-C, SIGTERM, SIGHUP) interrupted
+//! the run; a stop signal ends a simulator run too (see `Prepared::run_cases`). Before the first case, the
 //! probes of `api::learn` prove each device belongs to nobody (one that belongs to a person
 //! already is named in [`SuiteResult::unusable_devices`] and its writing cases are skipped) and
 //! learn the target's choices; a case relying on a simulator choice runs where the target chose
@@ -135,6 +136,8 @@ pub async fn run_with_progress(
     progress: &mut dyn FnMut(Event<'_>),
 ) -> Result<SuiteResult, ContractError> {
     let started = Instant::now();
+    // A stop signal while the target is prepared stops the run before its first case.
+    let interrupts = Interrupts::new();
     let selected = select(&config.filters);
     if selected.is_empty() {
         return Err(ContractError::NoCase(config.filters.join(", ")));
@@ -145,7 +148,9 @@ pub async fn run_with_progress(
         mode: config.mode,
         cases: selected.len(),
     });
-    let outcome = target.run_cases(&config, &selected, progress).await;
+    let outcome = target
+        .run_cases(&config, &selected, &interrupts, progress)
+        .await;
     if let Some(sim) = target.simulator.take() {
         // A shutdown error after the run does not change the verdict.
         let _ = sim.shutdown().await;
@@ -181,17 +186,24 @@ pub async fn run_with_progress(
 type Observed = BTreeMap<&'static str, Vec<(&'static str, Skeleton)>>;
 
 impl Prepared {
-    /// Runs the selected cases one by one, until the end or Ctrl-C.
+    /// Runs the selected cases one by one, until the end or a stop signal.
+    ///
+    /// A stop signal (Ctrl-C, SIGTERM, SIGHUP; see [`crate::interrupt`]) is heard by every run,
+    /// the embedded simulator's too: the running case stops there, a live run restores its
+    /// devices (a second signal skips that), no later case runs, and the result says
+    /// `interrupted` — so the reports are still written and the exit code is 3. A simulator run
+    /// has nothing to restore, but a CI job stopped by its timeout (SIGTERM) should still get
+    /// its JUnit and JSON of the cases that ran, and an exit code that says "interrupted", not a
+    /// run that goes on until a third signal ends it.
     async fn run_cases(
         &mut self,
         config: &SuiteConfig,
         selected: &[&'static CaseSpec],
+        interrupts: &Interrupts,
         progress: &mut dyn FnMut(Event<'_>),
     ) -> Result<(Vec<CaseResult>, Vec<Finding>, bool), ContractError> {
         let mut results = Vec::with_capacity(selected.len());
         let mut observed = Observed::new();
-        // Only a live run has something to restore, so only it takes over Ctrl-C.
-        let interrupts = Interrupts::new(self.live.is_some());
         for spec in selected {
             if interrupts.count() > 0 {
                 break;
@@ -203,7 +215,7 @@ impl Prepared {
                 },
                 None => {
                     let first = results.is_empty();
-                    self.run_case(spec, config.mode, &interrupts, &mut observed, first)
+                    self.run_case(spec, config.mode, interrupts, &mut observed, first)
                         .await?
                 }
             };
@@ -231,7 +243,10 @@ impl Prepared {
         let outcome = tokio::select! {
             outcome = (spec.run)(&mut ctx) => outcome,
             () = interrupts.reached(1) => {
-                Err(Failure::new("interrupted by Ctrl-C; the run stopped here"))
+                Err(Failure::new(format!(
+                    "interrupted by a stop signal ({}); the run stopped here",
+                    crate::interrupt::SIGNALS
+                )))
             }
         };
         let duration = started.elapsed();

@@ -411,7 +411,7 @@ pub struct AfterLoad {
 }
 
 /// The re-reads, the removal of the run's attribute and the simulator's invariants; none of it
-/// after an interruption (the removal still runs, unless Ctrl-C is pressed again).
+/// after an interruption (the removal still runs, unless a second stop signal comes).
 pub async fn check(
     config: &LoadConfig,
     at: &Reached,
@@ -456,7 +456,7 @@ pub async fn check(
         tokio::select! {
             () = checks => {}
             () = interrupt::at_least(interrupts_before + 1) => {
-                notes.push("Ctrl-C during the checks after the load: they did not finish".to_owned());
+                notes.push("a stop signal during the checks after the load: they did not finish".to_owned());
             }
         }
     }
@@ -464,7 +464,7 @@ pub async fn check(
         tokio::select! {
             note = remove_attribute(&reader, &run.feed, ledger, &run.attribute) => notes.push(note),
             () = interrupt::at_least(interrupts_before + 2) => notes.push(format!(
-                "Ctrl-C again: the run's attribute {} was not removed from the devices it wrote",
+                "a second stop signal: the run's attribute {} was not removed from the devices it wrote",
                 run.attribute
             )),
         }

@@ -1,9 +1,9 @@
 //! The load itself: goose with pushcheck's transactions, started from the prepared
 //! configuration, watched so that it always ends.
 //!
-//! - Ctrl-C (counted by [`crate::interrupt`]) cancels every in-flight request and triggers
-//!   goose's killswitch, so the run stops within a moment and goose still writes its reports.
-//!   goose resets its killswitch when it starts, so the watcher keeps triggering it until the
+//! - A stop signal (Ctrl-C, SIGTERM or SIGHUP, counted by [`crate::interrupt`]) cancels every
+//!   in-flight request and triggers goose's killswitch, so the run stops within a moment and
+//!   goose still writes its reports. goose resets its killswitch when it starts, so the watcher keeps triggering it until the
 //!   run has ended.
 //! - A run with a run time has a deadline: its ramp, its run time and one request timeout, plus
 //!   a little; past it the requests still in flight are dropped and goose is stopped, with a note.
@@ -32,7 +32,7 @@ use crate::interrupt;
 
 /// Slack past a run's planned end before the watchdog stops it.
 const DEADLINE_SLACK: Duration = Duration::from_secs(5);
-/// How often the Ctrl-C watcher re-triggers goose's killswitch.
+/// How often the stop-signal watcher re-triggers goose's killswitch.
 const KILLSWITCH_REPEAT: Duration = Duration::from_millis(100);
 
 /// What the load produced.
@@ -41,14 +41,14 @@ pub struct Attacked {
     pub metrics: GooseMetrics,
     pub collected: Collected,
     pub run: Arc<Run>,
-    /// Stopped by Ctrl-C.
+    /// Stopped by a stop signal (Ctrl-C, SIGTERM, SIGHUP).
     pub interrupted: bool,
     /// Requests were sent and none got an HTTP status back.
     pub never_answered: bool,
     pub notes: Vec<String>,
 }
 
-/// Runs goose over the prepared feed until the plan's end, Ctrl-C or the deadline.
+/// Runs goose over the prepared feed until the plan's end, a stop signal or the deadline.
 pub async fn attack(
     config: &LoadConfig,
     at: &Reached,
@@ -73,7 +73,7 @@ pub async fn attack(
 
     let overran = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let watchers = [
-        tokio::spawn(stop_on_ctrl_c(Arc::clone(&run), interrupts_before)),
+        tokio::spawn(stop_on_signal(Arc::clone(&run), interrupts_before)),
         tokio::spawn(stop_at_deadline(
             Arc::clone(&run),
             deadline(config),
@@ -177,10 +177,10 @@ async fn execute(
     }
 }
 
-/// On Ctrl-C: cancel the requests in flight and keep goose's killswitch triggered.
-async fn stop_on_ctrl_c(run: Arc<Run>, interrupts_before: u32) {
+/// On a stop signal: cancel the requests in flight and keep goose's killswitch triggered.
+async fn stop_on_signal(run: Arc<Run>, interrupts_before: u32) {
     interrupt::at_least(interrupts_before + 1).await;
-    match stop_now(&run, "Ctrl-C (pushcheck)").await {}
+    match stop_now(&run, "stop signal (pushcheck)").await {}
 }
 
 /// Drops the requests in flight and keeps goose's killswitch triggered (goose clears it when

@@ -20,10 +20,10 @@
 //!                            └─► after: re-read, remove the run's attribute, invariants ┴─► LoadResult
 //! ```
 //!
-//! Every run ends: requests have a timeout, Ctrl-C (see [`crate::interrupt`]) cancels in-flight
-//! requests and stops goose within a moment (the result then says `interrupted`; a second
-//! Ctrl-C skips the checks after the load), and a target that never answers ends the run on
-//! time with `never_answered`. goose's killswitch, Ctrl-C handler and logger are process-wide,
+//! Every run ends: requests have a timeout, a stop signal (Ctrl-C, SIGTERM or SIGHUP; see
+//! [`crate::interrupt`]) cancels in-flight requests and stops goose within a moment (the result
+//! then says `interrupted`; a second one skips the removal of the run's attribute), and a
+//! target that never answers ends the run on time with `never_answered`. goose's killswitch, Ctrl-C handler and logger are process-wide,
 //! so [`run`] takes a process-wide lock: two runs in one process (tests) run one after the other.
 //!
 //! This module does not print (except goose's own warnings, see [`console`]) and does not
@@ -168,7 +168,7 @@ pub enum LoadError {
     /// The embedded simulator did not start.
     #[error("cannot start the embedded simulator: {0}")]
     Simulator(#[from] crate::mock::MockError),
-    /// Ctrl-C before the load started.
+    /// A stop signal before the load started.
     #[error("interrupted before the load started")]
     Interrupted,
     /// goose failed while running.

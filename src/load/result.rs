@@ -28,7 +28,7 @@ pub struct LoadResult {
     /// included, the default) or `steady state` (goose reset its metrics once every user had
     /// started). pushcheck's own tallies (validation, transport errors) always cover the whole run.
     pub metrics_cover: String,
-    /// The run was stopped early by Ctrl-C (not by a threshold).
+    /// The run was stopped early by a stop signal: Ctrl-C, SIGTERM or SIGHUP (not by a threshold).
     pub interrupted: bool,
     /// Requests were sent and not one got an HTTP answer: the target is down (a runtime error).
     pub never_answered: bool,

@@ -27,7 +27,8 @@ use crate::load::feed::Feed;
 use crate::schema::Mode;
 use crate::schema::judge::{self, Meaning};
 
-/// The run's stop signal: set on Ctrl-C (or when the run must end now); every request races it.
+/// The run's stop: set on a stop signal (Ctrl-C, SIGTERM, SIGHUP) or when the run must end now;
+/// every request races it.
 #[derive(Debug, Default)]
 pub struct Cancel {
     set: AtomicBool,
@@ -109,7 +110,7 @@ pub struct Run {
     slots: Box<[Slot]>,
     /// The custom attribute PATCH writes in this run (see [`SEQ_ATTRIBUTE_PREFIX`]).
     pub(crate) attribute: String,
-    /// Set on Ctrl-C; every request races it.
+    /// Set on a stop signal; every request races it.
     pub cancel: Cancel,
     /// When the load started: second 0 of the timeline.
     started: Instant,

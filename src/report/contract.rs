@@ -197,7 +197,10 @@ pub fn details(out: &mut dyn Write, result: &SuiteResult, style: Style) -> io::R
         writeln!(
             out,
             "\n{}",
-            style.red("interrupted: the remaining cases did not run")
+            style.red(&format!(
+                "interrupted by a stop signal ({}): the remaining cases did not run",
+                crate::interrupt::SIGNALS
+            ))
         )?;
     }
     Ok(())
@@ -290,8 +293,24 @@ pub fn junit_suites(result: &SuiteResult) -> Vec<TestSuite> {
         }
         suites.push(suite);
     }
-    if result.target_choices.is_some() || !result.left_on_devices.is_empty() {
+    if result.target_choices.is_some()
+        || !result.left_on_devices.is_empty()
+        || !result.server_findings.is_empty()
+    {
         suites.push(live_suite(result));
+    }
+    if result.interrupted {
+        // A CI publish step shows why the run has no verdict.
+        let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+        status.set_message(format!(
+            "interrupted by a stop signal ({}): the remaining cases did not run",
+            crate::interrupt::SIGNALS
+        ));
+        let mut case = TestCase::new("interrupted", status);
+        case.set_classname("contract.run");
+        let mut suite = TestSuite::new("contract.run");
+        suite.add_test_case(case);
+        suites.push(suite);
     }
     suites
 }

@@ -53,7 +53,12 @@ pub fn human(
         result.steps as f64 / secs
     )?;
     if result.interrupted {
-        writeln!(out, "{}: interrupted (Ctrl-C)", style.mark(Mark::NotRun))?;
+        writeln!(
+            out,
+            "{}: interrupted by a stop signal ({})",
+            style.mark(Mark::NotRun),
+            crate::interrupt::SIGNALS
+        )?;
     }
     if result.timed_out {
         writeln!(
@@ -101,7 +106,10 @@ pub fn human(
         reasons.push(format!("{failing} registration(s) not put back"));
     }
     if result.interrupted {
-        reasons.push("interrupted (Ctrl-C)".to_owned());
+        reasons.push(format!(
+            "interrupted by a stop signal ({})",
+            crate::interrupt::SIGNALS
+        ));
     }
     let passed = result.passed() && !result.interrupted;
     style::verdict_lines(out, passed, result.elapsed, &reasons, style)

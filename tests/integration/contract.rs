@@ -793,7 +793,9 @@ fn a_second_ctrl_c_skips_the_restore_and_lists_what_was_not_restored() {
     assert!(
         run.output
             .contains(&format!("{id}: whatever the interrupted case changed"))
-            && run.output.contains("a second Ctrl-C skipped the restore"),
+            && run
+                .output
+                .contains("a second stop signal skipped the restore"),
         "{}",
         run.output
     );

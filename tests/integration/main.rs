@@ -36,6 +36,9 @@ mod verdict;
 // `pushcheck check` end to end, as a subprocess.
 mod check;
 
+// SIGTERM and SIGHUP, sent to the real binary: every command stops, reports, restores, exits 3.
+mod signal;
+
 // pushcheck's own HTML report, parsed.
 mod report;
 

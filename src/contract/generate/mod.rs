@@ -211,8 +211,8 @@ pub struct GenerateResult {
     pub elapsed: Duration,
     /// Generation stopped at `time_limit` before reaching its count.
     pub timed_out: bool,
-    /// Ctrl-C stopped the run (the devices of a live target were still restored, unless it
-    /// was pressed twice).
+    /// A stop signal (Ctrl-C, SIGTERM, SIGHUP) stopped the run (the devices of a live target
+    /// were still restored, unless a second one came).
     pub interrupted: bool,
     pub finding: Option<Finding>,
     pub choices: Vec<ChoiceNote>,
@@ -312,8 +312,8 @@ pub async fn run(config: GenerateConfig) -> Result<GenerateResult, GenerateError
     Ok(result)
 }
 
-/// A live target's devices put back as the run found them (skipped after a second Ctrl-C,
-/// and listed as not restored).
+/// A live target's devices put back as the run found them (skipped after a second stop
+/// signal, and listed as not restored).
 async fn restore(ready: &target::Ready, credentials: &[Credentials], result: &mut GenerateResult) {
     let Some(originals) = &ready.originals else {
         return;
@@ -325,7 +325,7 @@ async fn restore(ready: &target::Ready, credentials: &[Credentials], result: &mu
                 registration_id: id.clone(),
                 items: vec!["whatever the run changed".to_owned()],
                 cause: Cause::NotRestored,
-                reason: "a second Ctrl-C skipped the restore".to_owned(),
+                reason: "a second stop signal skipped the restore".to_owned(),
             });
             continue;
         }

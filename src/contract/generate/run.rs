@@ -36,7 +36,7 @@ pub enum AttemptError {
     Deadline,
     #[error("the request budget is spent")]
     Budget,
-    #[error("interrupted (Ctrl-C)")]
+    #[error("interrupted by a stop signal (Ctrl-C, SIGTERM or SIGHUP)")]
     Interrupted,
     #[error("the model cannot be seeded: {0}")]
     Model(String),
