@@ -321,3 +321,36 @@ fn a_live_finding_prints_a_rerun_command_for_the_same_target() {
     }
     assert!(!run.stdout.contains(&live.key), "the key leaked");
 }
+
+/// `check --target` with writes, on the same stand-ins: a target that refuses null passes
+/// (exit 0, the residue named in check.json); a depersonalize without effect fails (exit 1, the
+/// server's fault), and the load does not run on those devices.
+#[test]
+fn check_judges_the_server_and_reports_the_footprint() {
+    for (defect, exit) in [
+        (proxy::Defect::NullRefused, Exit::Passed),
+        (proxy::Defect::DepersonalizeNoop, Exit::CheckFailed),
+    ] {
+        let live = LiveSim::start(3);
+        let url = proxied(&live, defect);
+        let dir = TempDir::new("check-choices");
+        let reports = dir.path().join("reports").to_string_lossy().into_owned();
+        let mut args = live.args(&url);
+        args[0] = "check";
+        args.extend(["--allow-writes", "--report-dir", &reports, "--duration", "1s"]);
+        let before = live.states();
+        let run = run_cli(&args);
+        assert_eq!(run.exit, exit, "{defect:?}: {}\n{}", run.stdout, run.stderr);
+        let text = std::fs::read_to_string(dir.path().join("reports/check.json")).expect("check.json");
+        let report: Value = serde_json::from_str(&text).expect("JSON");
+        let errors = registry()
+            .validate("check-report", Mode::Strict, &report)
+            .expect("schema");
+        assert!(errors.is_empty(), "{errors:?}");
+        assert!(report["contract"]["target_choices"].is_object(), "{defect:?}");
+        let after = live.states();
+        for (b, a) in before.iter().zip(&after) {
+            assert_eq!(without_ours(b), without_ours(a), "{defect:?}");
+        }
+    }
+}
