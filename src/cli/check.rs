@@ -158,6 +158,7 @@ impl CheckArgs {
                 request_timeout: DEFAULT_REQUEST_TIMEOUT,
                 quiet_stdout: console.own_stdout,
                 progress: progress(),
+                fail_on_residue: self.target.fail_on_residue,
             },
         })
     }

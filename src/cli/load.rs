@@ -277,6 +277,7 @@ impl LoadArgs {
             request_timeout: self.request_timeout.0,
             quiet_stdout: console.own_stdout,
             progress: progress(),
+            fail_on_residue: self.target.fail_on_residue,
         })
     }
 }
