@@ -30,7 +30,9 @@
 //!    depersonalize;
 //! 2. read it; if [`LOAD_ATTRIBUTE`] is there, send it as `null` and read back: the answer is
 //!    classified by [`NullAnswer::classify`] (deleted; refused or stored: a target choice;
-//!    ignored or broken: a server fault);
+//!    ignored or broken: a server fault). A target that stores the null gets the attribute's
+//!    last value written back: null is no documented value type, and every later GET of the
+//!    device would break the schema;
 //! 3. on a device the load may have bound, `PATCH isPrimary` back to the value found, and read
 //!    back (a 4xx: a target choice, the docs do not say whether an unowned device may be
 //!    primary; a 5xx, no answer, or 200 and not applied: a server fault).
@@ -573,7 +575,7 @@ async fn restore_one(
             return out;
         }
     };
-    if attribute && attribute_of(&now).is_some() {
+    if attribute && let Some(prior) = attribute_of(&now).cloned() {
         let null = json!({ field::ADDITIONAL_DATA: { LOAD_ATTRIBUTE: null } });
         let patch = reader
             .exchange(entry, || {
@@ -595,11 +597,24 @@ async fn restore_one(
             out.attribute = Attribute::Deleted;
         } else {
             out.attribute = Attribute::Left;
-            out.leave(
-                LOAD_ATTRIBUTE,
-                answer.cause(),
-                format!("{} ({})", answer.describe(), patch.describe()),
-            );
+            let mut reason = format!("{} ({})", answer.describe(), patch.describe());
+            if answer == NullAnswer::Stored && !prior.is_null() {
+                // A stored null is no documented value type: every later GET of the device
+                // would break the schema (the app's reads and the next run's alike). The value
+                // it had is written back instead.
+                let back = json!({ field::ADDITIONAL_DATA: { LOAD_ATTRIBUTE: prior } });
+                let written = reader
+                    .exchange(entry, || {
+                        Call::new(Operation::Patch, id.clone()).json(back.clone())
+                    })
+                    .await;
+                reason.push_str(if written.ok() {
+                    "; its last value was written back, since null is no documented value"
+                } else {
+                    "; it reads null, which is no documented value"
+                });
+            }
+            out.leave(LOAD_ATTRIBUTE, answer.cause(), reason);
         }
     }
     let was = found.and_then(|f| f.is_primary);

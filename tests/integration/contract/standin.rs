@@ -32,6 +32,55 @@ pub mod proxy {
         /// A personalize with `forceDepersonalize=false` is refused as it should be, but the
         /// device is moved anyway.
         RefusedButMoved,
+        /// A PATCH whose additionalData holds a `null` is answered 400 (documented legacy body)
+        /// and not forwarded: a correct target that refuses null (the docs never say null
+        /// deletes).
+        NullRefused,
+        /// A custom attribute sent as `null` is stored as null: later answers show it with the
+        /// value null until a PATCH writes it again (a correct target, by the docs).
+        NullStored,
+        /// A PATCH with `isPrimary: true` is answered 400 (documented legacy body) and not
+        /// forwarded: a target that does not let a device of nobody be primary (the docs do not
+        /// say).
+        PrimaryTrueRefused,
+    }
+
+    /// The registration ID of a request path (`/people/2/…/push/{id}[/…][?…]`).
+    fn registration_of(target: &str) -> Option<String> {
+        let rest = target
+            .strip_prefix(pushcheck::api::BASE_PATH)?
+            .strip_prefix('/')?;
+        let id = rest.split(['/', '?']).next()?;
+        (!id.is_empty()).then(|| id.to_owned())
+    }
+
+    /// The names a PATCH body sends as `null` in additionalData, and those it sends a value.
+    fn nulls_and_values(body: &[u8]) -> (Vec<String>, Vec<String>) {
+        let mut nulls = Vec::new();
+        let mut values = Vec::new();
+        if let Ok(v) = serde_json::from_slice::<Value>(body)
+            && let Some(data) = v.get("additionalData").and_then(Value::as_object)
+        {
+            for (k, value) in data {
+                if value.is_null() {
+                    nulls.push(k.clone());
+                } else {
+                    values.push(k.clone());
+                }
+            }
+        }
+        (nulls, values)
+    }
+
+    /// A 400 with the documented legacy body, `BAD_REQUEST`.
+    fn bad_request(text: &str) -> Response {
+        let body = serde_json::json!({"requestError": {"serviceException": {
+            "messageId": "BAD_REQUEST", "text": text}}});
+        Response::builder()
+            .status(400)
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .expect("response")
     }
 
     /// A point to stop at: the first request for which `matches(method, path+query, body)`
@@ -48,6 +97,8 @@ pub mod proxy {
         defect: Defect,
         http: reqwest::Client,
         hooks: Mutex<Vec<Hook>>,
+        /// `NullStored`: (registration, attribute) stored as null.
+        stored_nulls: Mutex<std::collections::BTreeSet<(String, String)>>,
     }
 
     /// Starts the proxy on 127.0.0.1 (a free port) on `runtime`; returns its base URL.
@@ -62,6 +113,7 @@ pub mod proxy {
             defect,
             http: reqwest::Client::new(),
             hooks: Mutex::new(hooks),
+            stored_nulls: Mutex::default(),
         });
         runtime.block_on(async {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -88,7 +140,30 @@ pub mod proxy {
             .map(|b| b.to_vec())
             .unwrap_or_default();
         let mut answer_is_primary = None;
+        let registration = registration_of(&target);
         match shared.defect {
+            Defect::NullRefused if method == "PATCH" && !nulls_and_values(&body).0.is_empty() => {
+                return bad_request("additionalData: a value may not be null");
+            }
+            Defect::PrimaryTrueRefused
+                if method == "PATCH"
+                    && serde_json::from_slice::<Value>(&body)
+                        .is_ok_and(|v| v.get("isPrimary") == Some(&Value::Bool(true))) =>
+            {
+                return bad_request("isPrimary: a device of nobody cannot be primary");
+            }
+            Defect::NullStored if method == "PATCH" => {
+                let (nulls, values) = nulls_and_values(&body);
+                if let Some(id) = &registration {
+                    let mut stored = shared.stored_nulls.lock().expect("nulls");
+                    for k in values {
+                        stored.remove(&(id.clone(), k));
+                    }
+                    for k in nulls {
+                        stored.insert((id.clone(), k));
+                    }
+                }
+            }
             Defect::IsPrimaryNotStored if method == "PATCH" => {
                 if let Ok(Value::Object(mut map)) = serde_json::from_slice::<Value>(&body)
                     && let Some(p) = map.remove("isPrimary")
@@ -156,6 +231,21 @@ pub mod proxy {
             && status == 200
         {
             v["isPrimary"] = p;
+            bytes = serde_json::to_vec(&v).expect("json");
+        }
+        if shared.defect == Defect::NullStored
+            && status == 200
+            && (method == "GET" || method == "PATCH")
+            && let Some(id) = &registration
+            && let Ok(mut v) = serde_json::from_slice::<Value>(&bytes)
+        {
+            let stored = shared.stored_nulls.lock().expect("nulls");
+            for (_, k) in stored.iter().filter(|(r, _)| r == id) {
+                if !v["additionalData"].is_object() {
+                    v["additionalData"] = serde_json::json!({});
+                }
+                v["additionalData"][k] = Value::Null;
+            }
             bytes = serde_json::to_vec(&v).expect("json");
         }
         if shared.defect == Defect::EchoAuthorization && status >= 400 {
