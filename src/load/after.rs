@@ -244,6 +244,11 @@ pub async fn lost_updates(
     let mut lost = Vec::new();
     let mut unchecked = Vec::new();
     let mut overtaken = Vec::new();
+    // Another run wrote some of these devices during this one: its depersonalize may have
+    // cleared isPrimary anywhere, even where this run's value was written last.
+    let others = reads.iter().any(|(at, (_, read))| {
+        matches!(read, Read::Body(body) if overtaken_by_another_run(body, run_id, found(*at).as_ref()))
+    });
     for (at, (id, read)) in reads {
         match read {
             Read::Failed(why) => {
@@ -253,11 +258,13 @@ pub async fn lost_updates(
                 "registration {id}: could not check: two load users wrote it (pushcheck's \
                  partition of the writes failed)"
             )),
-            Read::Body(body) => match compare(&ledger[&at], &body, run_id, found(at).as_ref()) {
-                Judged::Kept => {}
-                Judged::Lost(f) => lost.push(format!("registration {id}: {f}")),
-                Judged::Overtaken => overtaken.push(id.to_string()),
-            },
+            Read::Body(body) => {
+                match compare(&ledger[&at], &body, run_id, found(at).as_ref(), !others) {
+                    Judged::Kept => {}
+                    Judged::Lost(f) => lost.push(format!("registration {id}: {f}")),
+                    Judged::Overtaken => overtaken.push(id.to_string()),
+                }
+            }
         }
     }
     let status = if !lost.is_empty() {
@@ -313,6 +320,18 @@ pub(super) fn list(ids: &[String]) -> String {
     out
 }
 
+/// Whether `body` carries another run's value of [`LOAD_ATTRIBUTE`] that is not the value found
+/// before the run (`found`, where it was read): another run wrote the device during this one.
+fn overtaken_by_another_run(body: &Value, run_id: &str, found: Option<&Option<Value>>) -> bool {
+    let got = body
+        .get(field::ADDITIONAL_DATA)
+        .and_then(|d| d.get(LOAD_ATTRIBUTE));
+    let as_found = found.is_some_and(|f| f.as_ref() == got);
+    got.and_then(parse_seq_value)
+        .is_some_and(|(run, _)| run != run_id)
+        && !as_found
+}
+
 /// What a registration read back says of the expected state. `found` is the value of
 /// [`LOAD_ATTRIBUTE`] before the run (`Some(None)`: absent; `None`: not read, as on a
 /// simulator).
@@ -321,20 +340,21 @@ pub(super) fn list(ids: &[String]) -> String {
 /// this run's value with a lower number than acknowledged, nothing, something that is not a
 /// load's value, or exactly the value found before the run are lost writes; another run's value
 /// that was not there before the run is a write of another run made since (not judged).
-/// `isPrimary` is compared only where no other run overtook the device: another writer's
-/// depersonalize legitimately changes it.
+/// `isPrimary` is compared only with `judge_primary`: when no other run wrote these devices
+/// during this one (another writer's depersonalize legitimately changes it).
 fn compare(
     expected: &Expected,
     body: &Value,
     run_id: &str,
     found: Option<&Option<Value>>,
+    judge_primary: bool,
 ) -> Judged {
     let got = body
         .get(field::ADDITIONAL_DATA)
         .and_then(|d| d.get(LOAD_ATTRIBUTE));
     let as_found = found.is_some_and(|f| f.as_ref() == got);
     let parsed = got.and_then(parse_seq_value);
-    if parsed.is_some_and(|(run, _)| run != run_id) && !as_found {
+    if overtaken_by_another_run(body, run_id, found) {
         return Judged::Overtaken;
     }
     let mut wrong = Vec::new();
@@ -356,7 +376,10 @@ fn compare(
             ));
         }
     }
-    if let Some(primary) = expected.primary.filter(|_| !expected.unsure) {
+    if let Some(primary) = expected
+        .primary
+        .filter(|_| !expected.unsure && judge_primary)
+    {
         let got = body.get(field::IS_PRIMARY).and_then(Value::as_bool);
         if got != Some(primary) {
             wrong.push(format!(
@@ -557,15 +580,15 @@ mod tests {
     fn a_stale_sequence_number_is_a_lost_update() {
         let e = expected();
         assert_eq!(
-            compare(&e, &body(true, Some(json!("t:7"))), "t", None),
+            compare(&e, &body(true, Some(json!("t:7"))), "t", None, true),
             Judged::Kept
         );
         assert_eq!(
-            compare(&e, &body(true, Some(json!("t:9"))), "t", None),
+            compare(&e, &body(true, Some(json!("t:9"))), "t", None, true),
             Judged::Kept,
             "a later write applied without an answer"
         );
-        let Judged::Lost(f) = compare(&e, &body(false, Some(json!("t:6"))), "t", None) else {
+        let Judged::Lost(f) = compare(&e, &body(false, Some(json!("t:6"))), "t", None, true) else {
             panic!("lost")
         };
         assert!(
@@ -576,7 +599,7 @@ mod tests {
         for nothing in [None, Some(json!(7)), Some(json!("t")), Some(Value::Null)] {
             assert!(
                 matches!(
-                    compare(&e, &body(true, nothing.clone()), "t", None),
+                    compare(&e, &body(true, nothing.clone()), "t", None, true),
                     Judged::Lost(_)
                 ),
                 "{nothing:?}"
@@ -589,11 +612,11 @@ mod tests {
         let e = expected();
         // Written by another run during this one: not judged, isPrimary included.
         assert_eq!(
-            compare(&e, &body(false, Some(json!("u:3"))), "t", None),
+            compare(&e, &body(false, Some(json!("u:3"))), "t", None, true),
             Judged::Overtaken
         );
         assert_eq!(
-            compare(&e, &body(false, Some(json!("u:3"))), "t", Some(&None)),
+            compare(&e, &body(false, Some(json!("u:3"))), "t", Some(&None), true),
             Judged::Overtaken
         );
         // The value the device had before the run: every write of this run was lost.
@@ -602,10 +625,16 @@ mod tests {
             &body(true, Some(json!("u:3"))),
             "t",
             Some(&Some(json!("u:3"))),
+            true,
         ) else {
             panic!("lost")
         };
         assert!(f.contains("(the value it had before the run)"), "{f}");
+        // Another run on these devices: isPrimary is not this run's to judge anywhere.
+        assert_eq!(
+            compare(&e, &body(false, Some(json!("t:7"))), "t", None, false),
+            Judged::Kept
+        );
         // Nothing written by this run there (a personalize only): isPrimary still judged.
         let only_personalized = Expected { seq: None, ..e };
         assert_eq!(
@@ -613,7 +642,8 @@ mod tests {
                 &only_personalized,
                 &body(true, Some(json!("u:3"))),
                 "t",
-                Some(&Some(json!("u:3")))
+                Some(&Some(json!("u:3"))),
+                true
             ),
             Judged::Kept
         );
