@@ -11,13 +11,15 @@
 //! the simulator's invariant check.
 //!
 //! [`run`] reads top-down: [`prepare`] (feed, a first probe of the target, goose's
-//! configuration), [`attack`] (goose, with Ctrl-C and a bounded request time), the checks
-//! [`after`] the load, then the figures ([`metrics`]) and the rules ([`rules`]) into the result.
+//! configuration), on a live feed [`restore::find`] (every device read, and probed for its
+//! owner when the mix personalizes), [`attack`] (goose, with Ctrl-C and a bounded request time),
+//! the checks [`after`] the load (and on a live feed [`restore::put_back`]: the devices as
+//! found), then the figures ([`metrics`]) and the rules ([`rules`]) into the result.
 //!
 //! ```text
 //! scenario.toml ─► LoadPlan ─┐
-//! feed (admin / file) ───────┼─► probe ─► goose (transactions, judge) ─► GooseMetrics ─┐
-//!                            └─► after: re-read, remove the run's attribute, invariants ┴─► LoadResult
+//! feed (admin / file) ───────┼─► probe ─► (live: read, probe owners) ─► goose (transactions, judge) ─┐
+//!                            └─► after: re-read, invariants, (live: put back) ──────────────────────┴─► LoadResult
 //! ```
 //!
 //! Every run ends: requests have a timeout, Ctrl-C (see [`crate::interrupt`]) cancels in-flight

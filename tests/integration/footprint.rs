@@ -36,6 +36,17 @@ fn account(defect: proxy::Defect) -> (LiveSim, String) {
 /// `pushcheck load --feed` of every device of `live` at `url`, with `scenario`; the run and its
 /// summary (checked against its schema).
 fn load(live: &LiveSim, url: &str, scenario: &str, extra: &[&str]) -> (CliRun, Value) {
+    let (run, summary, _) = load_with_junit(live, url, scenario, extra);
+    (run, summary)
+}
+
+/// [`load`], and the run's junit.xml.
+fn load_with_junit(
+    live: &LiveSim,
+    url: &str,
+    scenario: &str,
+    extra: &[&str],
+) -> (CliRun, Value, String) {
     let dir = TempDir::new("footprint");
     let feed = dir.write(
         "feed.txt",
@@ -67,7 +78,8 @@ fn load(live: &LiveSim, url: &str, scenario: &str, extra: &[&str]) -> (CliRun, V
         run_cli(&args)
     };
     let summary = read_load_summary(&reports.join("summary.json"));
-    (run, summary)
+    let junit = std::fs::read_to_string(reports.join("junit.xml")).unwrap_or_default();
+    (run, summary, junit)
 }
 
 fn show(run: &CliRun) -> String {
@@ -213,7 +225,7 @@ fn a_target_that_stores_null_passes_and_names_the_attribute() {
 #[test]
 fn a_target_that_ignores_null_with_200_is_a_server_fault() {
     let (live, url) = account(proxy::Defect::NullIgnored);
-    let (run, summary) = load(&live, &url, WRITES, &[]);
+    let (run, summary, junit) = load_with_junit(&live, &url, WRITES, &[]);
     assert_eq!(run.exit, Exit::CheckFailed, "{}", show(&run));
     assert!(
         run.stdout
@@ -223,8 +235,12 @@ fn a_target_that_ignores_null_with_200_is_a_server_fault() {
     );
     let reasons = summary["verdict"]["reasons"].to_string();
     assert!(reasons.contains("server fault"), "{reasons}");
-    let junit = summary["reports"].to_string();
-    assert!(junit.contains("junit.xml"), "{junit}");
+    assert!(
+        junit.contains(&format!(
+            "left on the devices: {LOAD_ATTRIBUTE} on 3 device(s) (server fault)"
+        )) && junit.contains("type=\"server fault\""),
+        "{junit}"
+    );
 }
 
 #[test]
