@@ -35,9 +35,11 @@ summary.json, timeline.csv (the load second by second), and goose's report.html 
 With --target, both stages go to that account: contract cases that write need --allow-writes
 and --registration-id (restored afterwards); the load needs --allow-remote for a non-loopback
 host (capped at 50 requests/s per operation unless --max-rps). The load writes only to the
-devices of --feed FILE (its own load devices: it writes a run attribute, removed at the end,
-and personalizes them to pushcheck-load-… people); without --feed it only reads the
---registration-id devices, so the contract's test devices are left as the suite restored them.
+devices of --feed FILE (its own load devices: it writes the attribute pushcheck_load_seq and
+personalizes the devices of nobody to pushcheck-load-… people, then puts every device back as
+found; what the target keeps is reported, and fails with --fail-on-residue); without --feed it
+only reads the --registration-id devices, so the contract's test devices are left as the suite
+restored them.
 
 A stop signal (Ctrl-C, SIGTERM or SIGHUP) stops the running stage (the contract suite restores
 its devices first; a second signal skips that and lists them) and skips the later ones; the
@@ -159,6 +161,7 @@ impl CheckArgs {
                 request_timeout: DEFAULT_REQUEST_TIMEOUT,
                 quiet_stdout: console.own_stdout,
                 progress: progress(),
+                fail_on_residue: self.target.fail_on_residue,
             },
         })
     }

@@ -33,6 +33,15 @@ without credentials is sent the simulator's local API key. A non-loopback --targ
 unless --max-rps says otherwise; give it --feed FILE (one registration ID per line,
 optionally `,APPCODE`).
 
+A live --feed (a target that is not the simulator's listing) is put back as found: before the
+load every device is read (at most 1000, paced under the rate cap) and, when the mix
+personalizes, probed with a personalize without forceDepersonalize: a device of someone else
+is kept out of personalize and depersonalize (named in the report; none left: exit 2), and the
+load's personalize never forces. After it the load's people are unbound, isPrimary is set back
+and the attribute pushcheck_load_seq (one name for every run) is sent as null and read back.
+What the target keeps by its own choice (it refuses or stores null, …) is reported under \"Left
+on the devices\" and fails the run only with --fail-on-residue; a server fault fails it.
+
 Thresholds: goose's rules on measured times (p95<500ms, p99<1s for GET registration,
 error-rate<1%, rps>=100), and pushcheck's: adjusted-p95<500ms (coordinated-omission adjusted
 times) and schema-violation-rate<0.1% (responses that broke their contract: status,
@@ -63,9 +72,10 @@ Environment:
 
 Exit codes:
   0  every threshold and invariant passed
-  1  a threshold or invariant failed
+  1  a threshold or invariant failed, or a live device was left with a server fault
   2  usage or configuration error (bad scenario value, a threshold goose refuses, remote target without --allow-remote)
-  2  also: credentials the target refuses, an app code or registration it does not know
+  2  also: credentials the target refuses, an app code or registration it does not know,
+     a live feed whose devices all belong to someone while the mix personalizes
   3  runtime error (target unreachable or never answering, I/O, the run was interrupted)";
 
 /// `pushcheck load` flags. Each scenario flag overrides the file's value.
@@ -278,6 +288,7 @@ impl LoadArgs {
             request_timeout: self.request_timeout.0,
             quiet_stdout: console.own_stdout,
             progress: progress(),
+            fail_on_residue: self.target.fail_on_residue,
         })
     }
 }

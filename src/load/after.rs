@@ -1,6 +1,11 @@
 //! After the load: re-read every registration written during the run and compare it with its
-//! last acknowledged write (no lost updates), remove the run's own custom attribute, and, against
-//! a simulator, run its invariant check.
+//! last acknowledged write (no lost updates), against a simulator run its invariant check, and
+//! on a live run put every device back as it was found ([`super::restore`]).
+//!
+//! Every PATCH writes one fixed attribute ([`LOAD_ATTRIBUTE`]) with a value that names the run
+//! (`"<run id>:<seq>"`): a value of another run is never taken for this run's, and the value a
+//! device had before a live run (read by [`super::restore::find`]) is never taken for a later
+//! write. On a simulator the attribute stays (see [`check`]).
 //!
 //! Each registration had a single writer (see [`crate::load::feed`]), so its last acknowledged
 //! write is known exactly and the state read back must show it. A re-read that fails (no answer,
@@ -18,15 +23,17 @@ use tokio::sync::Semaphore;
 
 use super::attack::Attacked;
 use super::prepare::Prepared;
+use super::restore::{self, Before};
 use super::{LoadConfig, Reached};
 use crate::api::Operation;
 use crate::api::client::{AppCode, Call, Client, ClientError, Response};
 use crate::api::field;
+use crate::api::footprint::{LOAD_ATTRIBUTE, Leftover};
 use crate::interrupt;
 use crate::load::feed::{ADMIN_INVARIANTS, Feed, FeedEntry};
 use crate::load::result::{InvariantOutcome, InvariantStatus};
 use crate::load::tally::Expected;
-use crate::load::transactions::SEQ_ATTRIBUTE_PREFIX;
+use crate::load::transactions::{parse_seq_value, seq_value};
 
 /// Name of the lost-update invariant in reports.
 pub const NO_LOST_UPDATES: &str = "no acknowledged write lost";
@@ -35,73 +42,131 @@ pub const SIMULATOR_PREFIX: &str = "simulator invariants";
 /// Findings kept per invariant.
 const MAX_FINDINGS: usize = 25;
 /// Re-reads in flight at once.
-const CONCURRENCY: usize = 32;
+pub(super) const CONCURRENCY: usize = 32;
 /// Tries of one re-read before it is "could not check".
-const TRIES: u32 = 3;
+pub(super) const TRIES: u32 = 3;
 /// Wait before the second try; doubled for each later one.
 const BACKOFF: Duration = Duration::from_millis(200);
 
-/// How the checks after the load reach the target: the API client every runner shares
-/// ([`crate::api::client`]), paced for a rate-capped target (cheap to clone).
+/// How the checks after the load (and the reads and restore around a live run, see
+/// [`super::restore`]) reach the target: the API client every runner shares
+/// ([`crate::api::client`]), every request paced for a rate-capped target (cheap to clone: the
+/// pacer is shared).
 #[derive(Debug, Clone)]
 pub struct Reader {
     pub client: Client,
-    /// Spaces requests out, for a rate-capped live target.
+    /// Spaces requests out, all operations together, for a rate-capped live target.
     pub pace: Option<Duration>,
+    /// When the next paced request may leave.
+    next: Arc<tokio::sync::Mutex<tokio::time::Instant>>,
 }
 
 /// What one request after the load got: the body of a 2xx, or why there is none.
-enum Read {
+pub(super) enum Read {
     Body(Value),
     Failed(String),
 }
 
+/// One request tried until it got an answer that is not 429 or 5xx (or the tries ran out).
+pub(super) enum Exchange {
+    /// The last answer (a 2xx, a 4xx other than 429, or the last 429/5xx).
+    Answered(Response),
+    /// No answer at the last try: why.
+    NoAnswer(String),
+}
+
+impl Exchange {
+    /// The HTTP status, if any.
+    pub(super) fn status(&self) -> Option<u16> {
+        match self {
+            Exchange::Answered(r) => Some(r.status),
+            Exchange::NoAnswer(_) => None,
+        }
+    }
+
+    /// True for a 2xx.
+    pub(super) fn ok(&self) -> bool {
+        self.status().is_some_and(|s| (200..300).contains(&s))
+    }
+
+    /// The answer in a few words: `HTTP 400 (PERSONALIZATION_IMPOSSIBLE)`, `no answer (timeout)`.
+    pub(super) fn describe(&self) -> String {
+        match self {
+            Exchange::Answered(r) => match r.error_code() {
+                Some(code) => format!("HTTP {} ({code})", r.status),
+                None => format!("HTTP {}", r.status),
+            },
+            Exchange::NoAnswer(why) => why.clone(),
+        }
+    }
+}
+
 impl Reader {
-    /// `op` on `entry` (with `body`), under the entry's own app code.
-    async fn send(
-        &self,
-        op: Operation,
-        entry: &FeedEntry,
-        body: Option<&Value>,
-    ) -> Result<Response, ClientError> {
-        let mut call = Call::new(op, &*entry.registration_id).app_code(AppCode::With(
+    /// A reader through `client`, `pace` apart.
+    pub fn new(client: Client, pace: Option<Duration>) -> Reader {
+        Reader {
+            client,
+            pace,
+            next: Arc::new(tokio::sync::Mutex::new(tokio::time::Instant::now())),
+        }
+    }
+
+    /// Waits for this request's slot under the pace.
+    async fn slot(&self) {
+        let Some(pace) = self.pace else { return };
+        let at = {
+            let mut next = self.next.lock().await;
+            let at = (*next).max(tokio::time::Instant::now());
+            *next = at + pace;
+            at
+        };
+        tokio::time::sleep_until(at).await;
+    }
+
+    /// `call` on `entry`, under the entry's own app code, in its paced slot.
+    async fn send(&self, call: Call, entry: &FeedEntry) -> Result<Response, ClientError> {
+        self.slot().await;
+        let call = call.app_code(AppCode::With(
             entry.app_code.to_str().unwrap_or_default().to_owned(),
         ));
-        if let Some(body) = body {
-            call = call.json(body.clone());
-        }
         self.client.send(&call).await
     }
 
-    /// GET of `entry`, tried again on no answer, 429 or 5xx.
-    async fn get(&self, entry: &FeedEntry) -> Read {
-        let mut why = String::new();
+    /// `make()` on `entry`, tried again on no answer, 429 or 5xx.
+    pub(super) async fn exchange(&self, entry: &FeedEntry, make: impl Fn() -> Call) -> Exchange {
+        let mut last = Exchange::NoAnswer("not sent".to_owned());
         for attempt in 0..TRIES {
             if attempt > 0 {
                 tokio::time::sleep(BACKOFF * 2u32.pow(attempt - 1)).await;
             }
-            match self.send(Operation::Get, entry, None).await {
-                Err(e) => why = format!("no answer ({})", no_answer_kind(&e)),
-                Ok(r) if (200..300).contains(&r.status) => {
-                    return match serde_json::from_slice::<Value>(&r.body) {
-                        Ok(body) => Read::Body(body),
-                        Err(e) => Read::Failed(format!("the body is not JSON: {e}")),
-                    };
-                }
-                Ok(r) if r.status == 429 || r.status >= 500 => {
-                    why = format!("HTTP {}", r.status);
-                }
-                Ok(r) => return Read::Failed(format!("HTTP {}", r.status)),
-            }
+            last = match self.send(make(), entry).await {
+                Err(e) => Exchange::NoAnswer(format!("no answer ({})", no_answer_kind(&e))),
+                Ok(r) if r.status == 429 || r.status >= 500 => Exchange::Answered(r),
+                Ok(r) => return Exchange::Answered(r),
+            };
         }
-        Read::Failed(format!("{why} after {TRIES} tries"))
+        last
     }
 
-    /// PATCH of `entry` with `body`; true on a 2xx.
-    async fn patch(&self, entry: &FeedEntry, body: &Value) -> bool {
-        self.send(Operation::Patch, entry, Some(body))
+    /// GET of `entry`, tried again on no answer, 429 or 5xx.
+    pub(super) async fn get(&self, entry: &FeedEntry) -> Read {
+        let id = entry.registration_id.to_string();
+        match self
+            .exchange(entry, || Call::new(Operation::Get, id.clone()))
             .await
-            .is_ok_and(|r| (200..300).contains(&r.status))
+        {
+            Exchange::Answered(r) if (200..300).contains(&r.status) => {
+                match serde_json::from_slice::<Value>(&r.body) {
+                    Ok(body) => Read::Body(body),
+                    Err(e) => Read::Failed(format!("the body is not JSON: {e}")),
+                }
+            }
+            Exchange::Answered(r) if r.status == 429 || r.status >= 500 => {
+                Read::Failed(format!("HTTP {} after {TRIES} tries", r.status))
+            }
+            Exchange::Answered(r) => Read::Failed(format!("HTTP {}", r.status)),
+            Exchange::NoAnswer(why) => Read::Failed(format!("{why} after {TRIES} tries")),
+        }
     }
 }
 
@@ -114,26 +179,23 @@ fn no_answer_kind(e: &ClientError) -> &'static str {
     }
 }
 
-/// Runs `work` over the written registrations, a few at a time, paced as the reader says.
-async fn each_written<T, F, Fut>(
-    reader: &Reader,
+/// Runs `work` over the registrations at `positions`, a few at a time (the reader paces each
+/// request).
+pub(super) async fn each_written<T, F, Fut>(
     feed: &Feed,
     positions: &[usize],
     work: F,
 ) -> Vec<(usize, T)>
 where
     T: Send + 'static,
-    F: Fn(FeedEntry) -> Fut,
+    F: Fn(usize, FeedEntry) -> Fut,
     Fut: Future<Output = T> + Send + 'static,
 {
     let semaphore = Arc::new(Semaphore::new(CONCURRENCY));
     let mut tasks = tokio::task::JoinSet::new();
     for at in positions {
         let permit = Arc::clone(&semaphore).acquire_owned().await;
-        if let Some(pace) = reader.pace {
-            tokio::time::sleep(pace).await;
-        }
-        let job = work(feed.entries[*at].clone());
+        let job = work(*at, feed.entries[*at].clone());
         let at = *at;
         tasks.spawn(async move {
             let _permit = permit;
@@ -150,22 +212,43 @@ where
     out
 }
 
-/// Re-reads every registration of `ledger` and compares it with what was acknowledged.
+/// What a registration read back says of this run's writes.
+#[derive(Debug, PartialEq, Eq)]
+enum Judged {
+    /// What was acknowledged is there (or a later write of this run's).
+    Kept,
+    /// An acknowledged write is missing: what differs.
+    Lost(String),
+    /// Another pushcheck run's value, written after this run's pre-run read: another run wrote
+    /// the device meanwhile, so this run's last write cannot be told from it.
+    Overtaken,
+}
+
+/// Re-reads every registration of `ledger` and compares it with what was acknowledged; `found`
+/// gives the value of [`LOAD_ATTRIBUTE`] each device had before the run, where it was read (a
+/// live run, see [`super::restore`]). Also returns a note on the devices another run overtook.
 pub async fn lost_updates(
     reader: &Reader,
     feed: &Feed,
     ledger: &HashMap<usize, Expected>,
-    attribute: &str,
-) -> InvariantOutcome {
+    run_id: &str,
+    found: &dyn Fn(usize) -> Option<Option<Value>>,
+) -> (InvariantOutcome, Option<String>) {
     let mut positions: Vec<usize> = ledger.keys().copied().collect();
     positions.sort_unstable();
-    let reads = each_written(reader, feed, &positions, |entry| {
+    let reads = each_written(feed, &positions, |_, entry| {
         let reader = reader.clone();
         async move { (entry.registration_id.clone(), reader.get(&entry).await) }
     })
     .await;
     let mut lost = Vec::new();
     let mut unchecked = Vec::new();
+    let mut overtaken = Vec::new();
+    // Another run wrote some of these devices during this one: its depersonalize may have
+    // cleared isPrimary anywhere, even where this run's value was written last.
+    let others = reads.iter().any(|(at, (_, read))| {
+        matches!(read, Read::Body(body) if overtaken_by_another_run(body, run_id, found(*at).as_ref()))
+    });
     for (at, (id, read)) in reads {
         match read {
             Read::Failed(why) => {
@@ -176,8 +259,10 @@ pub async fn lost_updates(
                  partition of the writes failed)"
             )),
             Read::Body(body) => {
-                if let Some(f) = compare(&ledger[&at], &body, attribute) {
-                    lost.push(format!("registration {id}: {f}"));
+                match compare(&ledger[&at], &body, run_id, found(at).as_ref(), !others) {
+                    Judged::Kept => {}
+                    Judged::Lost(f) => lost.push(format!("registration {id}: {f}")),
+                    Judged::Overtaken => overtaken.push(id.to_string()),
                 }
             }
         }
@@ -196,49 +281,105 @@ pub async fn lost_updates(
     if all > findings.len() {
         findings.push(format!("… and {} more", all - findings.len()));
     }
-    InvariantOutcome {
+    let note = (!overtaken.is_empty()).then(|| {
+        format!(
+            "{} device(s) carried another pushcheck run's value of {LOAD_ATTRIBUTE} after the \
+             load (a run writing the same devices at the same time; one writer per device is \
+             required for the check): not judged: {}",
+            overtaken.len(),
+            list(&overtaken)
+        )
+    });
+    let outcome = InvariantOutcome {
         name: NO_LOST_UPDATES.to_owned(),
         status,
         passed: status == InvariantStatus::Passed,
-        checked: positions.len() - unchecked_n,
+        checked: positions.len() - unchecked_n - overtaken.len(),
         failed: lost_n,
         unchecked: unchecked_n,
         findings,
         reason: (unchecked_n > 0).then(|| {
             format!("{unchecked_n} registration(s) could not be re-read after {TRIES} tries")
         }),
-    }
+    };
+    (outcome, note)
 }
 
-/// What differs between the expected state and a registration read back. `isPrimary` is
-/// compared only where no other pushcheck run wrote the device too (its attribute is there):
-/// another writer's depersonalize legitimately changes it.
-fn compare(expected: &Expected, body: &Value, attribute: &str) -> Option<String> {
+/// A few registration IDs, then how many more.
+pub(super) fn list(ids: &[String]) -> String {
+    const SHOWN: usize = 10;
+    let mut out = ids
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if ids.len() > SHOWN {
+        out.push_str(&format!(" and {} more", ids.len() - SHOWN));
+    }
+    out
+}
+
+/// Whether `body` carries another run's value of [`LOAD_ATTRIBUTE`] that is not the value found
+/// before the run (`found`, where it was read): another run wrote the device during this one.
+fn overtaken_by_another_run(body: &Value, run_id: &str, found: Option<&Option<Value>>) -> bool {
+    let got = body
+        .get(field::ADDITIONAL_DATA)
+        .and_then(|d| d.get(LOAD_ATTRIBUTE));
+    let as_found = found.is_some_and(|f| f.as_ref() == got);
+    got.and_then(parse_seq_value)
+        .is_some_and(|(run, _)| run != run_id)
+        && !as_found
+}
+
+/// What a registration read back says of the expected state. `found` is the value of
+/// [`LOAD_ATTRIBUTE`] before the run (`Some(None)`: absent; `None`: not read, as on a
+/// simulator).
+///
+/// Every writer's values are unique (its run ID and a growing sequence number), so:
+/// this run's value with a lower number than acknowledged, nothing, something that is not a
+/// load's value, or exactly the value found before the run are lost writes; another run's value
+/// that was not there before the run is a write of another run made since (not judged).
+/// `isPrimary` is compared only with `judge_primary`: when no other run wrote these devices
+/// during this one (another writer's depersonalize legitimately changes it).
+fn compare(
+    expected: &Expected,
+    body: &Value,
+    run_id: &str,
+    found: Option<&Option<Value>>,
+    judge_primary: bool,
+) -> Judged {
+    let got = body
+        .get(field::ADDITIONAL_DATA)
+        .and_then(|d| d.get(LOAD_ATTRIBUTE));
+    let as_found = found.is_some_and(|f| f.as_ref() == got);
+    let parsed = got.and_then(parse_seq_value);
+    if overtaken_by_another_run(body, run_id, found) {
+        return Judged::Overtaken;
+    }
     let mut wrong = Vec::new();
     if let Some(seq) = expected.seq {
-        let got = body
-            .get(field::ADDITIONAL_DATA)
-            .and_then(|d| d.get(attribute));
         // Sequence numbers grow per writer: a newer value is a later write that was applied
         // without an answer, not a lost one.
-        if got.and_then(Value::as_u64).is_none_or(|g| g < seq) {
+        let ours = parsed.filter(|(run, _)| *run == run_id);
+        if ours.is_none_or(|(_, g)| g < seq) {
             wrong.push(format!(
-                "PATCH of {}.{attribute} = {seq} was acknowledged, read back {}",
+                "PATCH of {}.{LOAD_ATTRIBUTE} = {} was acknowledged, read back {}{}",
                 field::ADDITIONAL_DATA,
-                got.map_or_else(|| "nothing".to_owned(), Value::to_string)
+                seq_value(run_id, seq),
+                got.map_or_else(|| "nothing".to_owned(), Value::to_string),
+                if as_found && got.is_some() {
+                    " (the value it had before the run)"
+                } else {
+                    ""
+                }
             ));
         }
     }
-    // Another pushcheck run's attribute on the device: that run may have personalized or
-    // depersonalized it after this run's last write, so isPrimary says nothing of this run.
-    let shared = body
-        .get(field::ADDITIONAL_DATA)
-        .and_then(Value::as_object)
-        .is_some_and(|d| {
-            d.keys()
-                .any(|k| k.starts_with(SEQ_ATTRIBUTE_PREFIX) && k != attribute)
-        });
-    if let Some(primary) = expected.primary.filter(|_| !expected.unsure && !shared) {
+    if let Some(primary) = expected
+        .primary
+        .filter(|_| !expected.unsure && judge_primary)
+    {
         let got = body.get(field::IS_PRIMARY).and_then(Value::as_bool);
         if got != Some(primary) {
             wrong.push(format!(
@@ -247,79 +388,11 @@ fn compare(expected: &Expected, body: &Value, attribute: &str) -> Option<String>
             ));
         }
     }
-    (!wrong.is_empty()).then(|| wrong.join("; "))
-}
-
-/// Removes the run's custom attribute from every registration a PATCH may have written, by
-/// sending it as `null` (how the vendor's SDKs delete one; the docs promise nothing), then reads
-/// back whether it is gone. Returns a note for the report.
-pub async fn remove_attribute(
-    reader: &Reader,
-    feed: &Feed,
-    ledger: &HashMap<usize, Expected>,
-    attribute: &str,
-) -> String {
-    let mut positions: Vec<usize> = ledger
-        .iter()
-        .filter(|(_, e)| e.seq.is_some() || e.unsure)
-        .map(|(at, _)| *at)
-        .collect();
-    positions.sort_unstable();
-    if positions.is_empty() {
-        return format!("the run's attribute {attribute} was written to no device");
+    if wrong.is_empty() {
+        Judged::Kept
+    } else {
+        Judged::Lost(wrong.join("; "))
     }
-    let results = each_written(reader, feed, &positions, |entry| {
-        let reader = reader.clone();
-        let attribute = attribute.to_owned();
-        async move {
-            let body = serde_json::json!({ field::ADDITIONAL_DATA: { attribute.as_str(): null } });
-            if !reader.patch(&entry, &body).await {
-                return Removal::Refused;
-            }
-            match reader.get(&entry).await {
-                Read::Body(b)
-                    if b.pointer(&format!("/{}/{attribute}", field::ADDITIONAL_DATA))
-                        .is_none() =>
-                {
-                    Removal::Gone
-                }
-                Read::Body(_) => Removal::Remains,
-                Read::Failed(_) => Removal::Unknown,
-            }
-        }
-    })
-    .await;
-    let mut counts: BTreeMap<Removal, usize> = BTreeMap::new();
-    for (_, r) in results {
-        *counts.entry(r).or_default() += 1;
-    }
-    let n = |r| counts.get(&r).copied().unwrap_or(0);
-    let mut note = format!(
-        "removed the run's attribute {attribute} (sent as null) from {} of {} device(s)",
-        n(Removal::Gone),
-        positions.len()
-    );
-    if n(Removal::Remains) > 0 {
-        note.push_str(&format!(
-            "; {} still carry it (the target keeps attributes sent as null)",
-            n(Removal::Remains)
-        ));
-    }
-    if n(Removal::Refused) + n(Removal::Unknown) > 0 {
-        note.push_str(&format!(
-            "; {} could not be cleaned or read back",
-            n(Removal::Refused) + n(Removal::Unknown)
-        ));
-    }
-    note
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Removal {
-    Gone,
-    Remains,
-    Refused,
-    Unknown,
 }
 
 /// Calls the simulator's invariant check; one outcome per broken rule, plus the overall one.
@@ -403,32 +476,31 @@ pub async fn simulator_invariants(
     out
 }
 
-/// What the checks after the load found, and the notes they leave.
-#[derive(Debug)]
+/// What the checks after the load found, what they left on the devices, and the notes they
+/// leave.
+#[derive(Debug, Default)]
 pub struct AfterLoad {
     pub invariants: Vec<InvariantOutcome>,
+    /// What a live run could not put back (see [`super::restore`]).
+    pub left_on_devices: Vec<Leftover>,
     pub notes: Vec<String>,
 }
 
-/// The re-reads, the removal of the run's attribute and the simulator's invariants; none of it
-/// after an interruption (the removal still runs, unless a second stop signal comes).
+/// The re-reads and the simulator's invariants (none of it after an interruption), then, on a
+/// live run, the devices put back as they were found ([`restore::put_back`]: it still runs
+/// after an interruption, unless a second stop signal comes).
 pub async fn check(
     config: &LoadConfig,
     at: &Reached,
     prepared: &Prepared,
     attacked: &Attacked,
+    before: &Before,
     interrupts_before: u32,
 ) -> AfterLoad {
     let plan = &config.plan;
     let run = &attacked.run;
-    let mut invariants = Vec::new();
-    let mut notes = Vec::new();
-    let reader = Reader {
-        client: prepared.api.clone(),
-        pace: prepared
-            .per_op_cap
-            .map(|c| Duration::from_secs_f64(1.0 / f64::from(c.max(1)))),
-    };
+    let mut out = AfterLoad::default();
+    let reader = prepared.reader.clone();
     let ledger = &attacked.collected.ledger;
     let skip = "the run was interrupted";
     if attacked.interrupted || attacked.never_answered {
@@ -438,38 +510,47 @@ pub async fn check(
             "the target never answered"
         };
         if plan.mix.writes() {
-            invariants.push(InvariantOutcome::not_run(NO_LOST_UPDATES, why));
+            out.invariants
+                .push(InvariantOutcome::not_run(NO_LOST_UPDATES, why));
         }
         if at.simulator_invariants() {
-            invariants.push(InvariantOutcome::not_run(SIMULATOR_PREFIX, why));
+            out.invariants
+                .push(InvariantOutcome::not_run(SIMULATOR_PREFIX, why));
         }
     } else {
+        let found = |pos: usize| before.value_found(pos);
         let checks = async {
             if plan.mix.writes() {
-                invariants.push(lost_updates(&reader, &run.feed, ledger, &run.attribute).await);
+                let (outcome, note) =
+                    lost_updates(&reader, &run.feed, ledger, &run.run_id, &found).await;
+                out.invariants.push(outcome);
+                out.notes.extend(note);
             }
             if at.simulator_invariants() {
-                invariants
+                out.invariants
                     .extend(simulator_invariants(&prepared.client, &at.target.base_url).await);
             }
         };
         tokio::select! {
             () = checks => {}
             () = interrupt::at_least(interrupts_before + 1) => {
-                notes.push("a stop signal during the checks after the load: they did not finish".to_owned());
+                out.notes.push("a stop signal during the checks after the load: they did not finish".to_owned());
             }
         }
     }
-    if plan.mix.weight(Operation::Patch) > 0 && !ledger.is_empty() {
-        tokio::select! {
-            note = remove_attribute(&reader, &run.feed, ledger, &run.attribute) => notes.push(note),
-            () = interrupt::at_least(interrupts_before + 2) => notes.push(format!(
-                "a second stop signal: the run's attribute {} was not removed from the devices it wrote",
-                run.attribute
-            )),
-        }
+    if before.is_live() {
+        let restored =
+            restore::put_back(&reader, &run.feed, before, ledger, interrupts_before + 2).await;
+        out.left_on_devices = restored.leftovers;
+        out.notes.extend(restored.notes);
+    } else if plan.mix.weight(Operation::Patch) > 0 && !ledger.is_empty() && !at.embedded {
+        out.notes.push(format!(
+            "the simulator keeps {LOAD_ATTRIBUTE} on the devices this run wrote (one fixed name \
+             every run reuses): removing it could delete the last write of another run on the \
+             same simulator"
+        ));
     }
-    AfterLoad { invariants, notes }
+    out
 }
 
 #[cfg(test)]
@@ -477,50 +558,94 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    #[test]
-    fn a_stale_sequence_number_is_a_lost_update() {
-        let e = Expected {
+    fn expected() -> Expected {
+        Expected {
             seq: Some(7),
             primary: Some(true),
             last: Some(Operation::Patch),
             unsure: false,
             writer: Some(0),
             shared: false,
+        }
+    }
+
+    fn body(primary: bool, value: Option<Value>) -> Value {
+        match value {
+            Some(v) => json!({"isPrimary": primary, "additionalData": {LOAD_ATTRIBUTE: v}}),
+            None => json!({"isPrimary": primary}),
+        }
+    }
+
+    #[test]
+    fn a_stale_sequence_number_is_a_lost_update() {
+        let e = expected();
+        assert_eq!(
+            compare(&e, &body(true, Some(json!("t:7"))), "t", None, true),
+            Judged::Kept
+        );
+        assert_eq!(
+            compare(&e, &body(true, Some(json!("t:9"))), "t", None, true),
+            Judged::Kept,
+            "a later write applied without an answer"
+        );
+        let Judged::Lost(f) = compare(&e, &body(false, Some(json!("t:6"))), "t", None, true) else {
+            panic!("lost")
         };
-        let attr = "pushcheckLoadSeq_t";
-        assert_eq!(
-            compare(
-                &e,
-                &json!({"isPrimary": true, "additionalData": {attr: 7}}),
-                attr
-            ),
-            None
-        );
-        let f = compare(
-            &e,
-            &json!({"isPrimary": false, "additionalData": {attr: 6}}),
-            attr,
-        )
-        .unwrap();
-        assert!(f.contains("= 7 was acknowledged, read back 6"), "{f}");
-        assert!(f.contains("isPrimary reads false"), "{f}");
-        // Another run on the same device: isPrimary is not this run's to judge.
-        assert_eq!(
-            compare(
-                &e,
-                &json!({"isPrimary": false, "additionalData": {attr: 7, "pushcheckLoadSeq_u": 3}}),
-                attr
-            ),
-            None
-        );
-        // Another run's attribute is not this run's write.
         assert!(
+            f.contains("= t:7 was acknowledged, read back \"t:6\""),
+            "{f}"
+        );
+        assert!(f.contains("isPrimary reads false"), "{f}");
+        for nothing in [None, Some(json!(7)), Some(json!("t")), Some(Value::Null)] {
+            assert!(
+                matches!(
+                    compare(&e, &body(true, nothing.clone()), "t", None, true),
+                    Judged::Lost(_)
+                ),
+                "{nothing:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn another_runs_value_is_not_this_runs_write_unless_it_was_there_before() {
+        let e = expected();
+        // Written by another run during this one: not judged, isPrimary included.
+        assert_eq!(
+            compare(&e, &body(false, Some(json!("u:3"))), "t", None, true),
+            Judged::Overtaken
+        );
+        assert_eq!(
+            compare(&e, &body(false, Some(json!("u:3"))), "t", Some(&None), true),
+            Judged::Overtaken
+        );
+        // The value the device had before the run: every write of this run was lost.
+        let Judged::Lost(f) = compare(
+            &e,
+            &body(true, Some(json!("u:3"))),
+            "t",
+            Some(&Some(json!("u:3"))),
+            true,
+        ) else {
+            panic!("lost")
+        };
+        assert!(f.contains("(the value it had before the run)"), "{f}");
+        // Another run on these devices: isPrimary is not this run's to judge anywhere.
+        assert_eq!(
+            compare(&e, &body(false, Some(json!("t:7"))), "t", None, false),
+            Judged::Kept
+        );
+        // Nothing written by this run there (a personalize only): isPrimary still judged.
+        let only_personalized = Expected { seq: None, ..e };
+        assert_eq!(
             compare(
-                &e,
-                &json!({"isPrimary": true, "additionalData": {"pushcheckLoadSeq_u": 7}}),
-                attr
-            )
-            .is_some()
+                &only_personalized,
+                &body(true, Some(json!("u:3"))),
+                "t",
+                Some(&Some(json!("u:3"))),
+                true
+            ),
+            Judged::Kept
         );
     }
 }

@@ -65,7 +65,7 @@ pub async fn attack(
             sample_rate: plan.sample_rate,
             mode: plan.mode,
             live: config.progress.is_some(),
-            attribute: prepared.attribute.clone(),
+            run_id: prepared.run_id.clone(),
             redactor: Redactor::new([&config.credentials]),
         },
     ));

@@ -29,9 +29,12 @@ pub struct FeedEntry {
     pub app_code: HeaderValue,
     /// `path(Get)` (also PATCH's), `path(Personalize)`, `path(Depersonalize)`.
     pub(crate) paths: [Box<str>; 3],
-    /// Personalize's path with the flags the load sends (`forceDepersonalize`,
-    /// `setDeviceAsPrimary`).
+    /// Personalize's path with the flags the load sends: `setDeviceAsPrimary`, and
+    /// `forceDepersonalize` unless [`FeedEntry::for_live`] took it away.
     pub(crate) personalize_with_flags: Box<str>,
+    /// The load may personalize and depersonalize this device: false for a device that belonged
+    /// to a person before a live run (see [`crate::load::restore`]).
+    pub persons: bool,
 }
 
 impl FeedEntry {
@@ -54,7 +57,21 @@ impl FeedEntry {
                 personalize_flag::SET_DEVICE_AS_PRIMARY
             )
             .into(),
+            persons: true,
         })
+    }
+
+    /// The entry as a live run sends it: personalize without `forceDepersonalize`, so that a
+    /// load personalize never moves a device away from a person (one who took the device
+    /// during the run gets to keep it: the load's personalize is refused instead).
+    pub fn for_live(mut self) -> FeedEntry {
+        self.personalize_with_flags = format!(
+            "{}?{}=true",
+            Operation::Personalize.path(&self.registration_id),
+            personalize_flag::SET_DEVICE_AS_PRIMARY
+        )
+        .into();
+        self
     }
 
     /// The request path of `op` for this registration.

@@ -11,13 +11,15 @@
 //! the simulator's invariant check.
 //!
 //! [`run`] reads top-down: [`prepare`] (feed, a first probe of the target, goose's
-//! configuration), [`attack`] (goose, with Ctrl-C and a bounded request time), the checks
-//! [`after`] the load, then the figures ([`metrics`]) and the rules ([`rules`]) into the result.
+//! configuration), on a live feed [`restore::find`] (every device read, and probed for its
+//! owner when the mix personalizes), [`attack`] (goose, with Ctrl-C and a bounded request time),
+//! the checks [`after`] the load (and on a live feed [`restore::put_back`]: the devices as
+//! found), then the figures ([`metrics`]) and the rules ([`rules`]) into the result.
 //!
 //! ```text
 //! scenario.toml ─► LoadPlan ─┐
-//! feed (admin / file) ───────┼─► probe ─► goose (transactions, judge) ─► GooseMetrics ─┐
-//!                            └─► after: re-read, remove the run's attribute, invariants ┴─► LoadResult
+//! feed (admin / file) ───────┼─► probe ─► (live: read, probe owners) ─► goose (transactions, judge) ─┐
+//!                            └─► after: re-read, invariants, (live: put back) ──────────────────────┴─► LoadResult
 //! ```
 //!
 //! Every run ends: requests have a timeout, a stop signal (Ctrl-C, SIGTERM or SIGHUP; see
@@ -39,6 +41,7 @@ pub mod feed;
 pub mod metrics;
 pub mod prepare;
 pub mod quiet;
+pub mod restore;
 pub mod result;
 pub mod rules;
 pub mod scenario;
@@ -132,6 +135,9 @@ pub struct LoadConfig {
     pub quiet_stdout: bool,
     /// Called once a second while the load runs.
     pub progress: Option<ProgressFn>,
+    /// A live device left not quite as found because of a target's choice (it refuses or stores
+    /// `null`, …) fails the run too (`--fail-on-residue`); server faults always do.
+    pub fail_on_residue: bool,
 }
 
 impl std::fmt::Debug for LoadConfig {
@@ -171,6 +177,9 @@ pub enum LoadError {
     /// A stop signal before the load started.
     #[error("interrupted before the load started")]
     Interrupted,
+    /// A live run's devices could not be read or probed before the load (no answer, 5xx).
+    #[error("{0}")]
+    Devices(String),
     /// goose failed while running.
     #[error("the load run failed: {0}")]
     Goose(String),
@@ -219,11 +228,62 @@ async fn run_at(
     at: &Reached,
     interrupts_before: u32,
 ) -> Result<LoadResult, LoadError> {
-    let prepared = prepare::prepare(config, at).await?;
+    let mut prepared = prepare::prepare(config, at).await?;
     if interrupt::count() > interrupts_before {
         return Err(LoadError::Interrupted);
     }
+    let live = !at.simulator_invariants();
+    let (before, failed) = restore::find(
+        &prepared.reader,
+        &mut prepared.feed,
+        &config.plan,
+        live,
+        interrupts_before,
+    )
+    .await;
+    if let Some(error) = failed {
+        return Err(undo_before_stopping(&prepared, &before, error, interrupts_before).await);
+    }
     let attacked = attack::attack(config, at, &prepared, interrupts_before).await?;
-    let after = after::check(config, at, &prepared, &attacked, interrupts_before).await;
-    Ok(verdict::result(config, at, &prepared, &attacked, after))
+    let after = after::check(config, at, &prepared, &attacked, &before, interrupts_before).await;
+    Ok(verdict::result(
+        config, at, &prepared, &attacked, &before, after,
+    ))
+}
+
+/// A live run that stops before its load still puts back what its probe bound; what it could
+/// not put back is added to the error (a runtime error then: exit 3).
+async fn undo_before_stopping(
+    prepared: &prepare::Prepared,
+    before: &restore::Before,
+    error: LoadError,
+    interrupts_before: u32,
+) -> LoadError {
+    let restored = restore::put_back(
+        &prepared.reader,
+        &prepared.feed,
+        &before.probed_only(),
+        &std::collections::HashMap::new(),
+        interrupts_before + 2,
+    )
+    .await;
+    if restored.leftovers.is_empty() {
+        return error;
+    }
+    let left: Vec<String> = restored
+        .leftovers
+        .iter()
+        .map(|l| {
+            format!(
+                "{}: {} ({})",
+                l.registration_id,
+                l.items.join(", "),
+                l.reason
+            )
+        })
+        .collect();
+    LoadError::Devices(format!(
+        "{error}; and these devices could not be put back: {}",
+        left.join("; ")
+    ))
 }

@@ -20,11 +20,11 @@ use super::{
 use crate::api::RATE_LIMIT_PER_SECOND;
 use crate::api::client::{Client, ClientConfig};
 use crate::api::preflight::{Device, preflight};
+use crate::load::after::Reader;
 use crate::load::arrival::{self, Pacing};
 use crate::load::baseline::{Baseline, DEFAULT_GATES};
 use crate::load::scenario::{Length, LoadPlan, Ramp, Shape};
 use crate::load::threshold::{PlannedRule, Rule, Source};
-use crate::load::transactions::SEQ_ATTRIBUTE_PREFIX;
 
 /// At most this many applications' first devices are read before the load.
 const PROBED_APPLICATIONS: usize = 8;
@@ -36,8 +36,9 @@ const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 pub struct Prepared {
     /// The client of the feed listing and the simulator's invariant check (goose has its own).
     pub client: reqwest::Client,
-    /// The API client of the checks after the load.
-    pub api: Client,
+    /// The API client of the reads and restore around a live run and of the checks after the
+    /// load, paced under the rate cap.
+    pub reader: Reader,
     pub feed: Feed,
     /// Requests/s per operation the run is capped at.
     pub per_op_cap: Option<u32>,
@@ -50,8 +51,9 @@ pub struct Prepared {
     pub reports: Vec<String>,
     /// goose's configuration, checked by goose's own parser.
     pub goose: GooseConfiguration,
-    /// The custom attribute this run's PATCHes write.
-    pub attribute: String,
+    /// This run's ID: the start of every value its PATCHes write into
+    /// [`crate::api::footprint::LOAD_ATTRIBUTE`].
+    pub run_id: String,
     /// The earlier run `--baseline` names.
     pub baseline: Option<Baseline>,
     /// The plan's rules, and the default regression gates when a baseline came without any.
@@ -119,7 +121,10 @@ pub async fn prepare(config: &LoadConfig, at: &Reached) -> Result<Prepared, Load
     }
     Ok(Prepared {
         client,
-        api,
+        reader: Reader::new(
+            api,
+            per_op_cap.map(|c| std::time::Duration::from_secs_f64(1.0 / f64::from(c.max(1)))),
+        ),
         feed,
         per_op_cap,
         throttle,
@@ -127,7 +132,7 @@ pub async fn prepare(config: &LoadConfig, at: &Reached) -> Result<Prepared, Load
         authorization,
         reports,
         goose,
-        attribute: format!("{SEQ_ATTRIBUTE_PREFIX}{}", run_id()),
+        run_id: run_id(),
         baseline,
         rules,
         notes,

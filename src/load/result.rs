@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::api::footprint::{Cause, Leftover};
 use crate::load::arrival::ArrivalSummary;
 use crate::load::baseline::Comparison;
 use crate::load::scenario::{CoMitigation, Mix};
@@ -13,7 +14,7 @@ use crate::load::timeline::TimelineSummary;
 use crate::schema::Mode;
 
 /// Version of the summary format; bump on a breaking change to `schemas/load-summary.json`.
-pub const SUMMARY_FORMAT: u32 = 4;
+pub const SUMMARY_FORMAT: u32 = 5;
 
 /// Everything a load run found.
 #[derive(Debug, Clone, Serialize)]
@@ -32,8 +33,18 @@ pub struct LoadResult {
     pub interrupted: bool,
     /// Requests were sent and not one got an HTTP answer: the target is down (a runtime error).
     pub never_answered: bool,
-    /// The custom attribute this run's PATCHes wrote (removed again after the checks).
+    /// The custom attribute every PATCH of a load writes (one fixed name for every run:
+    /// [`crate::api::footprint::LOAD_ATTRIBUTE`]).
     pub run_attribute: String,
+    /// This run's ID: its PATCHes wrote `"<run id>:<sequence number>"`.
+    pub run_id: String,
+    /// What a live run could not put back on its devices, one per device and cause.
+    pub left_on_devices: Vec<Leftover>,
+    /// Devices of a live run that belonged to someone before it: kept out of personalize and
+    /// depersonalize.
+    pub excluded_from_person_operations: Vec<ExcludedDevice>,
+    /// `--fail-on-residue`: a target's choice left on a device fails the run too.
+    pub fail_on_residue: bool,
     /// Per operation that ran, in the API's order.
     pub operations: Vec<OperationStats>,
     /// All operations together.
@@ -52,6 +63,14 @@ pub struct LoadResult {
     pub baseline: Option<Comparison>,
     /// The arrival rate asked for and achieved, when the scenario asked for one.
     pub arrival: Option<ArrivalSummary>,
+}
+
+/// A device a live run kept out of personalize and depersonalize.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExcludedDevice {
+    pub registration_id: String,
+    /// Why (the probe's answer).
+    pub reason: String,
 }
 
 /// The settings the run used.
@@ -276,11 +295,14 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    /// Derives the verdict from thresholds, invariants, interruption and a target that never
-    /// answered.
+    /// Derives the verdict from thresholds, invariants, what was left on live devices (a server
+    /// fault or a skipped restore fails; a target's choice only with `fail_on_residue`),
+    /// interruption and a target that never answered.
     pub fn of(
         thresholds: &[ThresholdOutcome],
         invariants: &[InvariantOutcome],
+        left: &[Leftover],
+        fail_on_residue: bool,
         interrupted: bool,
         never_answered: bool,
     ) -> Verdict {
@@ -309,6 +331,32 @@ impl Verdict {
                     i.reason.as_deref().unwrap_or("no reason given")
                 )),
             }
+        }
+        for cause in [Cause::ServerFault, Cause::NotRestored, Cause::TargetChoice] {
+            if cause == Cause::TargetChoice && !fail_on_residue {
+                continue;
+            }
+            let of: Vec<&Leftover> = left.iter().filter(|l| l.cause == cause).collect();
+            if of.is_empty() {
+                continue;
+            }
+            let mut items: Vec<&str> = of
+                .iter()
+                .flat_map(|l| l.items.iter().map(String::as_str))
+                .collect();
+            items.sort_unstable();
+            items.dedup();
+            reasons.push(format!(
+                "left on {} device(s) ({}{}): {}",
+                of.len(),
+                cause.label(),
+                if cause == Cause::TargetChoice {
+                    ", --fail-on-residue"
+                } else {
+                    ""
+                },
+                items.join(", ")
+            ));
         }
         if interrupted {
             reasons.push("the run was interrupted before its end".to_owned());

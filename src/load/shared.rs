@@ -88,8 +88,9 @@ pub struct RunSettings {
     pub mode: Mode,
     /// Keep live figures for a progress line.
     pub live: bool,
-    /// The custom attribute PATCH writes (see [`SEQ_ATTRIBUTE_PREFIX`]).
-    pub attribute: String,
+    /// This run's ID: the start of every value PATCH writes (see
+    /// [`super::transactions::seq_value`]).
+    pub run_id: String,
     /// Scrubs the run's secrets from every message a response produces (a target may echo
     /// the `Authorization` header back in a body that then breaks its schema).
     pub redactor: Redactor,
@@ -108,8 +109,9 @@ pub struct Run {
     mode: Mode,
     live: bool,
     slots: Box<[Slot]>,
-    /// The custom attribute PATCH writes in this run (see [`SEQ_ATTRIBUTE_PREFIX`]).
-    pub(crate) attribute: String,
+    /// This run's ID, the start of every value PATCH writes (see
+    /// [`super::transactions::seq_value`]).
+    pub(crate) run_id: String,
     /// Set on a stop signal; every request races it.
     pub cancel: Cancel,
     /// When the load started: second 0 of the timeline.
@@ -171,7 +173,7 @@ impl Run {
             sample_rate,
             mode,
             live,
-            attribute,
+            run_id,
             redactor,
         } = settings;
         authorization.set_sensitive(true);
@@ -186,7 +188,7 @@ impl Run {
             mode,
             live,
             slots: (0..users).map(|_| Slot::default()).collect(),
-            attribute,
+            run_id,
             cancel: Cancel::default(),
             started: Instant::now(),
             timeline: Mutex::default(),
@@ -246,6 +248,21 @@ impl Run {
         c.seq += 1;
         Run::save(user, c);
         Some((at, c.seq))
+    }
+
+    /// The next registration this user may personalize or depersonalize: its next write that is
+    /// not excluded from person operations (a device bound to someone before a live run), or
+    /// `None` when its partition has none.
+    pub(super) fn next_person_write(&self, user: &mut GooseUser) -> Option<(usize, u64)> {
+        let me = user.weighted_users_index % self.users;
+        let owned = self.feed.len().saturating_sub(me).div_ceil(self.users);
+        for _ in 0..owned {
+            let (at, seq) = self.next_write(user)?;
+            if self.feed.entries[at].persons {
+                return Some((at, seq));
+            }
+        }
+        None
     }
 
     /// Whether to validate this response of `op`: the user's first of each operation, then by

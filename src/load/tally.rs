@@ -15,7 +15,8 @@ const MAX_SAMPLES: usize = 8;
 /// What a registration should read like after the run, from its last acknowledged writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Expected {
-    /// `additionalData.pushcheckLoadSeq` of the last acknowledged PATCH.
+    /// The sequence number of the last acknowledged PATCH (written as `"<run id>:<seq>"` into
+    /// `additionalData.pushcheck_load_seq`).
     pub seq: Option<u64>,
     /// `isPrimary` after a personalize with `setDeviceAsPrimary=true` (documented \[spec\]);
     /// `None` after a depersonalize, whose effect on `isPrimary` the docs do not give.

@@ -27,14 +27,11 @@ use reqwest::header::CONTENT_TYPE;
 use serde_json::Value;
 
 use super::shared::Run;
+use crate::api::footprint::LOAD_ATTRIBUTE;
 use crate::api::{Operation, field};
 use crate::load::feed::FeedEntry;
 use crate::schema::judge::Meaning;
 
-/// The start of the custom attribute each PATCH writes (the writer's sequence number, read back
-/// after the run); the run's ID follows, so two runs on one account never read each other's
-/// writes, and the run removes its own attribute at the end.
-pub const SEQ_ATTRIBUTE_PREFIX: &str = "pushcheckLoadSeq_";
 /// Prefix of the `externalId` personalize uses; one person per registration, so that
 /// `setDeviceAsPrimary` never touches another writer's device.
 pub const EXTERNAL_ID_PREFIX: &str = "pushcheck-load-";
@@ -88,17 +85,33 @@ pub async fn get_registration(user: &mut GooseUser, run: &Run) -> TransactionRes
     Ok(())
 }
 
-/// PATCH registration: writes the user's next sequence number into the run's custom attribute
-/// of one of its own registrations, and remembers it once acknowledged; the answer must carry
-/// the write. Without a partition (more users than registrations) the user reads instead.
+/// The value a PATCH of run `run_id` writes with sequence number `seq`: `"<run id>:<seq>"`, a
+/// string (the docs allow strings of up to 4096 characters), so that the one attribute name
+/// ([`LOAD_ATTRIBUTE`]) serves every run and a value tells whose write it is.
+pub fn seq_value(run_id: &str, seq: u64) -> String {
+    format!("{run_id}:{seq}")
+}
+
+/// A value of [`LOAD_ATTRIBUTE`] read back: the run that wrote it and its sequence number;
+/// `None` for anything that is not a load's value.
+pub fn parse_seq_value(value: &Value) -> Option<(&str, u64)> {
+    let (run, seq) = value.as_str()?.rsplit_once(':')?;
+    Some((run, seq.parse().ok()?))
+}
+
+/// PATCH registration: writes the user's next sequence number (as [`seq_value`]) into
+/// [`LOAD_ATTRIBUTE`] of one of its own registrations, and remembers it once acknowledged; the
+/// answer must carry the write. Without a partition (more users than registrations) the user
+/// reads instead.
 pub async fn patch_registration(user: &mut GooseUser, run: &Run) -> TransactionResult {
     let Some((at, seq)) = run.next_write(user) else {
         return get_registration(user, run).await;
     };
+    let value = seq_value(&run.run_id, seq);
+    // The run ID is hex: nothing to escape.
     let body = format!(
-        "{{\"{}\":{{\"{}\":{seq}}}}}",
+        "{{\"{}\":{{\"{LOAD_ATTRIBUTE}\":\"{value}\"}}}}",
         field::ADDITIONAL_DATA,
-        run.attribute
     );
     let builder = run
         .builder(user, Operation::Patch, at)?
@@ -109,10 +122,10 @@ pub async fn patch_registration(user: &mut GooseUser, run: &Run) -> TransactionR
         run.acknowledge(user, at, false, |_| {});
         return Ok(());
     };
-    let value = Value::from(seq);
+    let value = Value::from(value);
     let meaning = Meaning::Wrote {
         id: &run.feed.entries[at].registration_id,
-        name: &run.attribute,
+        name: LOAD_ATTRIBUTE,
         value: &value,
     };
     let acknowledged = run.settle(user, Operation::Patch, goose, meaning).await?;
@@ -123,16 +136,22 @@ pub async fn patch_registration(user: &mut GooseUser, run: &Run) -> TransactionR
     Ok(())
 }
 
+/// The `externalId` of the load's own person for a registration (one person per device).
+pub fn load_external_id(registration_id: &str) -> String {
+    format!("{EXTERNAL_ID_PREFIX}{registration_id}")
+}
+
 /// POST personalize: binds one of the user's registrations to its own person
-/// (`externalId` derived from the registration ID, `forceDepersonalize` and
-/// `setDeviceAsPrimary`), so the device must read back as primary; the answer must be that
-/// person.
+/// (`externalId` derived from the registration ID, `setDeviceAsPrimary`; `forceDepersonalize`
+/// on a simulator only, see [`crate::load::feed::FeedEntry::for_live`]), so the device must read
+/// back as primary; the answer must be that person. Devices excluded from person operations
+/// (bound to someone before a live run) are skipped.
 pub async fn personalize(user: &mut GooseUser, run: &Run) -> TransactionResult {
-    let Some((at, _)) = run.next_write(user) else {
+    let Some((at, _)) = run.next_person_write(user) else {
         return get_registration(user, run).await;
     };
     let entry = &run.feed.entries[at];
-    let external_id = format!("{EXTERNAL_ID_PREFIX}{}", entry.registration_id);
+    let external_id = load_external_id(&entry.registration_id);
     let body =
         serde_json::json!({ field::IDENTITY: { field::EXTERNAL_ID: external_id } }).to_string();
     let builder = run
@@ -160,9 +179,9 @@ pub async fn personalize(user: &mut GooseUser, run: &Run) -> TransactionResult {
 }
 
 /// POST depersonalize: detaches one of the user's registrations from its person; the answer
-/// must be empty.
+/// must be empty. Devices excluded from person operations are skipped.
 pub async fn depersonalize(user: &mut GooseUser, run: &Run) -> TransactionResult {
-    let Some((at, _)) = run.next_write(user) else {
+    let Some((at, _)) = run.next_person_write(user) else {
         return get_registration(user, run).await;
     };
     let builder = run.builder(user, Operation::Depersonalize, at)?;

@@ -6,12 +6,14 @@ use super::after::AfterLoad;
 use super::arrival::Observed;
 use super::attack::Attacked;
 use super::prepare::Prepared;
+use super::restore::Before;
 use super::result::{
     CoSummary, LoadResult, MixSummary, OperationStats, SUMMARY_FORMAT, ScenarioSummary,
     TargetSummary, Verdict,
 };
 use super::scenario::{Length, Ramp, Shape, Span};
 use super::{FeedSource, LoadConfig, Reached};
+use crate::api::footprint::LOAD_ATTRIBUTE;
 
 /// The result of the run, from everything the stages produced.
 pub(super) fn result(
@@ -19,6 +21,7 @@ pub(super) fn result(
     at: &Reached,
     prepared: &Prepared,
     attacked: &Attacked,
+    before: &Before,
     after: AfterLoad,
 ) -> LoadResult {
     let plan = &config.plan;
@@ -43,10 +46,14 @@ pub(super) fn result(
         prepared.baseline.as_ref(),
         arrival.as_ref(),
     );
-    let notes = notes(prepared, attacked, after.notes, &operations);
+    let mut before_notes = before.notes.clone();
+    before_notes.extend(after.notes);
+    let notes = notes(prepared, attacked, before_notes, &operations);
     let verdict = Verdict::of(
         &thresholds,
         &after.invariants,
+        &after.left_on_devices,
+        config.fail_on_residue,
         attacked.interrupted,
         attacked.never_answered,
     );
@@ -70,7 +77,11 @@ pub(super) fn result(
         },
         interrupted: attacked.interrupted,
         never_answered: attacked.never_answered,
-        run_attribute: attacked.run.attribute.clone(),
+        run_attribute: LOAD_ATTRIBUTE.to_owned(),
+        run_id: attacked.run.run_id.clone(),
+        left_on_devices: after.left_on_devices,
+        excluded_from_person_operations: before.excluded.clone(),
+        fail_on_residue: config.fail_on_residue,
         operations,
         total,
         coordinated_omission: metrics

@@ -8,6 +8,7 @@ use std::path::Path;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use super::{File, Mark, ReportError, Style};
+use crate::api::footprint::{Cause, Leftover};
 use crate::load::arrival::ArrivalSummary;
 use crate::load::result::{Figure, ScenarioSummary};
 use crate::load::threshold::Source;
@@ -21,7 +22,9 @@ pub fn summary_json(result: &LoadResult) -> Result<String, ReportError> {
     super::to_json("summary", result)
 }
 
-/// JUnit XML: suite `thresholds` (one case per rule) and suite `invariants` (one per invariant).
+/// JUnit XML: suite `thresholds` (one case per rule), suite `invariants` (one per invariant) and,
+/// on a live run that left something or kept devices out of person operations, suite
+/// `devices`.
 pub fn junit(result: &LoadResult) -> Result<String, ReportError> {
     let mut report = Report::new(format!("pushcheck load {}", result.scenario.name));
     report.add_test_suites(junit_suites(result));
@@ -52,7 +55,92 @@ pub fn junit_suites(result: &LoadResult) -> Vec<TestSuite> {
     thresholds.add_test_cases(result.thresholds.iter().map(threshold_case));
     let mut invariants = TestSuite::new("invariants");
     invariants.add_test_cases(result.invariants.iter().map(invariant_case));
-    vec![thresholds, invariants]
+    let mut suites = vec![thresholds, invariants];
+    if !result.left_on_devices.is_empty() || !result.excluded_from_person_operations.is_empty() {
+        let mut devices = TestSuite::new("devices");
+        devices.add_test_cases(
+            leftover_groups(&result.left_on_devices)
+                .iter()
+                .map(|g| leftover_case(g, result.fail_on_residue)),
+        );
+        devices.add_test_cases(result.excluded_from_person_operations.iter().map(|d| {
+            let mut s = TestCaseStatus::skipped();
+            s.set_message(d.reason.clone());
+            let mut case = TestCase::new(
+                format!(
+                    "registration {}: personalize and depersonalize",
+                    d.registration_id
+                ),
+                s,
+            );
+            case.set_classname("devices.excluded");
+            case
+        }));
+        suites.push(devices);
+    }
+    suites
+}
+
+/// Leftovers with the same items, cause and reason, and the devices that have them.
+pub(super) struct LeftoverGroup<'a> {
+    pub items: &'a [String],
+    pub cause: Cause,
+    pub reason: &'a str,
+    pub devices: Vec<&'a str>,
+}
+
+impl LeftoverGroup<'_> {
+    /// Whether it fails the run.
+    pub fn fails(&self, fail_on_residue: bool) -> bool {
+        self.cause != Cause::TargetChoice || fail_on_residue
+    }
+
+    /// `pushcheck_load_seq on 3 device(s) (target choice)`.
+    pub fn headline(&self) -> String {
+        format!(
+            "{} on {} device(s) ({})",
+            self.items.join(", "),
+            self.devices.len(),
+            self.cause.label()
+        )
+    }
+}
+
+/// What was left on the devices, grouped: one line per kind, not per device.
+pub(super) fn leftover_groups(left: &[Leftover]) -> Vec<LeftoverGroup<'_>> {
+    let mut groups: Vec<LeftoverGroup<'_>> = Vec::new();
+    for l in left {
+        match groups
+            .iter_mut()
+            .find(|g| g.items == l.items.as_slice() && g.cause == l.cause && g.reason == l.reason)
+        {
+            Some(g) => g.devices.push(&l.registration_id),
+            None => groups.push(LeftoverGroup {
+                items: &l.items,
+                cause: l.cause,
+                reason: &l.reason,
+                devices: vec![&l.registration_id],
+            }),
+        }
+    }
+    groups
+}
+
+fn leftover_case(g: &LeftoverGroup<'_>, fail_on_residue: bool) -> TestCase {
+    let devices = g.devices.join(", ");
+    let status = if g.fails(fail_on_residue) {
+        let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+        s.set_type(g.cause.label());
+        s.set_message(g.reason.to_owned());
+        s.set_description(devices.clone());
+        s
+    } else {
+        TestCaseStatus::success()
+    };
+    let mut case = TestCase::new(format!("left on the devices: {}", g.headline()), status);
+    case.set_classname("devices.left");
+    case.set_system_out(format!("{}\n{devices}", g.reason));
+    case
 }
 
 fn threshold_case(t: &ThresholdOutcome) -> TestCase {
@@ -173,6 +261,7 @@ pub fn tables(out: &mut dyn Write, result: &LoadResult, style: Style) -> io::Res
     against_baseline(out, result)?;
     thresholds(out, result, style)?;
     invariants(out, result, style)?;
+    left_on_devices(out, result, style)?;
     for n in &result.notes {
         writeln!(out, "\nnote: {n}")?;
     }
@@ -405,6 +494,48 @@ fn invariants(out: &mut dyn Write, result: &LoadResult, style: Style) -> io::Res
         }
     }
     Ok(())
+}
+
+/// What a live run left on its devices (grouped), and the devices it kept out of person
+/// operations.
+fn left_on_devices(out: &mut dyn Write, result: &LoadResult, style: Style) -> io::Result<()> {
+    let groups = leftover_groups(&result.left_on_devices);
+    if !groups.is_empty() {
+        writeln!(out, "\nLeft on the devices:")?;
+        for g in &groups {
+            let mark = if g.fails(result.fail_on_residue) {
+                format!("{} ", style.mark(Mark::Failed))
+            } else {
+                String::new()
+            };
+            writeln!(out, "  {mark}{}: {}", g.headline(), g.reason)?;
+            writeln!(out, "         {}", short_list(&g.devices))?;
+        }
+    }
+    let excluded = &result.excluded_from_person_operations;
+    if !excluded.is_empty() {
+        writeln!(
+            out,
+            "\nKept out of personalize and depersonalize ({} device(s)):",
+            excluded.len()
+        )?;
+        for d in excluded.iter().take(10) {
+            writeln!(out, "  {}: {}", d.registration_id, d.reason)?;
+        }
+        if excluded.len() > 10 {
+            writeln!(out, "  … and {} more", excluded.len() - 10)?;
+        }
+    }
+    Ok(())
+}
+
+/// A few registration IDs, then how many more.
+fn short_list(ids: &[&str]) -> String {
+    let mut out = ids.iter().take(10).copied().collect::<Vec<_>>().join(", ");
+    if ids.len() > 10 {
+        out.push_str(&format!(" and {} more", ids.len() - 10));
+    }
+    out
 }
 
 /// Spaces that line `ok` up with `FAILED` (longer words stand out anyway).

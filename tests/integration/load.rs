@@ -31,7 +31,7 @@ fn plan(toml: &str) -> LoadPlan {
 /// Runs of goose in this module one at a time, simulator start included: a simulator started
 /// while another test's load holds goose's process-wide lock would run its stall window (which
 /// counts from the simulator's start) before its own load begins.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+pub(crate) static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn config(sim: &RunningSimulator, plan: LoadPlan) -> LoadConfig {
     LoadConfig {
@@ -50,6 +50,7 @@ fn config(sim: &RunningSimulator, plan: LoadPlan) -> LoadConfig {
         request_timeout: load::DEFAULT_REQUEST_TIMEOUT,
         quiet_stdout: false,
         progress: None,
+        fail_on_residue: false,
     }
 }
 

@@ -29,6 +29,9 @@ mod load;
 // Stages and arrival rate: rates held, shortfalls told apart, one writer per registration.
 mod pace;
 
+// A live load leaves its devices as found: one bounded attribute, persons unbound, isPrimary.
+mod footprint;
+
 // The load verdict against stand-ins with one defect each, and the real binary's endings.
 mod standin;
 mod verdict;

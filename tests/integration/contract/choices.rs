@@ -337,17 +337,27 @@ fn check_judges_the_server_and_reports_the_footprint() {
         let reports = dir.path().join("reports").to_string_lossy().into_owned();
         let mut args = live.args(&url);
         args[0] = "check";
-        args.extend(["--allow-writes", "--report-dir", &reports, "--duration", "1s"]);
+        args.extend([
+            "--allow-writes",
+            "--report-dir",
+            &reports,
+            "--duration",
+            "1s",
+        ]);
         let before = live.states();
         let run = run_cli(&args);
         assert_eq!(run.exit, exit, "{defect:?}: {}\n{}", run.stdout, run.stderr);
-        let text = std::fs::read_to_string(dir.path().join("reports/check.json")).expect("check.json");
+        let text =
+            std::fs::read_to_string(dir.path().join("reports/check.json")).expect("check.json");
         let report: Value = serde_json::from_str(&text).expect("JSON");
         let errors = registry()
             .validate("check-report", Mode::Strict, &report)
             .expect("schema");
         assert!(errors.is_empty(), "{errors:?}");
-        assert!(report["contract"]["target_choices"].is_object(), "{defect:?}");
+        assert!(
+            report["contract"]["target_choices"].is_object(),
+            "{defect:?}"
+        );
         let after = live.states();
         for (b, a) in before.iter().zip(&after) {
             assert_eq!(without_ours(b), without_ours(a), "{defect:?}");

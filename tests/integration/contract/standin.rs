@@ -41,6 +41,10 @@ pub mod proxy {
         /// Correct by the docs, choosing otherwise: `isPrimary: true` on a device that belongs
         /// to nobody is refused (400).
         PrimaryUnownedRefused,
+        /// Correct by the docs, choosing otherwise: every PATCH with `isPrimary: true` is
+        /// refused (400) and not forwarded — the load's stand-in for a target that does not let
+        /// a device of nobody be primary.
+        PrimaryTrueRefused,
         /// depersonalize answers 200 and does nothing.
         DepersonalizeNoop,
         /// GET answers 200 with an empty body.
@@ -188,6 +192,13 @@ pub mod proxy {
                     && known =>
             {
                 return refused("isPrimary needs a device that belongs to a person");
+            }
+            Defect::PrimaryTrueRefused
+                if method == "PATCH"
+                    && parsed.as_ref().and_then(|v| v.get("isPrimary"))
+                        == Some(&Value::Bool(true)) =>
+            {
+                return refused("isPrimary: a device of nobody cannot be primary");
             }
             Defect::DepersonalizeNoop if is_depersonalize => return ok_raw(Vec::new()),
             Defect::GetEmptyBody if is_get => return ok_raw(Vec::new()),
