@@ -135,6 +135,11 @@ pub async fn run(
             "the contract stage found a device it cannot use: {}",
             device.reason
         ))
+    } else if let Some(f) = suite.server_findings.first() {
+        Some(format!(
+            "the contract stage's probes found the server at fault on registration {} ({}): the load would only add requests to devices in doubt",
+            f.registration_id, f.probe
+        ))
     } else if mistake.is_some() {
         Some("every contract case was skipped: nothing to build a verdict on".to_owned())
     } else {

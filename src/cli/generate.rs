@@ -118,8 +118,32 @@ pub fn run(
         ..GenerateConfig::new(suite_config.target, work)
     };
     let runtime = super::runtime()?;
+    let progress = std::sync::Arc::clone(&config.progress);
     let result = runtime
-        .block_on(crate::contract::generate::run(config))
+        .block_on(async move {
+            // On a terminal, a progress line once a second (a live run at 5 requests/s takes
+            // minutes); off one, nothing until the end.
+            let ticker = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {
+                tokio::spawn(async move {
+                    let started = std::time::Instant::now();
+                    let mut tick = tokio::time::interval(Duration::from_secs(1));
+                    tick.tick().await;
+                    loop {
+                        tick.tick().await;
+                        let line = progress.line(started.elapsed());
+                        let mut err = std::io::stderr();
+                        let _ = write!(err, "\r\x1b[2K{line}");
+                        let _ = err.flush();
+                    }
+                })
+            });
+            let result = crate::contract::generate::run(config).await;
+            if let Some(t) = ticker {
+                t.abort();
+                let _ = write!(std::io::stderr(), "\r\x1b[2K");
+            }
+            result
+        })
         .map_err(|e: GenerateError| {
             if e.is_configuration() {
                 Failure::usage(e)

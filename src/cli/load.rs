@@ -318,10 +318,13 @@ pub fn run(
     super::finish(Outcome::of_load(&result))
 }
 
-/// Maps a load error to its exit code: a setting to fix is a usage error, the rest runtime.
+/// Maps a load error to its exit code: a setting to fix is a usage error, the server's fault
+/// before any result a failed check (1), the rest runtime.
 pub fn load_failure(error: LoadError) -> Failure {
     if error.is_usage() {
         Failure::usage(error)
+    } else if error.is_server_finding() {
+        Failure::server(error)
     } else {
         Failure::runtime(error)
     }

@@ -173,7 +173,7 @@ impl Failure {
     }
 
     /// The target misbehaved before there was a result to report (exit 1: the server's fault).
-    fn server(error: impl Into<anyhow::Error>) -> Failure {
+    pub(super) fn server(error: impl Into<anyhow::Error>) -> Failure {
         Failure {
             exit: Exit::CheckFailed,
             error: error.into(),

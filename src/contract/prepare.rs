@@ -158,24 +158,19 @@ impl Prepared {
             live.choices = probed.choices;
             live.probed = true;
             // Put each device the probes wrote to back, as after a case (a device of someone
-            // else was not changed: its personalize was refused). After a stop signal cut the
-            // probes short, a device may still be bound to a probe person: depersonalized too.
+            // else was not changed: its personalize was refused).
             for id in &probed.touched {
                 let owner = probed.ownership.get(id);
                 let original = live.originals.get(id);
                 if let Some(original) = original
                     && owner != Some(&Ownership::BoundBefore)
-                    && (probed.interrupted || owner == Some(&Ownership::Nobody))
                 {
-                    let left = restore_device(
-                        &client,
-                        &redactor,
-                        id,
-                        original,
-                        probed.interrupted,
-                        &live.choices,
-                    )
-                    .await;
+                    // A device of nobody was left depersonalized by the probe; one it could not
+                    // tell (a server fault) or did not finish is depersonalized once more.
+                    let unbind = probed.interrupted || owner != Some(&Ownership::Nobody);
+                    let left =
+                        restore_device(&client, &redactor, id, original, unbind, &live.choices)
+                            .await;
                     settle(&mut leftovers, id, left);
                 }
             }

@@ -177,15 +177,24 @@ pub enum LoadError {
     /// A stop signal before the load started.
     #[error("interrupted before the load started")]
     Interrupted,
-    /// A live run's devices could not be read or probed before the load (no answer, 5xx).
+    /// A live run's devices could not be read or probed before the load (no answer).
     #[error("{0}")]
     Devices(String),
+    /// The target answered a read before the load as no correct server does (a 2xx whose body
+    /// is not a registration, a 5xx): the server's fault (exit 1), found before any load.
+    #[error("server finding before the load: {0}")]
+    Server(String),
     /// goose failed while running.
     #[error("the load run failed: {0}")]
     Goose(String),
 }
 
 impl LoadError {
+    /// The server's fault, before there was a result (exit 1).
+    pub fn is_server_finding(&self) -> bool {
+        matches!(self, LoadError::Server(_))
+    }
+
     /// True when the user must fix a setting (exit 2) rather than the run breaking (exit 3).
     pub fn is_usage(&self) -> bool {
         if let LoadError::Preflight(e) = self {

@@ -8,9 +8,11 @@
 //! may be written: the partitions cover the feed) is read once through the API client, paced
 //! under the run's rate cap, at most [`MAX_LIVE_DEVICES`] devices and within a time bound:
 //! its `isPrimary` and its value of [`LOAD_ATTRIBUTE`] are kept. A device the target refuses to
-//! read (a 4xx: an unknown registration, a key without the scope) is a usage error; one that
-//! gets no answer or a 5xx after three tries stops a run that personalizes (exit 3: its
-//! `isPrimary` could not be put back) and is a note otherwise.
+//! read (a 4xx: an unknown registration, a key without the scope) is a usage error; one whose
+//! read is answered as no correct server does (a 2xx whose body is not a registration — empty,
+//! not UTF-8, not JSON — or a 5xx after three tries) is a server finding (exit 1, nothing
+//! written); one that gets no answer stops a run that personalizes (exit 3: its `isPrimary`
+//! could not be put back) and is a note otherwise.
 //!
 //! When the mix personalizes or depersonalizes, each device read is then **probed**: a
 //! personalize to the device's own load person (`externalId` `pushcheck-load-<registration
@@ -229,6 +231,7 @@ async fn read_all(
         () = interrupt::at_least(interrupts_before + 1) => return Err(LoadError::Interrupted),
     };
     let mut refused = Vec::new();
+    let mut garbled = Vec::new();
     for (at, read) in reads {
         let id = &feed.entries[at].registration_id;
         match read {
@@ -245,10 +248,10 @@ async fn read_all(
                         );
                     }
                     Err(e) => {
-                        before.unread.insert(
-                            at,
-                            format!("HTTP {}, a body that is not JSON: {e}", r.status),
-                        );
+                        garbled.push(format!(
+                            "{id}: HTTP {}, a body that is not a registration: {e}",
+                            r.status
+                        ));
                     }
                 }
             }
@@ -258,12 +261,26 @@ async fn read_all(
                     Exchange::Answered(r.clone()).describe()
                 ));
             }
+            Exchange::Answered(r) if r.status >= 500 => {
+                garbled.push(format!(
+                    "{id}: {} after {TRIES} tries",
+                    Exchange::Answered(r.clone()).describe()
+                ));
+            }
             other => {
                 before
                     .unread
                     .insert(at, format!("{} after {TRIES} tries", other.describe()));
             }
         }
+    }
+    if !garbled.is_empty() {
+        return Err(LoadError::Server(format!(
+            "{} device(s) of the feed answered a read as no correct server does ({}); nothing \
+             was written",
+            garbled.len(),
+            list(&garbled)
+        )));
     }
     if !refused.is_empty() {
         return Err(LoadError::Config(format!(

@@ -36,6 +36,9 @@ mod footprint;
 mod standin;
 mod verdict;
 
+// Stand-ins for a live account (choices the docs leave open, one defect each), every command.
+mod live;
+
 // `pushcheck check` end to end, as a subprocess.
 mod check;
 

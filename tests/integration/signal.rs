@@ -257,7 +257,7 @@ fn load_stops_on(signal: &str) {
     let written = |state: &Value| {
         state["additionalData"]
             .as_object()
-            .is_some_and(|a| a.keys().any(|k| k.starts_with("pushcheckLoadSeq_")))
+            .is_some_and(|a| a.contains_key(pushcheck::api::footprint::LOAD_ATTRIBUTE))
     };
     wait_until("the load's attribute on a device", || {
         live.states().iter().any(written)

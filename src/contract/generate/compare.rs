@@ -89,10 +89,26 @@ pub fn normalize(value: &Value, ids: &[String], live: bool) -> Value {
             let registration = map.contains_key(field::REGISTRATION_ID);
             let mut out = Map::new();
             for (k, v) in map {
+                // A live target may store null instead of deleting (a choice the docs leave
+                // open): an attribute holding null is one the model deleted.
+                let stored_null = |v: &Value| live && v.is_null();
                 if registration
                     && k == field::ADDITIONAL_DATA
-                    && v.as_object().is_some_and(Map::is_empty)
+                    && v.as_object()
+                        .is_some_and(|m| m.values().all(&stored_null))
                 {
+                    continue;
+                }
+                if registration
+                    && k == field::ADDITIONAL_DATA
+                    && let Some(m) = v.as_object()
+                {
+                    let kept: Map<String, Value> = m
+                        .iter()
+                        .filter(|(_, v)| !stored_null(v))
+                        .map(|(k, v)| (k.clone(), normalize(v, ids, live)))
+                        .collect();
+                    out.insert(k.clone(), Value::Object(kept));
                     continue;
                 }
                 if registration && live && !writable(k) {

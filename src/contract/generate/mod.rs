@@ -36,6 +36,8 @@ pub mod shrink;
 pub mod step;
 mod target;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
@@ -90,6 +92,39 @@ pub struct GenerateConfig {
     pub time_limit: Duration,
     /// A leftover that is the target's choice fails the run too (`--fail-on-residue`).
     pub fail_on_residue: bool,
+    /// Counters the run keeps up to date while it runs, for a progress line (the CLI prints
+    /// one a second on a terminal).
+    pub progress: Arc<Progress>,
+}
+
+/// What a running generated run has done so far (read from another task while it runs).
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Generated steps sent.
+    pub steps: AtomicUsize,
+    /// Requests the target got (read-backs, resets and shrinking included).
+    pub requests: AtomicUsize,
+    /// Shrinking has started (a difference was found).
+    pub shrinking: AtomicBool,
+}
+
+impl Progress {
+    /// One line: steps, requests, elapsed, pace.
+    pub fn line(&self, elapsed: Duration) -> String {
+        let steps = self.steps.load(Ordering::Relaxed);
+        let requests = self.requests.load(Ordering::Relaxed);
+        let secs = elapsed.as_secs_f64().max(1e-9);
+        let phase = if self.shrinking.load(Ordering::Relaxed) {
+            "shrinking a difference: "
+        } else {
+            ""
+        };
+        format!(
+            "{phase}{steps} steps, {requests} requests, {:.0}s, {:.1} requests/s",
+            elapsed.as_secs_f64(),
+            requests as f64 / secs
+        )
+    }
 }
 
 impl GenerateConfig {
@@ -105,6 +140,7 @@ impl GenerateConfig {
             shrink_budget: None,
             time_limit: Duration::from_secs(600),
             fail_on_residue: false,
+            progress: Arc::default(),
         }
     }
 }
@@ -271,6 +307,7 @@ pub async fn run(config: GenerateConfig) -> Result<GenerateResult, GenerateError
         max_rps,
         deadline,
     );
+    engine.progress = Arc::clone(&config.progress);
     let budget = config.shrink_budget.unwrap_or(if live {
         LIVE_SHRINK_BUDGET
     } else {
@@ -407,10 +444,12 @@ async fn generate(
         };
         result.sequences += 1;
         result.steps += attempt.steps_run;
+        engine.progress.steps.store(result.steps, Ordering::Relaxed);
         match attempt.divergence {
             None => {}
             Some(d) if d.choice.is_some() => note_choice(result, &d),
             Some(d) => {
+                engine.progress.shrinking.store(true, Ordering::Relaxed);
                 let failing = sequence[..=d.step].to_vec();
                 let finding = shrink(engine, failing, d, attempt.namespace, budget).await?;
                 result.finding = Some(finding);

@@ -87,9 +87,14 @@ pub(super) fn known_state_patch(current: &Value) -> Value {
         .and_then(Value::as_object)
         .map(|m| m.keys().map(|k| (k.clone(), Value::Null)).collect())
         .unwrap_or_default();
-    json!({
+    let mut body = json!({
         field::IS_PRIMARY: false,
         field::SYSTEM_DATA: { field::REGISTRATION_ENABLED: true },
-        field::ADDITIONAL_DATA: deleted,
-    })
+    });
+    // Nothing to delete: no additionalData at all (an empty one would leave `{}` on a device
+    // that had none).
+    if !deleted.is_empty() {
+        body[field::ADDITIONAL_DATA] = Value::Object(deleted);
+    }
+    body
 }

@@ -80,6 +80,8 @@ pub struct Engine {
     model: Option<Model>,
     /// Requests sent to the target so far.
     pub requests: usize,
+    /// The run's progress counters (shared with whoever shows them).
+    pub progress: std::sync::Arc<super::Progress>,
     /// Requests the target may still get (`None`: no limit but the deadline).
     pub budget: Option<usize>,
     last_sent: Option<Instant>,
@@ -121,6 +123,7 @@ impl Engine {
             attempts: 0,
             model: None,
             requests: 0,
+            progress: std::sync::Arc::default(),
             budget: None,
             last_sent: None,
             http: reqwest::Client::new(),
@@ -403,6 +406,9 @@ impl Engine {
         }
         self.last_sent = Some(Instant::now());
         self.requests += 1;
+        self.progress
+            .requests
+            .store(self.requests, std::sync::atomic::Ordering::Relaxed);
         Ok(())
     }
 

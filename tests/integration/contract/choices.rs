@@ -264,12 +264,25 @@ fn garbled_reads_are_the_servers_fault() {
 /// as found but for pushcheck's own fixed attribute names.
 #[test]
 fn generated_runs_start_on_a_target_that_refuses_null() {
+    generated_run_passes_on(proxy::Defect::NullRefused);
+}
+
+/// The same on a target that stores null instead of deleting.
+#[test]
+fn generated_runs_pass_on_a_target_that_stores_null() {
+    generated_run_passes_on(proxy::Defect::NullStored);
+}
+
+fn generated_run_passes_on(defect: proxy::Defect) {
     let live = LiveSim::start(3);
     live.seed_originals();
-    let url = proxied(&live, proxy::Defect::NullRefused);
+    let url = proxied(&live, defect);
     let before = live.states();
+    let dir = TempDir::new("generated");
+    let replay = dir.path().join("found.json").to_string_lossy().into_owned();
     let mut args = live.args(&url);
     args.extend(["--allow-writes", "--generate", "200", "--max-rps", "400"]);
+    args.extend(["--save-replay", &replay]);
     let run = run_cli(&args);
     assert_ne!(run.exit, Exit::Runtime, "{}\n{}", run.stdout, run.stderr);
     assert_ne!(run.exit, Exit::Usage, "{}\n{}", run.stdout, run.stderr);
@@ -335,17 +348,22 @@ fn check_judges_the_server_and_reports_the_footprint() {
         let url = proxied(&live, defect);
         let dir = TempDir::new("check-choices");
         let reports = dir.path().join("reports").to_string_lossy().into_owned();
+        let scenario = dir.write("reads.toml", "users = 2\niterations = 4\n[mix]\nget = 1\n");
         let mut args = live.args(&url);
         args[0] = "check";
-        args.extend([
+        let more = [
             "--allow-writes",
             "--report-dir",
             &reports,
-            "--duration",
-            "1s",
-        ]);
+            "--scenario",
+            &scenario,
+        ];
+        args.extend(more);
         let before = live.states();
-        let run = run_cli(&args);
+        let run = {
+            let _serial = crate::load::SERIAL.blocking_lock();
+            run_cli(&args)
+        };
         assert_eq!(run.exit, exit, "{defect:?}: {}\n{}", run.stdout, run.stderr);
         let text =
             std::fs::read_to_string(dir.path().join("reports/check.json")).expect("check.json");
