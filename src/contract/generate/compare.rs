@@ -94,8 +94,7 @@ pub fn normalize(value: &Value, ids: &[String], live: bool) -> Value {
                 let stored_null = |v: &Value| live && v.is_null();
                 if registration
                     && k == field::ADDITIONAL_DATA
-                    && v.as_object()
-                        .is_some_and(|m| m.values().all(&stored_null))
+                    && v.as_object().is_some_and(|m| m.values().all(&stored_null))
                 {
                     continue;
                 }
