@@ -1255,6 +1255,12 @@ fn a_device_bound_before_the_run_is_named_and_left_to_its_person() {
         run.stdout
     );
     assert!(!run.stdout.contains("FAILED ("), "{}", run.stdout);
+    assert_eq!(
+        run.stdout.matches("already belongs to a person").count(),
+        1,
+        "said once: {}",
+        run.stdout
+    );
     assert_eq!(live.states(), before);
     assert_eq!(
         live.send(Call::new(Operation::Personalize, id).json(owner))
