@@ -318,11 +318,7 @@ impl Prober<'_> {
                 false
             }
             Err(e) => {
-                self.finding(
-                    "depersonalize",
-                    id,
-                    format!("no answer to {described}: {e}"),
-                );
+                self.no_answer(id, &described, &e);
                 self.left_bound(id);
                 false
             }
@@ -360,14 +356,19 @@ impl Prober<'_> {
                 false
             }
             Err(e) => {
-                self.finding(
-                    "depersonalize",
-                    id,
-                    format!("no answer to {described}: {e}"),
-                );
+                self.no_answer(id, &described, &e);
                 false
             }
         }
+    }
+
+    /// A depersonalize probe that got no answer.
+    fn no_answer(&mut self, id: &str, described: &str, error: &str) {
+        self.finding(
+            "depersonalize",
+            id,
+            format!("no answer to {described}: {error}"),
+        );
     }
 
     fn left_bound(&mut self, id: &str) {

@@ -177,11 +177,11 @@ pub enum LoadError {
     /// A stop signal before the load started.
     #[error("interrupted before the load started")]
     Interrupted,
-    /// A live run's devices could not be read or probed before the load (no answer).
+    /// A live run's devices could not be read or probed before the load (no answer, 5xx).
     #[error("{0}")]
     Devices(String),
     /// The target answered a read before the load as no correct server does (a 2xx whose body
-    /// is not a registration, a 5xx): the server's fault (exit 1), found before any load.
+    /// is not a registration): the server's fault (exit 1), found before any load.
     #[error("server finding before the load: {0}")]
     Server(String),
     /// goose failed while running.

@@ -10,9 +10,9 @@
 //! its `isPrimary` and its value of [`LOAD_ATTRIBUTE`] are kept. A device the target refuses to
 //! read (a 4xx: an unknown registration, a key without the scope) is a usage error; one whose
 //! read is answered as no correct server does (a 2xx whose body is not a registration — empty,
-//! not UTF-8, not JSON — or a 5xx after three tries) is a server finding (exit 1, nothing
-//! written); one that gets no answer stops a run that personalizes (exit 3: its `isPrimary`
-//! could not be put back) and is a note otherwise.
+//! not UTF-8, not JSON) is a server finding (exit 1, nothing written); one that gets no answer
+//! or a 5xx after three tries stops a run that personalizes (exit 3: its `isPrimary` could not
+//! be put back) and is a note otherwise (the load's own checks then judge the 5xx).
 //!
 //! When the mix personalizes or depersonalizes, each device read is then **probed**: a
 //! personalize to the device's own load person (`externalId` `pushcheck-load-<registration
@@ -258,12 +258,6 @@ async fn read_all(
             Exchange::Answered(r) if r.status != 429 && r.status < 500 => {
                 refused.push(format!(
                     "{id}: {}",
-                    Exchange::Answered(r.clone()).describe()
-                ));
-            }
-            Exchange::Answered(r) if r.status >= 500 => {
-                garbled.push(format!(
-                    "{id}: {} after {TRIES} tries",
                     Exchange::Answered(r.clone()).describe()
                 ));
             }

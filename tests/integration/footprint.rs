@@ -48,13 +48,7 @@ fn load_with_junit(
     extra: &[&str],
 ) -> (CliRun, Value, String) {
     let dir = TempDir::new("footprint");
-    let feed = dir.write(
-        "feed.txt",
-        live.ids
-            .iter()
-            .map(|id| format!("{id},{}\n", live.app))
-            .collect::<String>(),
-    );
+    let feed = dir.write("feed.txt", live.feed());
     let file = dir.write("scenario.toml", scenario);
     let reports = dir.path().join("reports");
     let mut args = vec![

@@ -12,7 +12,7 @@ use pushcheck::api::footprint;
 use pushcheck::cli::Exit;
 use serde_json::Value;
 
-use crate::contract::standin::{LiveSim, proxy};
+use crate::contract::standin::{LiveSim, proxy, without_ours};
 use crate::util::{TempDir, project_path, run_cli};
 
 /// Every operation, a few iterations per user, under a rate cap.
@@ -94,19 +94,16 @@ fn run_one(defect: proxy::Defect, command: &str) -> (Exit, String) {
     }
     let url = proxy::start(&live.runtime, &live.base_url, defect, Vec::new());
     let dir = TempDir::new("live-standins");
-    let feed = dir.write(
-        "feed.txt",
-        live.ids
-            .iter()
-            .map(|id| format!("{id},{}\n", live.app))
-            .collect::<String>(),
-    );
+    let feed = dir.write("feed.txt", live.feed());
     let scenario = dir.write("scenario.toml", SCENARIO);
     let reports = dir.path().join("reports").to_string_lossy().into_owned();
     let mut args = live.args(&url);
     match command {
         "contract" => args.push("--allow-writes"),
-        "generate" => args.extend(["--allow-writes", "--generate", "200", "--max-rps", "400"]),
+        "generate" => {
+            args.extend(["--allow-writes", "--generate", "200", "--seed", "42"]);
+            args.extend(["--max-rps", "400"]);
+        }
         "load" => {
             args = vec!["load", "--target", &url, "--api-key", &live.key];
             args.extend(["--feed", &feed, "--scenario", &scenario, "--max-rps", "40"]);
@@ -183,17 +180,6 @@ fn ended(before: &[Value], after: &[Value]) -> String {
     }
     out.extend(other);
     out.join("; ")
-}
-
-fn without_ours(state: &Value) -> Value {
-    let mut s = state.clone();
-    if let Some(data) = s.get_mut("additionalData").and_then(Value::as_object_mut) {
-        data.retain(|k, _| !footprint::is_ours(k));
-        if data.is_empty() {
-            s.as_object_mut().map(|o| o.remove("additionalData"));
-        }
-    }
-    s
 }
 
 #[test]

@@ -9,7 +9,7 @@ use pushcheck::cli::Exit;
 use pushcheck::schema::{Mode, registry};
 use serde_json::{Value, json};
 
-use super::standin::{LiveSim, proxy};
+use super::standin::{LiveSim, ours, proxy, without_ours};
 use crate::util::{TempDir, run_cli};
 
 /// A contract run with writes through a proxy planting `defect`: the run, its JSON report,
@@ -47,36 +47,6 @@ fn contract(live: &LiveSim, url: &str, extra: &[&str]) -> Run {
         before,
         after: live.states(),
     }
-}
-
-/// A device's state with pushcheck's own custom attributes taken out (and `{}` as absent).
-fn without_ours(state: &Value) -> Value {
-    let mut s = state.clone();
-    if let Some(data) = s.get_mut("additionalData").and_then(Value::as_object_mut) {
-        data.retain(|k, _| !footprint::is_ours(k));
-        if data.is_empty() {
-            s.as_object_mut().map(|o| o.remove("additionalData"));
-        }
-    }
-    s
-}
-
-/// pushcheck's own attribute names on each device.
-fn ours(states: &[Value]) -> Vec<Vec<String>> {
-    states
-        .iter()
-        .map(|s| {
-            s.get("additionalData")
-                .and_then(Value::as_object)
-                .map(|d| {
-                    d.keys()
-                        .filter(|k| footprint::is_ours(k))
-                        .cloned()
-                        .collect()
-                })
-                .unwrap_or_default()
-        })
-        .collect()
 }
 
 fn proxied(live: &LiveSim, defect: proxy::Defect) -> String {
@@ -395,13 +365,7 @@ fn a_contract_run_after_a_load_on_the_same_devices_passes() {
     live.seed_originals();
     let url = proxied(&live, proxy::Defect::None);
     let dir = TempDir::new("after-load");
-    let feed = dir.write(
-        "feed.txt",
-        live.ids
-            .iter()
-            .map(|id| format!("{id},{}\n", live.app))
-            .collect::<String>(),
-    );
+    let feed = dir.write("feed.txt", live.feed());
     let scenario = dir.write(
         "persons.toml",
         "users = 2\niterations = 6\n[mix]\nget = 1\npatch = 1\npersonalize = 3\ndepersonalize = 1\n",

@@ -431,6 +431,14 @@ impl LiveSim {
         status == 200
     }
 
+    /// A load feed of every device: `ID,APPCODE` lines.
+    pub fn feed(&self) -> String {
+        self.ids
+            .iter()
+            .map(|id| format!("{id},{}\n", self.app))
+            .collect()
+    }
+
     pub fn args<'a>(&'a self, target: &'a str) -> Vec<&'a str> {
         let mut args = vec![
             "contract",
@@ -454,4 +462,35 @@ impl Drop for LiveSim {
             let _ = self.runtime.block_on(sim.shutdown());
         }
     }
+}
+
+/// A device's state with pushcheck's own custom attributes (`api::footprint`) taken out, and an
+/// empty `additionalData` as absent: what must be as found whatever the target keeps.
+pub fn without_ours(state: &Value) -> Value {
+    let mut s = state.clone();
+    if let Some(data) = s.get_mut("additionalData").and_then(Value::as_object_mut) {
+        data.retain(|k, _| !pushcheck::api::footprint::is_ours(k));
+        if data.is_empty() {
+            s.as_object_mut().map(|o| o.remove("additionalData"));
+        }
+    }
+    s
+}
+
+/// pushcheck's own attribute names on each device.
+pub fn ours(states: &[Value]) -> Vec<Vec<String>> {
+    states
+        .iter()
+        .map(|s| {
+            s.get("additionalData")
+                .and_then(Value::as_object)
+                .map(|d| {
+                    d.keys()
+                        .filter(|k| pushcheck::api::footprint::is_ours(k))
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+        .collect()
 }
