@@ -53,6 +53,7 @@ const READS_REGISTRATIONS: &[&str] = &[
     "depersonalize.then_get",
     "personalize.set_device_as_primary_leaves_other_persons",
     "patch.read_only_not_stored",
+    "patch.doc_typo_ignored",
 ];
 
 /// The negative cases generated from the request schemas (`contract::cases::invalid`): each
@@ -241,6 +242,7 @@ const EXPECTED: &[(&str, Killed)] = &[
             "personalize.set_device_as_primary_leaves_other_persons",
             "personalize.keep_as_lead_keeps_a_lead",
             "patch.read_only_not_stored",
+            "patch.doc_typo_ignored",
         ]),
     ),
     ("response.application_id_missing", Only(READS_REGISTRATIONS)),
@@ -299,7 +301,11 @@ const EXPECTED: &[(&str, Killed)] = &[
     ),
     (
         "patch.read_only_refused",
-        Only(&["patch.doc_example", "patch.read_only_ignored"]),
+        Only(&[
+            "patch.doc_example",
+            "patch.read_only_ignored",
+            "patch.doc_typo_ignored",
+        ]),
     ),
     (
         "patch.read_only_written",
@@ -317,6 +323,7 @@ const EXPECTED: &[(&str, Killed)] = &[
             "patch.custom_attribute.date_valid",
             "patch.doc_example",
             "patch.is_primary_stored",
+            "patch.doc_typo_ignored",
         ]),
     ),
     (
@@ -687,16 +694,201 @@ fn render(all: &[&str], observed: &[(Defect, Outcome)]) -> String {
 }
 
 fn check_generated(text: &str) {
-    let path = project_path("docs/kill-matrix.md");
+    check_generated_at("docs/kill-matrix.md", text);
+}
+
+/// `file` must hold `text` (`PUSHCHECK_BLESS=1` rewrites it).
+fn check_generated_at(file: &str, text: &str) {
+    let path = project_path(file);
     let current = std::fs::read_to_string(&path).unwrap_or_default();
     if current == text {
         return;
     }
     if std::env::var_os("PUSHCHECK_BLESS").is_some() {
-        std::fs::write(&path, text).expect("rewrite docs/kill-matrix.md");
+        std::fs::write(&path, text).unwrap_or_else(|e| panic!("rewrite {file}: {e}"));
     } else {
         panic!(
-            "docs/kill-matrix.md is out of date; run `PUSHCHECK_BLESS=1 cargo test --test integration kill` and review the diff"
+            "{file} is out of date; run `PUSHCHECK_BLESS=1 cargo test --test integration kill` and review the diff"
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The live kill matrix: the simulator as a live account.
+
+/// Planted defects a live run does not catch, and why. The test asserts each of them passes
+/// live (so a row here cannot outlive its reason) and every other defect fails the run.
+const NOT_LIVE: &[(&str, &str)] = &[
+    (
+        "registration.other_application_visible",
+        "needs a registration of a second application; a live run is given devices of one (`get.other_application` is skipped)",
+    ),
+    (
+        "request.content_type_not_checked",
+        "reading a JSON body sent as text/plain is not against the docs (they show requests as application/json and say nothing of other types): only the simulator's choice `request.content_type_json` refuses it, so `patch.wrong_content_type` is skipped live and `patch.text_plain_refused_or_applied` accepts a 200 that is stored as answered, as this one is",
+    ),
+    (
+        "personalize.keep_as_lead_ignored",
+        "a new person personalized with keepAsLead=true is answered CUSTOMER, as on a correct target whose new persons start as CUSTOMER (the docs leave that open): `personalize.keep_as_lead_keeps_a_lead` is skipped, saying so",
+    ),
+    (
+        "personalize.keep_as_lead_ignored_after_depersonalize",
+        "the probes depersonalize every device before any case (proving it belongs to nobody), so live this defect is keepAsLead ignored from the start: the row above",
+    ),
+];
+
+/// How one live run ended.
+#[derive(Debug)]
+struct LiveOutcome {
+    passed: bool,
+    /// What caught it, in words, for the table.
+    how: String,
+}
+
+/// The registrations a live run is given: 3 of the first application, not the doc's example.
+const LIVE_DEVICES: usize = 3;
+
+/// A simulator with `defects`, started apart on the current runtime, played as a live account:
+/// the contract suite with `--allow-writes`, every credential, and (when `application_id`) the
+/// application's ID given as `--application-id` would.
+async fn run_live(defects: Defects, application_id: bool) -> LiveOutcome {
+    use pushcheck::mock::{Simulator, SimulatorConfig};
+    use pushcheck::outcome::Outcome;
+    let config = SimulatorConfig {
+        seed_registrations: 10,
+        defects,
+        ..SimulatorConfig::default()
+    };
+    let sim = Simulator::start(config).await.expect("simulator");
+    let facts = sim.facts().clone();
+    let app = facts.applications[0].clone();
+    let (_, listing) = sim.registrations(0, 10);
+    let ids: Vec<String> = listing
+        .iter()
+        .filter(|(_, a)| *a == app.app_code)
+        .skip(1)
+        .take(LIVE_DEVICES)
+        .map(|(id, _)| id.clone())
+        .collect();
+    let suite = SuiteConfig {
+        target: Target::Live {
+            base_url: facts.base_url.clone(),
+            registration_ids: ids,
+            allow_writes: true,
+        },
+        credentials: facts.credentials.clone(),
+        app_code: Some(app.app_code.clone()),
+        application_id: application_id.then(|| app.application_id.clone()),
+        ..SuiteConfig::default()
+    };
+    let outcome = match contract::run(suite).await {
+        Err(e) => LiveOutcome {
+            passed: false,
+            how: format!(
+                "stopped before any case (exit {}): {e}",
+                if e.is_configuration() { 2 } else { 3 }
+            ),
+        },
+        Ok(result) => {
+            let failed: Vec<String> = result
+                .cases
+                .iter()
+                .filter(|c| c.status == Status::Failed)
+                .map(|c| format!("`{}`", c.name))
+                .collect();
+            let mut how = Vec::new();
+            if !result.server_findings.is_empty() {
+                let probes: BTreeSet<&str> =
+                    result.server_findings.iter().map(|f| f.probe).collect();
+                how.push(format!(
+                    "server finding of the probes ({})",
+                    probes.into_iter().collect::<Vec<_>>().join(", ")
+                ));
+            }
+            if !failed.is_empty() {
+                how.push(format!("failed: {}", failed.join(", ")));
+            }
+            if result.failing_leftovers().next().is_some() {
+                how.push("a device not put back (server fault)".to_owned());
+            }
+            let passed = Outcome::of_suite(&result, false) == Outcome::Passed;
+            LiveOutcome {
+                passed,
+                how: how.join("; "),
+            }
+        }
+    };
+    let _ = sim.shutdown().await;
+    outcome
+}
+
+/// Every planted defect a live account can show fails a live run (`--allow-writes`, 3 devices,
+/// every credential, `--application-id`); those in [`NOT_LIVE`] pass it, each with its reason.
+/// The control passes. The table is `docs/kill-matrix-live.md`.
+#[test]
+fn live_every_defect_a_live_account_can_show_fails_the_run() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let started = std::time::Instant::now();
+    let control = runtime.block_on(run_live(Defects::none(), true));
+    assert!(control.passed, "the control passes live: {}", control.how);
+    let mut problems = Vec::new();
+    let mut rows = Vec::new();
+    for defect in Defect::all() {
+        let outcome = runtime.block_on(run_live(Defects::of(&[defect]), true));
+        let not_live = NOT_LIVE.iter().find(|(d, _)| *d == defect.name());
+        match (not_live, outcome.passed) {
+            (None, false) | (Some(_), true) => {}
+            (None, true) => problems.push(format!("{defect}: passed a live run")),
+            (Some(_), false) => problems.push(format!(
+                "{defect}: listed in NOT_LIVE but fails the live run ({}); remove its row",
+                outcome.how
+            )),
+        }
+        rows.push((defect, outcome, not_live.map(|(_, why)| *why)));
+    }
+    // Without --application-id the ID is the run's first read: another application's ID on
+    // every answer is then consistent, and passes.
+    let unflagged = runtime.block_on(run_live(Defects::of(&[Defect::ApplicationIdOther]), false));
+    assert!(unflagged.passed, "{}", unflagged.how);
+    let elapsed = started.elapsed();
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert!(elapsed < std::time::Duration::from_secs(60), "{elapsed:?}");
+    check_generated_at("docs/kill-matrix-live.md", &render_live(&rows));
+}
+
+/// `docs/kill-matrix-live.md` from the live runs.
+fn render_live(rows: &[(Defect, LiveOutcome, Option<&str>)]) -> String {
+    let caught = rows.iter().filter(|(_, o, _)| !o.passed).count();
+    let mut out = format!(
+        "# The live kill matrix\n\n\
+         Generated by `cargo test --test integration kill` (`PUSHCHECK_BLESS=1` rewrites it); do not edit.\n\n\
+         Each row is `pushcheck contract` against the embedded simulator with one planted defect, played\n\
+         as a live account: `--target` its URL, {LIVE_DEVICES} `--registration-id` devices that belong to nobody,\n\
+         `--allow-writes`, every credential (`--api-key` first), and `--application-id`. The run probes\n\
+         the target's choices first and skips the cases whose simulator choice the target did not show,\n\
+         as against any live account. {caught} of {} defects fail the run; the control passes. The test\n\
+         asserts each row's verdict; the defects a live run cannot show are listed there with why\n\
+         (`NOT_LIVE` in `tests/integration/kill.rs`). Without `--application-id`, the application's ID is\n\
+         the one the run's first read answers, so `response.application_id_other` (another application's\n\
+         ID on every answer, consistently) passes: that is asserted too.\n\n\
+         | defect | live run | what caught it, or why nothing can |\n|---|---|---|\n",
+        rows.len()
+    );
+    for (defect, outcome, why) in rows {
+        let (verdict, how) = match (outcome.passed, why) {
+            (false, _) => ("FAILED", outcome.how.clone()),
+            (true, Some(why)) => ("passed", format!("not caught live: {why}")),
+            (true, None) => ("passed", "NOT CAUGHT".to_owned()),
+        };
+        out.push_str(&format!(
+            "| `{}` | {verdict} | {} |\n",
+            defect.name(),
+            how.replace('|', "\\|")
+        ));
+    }
+    out
 }
