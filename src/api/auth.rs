@@ -58,6 +58,7 @@ pub mod env {
     pub const IBSSO: &str = "PUSHCHECK_IBSSO";
     pub const BEARER: &str = "PUSHCHECK_BEARER";
     pub const APP_CODE: &str = "PUSHCHECK_APP_CODE";
+    pub const APPLICATION_ID: &str = "PUSHCHECK_APPLICATION_ID";
 }
 
 impl Credentials {

@@ -59,6 +59,8 @@ pub mod message_id {
 pub mod field {
     /// A registration's ID (`registrationId`), in GET and PATCH answers and in `push[]`.
     pub const REGISTRATION_ID: &str = "registrationId";
+    /// The internal ID of the application a registration belongs to (read-only).
+    pub const APPLICATION_ID: &str = "applicationId";
     /// Whether the device is its person's primary device.
     pub const IS_PRIMARY: &str = "isPrimary";
     /// The registration's custom attributes.

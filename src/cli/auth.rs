@@ -27,6 +27,19 @@ pub struct TargetArgs {
     /// attribute"). Without it such a leftover is reported beside the verdict, not failed.
     #[arg(long, help_heading = "Target")]
     pub fail_on_residue: bool,
+    /// The `applicationId` of the application the AppCode names (shown with the application
+    /// in the portal): every registration answered must carry it. Without it, the contract
+    /// suite takes the one the run's first read answers, so an answer of another application
+    /// is caught when the answers disagree; with it, also when they all carry the wrong one.
+    /// (The load does not judge it yet.)
+    #[arg(
+        long,
+        env = env::APPLICATION_ID,
+        hide_env_values = true,
+        value_name = "ID",
+        help_heading = "Target"
+    )]
+    pub application_id: Option<String>,
     #[command(flatten)]
     pub auth: AuthArgs,
 }

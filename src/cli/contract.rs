@@ -130,6 +130,7 @@ impl SuiteFlags {
         let credentials = target.credentials()?;
         let auth = &target.auth;
         let fail_on_residue = target.fail_on_residue;
+        let application_id = &target.application_id;
         let target = match target.target.as_deref() {
             None => Target::Simulator,
             Some(url) => Target::Live {
@@ -144,6 +145,7 @@ impl SuiteFlags {
             target,
             credentials,
             app_code: auth.app_code.clone(),
+            application_id: application_id.clone(),
             timeout: self.timeout,
             mode: self.mode(),
             filters: self.filter.clone(),

@@ -21,6 +21,9 @@ pub struct Environment {
     pub credentials: Vec<Credentials>,
     /// The configured application code.
     pub app_code: Option<String>,
+    /// The `applicationId` every registration answered must carry (given, the simulator's, or
+    /// learned from the run's first read); `None`: not known, not judged.
+    pub application_id: Option<String>,
     /// A registration of another application, if the target has one.
     pub other_app_registration: Option<String>,
     /// A number unique to this run, used to make identities no earlier run used.
@@ -48,6 +51,9 @@ pub struct Ctx {
     /// A personalize sent whose answer has not come back: when Ctrl-C drops the case there, the
     /// restore treats it as having succeeded.
     pub(crate) personalize_in_flight: Option<String>,
+    /// Why the case could not check its rule on this target, found while it ran (the target's
+    /// own answers left the rule's precondition unmet): the case is reported skipped.
+    pub(crate) skipped: Option<String>,
 }
 
 impl Ctx {
@@ -79,7 +85,16 @@ impl Ctx {
             observed: BTreeMap::new(),
             personalized: Vec::new(),
             personalize_in_flight: None,
+            skipped: None,
         }
+    }
+
+    /// Ends the case as skipped, for `reason`: what the target answered left the rule the case
+    /// checks without a precondition (say, it never showed a person as LEAD). Only for a
+    /// precondition the docs leave open; anything the docs promise is a failure.
+    pub fn skip(&mut self, reason: impl Into<String>) -> Result<(), Failure> {
+        self.skipped = Some(reason.into());
+        Ok(())
     }
 
     pub fn env(&self) -> &Environment {

@@ -53,21 +53,57 @@ impl Ctx {
         let operation = call.operation;
         let response = self.send(call).await?;
         expect_status(&response, 200)?;
+        self.ok_body(operation, &response)
+    }
+
+    /// Sends a call the docs allow a target to refuse or to apply: a refusal (any 4xx with a
+    /// documented error body) is `None`, a 200 is judged as [`Ctx::ok`] judges it and its body
+    /// returned; any other answer is a failure.
+    pub async fn ok_or_refused(&mut self, call: Call) -> Result<Option<Value>, Failure> {
+        let operation = call.operation;
+        let response = self.send(call).await?;
+        if (400..500).contains(&response.status) {
+            return self
+                .error_body(operation, &response, ErrorExpect::AnyShape)
+                .map(|_| None);
+        }
+        if response.status != 200 {
+            return Err(Failure {
+                message: format!(
+                    "expected HTTP 200 or a refusal (HTTP 4xx), got {}",
+                    response.status
+                ),
+                expected: Some("HTTP 200, or HTTP 4xx with a documented error body".into()),
+                got: Some(format!(
+                    "HTTP {}: {}",
+                    response.status,
+                    excerpt(&response.body)
+                )),
+                ..at(&response)
+            });
+        }
+        self.ok_body(operation, &response).map(Some)
+    }
+
+    /// The body of a 200 answer: the operation's response schema, judged (undocumented fields
+    /// noted, the skeleton kept for drift).
+    fn ok_body(&mut self, operation: Operation, response: &Response) -> Result<Value, Failure> {
         let expect = Expect {
             undocumented: true,
+            application_id: self.env().application_id.as_deref(),
             ..Expect::default()
         };
-        let judged = self.judge(operation, &response, &expect);
+        let judged = self.judge(operation, response, &expect);
         let Some(schema) = operation.response_schema() else {
             return judged
                 .problem
-                .map_or(Ok(Value::Null), |p| Err(other(&response, p)));
+                .map_or(Ok(Value::Null), |p| Err(other(response, p)));
         };
-        let value = match json_body(&response, judged)? {
+        let value = match json_body(response, judged)? {
             Body::Valid(valid) => valid,
-            Body::Broken(broken) => return Err(schema_failure(&response, schema, &broken)),
+            Body::Broken(broken) => return Err(schema_failure(response, schema, &broken)),
         };
-        self.note_undocumented(&response, schema, &value.undocumented);
+        self.note_undocumented(response, schema, &value.undocumented);
         self.observed
             .entry(schema)
             .or_default()

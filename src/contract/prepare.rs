@@ -106,10 +106,14 @@ impl Prepared {
         let mut originals = BTreeMap::new();
         let mut findings = Vec::new();
         let mut withheld = Vec::new();
+        let mut live_first_read = None;
         for state in states {
             let id = state.device.registration_id;
             match state.reading {
                 Reading::Registration(value) => {
+                    if live_first_read.is_none() {
+                        live_first_read = Some(value.clone());
+                    }
                     originals.insert(id, value);
                 }
                 // The server's fault: the device is left alone, the finding fails the run.
@@ -129,6 +133,14 @@ impl Prepared {
                 Reading::Unreadable(_) => {}
             }
         }
+        // The application's ID: given, or as the run's first read answered it.
+        let application_id = config.application_id.clone().or_else(|| {
+            live_first_read.and_then(|v| {
+                v.get(crate::api::field::APPLICATION_ID)
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+        });
         let mut live = LiveState {
             allow_writes,
             originals,
@@ -187,6 +199,7 @@ impl Prepared {
                 simulator: false,
                 credentials: config.credentials.clone(),
                 app_code: config.app_code.clone(),
+                application_id,
                 other_app_registration: None,
                 run_tag,
             },
@@ -210,6 +223,9 @@ impl Prepared {
         };
         if let Some(code) = &config.app_code {
             sim_config.applications[0] = Application::from_code(code.clone());
+        }
+        if let Some(id) = &config.application_id {
+            sim_config.applications[0].application_id = id.clone();
         }
         sim_config
             .applications
@@ -243,6 +259,7 @@ impl Prepared {
                 simulator: true,
                 credentials: facts.credentials.clone(),
                 app_code: Some(first_app),
+                application_id: facts.applications.first().map(|a| a.application_id.clone()),
                 other_app_registration: other,
                 run_tag,
             },

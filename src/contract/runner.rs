@@ -57,6 +57,10 @@ pub struct SuiteConfig {
     /// defaults (a live target then gets none, and the 401 cases are all that can pass).
     pub credentials: Vec<Credentials>,
     pub app_code: Option<String>,
+    /// The `applicationId` of the application `app_code` names (`--application-id`): every
+    /// registration answered must carry it. `None`: the simulator's own, or on a live target
+    /// the one the run's first read answered.
+    pub application_id: Option<String>,
     pub timeout: Duration,
     pub mode: Mode,
     /// Run only cases whose name contains one of these (or matches it, with `*` wildcards);
@@ -72,6 +76,7 @@ impl Default for SuiteConfig {
             target: Target::Simulator,
             credentials: Vec::new(),
             app_code: None,
+            application_id: None,
             timeout: Duration::from_secs(5),
             mode: Mode::Lenient,
             filters: Vec::new(),
@@ -269,13 +274,15 @@ impl Prepared {
                 message: self.redactor.scrub(&failure.message),
             });
         }
-        let status = if outcome.is_ok() {
-            Status::Passed
-        } else {
-            Status::Failed
+        let status = match (&outcome, &ctx.skipped) {
+            (Ok(()), Some(_)) => Status::Skipped,
+            (Ok(()), None) => Status::Passed,
+            (Err(_), _) => Status::Failed,
         };
+        let skip_reason = outcome.is_ok().then(|| ctx.skipped.take()).flatten();
         let mut result = CaseResult {
             duration,
+            skip_reason,
             failure: outcome.err(),
             exchanges: ctx.exchanges,
             findings: ctx.findings,

@@ -3,7 +3,8 @@
 //! what does not fit is skipped, never unwrapped.
 //!
 //! This module must not validate (that is `validate`, with the schemas) and must not know the
-//! state's rules. The one planted defect read here is `personalize.null_external_id_stored`.
+//! state's rules. The planted defects read here are `personalize.null_external_id_stored` and
+//! `personalize.accepts_any_identity` (unusable values dropped, not refused).
 
 use serde_json::{Map, Value};
 
@@ -39,7 +40,15 @@ pub(super) fn personalize_input(
     defects: Defects,
     value: &Value,
 ) -> Result<(Identity, PersonAttributes), Refusal> {
-    let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
+    // Under `personalize.accepts_any_identity` nothing was validated: unusable values (not a
+    // string, empty) are dropped instead of refused.
+    let any = defects.has(Defect::PersonalizeAcceptsAny);
+    let text = |v: &Value, key: &str| {
+        v.get(key)
+            .and_then(Value::as_str)
+            .filter(|s| !(any && s.is_empty()))
+            .map(str::to_owned)
+    };
     let identity = value.get("identity").unwrap_or(&Value::Null);
     let external_id = text(identity, "externalId").filter(|e| {
         !matches!(e.as_str(), "null" | "Null" | "NULL") || defects.has(Defect::NullExternalIdStored)
@@ -54,6 +63,7 @@ pub(super) fn personalize_input(
         None => None,
         Some("MALE") => Some(Gender::Male),
         Some("FEMALE") => Some(Gender::Female),
+        Some(_) if any => None,
         Some(_) => return Err(Refusal::bad_request("gender must be MALE or FEMALE")),
     };
     let tags = a.get("tags").and_then(Value::as_array).map(|list| {

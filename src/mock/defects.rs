@@ -112,6 +112,9 @@ catalogue! {
     ApplicationIdMissing = "response.application_id_missing", Edge,
         "Every registration body has its required applicationId [spec].",
         "Registration bodies (GET, PATCH, contactInformation.push) lack applicationId.";
+    ApplicationIdOther = "response.application_id_other", Edge,
+        "Every registration body of one application carries that application's applicationId [doc].",
+        "Registration bodies (GET, PATCH, contactInformation.push) carry another application's applicationId.";
     PhoneNumberNotString = "response.phone_number_not_string", Edge,
         "contactInformation.phones[].number is a string [doc].",
         "contactInformation.phones[].number is sent as a JSON number.";
@@ -157,6 +160,9 @@ catalogue! {
     IdentityNotRequired = "personalize.identity_not_required", Rule,
         "A personalize body must carry an identity [doc].",
         "A body without identity personalizes the device to a new anonymous person.";
+    PersonalizeAcceptsAny = "personalize.accepts_any_identity", Rule,
+        "A personalize body follows its schema: identity fields and person attributes of the documented types, patterns, lengths, formats and values [doc][spec].",
+        "The personalize body is not validated: any identity value (phoneNumber {}, \"\" or null, a malformed email) and any attributes (an impossible birthday, another gender) are accepted, unusable values dropped.";
     NullExternalIdStored = "personalize.null_external_id_stored", Rule,
         "An externalId of \"null\", \"Null\" or \"NULL\" means JSON null [doc].",
         "An externalId \"NULL\" (or \"null\", \"Null\") is stored as that string.";
@@ -184,6 +190,9 @@ catalogue! {
     KeepAsLeadIgnoredAfterDepersonalize = "personalize.keep_as_lead_ignored_after_depersonalize", Rule,
         "keepAsLead=true keeps a LEAD a LEAD, whatever the device's history [spec].",
         "keepAsLead=true is ignored on a device that was ever depersonalized: the person is promoted to CUSTOMER.";
+    KeepAsLeadIgnoredOnMatch = "personalize.keep_as_lead_ignored_on_match", Rule,
+        "keepAsLead=true keeps a LEAD a LEAD, also when the identity finds an existing person [spec].",
+        "keepAsLead=true is honoured when a person is created and ignored when the identity finds an existing LEAD: it is promoted to CUSTOMER.";
     NoMerge = "personalize.no_merge", Rule,
         "Phone, email and externalId each identify one person; the same phone on two devices is one person [doc].",
         "No identity is ever matched: every personalize creates a new person.";

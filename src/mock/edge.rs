@@ -12,8 +12,12 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
 
+use super::config::Application;
 use super::defects::{Defect, Defects};
 use crate::api::{Operation, error_code, message_id};
+
+/// The application whose `applicationId` the `response.application_id_other` defect sends.
+const OTHER_APPLICATION: &str = "pushcheck-defect-other-application";
 
 /// Largest body the edge reads back (the simulator's own answers are far smaller).
 const MAX_ANSWER: usize = 64 * 1024 * 1024;
@@ -75,6 +79,10 @@ fn success_body(defects: Defects, op: Operation, value: &mut Value) {
         };
         if defects.has(Defect::ApplicationIdMissing) {
             fields.remove("applicationId");
+        }
+        if defects.has(Defect::ApplicationIdOther) {
+            let other = Application::from_code(OTHER_APPLICATION).application_id;
+            fields.insert("applicationId".to_owned(), Value::String(other));
         }
         if op == Operation::Get
             && defects.has(Defect::WrongRegistrationId)

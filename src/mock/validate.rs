@@ -5,7 +5,7 @@
 //! `limits.custom_attribute_number_range`), and the email rule's own answer, EMAIL_INVALID.
 //!
 //! The body-level planted defects (`request.*`, `limit.*`, `patch.read_only_refused`,
-//! `personalize.identity_not_required`) are consulted here, at [`tolerated`] and in
+//! `personalize.identity_not_required`, `personalize.accepts_any_identity`) are consulted here, at [`tolerated`] and in
 //! [`json_body`]. Reading the bytes off the connection is the edge's (`body`). This module must
 //! not panic on any input and must not know the state.
 
@@ -123,6 +123,9 @@ fn violations(defects: Defects, op: Operation, value: &Value) -> Result<Vec<Viol
     let Some(schema) = op.request_schema() else {
         return Ok(Vec::new());
     };
+    if op == Operation::Personalize && defects.has(Defect::PersonalizeAcceptsAny) {
+        return Ok(Vec::new());
+    }
     let mode = if op == Operation::Patch && defects.has(Defect::ReadOnlyRefused) {
         Mode::Strict
     } else {

@@ -6,7 +6,8 @@
 //! contract), with one JSON parse and, for a valid body, one schema validation. What a response
 //! *means* is checked against what was asked ([`Meaning`]): a GET returns the registration asked
 //! for, a PATCH's answer carries the write, a personalize returns the person of the identity
-//! sent, a depersonalize answers with an empty body. A caller that expects more than the
+//! sent, a depersonalize answers with an empty body; and every registration answered carries
+//! the application's `applicationId` when the caller knows it ([`Expect::application_id`]). A caller that expects more than the
 //! operation documents says so in [`Expect`]: a narrower set of error schemas, or undocumented
 //! properties of a valid body reported as findings (lenient mode).
 //!
@@ -56,6 +57,12 @@ pub struct Expect<'a> {
     /// In lenient mode, list the properties of a valid body that no schema names (what strict
     /// mode would reject) in [`Judged::undocumented`]. Costs nothing on a body without any.
     pub undocumented: bool,
+    /// The `applicationId` of the application the request was sent for (its AppCode): every
+    /// registration in a 2xx answer (GET, PATCH, a personalize's `contactInformation.push`)
+    /// must carry it \[doc\]. `None`: not judged. The contract suite sets it (given with
+    /// `--application-id`, or learned from the run's first read); the load can set it the
+    /// same way on its sampled answers.
+    pub application_id: Option<&'a str>,
 }
 
 impl<'a> From<Meaning<'a>> for Expect<'a> {
@@ -215,10 +222,44 @@ fn steps(
     let value = judged.body.insert(parse(status, body, schemas)?);
     let scan = expect.undocumented && mode == Mode::Lenient;
     judged.undocumented = check_schemas(status, schemas, mode, value, scan)?;
-    match success.then(|| meaning_problem(&expect.meaning, value)) {
-        Some(Some(message)) => Err(Problem::new(Detail::Meaning, message)),
-        _ => Ok(()),
+    let problem = success
+        .then(|| {
+            meaning_problem(&expect.meaning, value)
+                .or_else(|| application_problem(op, expect.application_id, value))
+        })
+        .flatten();
+    match problem {
+        Some(message) => Err(Problem::new(Detail::Meaning, message)),
+        None => Ok(()),
     }
+}
+
+/// A registration of a 2xx answer that carries another application's `applicationId` than
+/// `expected`, if any (nothing to judge without an expected one).
+fn application_problem(op: Operation, expected: Option<&str>, body: &Value) -> Option<String> {
+    let expected = expected?;
+    let registrations: Vec<&Value> = match op {
+        Operation::Get | Operation::Patch => vec![body],
+        Operation::Personalize => body
+            .pointer(&field::pointer(&[field::CONTACT_INFORMATION, field::PUSH]))
+            .and_then(Value::as_array)
+            .map(|list| list.iter().collect())
+            .unwrap_or_default(),
+        Operation::Depersonalize => Vec::new(),
+    };
+    registrations.into_iter().find_map(|r| {
+        let got = r.get(field::APPLICATION_ID).and_then(Value::as_str);
+        (got != Some(expected)).then(|| {
+            format!(
+                "registration {} of application {expected:?} is answered with {} {}",
+                r.get(field::REGISTRATION_ID)
+                    .and_then(Value::as_str)
+                    .map_or_else(|| "(no ID)".to_owned(), |id| format!("{id:?}")),
+                field::APPLICATION_ID,
+                got.map_or_else(|| "(none)".to_owned(), |g| format!("{g:?}"))
+            )
+        })
+    })
 }
 
 /// The schemas a body with `status` must follow (empty for a 2xx: an empty body), or why the
@@ -566,6 +607,42 @@ mod tests {
             Some(Kind::Schema),
             "contactInformation is required"
         );
+    }
+
+    #[test]
+    fn every_registration_answered_must_carry_the_applications_id() {
+        let expect = |id| Expect {
+            application_id: id,
+            ..Expect::default()
+        };
+        let get = |body: &[u8], id| {
+            kind(&judge(
+                Operation::Get,
+                200,
+                JSON,
+                body,
+                true,
+                Mode::Lenient,
+                &expect(id),
+            ))
+        };
+        assert_eq!(get(&reg("r1"), Some("app")), None);
+        assert_eq!(get(&reg("r1"), Some("other")), Some(Kind::Meaning));
+        assert_eq!(get(&reg("r1"), None), None, "not judged without an ID");
+        let person = json!({"contactInformation": {"push": [
+            {"registrationId": "r1", "applicationId": "app"},
+            {"registrationId": "r2", "applicationId": "other"}]}});
+        let j = judge(
+            Operation::Personalize,
+            200,
+            JSON,
+            person.to_string().as_bytes(),
+            true,
+            Mode::Lenient,
+            &expect(Some("app")),
+        );
+        let problem = j.problem.expect("r2 is another application's");
+        assert!(problem.message.contains("\"r2\""), "{}", problem.message);
     }
 
     #[test]

@@ -1337,3 +1337,25 @@ fn attributes_a_target_keeps_are_reported_as_left_behind() {
             .is_empty()
     );
 }
+
+/// `--application-id` through the CLI: a live run whose registrations carry that application's
+/// ID passes; one naming another ID fails every registration read, naming applicationId.
+#[test]
+fn every_registration_answered_carries_the_application_id_given() {
+    let live = LiveSim::start(3);
+    let right = pushcheck::mock::Application::doc().application_id;
+    let mut args = live.args(&live.base_url);
+    args.extend(["--application-id", &right, "--filter", "get.existing"]);
+    let run = run_cli(&args);
+    assert_eq!(run.exit, Exit::Passed, "{run:?}");
+    let mut args = live.args(&live.base_url);
+    args.extend(["--application-id", "0000WRONG", "--filter", "get.existing"]);
+    let run = run_cli(&args);
+    assert_eq!(run.exit, Exit::CheckFailed, "{run:?}");
+    assert!(
+        run.stdout
+            .contains("is answered with applicationId \"753CBCDC1D587223934106E2A2AEDD44\""),
+        "{}",
+        run.stdout
+    );
+}

@@ -15,16 +15,10 @@ use crate::util::{TempDir, run_cli};
 
 /// Planted defects no hand-written case catches and the test here that finds each (the kill
 /// matrix, `kill.rs`, checks its rows against this list).
-pub const FOUND_BY_GENERATOR: &[(&str, &str)] = &[
-    (
-        "personalize.set_primary_clears_unrelated",
-        "generate::finds_set_primary_clearing_an_unrelated_device",
-    ),
-    (
-        "personalize.keep_as_lead_ignored_after_depersonalize",
-        "generate::finds_keep_as_lead_ignored_after_a_depersonalize",
-    ),
-];
+pub const FOUND_BY_GENERATOR: &[(&str, &str)] = &[(
+    "personalize.keep_as_lead_ignored_after_depersonalize",
+    "generate::finds_keep_as_lead_ignored_after_a_depersonalize",
+)];
 
 /// The seed every defect test uses.
 const SEED: u64 = 15;

@@ -8,6 +8,7 @@
 mod access;
 mod depersonalize;
 mod get;
+mod invalid;
 mod patch;
 mod personalize;
 
@@ -134,7 +135,9 @@ pub fn all() -> Vec<&'static CaseSpec> {
         .iter()
         .chain(get::CASES)
         .chain(patch::CASES)
+        .chain(invalid::cases("patch"))
         .chain(personalize::CASES)
+        .chain(invalid::cases("personalize"))
         .chain(depersonalize::CASES)
         .collect()
 }

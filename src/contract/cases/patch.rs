@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use super::{BoxFuture, CaseSpec, personalize_phone};
 use crate::api::client::Call;
+use crate::api::footprint::CONTRACT_ATTRIBUTES;
 use crate::api::{Operation, docs, field};
 use crate::contract::ctx::Ctx;
 use crate::contract::expect::{ErrorExpect, check_value};
@@ -28,11 +29,14 @@ pub(super) const CASES: &[CaseSpec] = &[
     CaseSpec::write("patch.custom_attribute.date_invalid", "patch", "a date that does not exist (2024-02-30): 400", 1, date_invalid),
     CaseSpec::write("patch.doc_example", "patch", "the doc's own PATCH body (with its isPrmary typo) is accepted and the typo'd field ignored", 1, doc_example)
         .relies_on(&["patch.read_only_fields_ignored"]),
+    CaseSpec::write("patch.doc_typo_ignored", "patch", "the doc's own PATCH body, its attribute renamed to pushcheck's: answered 200 with isPrmary ignored, as the doc shows (live-safe)", 1, doc_typo_ignored),
     CaseSpec::write("patch.read_only_ignored", "patch", "a read-only systemData field in the body is ignored", 1, read_only_ignored)
         .relies_on(&["patch.read_only_fields_ignored"]),
+    CaseSpec::write("patch.read_only_not_stored", "patch", "read-only fields in a PATCH body (systemData but registrationEnabled, registrationId, applicationId) are refused or ignored, never stored (live-safe)", 1, read_only_not_stored),
     CaseSpec::write("patch.malformed_json", "patch", "a body that is not JSON: 400 with a documented error body", 1, malformed_json),
     CaseSpec::write("patch.wrong_content_type", "patch", "a text/plain body: 400", 1, wrong_content_type)
         .relies_on(&["request.content_type_json"]),
+    CaseSpec::write("patch.text_plain_refused_or_applied", "patch", "a JSON body sent as text/plain is refused (4xx) or, if answered 200, stored as answered (live-safe)", 1, text_plain_refused_or_applied),
     CaseSpec::read("patch.unknown_id", "patch", "PATCH of an unknown ID: 400, errorCode 48013", unknown_id),
     CaseSpec::write("patch.is_primary_stored", "patch", "on a device of a person, isPrimary true then false is stored: GET reads back what PATCH set (live-safe)", 1, is_primary_stored),
 ];
@@ -178,22 +182,52 @@ fn date_invalid(ctx: &mut Ctx) -> BoxFuture<'_> {
 
 /// The doc's PATCH example misspells isPrimary; the field must be ignored, not applied.
 fn doc_example(ctx: &mut Ctx) -> BoxFuture<'_> {
-    Box::pin(async move {
-        let id = ctx.reg(0);
-        let before = ctx.ok(Call::new(Operation::Get, id.clone())).await?;
-        let body = docs::example("patch-request")
-            .map(parse_example)
-            .unwrap_or(Value::Null);
-        let patched = ctx.ok(Call::new(Operation::Patch, id).json(body)).await?;
-        let was = before
-            .get(field::IS_PRIMARY)
-            .cloned()
-            .unwrap_or(Value::Bool(false));
-        let what = "the PATCH response to the doc's body";
-        check_value(what, &patched, &field::pointer(&[field::IS_PRIMARY]), &was)?;
-        let otp = field::pointer(&[field::ADDITIONAL_DATA, "receiveOTP"]);
-        check_value(what, &patched, &otp, &json!(true))
-    })
+    Box::pin(async move { doc_body_answered(ctx, None).await })
+}
+
+/// Live-safe: the doc's own PATCH example, its custom attribute renamed to one of pushcheck's
+/// fixed names (`api::footprint`). The doc shows that request (with its misspelled `isPrmary`)
+/// answered 200, `isPrimary` unchanged and the attribute set: that answer is documented by
+/// example, not a simulator choice, so a target that refuses the body contradicts the doc.
+fn doc_typo_ignored(ctx: &mut Ctx) -> BoxFuture<'_> {
+    Box::pin(async move { doc_body_answered(ctx, Some(CONTRACT_ATTRIBUTES[0])).await })
+}
+
+/// PATCH the doc's body (its attributes renamed to `rename`, if given): 200, `isPrimary` as
+/// before, every attribute of the body in the answer.
+async fn doc_body_answered(ctx: &mut Ctx, rename: Option<&str>) -> Result<(), Failure> {
+    let id = ctx.reg(0);
+    let before = ctx.ok(Call::new(Operation::Get, id.clone())).await?;
+    let mut body = docs::example("patch-request")
+        .map(parse_example)
+        .unwrap_or(Value::Null);
+    if let (Some(name), Some(data)) = (
+        rename,
+        body.get_mut(field::ADDITIONAL_DATA)
+            .and_then(Value::as_object_mut),
+    ) {
+        let values: Vec<Value> = std::mem::take(data).into_values().collect();
+        for value in values.into_iter().take(1) {
+            data.insert(name.to_owned(), value);
+        }
+    }
+    let attributes = body
+        .get(field::ADDITIONAL_DATA)
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let patched = ctx.ok(Call::new(Operation::Patch, id).json(body)).await?;
+    let was = before
+        .get(field::IS_PRIMARY)
+        .cloned()
+        .unwrap_or(Value::Bool(false));
+    let what = "the PATCH response to the doc's body";
+    check_value(what, &patched, &field::pointer(&[field::IS_PRIMARY]), &was)?;
+    for (name, value) in &attributes {
+        let pointer = field::pointer(&[field::ADDITIONAL_DATA, name]);
+        check_value(what, &patched, &pointer, value)?;
+    }
+    Ok(())
 }
 
 fn read_only_ignored(ctx: &mut Ctx) -> BoxFuture<'_> {
@@ -241,5 +275,151 @@ fn is_primary_stored(ctx: &mut Ctx) -> BoxFuture<'_> {
         let phone = ctx.phone();
         ctx.ok(personalize_phone(ctx.reg(0), &phone)).await?;
         write_both_ways(ctx, field::IS_PRIMARY, [true, false]).await
+    })
+}
+
+/// A value of a read-only `systemData` field other than `current`, of the type its schema
+/// (`schemas/system-data.json`) gives: another enum member, the other boolean, another string.
+fn another_value(schema: &Value, current: &Value) -> Value {
+    if let Some(members) = schema.get("enum").and_then(Value::as_array) {
+        return members
+            .iter()
+            .find(|m| *m != current)
+            .cloned()
+            .unwrap_or(Value::Null);
+    }
+    match current {
+        Value::Bool(b) => Value::Bool(!b),
+        _ if schema.get("type") == Some(&json!("boolean")) => Value::Bool(true),
+        _ => json!("pushcheck-read-only"),
+    }
+}
+
+/// The read-only `systemData` fields the device has (every field of the schema but the one
+/// writable, `registrationEnabled`), each with another value; `osVersion` if it has none.
+fn read_only_writes(before: &Value) -> serde_json::Map<String, Value> {
+    let properties = registry()
+        .document("system-data")
+        .ok()
+        .and_then(|d| d.get("properties"))
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let current = before.get(field::SYSTEM_DATA);
+    let mut out = serde_json::Map::new();
+    for (name, schema) in &properties {
+        if name == field::REGISTRATION_ENABLED {
+            continue;
+        }
+        if let Some(value) = current.and_then(|s| s.get(name)) {
+            out.insert(name.clone(), another_value(schema, value));
+        }
+    }
+    if out.is_empty() {
+        out.insert(field::OS_VERSION.to_owned(), json!("pushcheck-read-only"));
+    }
+    out
+}
+
+/// Live-safe [doc]: only `systemData.registrationEnabled` is writable; `registrationId`,
+/// `applicationId` and the rest of `systemData` are read-only. What a target does with them in
+/// a PATCH body is not documented, so both answers are accepted: a refusal (4xx with a
+/// documented error body) or a 200 that ignores them. Either way GET must read back the old
+/// values: a read-only field stored is a failure (then the case writes the old values back, so a
+/// target that stores them is put back too; the runner restores the writable fields).
+fn read_only_not_stored(ctx: &mut Ctx) -> BoxFuture<'_> {
+    Box::pin(async move {
+        let id = ctx.reg(0);
+        let before = ctx.ok(Call::new(Operation::Get, id.clone())).await?;
+        let writes = read_only_writes(&before);
+        let body = json!({
+            field::SYSTEM_DATA: writes,
+            field::REGISTRATION_ID: format!("{id}-pushcheck"),
+            field::APPLICATION_ID: "pushcheck-read-only",
+        });
+        ctx.ok_or_refused(Call::new(Operation::Patch, id.clone()).json(body))
+            .await?;
+        let after = ctx.ok(Call::new(Operation::Get, id.clone())).await.map_err(|f| Failure {
+            message: format!(
+                "after a PATCH whose body sent another registrationId, the registration must still be found under its ID: {}",
+                f.message
+            ),
+            ..f
+        })?;
+        let mut changed = Vec::new();
+        let mut put_back = serde_json::Map::new();
+        for name in writes.keys() {
+            let pointer = field::pointer(&[field::SYSTEM_DATA, name]);
+            let (was, now) = (before.pointer(&pointer), after.pointer(&pointer));
+            if was != now {
+                changed.push(pointer);
+                if let Some(was) = was {
+                    put_back.insert(name.clone(), was.clone());
+                }
+            }
+        }
+        for name in [field::REGISTRATION_ID, field::APPLICATION_ID] {
+            if before.get(name) != after.get(name) {
+                changed.push(field::pointer(&[name]));
+            }
+        }
+        let Some(first) = changed.first().cloned() else {
+            return Ok(());
+        };
+        if !put_back.is_empty() {
+            let body = json!({ field::SYSTEM_DATA: put_back });
+            // Best effort: a target that stores read-only fields stores their old values too.
+            let _ = ctx.send(Call::new(Operation::Patch, id).json(body)).await;
+        }
+        Err(Failure {
+            message: format!(
+                "a read-only field sent in a PATCH body was stored: GET reads back another value at {}",
+                changed.join(", ")
+            ),
+            expected: before.pointer(&first).map(ToString::to_string),
+            got: Some(
+                after
+                    .pointer(&first)
+                    .map_or_else(|| "nothing (missing)".to_owned(), ToString::to_string),
+            ),
+            pointer: Some(first),
+            ..Failure::default()
+        })
+    })
+}
+
+/// Live-safe: the docs send request bodies as `application/json` and say nothing of other
+/// content types, so a target may refuse a JSON body labelled `text/plain` (the simulator's
+/// choice `request.content_type_json`, checked by `patch.wrong_content_type`) or read it anyway.
+/// What the docs do promise is that a PATCH answered 200 answers the updated registration: so a
+/// refusal (4xx, documented error body) passes, and a 200 must be stored as answered — the
+/// custom attribute the body sets is in the GET afterwards exactly as in the PATCH's answer
+/// (both with it, or both without). A target that reads such a body as JSON cannot be told from
+/// a correct one here (see the README's live kill matrix).
+fn text_plain_refused_or_applied(ctx: &mut Ctx) -> BoxFuture<'_> {
+    Box::pin(async move {
+        let id = ctx.reg(0);
+        let note = format!("run {} text/plain", ctx.env().run_tag);
+        let body = json!({ field::ADDITIONAL_DATA: { "pushcheck_note": note } }).to_string();
+        let call = Call::new(Operation::Patch, id.clone()).raw("text/plain", body);
+        let Some(answer) = ctx.ok_or_refused(call).await? else {
+            return Ok(());
+        };
+        let pointer = field::pointer(&[field::ADDITIONAL_DATA, "pushcheck_note"]);
+        let read = ctx.ok(Call::new(Operation::Get, id)).await?;
+        let (answered, stored) = (answer.pointer(&pointer), read.pointer(&pointer));
+        if answered == stored {
+            return Ok(());
+        }
+        let show = |v: Option<&Value>| {
+            v.map_or_else(|| "nothing (missing)".to_owned(), ToString::to_string)
+        };
+        Err(Failure {
+            message: "a text/plain PATCH answered 200 is not stored as answered: the GET afterwards differs from the PATCH's answer".into(),
+            expected: Some(show(answered)),
+            got: Some(show(stored)),
+            pointer: Some(pointer),
+            ..Failure::default()
+        })
     })
 }

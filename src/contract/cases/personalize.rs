@@ -90,6 +90,13 @@ pub(super) const CASES: &[CaseSpec] = &[
     )
     .relies_on(&[CONFLICT_STATUS]),
     CaseSpec::write(
+        "personalize.set_device_as_primary_leaves_other_persons",
+        "personalize",
+        "setDeviceAsPrimary=true on person 2's device leaves person 1's primary device primary (live-safe)",
+        2,
+        primary_leaves_other_persons,
+    ),
+    CaseSpec::write(
         "personalize.set_device_as_primary",
         "personalize",
         "setDeviceAsPrimary=true makes the device primary and clears the previous primary",
@@ -104,6 +111,13 @@ pub(super) const CASES: &[CaseSpec] = &[
         keep_as_lead,
     )
     .relies_on(&["personalize.type_lead_promoted"]),
+    CaseSpec::write(
+        "personalize.keep_as_lead_keeps_a_lead",
+        "personalize",
+        "a person the target answered as LEAD stays LEAD when personalized again with keepAsLead=true (live-safe; skipped where a new person is never answered as LEAD)",
+        1,
+        keep_as_lead_keeps_a_lead,
+    ),
     CaseSpec::write(
         "personalize.missing_identity",
         "personalize",
@@ -404,5 +418,55 @@ fn other_person_refused_without_force(ctx: &mut Ctx) -> BoxFuture<'_> {
         })?;
         let what = "the device's person after the refused move";
         expect_listed(what, &person, PHONES, &phone_a)
+    })
+}
+
+/// Live-safe [spec]: `setDeviceAsPrimary=true` makes a device its person's primary device; one
+/// device belongs to one person [doc], so it changes nothing of another person's devices. Two
+/// fresh persons of the run: device A is made person 1's primary, then device B person 2's;
+/// A must still read back primary. Relies on no choice: both devices are personalized before
+/// their primary flag is read. The runner depersonalizes both and puts `isPrimary` back.
+fn primary_leaves_other_persons(ctx: &mut Ctx) -> BoxFuture<'_> {
+    Box::pin(async move {
+        let (first, second) = (ctx.phone(), ctx.phone());
+        let call = personalize_phone(ctx.reg(0), &first).flag(SET_DEVICE_AS_PRIMARY, true);
+        ctx.ok(call).await?;
+        let what = "GET of person 1's device after setDeviceAsPrimary";
+        expect_primary(ctx, 0, what, true).await?;
+        let call = personalize_phone(ctx.reg(1), &second).flag(SET_DEVICE_AS_PRIMARY, true);
+        ctx.ok(call).await?;
+        let what = "GET of person 2's device after setDeviceAsPrimary";
+        expect_primary(ctx, 1, what, true).await?;
+        let what =
+            "GET of person 1's primary device after another person's device was made primary";
+        expect_primary(ctx, 0, what, true).await
+    })
+}
+
+/// Live-safe [spec]: `keepAsLead=true` means "do not promote the person from LEAD to
+/// CUSTOMER", whatever type a new person starts with (the docs leave that open: the simulator's
+/// choice `personalize.type_lead_promoted`, which this case does not rely on). A fresh identity
+/// is personalized with `keepAsLead=true`; only if the target answers that person as LEAD is the
+/// rule checkable: the same identity personalized again with `keepAsLead=true` must still be a
+/// LEAD (a CUSTOMER means keepAsLead was ignored for a person that exists). A target that never
+/// answers a new person as LEAD is skipped, saying so: through this API a target whose new
+/// persons start as CUSTOMER and one that ignores keepAsLead at once answer alike (the
+/// generator excuses a promotion for the same reason unless the target showed the LEAD first).
+fn keep_as_lead_keeps_a_lead(ctx: &mut Ctx) -> BoxFuture<'_> {
+    Box::pin(async move {
+        let phone = ctx.phone();
+        let call = personalize_phone(ctx.reg(0), &phone).flag(KEEP_AS_LEAD, true);
+        let first = ctx.ok(call).await?;
+        let started = first.get(field::TYPE).and_then(Value::as_str);
+        if started != Some("LEAD") {
+            let got = started.map_or_else(|| "no type".to_owned(), |t| format!("type {t}"));
+            return ctx.skip(format!(
+                "the target answered a new person personalized with keepAsLead=true with {got}, not LEAD: a target whose new persons start as CUSTOMER (the docs leave that open) and one that ignores keepAsLead answer alike, so keepAsLead cannot be checked here"
+            ));
+        }
+        let call = personalize_phone(ctx.reg(0), &phone).flag(KEEP_AS_LEAD, true);
+        let again = ctx.ok(call).await?;
+        let what = "a person answered as LEAD, personalized again with keepAsLead=true";
+        expect_field(what, &again, field::TYPE, &json!("LEAD"))
     })
 }

@@ -81,6 +81,9 @@ impl State {
         {
             flags.keep_as_lead = false;
         }
+        if self.defects.has(Defect::KeepAsLeadIgnoredOnMatch) && matched.is_some() {
+            flags.keep_as_lead = false;
+        }
         let person = self.merged_person(matched, &identity, attributes, flags)?;
         let target = self.store_person(matched, person, identity);
         if current != matched || matched.is_none() {
