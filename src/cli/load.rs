@@ -52,9 +52,11 @@ schema-violation-rate<=0% always apply unless a rule on that metric is given or
 
 Regression gates: --baseline DIR/summary.json (an earlier run's) compares every operation with
 it, in the verdict, summary.json and JUnit; `p95 regression>10%` or `rps regression>5% for GET
-registration` fail when an operation got that much worse (p50, p95, p99, avg, max, rps).
-Without a gate, --baseline applies those two. goose's report.json beside the summary goes to
-goose's own baseline (deltas in report.html).
+registration` fail when an operation got that much worse (p50, p95, p99, avg, max, rps;
+error-rate in percentage points). Every change reads the same everywhere: which way the figure
+moved and whether that is worse (\"rps 4328.0/s → 114.0/s, fell 97.4% (worse)\"); in JSON,
+regression_pct is positive when worse. Without a gate, --baseline applies those two. goose's
+report.json beside the summary goes to goose's own baseline (deltas in report.html).
 
 The verdict covers every request, the ramp included (--steady-state-only: goose's figures
 after the ramp). Each request times out after --request-timeout. A stop signal (Ctrl-C,

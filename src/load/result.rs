@@ -14,7 +14,7 @@ use crate::load::timeline::TimelineSummary;
 use crate::schema::Mode;
 
 /// Version of the summary format; bump on a breaking change to `schemas/load-summary.json`.
-pub const SUMMARY_FORMAT: u32 = 5;
+pub const SUMMARY_FORMAT: u32 = 6;
 
 /// Everything a load run found.
 #[derive(Debug, Clone, Serialize)]
@@ -230,7 +230,9 @@ pub struct ThresholdOutcome {
     pub replaces: Option<String>,
     /// As the reports show it (`812ms`, `0.4%`, `no samples`).
     pub observed: String,
-    /// The measured number: milliseconds for a time, percent for a rate, requests/s for `rps`.
+    /// The measured number: milliseconds for a time, percent for a rate, requests/s for `rps`;
+    /// for a regression gate the regression it compared (positive: worse, see
+    /// [`crate::load::baseline::Change`]).
     pub value: Option<f64>,
     pub passed: bool,
     /// This rule stopped the run while it was going (goose's threshold abort).

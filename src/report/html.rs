@@ -341,37 +341,45 @@ fn baseline(r: &LoadResult) -> String {
     let Some(b) = &r.baseline else {
         return String::new();
     };
-    let pct = |v: Option<f64>| v.map_or("n/a".to_owned(), |v| format!("{v:+.1}%"));
+    // Every measure in both runs, in the comparison's words (no bare sign); a change for the
+    // worse stands out.
     let rows: Vec<Vec<String>> = b
         .operations
         .iter()
-        .map(|o| {
-            vec![
-                escape(&o.operation),
-                format!("{:.2}", o.before.latency_ms.p95),
-                format!("{:.2}", o.now.latency_ms.p95),
-                pct(o.p95_change_pct),
-                format!("{:.1}", o.before.rps),
-                format!("{:.1}", o.now.rps),
-                pct(o.rps_change_pct.map(|v| -v)),
-            ]
+        .flat_map(|o| {
+            o.changes.iter().map(move |c| {
+                let class = if c.change.ends_with("(worse)") {
+                    "bad"
+                } else {
+                    "ok"
+                };
+                vec![
+                    escape(&o.operation),
+                    escape(c.measure),
+                    escape(&shown(c.measure, c.before)),
+                    escape(&shown(c.measure, c.now)),
+                    format!("<span class=\"{class}\">{}</span>", escape(&c.change)),
+                ]
+            })
         })
         .collect();
     format!(
-        "<h2 id=\"baseline\">Against the baseline {}</h2>{}",
+        "<h2 id=\"baseline\">Against the baseline {}</h2><p class=\"legend\">every change in words: \
+         which way the figure moved, and whether that is worse or better; a regression gate \
+         compares how much worse</p>{}",
         escape(&b.file),
         table(
             "baseline-table",
-            &[
-                "operation",
-                "p95 before",
-                "p95 now",
-                "change",
-                "rps before",
-                "rps now",
-                "change"
-            ],
+            &["operation", "measure", "before", "now", "change"],
             &rows
         )
     )
+}
+
+/// A baseline figure with its unit (`1.85ms`, `216.0/s`, `0.40%`).
+fn shown(measure: &str, value: f64) -> String {
+    crate::load::baseline::Measure::ALL
+        .into_iter()
+        .find(|m| m.name() == measure)
+        .map_or_else(|| value.to_string(), |m| m.show(value))
 }
