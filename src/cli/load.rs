@@ -301,11 +301,12 @@ pub fn run(
     err: &mut dyn Write,
     console: Console,
 ) -> CmdResult {
-    let config = args.config(console)?;
-    load::console::install_logger(args.verbose);
-    let result = super::runtime()?.block_on(load::run(config));
-    clear_progress();
-    let result = result.map_err(load_failure)?;
+    let result = judged(&args, console).map_err(|failure| match &args.report_dir {
+        Some(dir) => super::not_judged(failure, "load", |why| {
+            report::load::not_judged_files(dir, why)
+        }),
+        None => failure,
+    })?;
     if let Some(dir) = &args.report_dir {
         super::write_files(report::load::files(dir, &result))?;
     }
@@ -318,6 +319,15 @@ pub fn run(
     }
     let _ = err.flush();
     super::finish(Outcome::of_load(&result))
+}
+
+/// The configuration, then the run: a result, or why there is none.
+fn judged(args: &LoadArgs, console: Console) -> Result<load::LoadResult, Failure> {
+    let config = args.config(console)?;
+    load::console::install_logger(args.verbose);
+    let result = super::runtime()?.block_on(load::run(config));
+    clear_progress();
+    result.map_err(load_failure)
 }
 
 /// Maps a load error to its exit code: a setting to fix is a usage error, the server's fault

@@ -40,6 +40,15 @@ pub fn files(dir: &Path, result: &LoadResult) -> Vec<File> {
     files
 }
 
+/// The files of a load that could not judge, in `dir`: a minimal summary.json and a junit.xml
+/// with one `<error>` case ([`super::not_judged`]).
+pub fn not_judged_files(dir: &Path, why: &super::not_judged::NotJudged<'_>) -> Vec<File> {
+    vec![
+        (dir.join(SUMMARY_JSON), super::not_judged::summary_json(why)),
+        (dir.join(JUNIT_XML), super::not_judged::junit(why)),
+    ]
+}
+
 /// summary.json and timeline.csv: the load's own data, also under `check` (whose JUnit and HTML
 /// reports combine both stages).
 pub fn data_files(dir: &Path, result: &LoadResult) -> Vec<File> {
