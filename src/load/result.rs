@@ -87,6 +87,9 @@ pub struct ScenarioSummary {
     pub length: String,
     /// The stages, when the scenario has them (goose's test plan).
     pub stages: Option<Vec<crate::load::shape::Stage>>,
+    /// The users the plan asks for over time: `[seconds, users]` corners of a line from
+    /// `[0, 0]` (see [`crate::load::shape::Shape::users_plan`]).
+    pub users_plan: Vec<[f64; 2]>,
     /// goose's request throttle (the arrival rate, a `throttle`, or the rate cap).
     pub throttle_rps: Option<usize>,
     /// Requests/s the scenario asked for, all operations together.

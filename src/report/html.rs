@@ -30,7 +30,7 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-const CSS: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#222;max-width:1000px}\
+const CSS: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#222;max-width:1040px}\
 h1{font-size:20px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ccc}\
 table{border-collapse:collapse;margin:8px 0}td,th{padding:3px 10px;border-bottom:1px solid #eee;text-align:right}\
 td:first-child,th:first-child{text-align:left}.ok{color:#1a7f37}.bad{color:#c62828;font-weight:600}\
@@ -161,7 +161,7 @@ fn load_sections(r: &LoadResult) -> String {
         escape(&r.metrics_cover)
     );
     out.push_str(&operations(r));
-    out.push_str(&super::charts::charts(&r.timeline));
+    out.push_str(&super::charts::charts(r));
     out.push_str(&arrival(r));
     out.push_str(&validation(r));
     out.push_str(&rules(r));
@@ -254,7 +254,7 @@ fn rules(r: &LoadResult) -> String {
                 format!("<code>{}</code>", escape(&t.rule)),
                 escape(&t.observed),
                 mark(Mark::of(t.passed)),
-                escape(&format!("{:?}", t.source).to_lowercase()),
+                escape(source_words(t.source)),
             ]
         })
         .collect();
@@ -266,6 +266,17 @@ fn rules(r: &LoadResult) -> String {
             &rows
         )
     )
+}
+
+/// Where a rule came from, in the words of the flags and files.
+fn source_words(source: crate::load::threshold::Source) -> &'static str {
+    use crate::load::threshold::Source;
+    match source {
+        Source::Scenario => "scenario",
+        Source::Flag => "--threshold",
+        Source::AlwaysOn => "always on",
+        Source::BaselineDefault => "--baseline's default gate",
+    }
 }
 
 fn after(r: &LoadResult) -> String {
