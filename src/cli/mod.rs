@@ -234,8 +234,13 @@ fn not_judged(
             }
             std::fs::write(&path, text).map_err(|e| e.to_string())
         });
-        if let Err(e) = written {
-            unwritten.push(format!("{}: {e}", path.display()));
+        // A path the error already names (the report path itself is unwritable) is not
+        // named twice.
+        match written {
+            Err(e) if !reason.contains(&path.display().to_string()) => {
+                unwritten.push(format!("{}: {e}", path.display()));
+            }
+            _ => {}
         }
     }
     if unwritten.is_empty() {
