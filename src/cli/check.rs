@@ -168,16 +168,11 @@ impl CheckArgs {
 }
 
 pub fn run(args: CheckArgs, out: &mut dyn Write, console: Console) -> CmdResult {
-    let config = args.config(console)?;
     let dir = &args.report_dir;
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create the report directory {}", dir.display()))
-        .map_err(Failure::runtime)?;
-    let result = super::runtime()?.block_on(check::run(config, &mut progress_event()));
-    clear_progress();
-    let result = result.map_err(|e| match e {
-        CheckError::Contract(e) => contract_failure(e),
-        CheckError::Load(e) => load_failure(e),
+    let result = judged(&args, console).map_err(|failure| {
+        super::not_judged(failure, "check", |why| {
+            report::check::not_judged_files(dir, why)
+        })
     })?;
     let mut files = super::write_files(report::check::files(dir, &result))?;
     if result.load.is_some() {
@@ -185,6 +180,21 @@ pub fn run(args: CheckArgs, out: &mut dyn Write, console: Console) -> CmdResult 
     }
     report::check::human(out, &result, Some((dir, &files)), console.style()).map_err(io_failure)?;
     super::finish(Outcome::of_check(&result))
+}
+
+/// The configuration, the report directory, then both stages: a result, or why there is none.
+fn judged(args: &CheckArgs, console: Console) -> Result<check::CheckResult, Failure> {
+    let config = args.config(console)?;
+    let dir = &args.report_dir;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the report directory {}", dir.display()))
+        .map_err(Failure::runtime)?;
+    let result = super::runtime()?.block_on(check::run(config, &mut progress_event()));
+    clear_progress();
+    result.map_err(|e| match e {
+        CheckError::Contract(e) => contract_failure(e),
+        CheckError::Load(e) => load_failure(e),
+    })
 }
 
 /// The progress of a check on a terminal (stderr), nothing elsewhere: CI logs stay quiet.

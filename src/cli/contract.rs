@@ -229,13 +229,60 @@ pub fn run(args: ContractArgs, out: &mut dyn Write, console: Console) -> CmdResu
     if args.list {
         return list(&args.suite.filter, out);
     }
+    let style = console.style();
+    let (result, write_error) = judged(&args, out, console).map_err(|failure| {
+        super::not_judged(failure, "contract", |why| {
+            [
+                (&args.report_json, report::not_judged::contract_json(why)),
+                (&args.report_junit, report::not_judged::junit(why)),
+            ]
+            .into_iter()
+            .filter_map(|(path, text)| Some((path.clone()?, text)))
+            .collect()
+        })
+    })?;
+    let result = match result {
+        Judged::Suite(result) => result,
+        Judged::Generated(exit) => return Ok(exit),
+    };
+    // A stdout gone mid-run (a terminal closed: SIGHUP) still gets the report files written.
+    let printed = match write_error {
+        Some(e) => Err(e),
+        None => report::contract::footer(out, &result, style),
+    };
+    let files: Vec<report::File> = [
+        (args.report_json, report::contract::json(&result)),
+        (args.report_junit, report::contract::junit(&result)),
+    ]
+    .into_iter()
+    .filter_map(|(path, text)| Some((path?, text)))
+    .collect();
+    super::write_files(files)?;
+    printed.map_err(io_failure)?;
+    super::finish(Outcome::of_suite(&result, args.suite.allow_all_skipped))
+}
+
+/// What a contract command ran to: the suite's result, or a generated run's exit.
+enum Judged {
+    Suite(Box<contract::SuiteResult>),
+    Generated(Exit),
+}
+
+/// The configuration, then the suite (case lines printed as they finish; a write error stops
+/// nothing and is handed back), or `--generate`/`--replay`: a result, or why there is none.
+fn judged(
+    args: &ContractArgs,
+    out: &mut dyn Write,
+    console: Console,
+) -> Result<(Judged, Option<std::io::Error>), Failure> {
     if args.generate.active() {
         if args.report_json.is_some() || args.report_junit.is_some() {
             return Err(Failure::usage(anyhow::anyhow!(
                 "--report-json and --report-junit report the hand-written suite; --generate and --replay print their finding and save it with --save-replay"
             )));
         }
-        return super::generate::run(&args.generate, &args.target, &args.suite, out, console);
+        let exit = super::generate::run(&args.generate, &args.target, &args.suite, out, console)?;
+        return Ok((Judged::Generated(exit), None));
     }
     let config = args.suite.suite_config(&args.target)?;
     if args.target.target.is_some() && args.suite.registration_ids.is_empty() {
@@ -246,7 +293,6 @@ pub fn run(args: ContractArgs, out: &mut dyn Write, console: Console) -> CmdResu
     check_report_paths(&[args.report_json.as_ref(), args.report_junit.as_ref()])?;
     let runtime = super::runtime()?;
     let style = console.style();
-    // Lines are printed as cases finish; a write error stops nothing but is reported at the end.
     let mut write_error = None;
     let result = runtime
         .block_on(contract::run_with_progress(config, &mut |event| {
@@ -263,21 +309,7 @@ pub fn run(args: ContractArgs, out: &mut dyn Write, console: Console) -> CmdResu
             }
         }))
         .map_err(contract_failure)?;
-    // A stdout gone mid-run (a terminal closed: SIGHUP) still gets the report files written.
-    let printed = match write_error {
-        Some(e) => Err(e),
-        None => report::contract::footer(out, &result, style),
-    };
-    let files: Vec<report::File> = [
-        (args.report_json, report::contract::json(&result)),
-        (args.report_junit, report::contract::junit(&result)),
-    ]
-    .into_iter()
-    .filter_map(|(path, text)| Some((path?, text)))
-    .collect();
-    super::write_files(files)?;
-    printed.map_err(io_failure)?;
-    super::finish(Outcome::of_suite(&result, args.suite.allow_all_skipped))
+    Ok((Judged::Suite(Box::new(result)), write_error))
 }
 
 #[cfg(test)]

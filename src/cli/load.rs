@@ -52,9 +52,11 @@ schema-violation-rate<=0% always apply unless a rule on that metric is given or
 
 Regression gates: --baseline DIR/summary.json (an earlier run's) compares every operation with
 it, in the verdict, summary.json and JUnit; `p95 regression>10%` or `rps regression>5% for GET
-registration` fail when an operation got that much worse (p50, p95, p99, avg, max, rps).
-Without a gate, --baseline applies those two. goose's report.json beside the summary goes to
-goose's own baseline (deltas in report.html).
+registration` fail when an operation got that much worse (p50, p95, p99, avg, max, rps;
+error-rate in percentage points). Every change reads the same everywhere: which way the figure
+moved and whether that is worse (\"rps 4328.0/s → 114.0/s, fell 97.4% (worse)\"); in JSON,
+regression_pct is positive when worse. Without a gate, --baseline applies those two. goose's
+report.json beside the summary goes to goose's own baseline (deltas in report.html).
 
 The verdict covers every request, the ramp included (--steady-state-only: goose's figures
 after the ramp). Each request times out after --request-timeout. A stop signal (Ctrl-C,
@@ -299,11 +301,12 @@ pub fn run(
     err: &mut dyn Write,
     console: Console,
 ) -> CmdResult {
-    let config = args.config(console)?;
-    load::console::install_logger(args.verbose);
-    let result = super::runtime()?.block_on(load::run(config));
-    clear_progress();
-    let result = result.map_err(load_failure)?;
+    let result = judged(&args, console).map_err(|failure| match &args.report_dir {
+        Some(dir) => super::not_judged(failure, "load", |why| {
+            report::load::not_judged_files(dir, why)
+        }),
+        None => failure,
+    })?;
     if let Some(dir) = &args.report_dir {
         super::write_files(report::load::files(dir, &result))?;
     }
@@ -316,6 +319,15 @@ pub fn run(
     }
     let _ = err.flush();
     super::finish(Outcome::of_load(&result))
+}
+
+/// The configuration, then the run: a result, or why there is none.
+fn judged(args: &LoadArgs, console: Console) -> Result<load::LoadResult, Failure> {
+    let config = args.config(console)?;
+    load::console::install_logger(args.verbose);
+    let result = super::runtime()?.block_on(load::run(config));
+    clear_progress();
+    result.map_err(load_failure)
 }
 
 /// Maps a load error to its exit code: a setting to fix is a usage error, the server's fault

@@ -211,6 +211,50 @@ fn write_files(files: Vec<crate::report::File>) -> Result<Vec<String>, Failure> 
     crate::report::write_files(files).map_err(Failure::runtime)
 }
 
+/// A command that ended without a result (exit 2 or 3, or the server's fault before any)
+/// still leaves the reports it was asked for, saying why ([`crate::report::not_judged`]): each
+/// file written on its own, its directory created. Returns the failure; a file that cannot be
+/// written either is named after it.
+fn not_judged(
+    failure: Failure,
+    command: &'static str,
+    files: impl FnOnce(&crate::report::not_judged::NotJudged<'_>) -> Vec<crate::report::File>,
+) -> Failure {
+    let reason = format!("{:#}", failure.error);
+    let why = crate::report::not_judged::NotJudged {
+        command,
+        exit: failure.exit,
+        reason: &reason,
+    };
+    let mut unwritten = Vec::new();
+    for (path, text) in files(&why) {
+        let written = text.map_err(|e| e.to_string()).and_then(|text| {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+            }
+            std::fs::write(&path, text).map_err(|e| e.to_string())
+        });
+        // A path the error already names (the report path itself is unwritable) is not
+        // named twice.
+        match written {
+            Err(e) if !reason.contains(&path.display().to_string()) => {
+                unwritten.push(format!("{}: {e}", path.display()));
+            }
+            _ => {}
+        }
+    }
+    if unwritten.is_empty() {
+        return failure;
+    }
+    Failure {
+        exit: failure.exit,
+        error: anyhow::anyhow!(
+            "{reason}\n(the reports saying so could not be written either: {})",
+            unwritten.join("; ")
+        ),
+    }
+}
+
 /// The exit code of a finished run ([`Exit::of`]); a configuration mistake the run found is
 /// printed as an error, like any other usage error.
 fn finish(outcome: Outcome) -> CmdResult {

@@ -332,6 +332,7 @@ mod tests {
                 })
                 .collect(),
             histogram: Vec::new(),
+            elapsed_secs: 0.0,
         }
     }
 

@@ -14,7 +14,7 @@ use crate::load::timeline::TimelineSummary;
 use crate::schema::Mode;
 
 /// Version of the summary format; bump on a breaking change to `schemas/load-summary.json`.
-pub const SUMMARY_FORMAT: u32 = 5;
+pub const SUMMARY_FORMAT: u32 = 6;
 
 /// Everything a load run found.
 #[derive(Debug, Clone, Serialize)]
@@ -87,6 +87,9 @@ pub struct ScenarioSummary {
     pub length: String,
     /// The stages, when the scenario has them (goose's test plan).
     pub stages: Option<Vec<crate::load::shape::Stage>>,
+    /// The users the plan asks for over time: `[seconds, users]` corners of a line from
+    /// `[0, 0]` (see [`crate::load::shape::Shape::users_plan`]).
+    pub users_plan: Vec<[f64; 2]>,
     /// goose's request throttle (the arrival rate, a `throttle`, or the rate cap).
     pub throttle_rps: Option<usize>,
     /// Requests/s the scenario asked for, all operations together.
@@ -230,7 +233,9 @@ pub struct ThresholdOutcome {
     pub replaces: Option<String>,
     /// As the reports show it (`812ms`, `0.4%`, `no samples`).
     pub observed: String,
-    /// The measured number: milliseconds for a time, percent for a rate, requests/s for `rps`.
+    /// The measured number: milliseconds for a time, percent for a rate, requests/s for `rps`;
+    /// for a regression gate the regression it compared (positive: worse, see
+    /// [`crate::load::baseline::Change`]).
     pub value: Option<f64>,
     pub passed: bool,
     /// This rule stopped the run while it was going (goose's threshold abort).

@@ -141,22 +141,17 @@ fn regression(
         .iter()
         .filter(|o| rule.request.as_ref().is_none_or(|r| *r == o.operation))
         .filter_map(|o| {
-            let before = m.of(baseline.operation(&o.operation)?);
-            let now = m.of(&Figures::from(o));
+            let before = m.of(baseline.operation(&o.operation)?)?;
+            let now = m.of(&Figures::from(o))?;
             Some((o, before, now, m.regression(before, now)?))
         })
         .max_by(|a, b| a.3.total_cmp(&b.3));
     match worst {
-        Some((o, before, now, change)) => {
-            out.observed = format!(
-                "{} {} {} → {} ({change:+.1}%)",
-                o.operation,
-                m.name(),
-                m.show(before),
-                m.show(now)
-            );
-            out.value = Some(change);
-            out.passed = rule.passes(change);
+        Some((o, before, now, regression)) => {
+            // The comparison's words (crate::load::baseline::Change): no bare sign.
+            out.observed = format!("{} {}", o.operation, m.line(before, now));
+            out.value = Some(regression);
+            out.passed = rule.passes(regression);
         }
         None => out.observed = "no operation in both runs".to_owned(),
     }

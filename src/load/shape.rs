@@ -211,6 +211,36 @@ impl Shape {
     }
 }
 
+impl Shape {
+    /// The users the plan asks for over time, as the corners of a line from `(0 s, 0 users)`:
+    /// a ramp then a hold (open-ended when the run counts iterations: the last corner holds to
+    /// the end), or each stage moving linearly to its users. For the report's users chart.
+    pub fn users_plan(&self) -> Vec<[f64; 2]> {
+        let mut corners = vec![[0.0, 0.0]];
+        match self {
+            Shape::Hold {
+                users,
+                ramp,
+                length,
+            } => {
+                let up = ramp_time(*users, *ramp).as_secs_f64();
+                corners.push([up, *users as f64]);
+                if let Length::RunTime(t) = length {
+                    corners.push([up + t.0.as_secs_f64(), *users as f64]);
+                }
+            }
+            Shape::Stages(s) => {
+                let mut at = 0.0;
+                for stage in &s.0 {
+                    at += stage.duration.0.as_secs_f64();
+                    corners.push([at, stage.users as f64]);
+                }
+            }
+        }
+        corners
+    }
+}
+
 /// The time goose takes to start `users` at `ramp`.
 fn ramp_time(users: usize, ramp: Ramp) -> Duration {
     match ramp {

@@ -481,7 +481,10 @@ impl Run {
                 self.lock_timeline().add(second, &step);
             }
         }
-        out.timeline = self.lock_timeline().summary();
+        out.timeline = self
+            .lock_timeline()
+            .summary()
+            .ended_at(self.started.elapsed());
         out
     }
 

@@ -245,6 +245,7 @@ impl Timeline {
             step_secs: self.step_secs,
             points,
             histogram,
+            elapsed_secs: 0.0,
         }
     }
 }
@@ -259,6 +260,9 @@ pub struct TimelineSummary {
     /// The whole run's latencies per operation, in log-scaled buckets (four per doubling);
     /// empty buckets left out.
     pub histogram: Vec<HistogramBar>,
+    /// Seconds from the start of the load to its end (see [`TimelineSummary::ended_at`]): the
+    /// last step is only as long as the run lasted into it. 0 when not known.
+    pub elapsed_secs: f64,
 }
 
 /// One latency bucket of one operation over the whole run.
@@ -293,6 +297,29 @@ pub struct TimelinePoint {
 }
 
 impl TimelineSummary {
+    /// The timeline of a load that ended `elapsed` after its start: the last step's rate is
+    /// its requests over the part of the step the run lasted, not over a whole step (a run that
+    /// ends 0.2 s into a second would otherwise show a drop to a fifth of its rate).
+    pub fn ended_at(mut self, elapsed: std::time::Duration) -> TimelineSummary {
+        self.elapsed_secs = elapsed.as_secs_f64();
+        for i in 0..self.points.len() {
+            let length = self.step_length(self.points[i].t_secs);
+            let p = &mut self.points[i];
+            p.rps = p.requests as f64 / length;
+        }
+        self
+    }
+
+    /// How long the step starting at `t_secs` lasted: `step_secs`, or less for the step the
+    /// run ended in (at least a tenth of a second, so a few late answers are not a spike).
+    pub fn step_length(&self, t_secs: u64) -> f64 {
+        let step = self.step_secs.max(1) as f64;
+        if self.elapsed_secs <= 0.0 {
+            return step;
+        }
+        (self.elapsed_secs - t_secs as f64).clamp(0.1_f64.min(step), step)
+    }
+
     /// `timeline.csv`: a header and one line per point.
     pub fn csv(&self) -> String {
         let mut out = String::from(
@@ -383,6 +410,21 @@ mod tests {
         assert_eq!(last.requests, 10);
         let p95 = last.quantile_ms(0.95);
         assert!((350.0..450.0).contains(&p95), "{p95}");
+    }
+
+    #[test]
+    fn the_last_partial_second_has_its_real_rate() {
+        let mut t = Timeline::default();
+        t.add(0, &step_with(Operation::Get, 100, 1_000));
+        t.add(1, &step_with(Operation::Get, 100, 1_000));
+        t.add(2, &step_with(Operation::Get, 25, 1_000));
+        let s = t
+            .summary()
+            .ended_at(std::time::Duration::from_millis(2_250));
+        let rps: Vec<f64> = s.points.iter().map(|p| p.rps).collect();
+        assert_eq!(rps, [100.0, 100.0, 100.0]);
+        assert_eq!(s.step_length(2), 0.25);
+        assert_eq!(s.step_length(0), 1.0);
     }
 
     #[test]

@@ -168,6 +168,7 @@ fn scenario_summary(config: &LoadConfig, throttle: Option<usize>) -> ScenarioSum
         ramp,
         length,
         stages,
+        users_plan: plan.shape.users_plan(),
         throttle_rps: throttle,
         arrival_rate: plan.arrival_rate,
         think_time: if plan.think_time.min == plan.think_time.max {

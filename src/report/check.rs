@@ -122,3 +122,12 @@ pub fn files(dir: &Path, result: &CheckResult) -> Vec<File> {
     }
     files
 }
+
+/// The files of a check that could not judge, in `dir`: a minimal check.json and a junit.xml
+/// with one `<error>` case ([`super::not_judged`]).
+pub fn not_judged_files(dir: &Path, why: &super::not_judged::NotJudged<'_>) -> Vec<File> {
+    vec![
+        (dir.join(CHECK_JSON), super::not_judged::check_json(why)),
+        (dir.join(JUNIT_XML), super::not_judged::junit(why)),
+    ]
+}

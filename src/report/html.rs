@@ -30,7 +30,7 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-const CSS: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#222;max-width:1000px}\
+const CSS: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#222;max-width:1040px}\
 h1{font-size:20px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ccc}\
 table{border-collapse:collapse;margin:8px 0}td,th{padding:3px 10px;border-bottom:1px solid #eee;text-align:right}\
 td:first-child,th:first-child{text-align:left}.ok{color:#1a7f37}.bad{color:#c62828;font-weight:600}\
@@ -161,7 +161,7 @@ fn load_sections(r: &LoadResult) -> String {
         escape(&r.metrics_cover)
     );
     out.push_str(&operations(r));
-    out.push_str(&super::charts::charts(&r.timeline));
+    out.push_str(&super::charts::charts(r));
     out.push_str(&arrival(r));
     out.push_str(&validation(r));
     out.push_str(&rules(r));
@@ -254,7 +254,7 @@ fn rules(r: &LoadResult) -> String {
                 format!("<code>{}</code>", escape(&t.rule)),
                 escape(&t.observed),
                 mark(Mark::of(t.passed)),
-                escape(&format!("{:?}", t.source).to_lowercase()),
+                escape(source_words(t.source)),
             ]
         })
         .collect();
@@ -266,6 +266,17 @@ fn rules(r: &LoadResult) -> String {
             &rows
         )
     )
+}
+
+/// Where a rule came from, in the words of the flags and files.
+fn source_words(source: crate::load::threshold::Source) -> &'static str {
+    use crate::load::threshold::Source;
+    match source {
+        Source::Scenario => "scenario",
+        Source::Flag => "--threshold",
+        Source::AlwaysOn => "always on",
+        Source::BaselineDefault => "--baseline's default gate",
+    }
 }
 
 fn after(r: &LoadResult) -> String {
@@ -341,37 +352,45 @@ fn baseline(r: &LoadResult) -> String {
     let Some(b) = &r.baseline else {
         return String::new();
     };
-    let pct = |v: Option<f64>| v.map_or("n/a".to_owned(), |v| format!("{v:+.1}%"));
+    // Every measure in both runs, in the comparison's words (no bare sign); a change for the
+    // worse stands out.
     let rows: Vec<Vec<String>> = b
         .operations
         .iter()
-        .map(|o| {
-            vec![
-                escape(&o.operation),
-                format!("{:.2}", o.before.latency_ms.p95),
-                format!("{:.2}", o.now.latency_ms.p95),
-                pct(o.p95_change_pct),
-                format!("{:.1}", o.before.rps),
-                format!("{:.1}", o.now.rps),
-                pct(o.rps_change_pct.map(|v| -v)),
-            ]
+        .flat_map(|o| {
+            o.changes.iter().map(move |c| {
+                let class = if c.change.ends_with("(worse)") {
+                    "bad"
+                } else {
+                    "ok"
+                };
+                vec![
+                    escape(&o.operation),
+                    escape(c.measure),
+                    escape(&shown(c.measure, c.before)),
+                    escape(&shown(c.measure, c.now)),
+                    format!("<span class=\"{class}\">{}</span>", escape(&c.change)),
+                ]
+            })
         })
         .collect();
     format!(
-        "<h2 id=\"baseline\">Against the baseline {}</h2>{}",
+        "<h2 id=\"baseline\">Against the baseline {}</h2><p class=\"legend\">every change in words: \
+         which way the figure moved, and whether that is worse or better; a regression gate \
+         compares how much worse</p>{}",
         escape(&b.file),
         table(
             "baseline-table",
-            &[
-                "operation",
-                "p95 before",
-                "p95 now",
-                "change",
-                "rps before",
-                "rps now",
-                "change"
-            ],
+            &["operation", "measure", "before", "now", "change"],
             &rows
         )
     )
+}
+
+/// A baseline figure with its unit (`1.85ms`, `216.0/s`, `0.40%`).
+fn shown(measure: &str, value: f64) -> String {
+    crate::load::baseline::Measure::ALL
+        .into_iter()
+        .find(|m| m.name() == measure)
+        .map_or_else(|| value.to_string(), |m| m.show(value))
 }

@@ -40,6 +40,15 @@ pub fn files(dir: &Path, result: &LoadResult) -> Vec<File> {
     files
 }
 
+/// The files of a load that could not judge, in `dir`: a minimal summary.json and a junit.xml
+/// with one `<error>` case ([`super::not_judged`]).
+pub fn not_judged_files(dir: &Path, why: &super::not_judged::NotJudged<'_>) -> Vec<File> {
+    vec![
+        (dir.join(SUMMARY_JSON), super::not_judged::summary_json(why)),
+        (dir.join(JUNIT_XML), super::not_judged::junit(why)),
+    ]
+}
+
 /// summary.json and timeline.csv: the load's own data, also under `check` (whose JUnit and HTML
 /// reports combine both stages).
 pub fn data_files(dir: &Path, result: &LoadResult) -> Vec<File> {
@@ -384,7 +393,6 @@ fn coordinated_omission(out: &mut dyn Write, result: &LoadResult) -> io::Result<
     Ok(())
 }
 
-/// Per operation: p95 and throughput before and now.
 /// The arrival rate asked and achieved, per operation, and why any was missing.
 fn arrival(out: &mut dyn Write, result: &LoadResult) -> io::Result<()> {
     let Some(a) = &result.arrival else {
@@ -429,26 +437,38 @@ pub(super) fn arrival_headline(a: &ArrivalSummary) -> String {
     )
 }
 
+/// Per operation: p95 and throughput (and a moved error rate) before and now, in words.
 fn against_baseline(out: &mut dyn Write, result: &LoadResult) -> io::Result<()> {
     let Some(b) = &result.baseline else {
         return Ok(());
     };
     writeln!(out, "\nAgainst the baseline {}:", b.file)?;
-    let pct = |v: Option<f64>| v.map_or("n/a".to_owned(), |v| format!("{v:+.1}%"));
     for o in &b.operations {
-        writeln!(
-            out,
-            "  {:<20} p95 {:.2} → {:.2} ms ({})   rps {:.1} → {:.1} ({})",
-            o.operation,
-            o.before.latency_ms.p95,
-            o.now.latency_ms.p95,
-            pct(o.p95_change_pct),
-            o.before.rps,
-            o.now.rps,
-            pct(o.rps_change_pct.map(|v| -v)),
-        )?;
+        // p95 and rps always; the error rate when it moved.
+        let shown: Vec<String> = o
+            .changes
+            .iter()
+            .filter(|c| {
+                matches!(c.measure, "p95" | "rps")
+                    || (c.measure == "error-rate" && c.change != "unchanged")
+            })
+            .map(baseline_line)
+            .collect();
+        writeln!(out, "  {:<20} {}", o.operation, shown.join("   "))?;
     }
     Ok(())
+}
+
+/// `p95 1.53ms → 1.85ms, rose 20.9% (worse)`: one change in the baseline's words (terminal
+/// and HTML).
+pub(super) fn baseline_line(c: &crate::load::baseline::Change) -> String {
+    let measure = crate::load::baseline::Measure::ALL
+        .into_iter()
+        .find(|m| m.name() == c.measure);
+    match measure {
+        Some(m) => m.line(c.before, c.now),
+        None => format!("{} {} → {}, {}", c.measure, c.before, c.now, c.change),
+    }
 }
 
 fn thresholds(out: &mut dyn Write, result: &LoadResult, style: Style) -> io::Result<()> {

@@ -11,6 +11,7 @@ pub mod diff;
 pub mod generate;
 pub mod html;
 pub mod load;
+pub mod not_judged;
 pub mod schemas;
 pub mod style;
 mod svg;

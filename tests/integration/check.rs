@@ -263,3 +263,106 @@ fn a_live_check_leaves_every_device_as_it_found_it() {
     assert_eq!(code, Some(3));
     assert_eq!(live.states(), before, "the devices changed after Ctrl-C");
 }
+
+/// The reports a run without a verdict leaves: junit.xml with one `<error>` case naming why,
+/// and a JSON document (valid against `schema`, strict) with the reason and the exit kind.
+fn assert_not_judged(junit: &std::path::Path, json: &std::path::Path, schema: &str, kind: &str) {
+    let xml = std::fs::read_to_string(junit)
+        .unwrap_or_else(|e| panic!("{} was not written: {e}", junit.display()));
+    assert_eq!(xml.matches("<testcase").count(), 1, "{xml}");
+    assert!(xml.contains("<error message=\""), "{xml}");
+    let value: Value = serde_json::from_str(
+        &std::fs::read_to_string(json)
+            .unwrap_or_else(|e| panic!("{} was not written: {e}", json.display())),
+    )
+    .expect("JSON");
+    let violations = registry()
+        .validate(schema, Mode::Strict, &value)
+        .expect("schema");
+    assert!(violations.is_empty(), "{value:#}\n{violations:#?}");
+    assert_eq!(value["not_judged"]["exit_kind"], kind, "{value:#}");
+    let reason = value["not_judged"]["reason"].as_str().expect("reason");
+    let text = xml
+        .replace("&apos;", "'")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    assert!(
+        text.contains(&format!("message=\"{reason}\"")),
+        "the JUnit case says why: {reason}\n{xml}"
+    );
+}
+
+/// `check --target http://127.0.0.1:1`: nothing listens, exit 3 — and the report directory
+/// still holds junit.xml and check.json saying so, for the CI job's publish step.
+#[test]
+fn an_unreachable_target_still_leaves_junit_and_check_json() {
+    let dir = TempDir::new("check-unreachable");
+    let (code, stdout, stderr) = check(
+        &dir,
+        &["--target", "http://127.0.0.1:1", "--registration-id", "X"],
+    );
+    assert_eq!(code, Some(3), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stderr.contains("unreachable"), "{stderr}");
+    let reports = dir.path().join("reports");
+    assert_not_judged(
+        &reports.join("junit.xml"),
+        &reports.join("check.json"),
+        "check-report",
+        "runtime",
+    );
+}
+
+/// A usage error found once the report paths are known (a scenario value, an unreachable
+/// target without registrations): `load` and `contract --report-junit` leave their reports.
+#[test]
+fn a_usage_error_after_the_report_paths_are_known_leaves_the_reports() {
+    use crate::util::run_cli;
+    use pushcheck::cli::Exit;
+    let dir = TempDir::new("not-judged-usage");
+    let scenario = dir.write("bad.toml", "users = 0\nrun_time = \"1s\"\n");
+    let reports = dir.path().join("load-reports");
+    let run = run_cli(&[
+        "load",
+        "--scenario",
+        &scenario,
+        "--report-dir",
+        reports.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(run.exit, Exit::Usage, "{}", run.stderr);
+    assert_not_judged(
+        &reports.join("junit.xml"),
+        &reports.join("summary.json"),
+        "load-summary",
+        "usage",
+    );
+    let junit = dir.path().join("contract").join("junit.xml");
+    let json = dir.path().join("contract").join("contract.json");
+    std::fs::create_dir_all(dir.path().join("contract")).expect("dir");
+    let run = run_cli(&[
+        "contract",
+        "--target",
+        "http://127.0.0.1:1",
+        "--report-junit",
+        junit.to_str().expect("utf-8"),
+        "--report-json",
+        json.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(run.exit, Exit::Usage, "{}", run.stderr);
+    assert_not_judged(&junit, &json, "contract-report", "usage");
+    // Unreachable, with a registration: exit 3, the same reports.
+    let run = run_cli(&[
+        "contract",
+        "--target",
+        "http://127.0.0.1:1",
+        "--registration-id",
+        "X",
+        "--report-junit",
+        junit.to_str().expect("utf-8"),
+        "--report-json",
+        json.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(run.exit, Exit::Runtime, "{}", run.stderr);
+    assert_not_judged(&junit, &json, "contract-report", "runtime");
+}

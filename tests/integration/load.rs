@@ -536,15 +536,25 @@ fn a_slower_run_fails_its_baseline_gates_naming_the_operation_and_figures() {
     assert!(
         out.contains("observed GET registration p95 ")
             && out.contains("ms → ")
-            && out.contains("ms (+"),
+            && out.contains("ms, rose "),
         "the operation and its figures: {out}"
+    );
+    // Throughput fell with the slower server: the comparison and the rule line say so alike.
+    assert!(
+        out.contains("observed GET registration rps ") && out.contains(", fell "),
+        "{out}"
     );
     let summary =
         crate::util::read_load_summary(&dir.path().join("slower").join(load::SUMMARY_JSON));
     let compared = &summary["baseline"]["operations"][0];
     assert_eq!(compared["operation"], "GET registration");
+    let p95 = &compared["changes"][1];
+    assert_eq!(p95["measure"], "p95");
     assert!(
-        compared["p95_change_pct"].as_f64().expect("change") > 100.0,
+        p95["regression_pct"].as_f64().expect("regression") > 100.0
+            && p95["change"]
+                .as_str()
+                .is_some_and(|c| c.ends_with("(worse)")),
         "{compared}"
     );
     let junit =

@@ -176,10 +176,221 @@ fn the_load_report_holds_every_section_and_loads_nothing() {
     let report = parse(&html);
     let summary = read_json(&reports.join("summary.json"));
     assert_holds_the_load(&report, &summary);
-    // The charts are drawn from the timeline: one latency chart and one histogram per operation.
-    let operations = summary["operations"].as_array().map_or(0, Vec::len);
-    assert_eq!(html.matches("<svg").count(), 2 * operations + 2, "{html}");
+    // The charts are drawn from the timeline: users, throughput, the latency the rules judge,
+    // and per operation a latency chart and a histogram.
+    for id in ["chart-users", "chart-throughput", "chart-judged"] {
+        assert!(report.sections.contains_key(id), "no chart {id}");
+    }
+    let charts = charts(&html);
+    for op in summary["operations"].as_array().expect("operations") {
+        let name = op["operation"].as_str().expect("name");
+        let slug = name.to_ascii_lowercase().replace(' ', "-");
+        for kind in ["latency", "histogram"] {
+            let id = format!("chart-{slug}-{kind}");
+            assert!(charts.iter().any(|c| c.id == id), "no chart {id}");
+        }
+    }
+    assert_charts_read_well(&charts);
+    assert_latency_scaled_to_p99(&charts, &summary);
+    assert_last_second_at_its_rate(&summary);
     assert!(run.stdout.contains("pushcheck.html"), "{}", run.stdout);
+}
+
+/// One `<text>` of a chart.
+#[derive(Debug)]
+struct Label {
+    x: f64,
+    y: f64,
+    size: f64,
+    anchor: String,
+    turned: bool,
+    text: String,
+}
+
+impl Label {
+    /// Its box, about: 0.6 em a glyph, the baseline at y (a turned label runs up from y).
+    fn bounds(&self) -> (f64, f64, f64, f64) {
+        let w = self.text.chars().count() as f64 * self.size * 0.6;
+        let start = match self.anchor.as_str() {
+            "middle" => -w / 2.0,
+            "end" => -w,
+            _ => 0.0,
+        };
+        if self.turned {
+            (
+                self.x - self.size * 0.8,
+                self.y - start - w,
+                self.x + self.size * 0.2,
+                self.y - start,
+            )
+        } else {
+            (
+                self.x + start,
+                self.y - self.size * 0.8,
+                self.x + start + w,
+                self.y + self.size * 0.2,
+            )
+        }
+    }
+}
+
+/// One chart: the id of the heading before it and its labels.
+#[derive(Debug)]
+struct Chart {
+    id: String,
+    labels: Vec<Label>,
+}
+
+/// Every `<svg>` of the report with the id of the `<h3>` before it.
+fn charts(html: &str) -> Vec<Chart> {
+    let mut reader = quick_xml::Reader::from_str(html);
+    let mut out: Vec<Chart> = Vec::new();
+    let mut heading = String::new();
+    let mut in_svg = false;
+    let mut label: Option<Label> = None;
+    loop {
+        match reader.read_event().expect("well-formed") {
+            Event::Eof => break,
+            Event::Start(e) => {
+                let attr = |name: &[u8]| {
+                    e.attributes()
+                        .flatten()
+                        .find(|a| a.key.as_ref() == name)
+                        .map(|a| String::from_utf8_lossy(&a.value).into_owned())
+                };
+                match e.name().as_ref() {
+                    b"h3" => heading = attr(b"id").unwrap_or_default(),
+                    b"svg" => {
+                        in_svg = true;
+                        out.push(Chart {
+                            id: heading.clone(),
+                            labels: Vec::new(),
+                        });
+                    }
+                    b"text" if in_svg => {
+                        let number = |name: &[u8]| {
+                            attr(name)
+                                .and_then(|v| v.parse::<f64>().ok())
+                                .unwrap_or(0.0)
+                        };
+                        label = Some(Label {
+                            x: number(b"x"),
+                            y: number(b"y"),
+                            size: number(b"font-size"),
+                            anchor: attr(b"text-anchor").unwrap_or_default(),
+                            turned: attr(b"transform").is_some(),
+                            text: String::new(),
+                        });
+                    }
+                    _ => {}
+                }
+            }
+            Event::Text(t) => {
+                if let Some(l) = &mut label {
+                    l.text.push_str(&t.decode().expect("text"));
+                }
+            }
+            Event::GeneralRef(_) => {
+                if let Some(l) = &mut label {
+                    l.text.push('&');
+                }
+            }
+            Event::End(e) => match e.name().as_ref() {
+                b"svg" => in_svg = false,
+                b"text" => {
+                    if let (Some(l), Some(chart)) = (label.take(), out.last_mut()) {
+                        chart.labels.push(l);
+                    }
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Every chart names both axes with a unit, and no two of its labels overlap.
+fn assert_charts_read_well(charts: &[Chart]) {
+    assert!(!charts.is_empty());
+    for c in charts {
+        let turned: Vec<&Label> = c.labels.iter().filter(|l| l.turned).collect();
+        assert_eq!(turned.len(), 1, "{}: one y axis label", c.id);
+        assert!(!turned[0].text.is_empty(), "{}", c.id);
+        let unit = ["(s)", "(ms", "requests/s", "users", "responses", "errors/s"];
+        assert!(
+            unit.iter().any(|u| turned[0].text.contains(u)),
+            "{}: the y axis says its unit: {:?}",
+            c.id,
+            turned[0].text
+        );
+        if !c.id.contains("judged") {
+            assert!(
+                c.labels
+                    .iter()
+                    .any(|l| !l.turned && (l.text.contains("(s)") || l.text.contains("(ms"))),
+                "{}: the x axis says its unit",
+                c.id
+            );
+        }
+        for (i, a) in c.labels.iter().enumerate() {
+            for b in &c.labels[i + 1..] {
+                let (a0, a1, a2, a3) = a.bounds();
+                let (b0, b1, b2, b3) = b.bounds();
+                let overlap = a0 < b2 && b0 < a2 && a1 < b3 && b1 < a3;
+                assert!(!overlap, "{}: {a:?} overlaps {b:?}", c.id);
+            }
+        }
+    }
+}
+
+/// Each latency chart's axis ends at the first round number above its highest p99 (with a
+/// tenth of room), not at its max.
+fn assert_latency_scaled_to_p99(charts: &[Chart], summary: &Value) {
+    let points = summary["timeline"]["points"].as_array().expect("points");
+    for op in summary["operations"].as_array().expect("operations") {
+        let name = op["operation"].as_str().expect("name");
+        let id = format!(
+            "chart-{}-latency",
+            name.to_ascii_lowercase().replace(' ', "-")
+        );
+        let chart = charts.iter().find(|c| c.id == id).expect("latency chart");
+        let p99 = points
+            .iter()
+            .filter(|p| p["operation"] == name && p["requests"].as_u64() > Some(0))
+            .map(|p| p["p99_ms"].as_f64().expect("p99"))
+            .fold(0.0f64, f64::max);
+        let top = chart
+            .labels
+            .iter()
+            .filter(|l| l.anchor == "end" && !l.turned)
+            .filter_map(|l| l.text.parse::<f64>().ok())
+            .fold(0.0f64, f64::max);
+        assert!(
+            top >= p99 && top <= p99 * 1.1 * 2.5,
+            "{name}: the axis ends at {top} ms for a highest p99 of {p99} ms"
+        );
+    }
+}
+
+/// The last step's rate is its requests over the part of it the run lasted.
+fn assert_last_second_at_its_rate(summary: &Value) {
+    let timeline = &summary["timeline"];
+    let elapsed = timeline["elapsed_secs"].as_f64().expect("elapsed_secs");
+    let points = timeline["points"].as_array().expect("points");
+    let last = points.last().expect("a point");
+    let t = last["t_secs"].as_f64().expect("t");
+    assert!(
+        elapsed > t,
+        "the run ended after its last step began: {elapsed} > {t}"
+    );
+    let length = (elapsed - t).clamp(0.1, 1.0);
+    let requests = last["requests"].as_f64().expect("requests");
+    let rps = last["rps"].as_f64().expect("rps");
+    assert!(
+        (rps - requests / length).abs() < 1e-6,
+        "last step: {requests} requests over {length:.3} s, rps {rps}"
+    );
 }
 
 #[test]

@@ -294,6 +294,56 @@ fn sighup_stops_a_live_load_writes_its_reports_and_removes_its_attribute() {
     load_stops_on("HUP");
 }
 
+/// A stop signal before the load started (while the devices are read before it): no result
+/// exists, exit 3 — and the report directory still holds junit.xml (one `<error>` case) and a
+/// minimal summary.json saying the run was interrupted before it could judge.
+#[test]
+fn a_load_stopped_before_it_started_still_leaves_junit_and_summary_json() {
+    let (live, before) = live_account();
+    let dir = TempDir::new("signal-before-load");
+    let scenario = dir.write("long.toml", LONG_WRITES);
+    let feed: String = live
+        .ids
+        .iter()
+        .map(|id| format!("{id},{}\n", live.app))
+        .collect();
+    let feed = dir.write("feed.txt", feed);
+    // The first GET is the preflight's; the second one reads a device before the load.
+    let gets = std::sync::atomic::AtomicUsize::new(0);
+    let second_get: proxy::Matcher = Box::new(move |m, _, _| {
+        m == "GET" && gets.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 1
+    });
+    let (url, held) = held_at(&live, vec![second_get]);
+    let reports = dir.path().join("reports");
+    let mut run = Run::spawn(
+        binary()
+            .args(["load", "--scenario", &scenario, "--feed", &feed])
+            .args(["--target", &url, "--app-code", &live.app])
+            .arg("--report-dir")
+            .arg(&reports)
+            .env("PUSHCHECK_API_KEY", &live.key),
+    );
+    next_hold(&held);
+    run.signal("TERM");
+    let ended = run.end();
+    ended.assert_stopped();
+    assert!(
+        ended.output.contains("interrupted before the load started"),
+        "{}",
+        ended.output
+    );
+    let summary = json_report(&reports.join("summary.json"), "load-summary");
+    assert_eq!(summary["not_judged"]["exit_kind"], "runtime", "{summary:#}");
+    assert_eq!(summary["not_judged"]["exit_code"], 3, "{summary:#}");
+    let xml = std::fs::read_to_string(reports.join("junit.xml")).expect("junit.xml");
+    assert!(
+        xml.contains("<error message=\"interrupted before the load started"),
+        "{xml}"
+    );
+    assert_eq!(junit_cases(&reports.join("junit.xml")), 1);
+    assert_eq!(live.states(), before, "{}", ended.output);
+}
+
 // ---------------------------------------------------------------------------------------------
 // contract, live
 
