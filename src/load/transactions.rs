@@ -224,10 +224,12 @@ pub async fn next_of_mix(user: &mut GooseUser, run: &Run, mixer: &Mixer) -> Tran
 
 /// goose's transaction that sends the user's next operation of the mix ([`next_of_mix`]).
 pub fn mix_transaction(run: &Arc<Run>, mixer: &Arc<Mixer>) -> goose::goose::Transaction {
-    let (run, mixer) = (Arc::clone(run), Arc::clone(mixer));
+    // Both behind one `Arc`: one shared count to touch per request, as one transaction per
+    // operation had.
+    let both = Arc::new((Arc::clone(run), Arc::clone(mixer)));
     let f: goose::goose::TransactionFunction = Arc::new(move |user| {
-        let (run, mixer) = (Arc::clone(&run), Arc::clone(&mixer));
-        Box::pin(async move { next_of_mix(user, &run, &mixer).await })
+        let both = Arc::clone(&both);
+        Box::pin(async move { next_of_mix(user, &both.0, &both.1).await })
     });
     goose::goose::Transaction::new(f).set_name(MIX_TRANSACTION)
 }
