@@ -328,8 +328,8 @@ fn round2(v: f64) -> f64 {
     if r == 0.0 { 0.0 } else { r }
 }
 
-/// `+1.2`, `-0.4`, `0.0`: a drift with one decimal, no `-0.0`.
-fn points(v: f64) -> String {
+/// `+1.2`, `-0.4`, `0.0`: a drift with one decimal, no `-0.0` (every report shows it so).
+pub fn points(v: f64) -> String {
     let r = (v * 10.0).round() / 10.0;
     if r == 0.0 {
         "0.0".to_owned()

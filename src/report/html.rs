@@ -391,7 +391,7 @@ fn mix(r: &LoadResult) -> String {
                 format!("{:.1}%", o.asked_percent),
                 format!("{:.1}%", o.sent_percent),
                 o.sent.to_string(),
-                format!("{:+.1}", o.drift_points),
+                crate::load::mix::points(o.drift_points),
                 o.sent_as_get.to_string(),
             ]
         })
