@@ -18,6 +18,7 @@ use goose::client::GooseClientBuilder;
 use goose::metrics::GooseMetrics;
 use goose::prelude::{GooseAttack, GooseError};
 
+use super::mix::{Mixer, Picked};
 use super::prepare::{Prepared, goose_reason};
 use super::quiet::QuietStdout;
 use super::scenario::LoadPlan;
@@ -26,7 +27,6 @@ use super::tally::Collected;
 use super::timeline::OpStep;
 use super::transactions;
 use super::{LoadConfig, LoadError, Progress, Reached};
-use crate::api::Operation;
 use crate::api::redact::Redactor;
 use crate::interrupt;
 
@@ -41,6 +41,8 @@ pub struct Attacked {
     pub metrics: GooseMetrics,
     pub collected: Collected,
     pub run: Arc<Run>,
+    /// What the users' mixes asked for and sent as a GET instead.
+    pub picked: Picked,
     /// Stopped by a stop signal (Ctrl-C, SIGTERM, SIGHUP).
     pub interrupted: bool,
     /// Requests were sent and none got an HTTP status back.
@@ -69,7 +71,8 @@ pub async fn attack(
             redactor: Redactor::new([&config.credentials]),
         },
     ));
-    let attack = goose_attack(config, prepared, scenario(&run, plan)?)?;
+    let mixer = Arc::new(Mixer::new(&plan.mix, plan.shape.numbered_users()));
+    let attack = goose_attack(config, prepared, scenario(&run, &mixer, plan)?)?;
 
     let overran = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let watchers = [
@@ -105,30 +108,38 @@ pub async fn attack(
         metrics,
         collected,
         run,
+        picked: mixer.collect(),
         interrupted,
         never_answered: answered == 0 && failed_without_answer > 0,
         notes,
     })
 }
 
-/// The goose scenario: one transaction per operation of the mix, weighted, with the think time.
-fn scenario(run: &Arc<Run>, plan: &LoadPlan) -> Result<goose::goose::Scenario, LoadError> {
+/// The goose scenario, with the think time: an on-start transaction that puts the user at its
+/// phase of the mix, and one transaction that sends the user's next operation of the mix
+/// ([`super::mix`]), weighted with one pass through the mix, so that a goose iteration (and
+/// goose's `--iterations`, and its coordinated-omission cadence) is one pass, as it was when
+/// goose ran one transaction per operation. (goose divides the weights by their greatest common
+/// divisor; the on-start transaction's weight of 1 keeps the pass whole.) goose's fixed order of
+/// one transaction per operation would send the first operations of that order far more often
+/// than their weights when users send few requests.
+fn scenario(
+    run: &Arc<Run>,
+    mixer: &Arc<Mixer>,
+    plan: &LoadPlan,
+) -> Result<goose::goose::Scenario, LoadError> {
     let mut scenario = goose::goose::Scenario::new("registration user");
     if !plan.think_time.max.is_zero() {
         scenario = scenario
             .set_wait_time(plan.think_time.min, plan.think_time.max)
             .map_err(|e| LoadError::Config(goose_reason(&e)))?;
     }
-    for op in Operation::ALL {
-        let weight = plan.mix.weight(op);
-        if weight > 0 {
-            let t = transactions::transaction(run, op)
-                .set_weight(weight as usize)
-                .map_err(|e| LoadError::Config(goose_reason(&e)))?;
-            scenario = scenario.register_transaction(t);
-        }
-    }
-    Ok(scenario)
+    let next = transactions::mix_transaction(run, mixer)
+        .set_weight(mixer.weights().pass())
+        .map_err(|e| LoadError::Config(goose_reason(&e)))?;
+    Ok(scenario
+        .register_transaction(transactions::start_transaction(mixer))
+        .register_transaction(next))
 }
 
 /// goose, configured as prepared (its own parser checked every value), with pushcheck's client.

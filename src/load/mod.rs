@@ -39,6 +39,7 @@ pub mod console;
 pub mod destination;
 pub mod feed;
 pub mod metrics;
+pub mod mix;
 pub mod prepare;
 pub mod quiet;
 pub mod restore;

@@ -190,7 +190,7 @@ pub async fn find(
     if let Err(e) = read_all(reader, feed, &mut before, plan, interrupts_before).await {
         return (before, Some(e));
     }
-    if plan.mix.weight(Operation::Personalize) + plan.mix.weight(Operation::Depersonalize) > 0
+    if plan.mix.person_writes()
         && let Err(e) = probe_all(reader, feed, &mut before, interrupts_before).await
     {
         return (before, Some(e));
@@ -286,8 +286,7 @@ async fn read_all(
     }
     if let Some((at, why)) = before.unread.iter().next() {
         let id = &feed.entries[*at].registration_id;
-        let persons =
-            plan.mix.weight(Operation::Personalize) + plan.mix.weight(Operation::Depersonalize) > 0;
+        let persons = plan.mix.person_writes();
         if persons {
             return Err(LoadError::Devices(format!(
                 "cannot read registration {id} before the load ({why}): a load that \

@@ -9,12 +9,13 @@ use serde::Serialize;
 use crate::api::footprint::{Cause, Leftover};
 use crate::load::arrival::ArrivalSummary;
 use crate::load::baseline::Comparison;
+use crate::load::mix::MixShares;
 use crate::load::scenario::{CoMitigation, Mix};
 use crate::load::timeline::TimelineSummary;
 use crate::schema::Mode;
 
 /// Version of the summary format; bump on a breaking change to `schemas/load-summary.json`.
-pub const SUMMARY_FORMAT: u32 = 6;
+pub const SUMMARY_FORMAT: u32 = 7;
 
 /// Everything a load run found.
 #[derive(Debug, Clone, Serialize)]
@@ -49,6 +50,9 @@ pub struct LoadResult {
     pub operations: Vec<OperationStats>,
     /// All operations together.
     pub total: OperationStats,
+    /// Per operation, its share of the mix's weights and of the requests sent (judged by
+    /// `mix-drift`).
+    pub mix: MixShares,
     pub coordinated_omission: Option<CoSummary>,
     pub thresholds: Vec<ThresholdOutcome>,
     pub invariants: Vec<InvariantOutcome>,
@@ -218,6 +222,9 @@ pub enum Figure {
     BaselineRegression,
     /// The share of the asked arrival rate achieved (see [`crate::load::arrival`]).
     ArrivalRate,
+    /// The largest distance, in percentage points, between an operation's share of the requests
+    /// sent and its share of the weights (see [`crate::load::mix`]).
+    MixDrift,
 }
 
 /// One threshold and what was measured.

@@ -1,5 +1,6 @@
 //! Judging the run's rules after it ended: goose's results for goose's rules (as goose judged
-//! them on its measured figures), pushcheck's for `schema-violation-rate` and `adjusted-pNN`,
+//! them on its measured figures), pushcheck's for `schema-violation-rate`, `arrival-rate`,
+//! `mix-drift` and `adjusted-pNN`,
 //! each outcome saying which figure it used, where the rule came from and what it replaced.
 //!
 //! It only reads the figures; it sends nothing and prints nothing.
@@ -9,6 +10,7 @@ use goose::metrics::GooseMetrics;
 use crate::load::arrival::ArrivalSummary;
 use crate::load::baseline::{Baseline, Figures};
 use crate::load::metrics::adjusted_histogram;
+use crate::load::mix::MixShares;
 use crate::load::result::{Figure, Judge, OperationStats, ThresholdOutcome};
 use crate::load::threshold::{AdjustedRule, PercentRule, PlannedRule, RegressionRule, Rule};
 
@@ -20,6 +22,7 @@ pub fn judge_all(
     total: &OperationStats,
     baseline: Option<&Baseline>,
     arrival: Option<&ArrivalSummary>,
+    mix: &MixShares,
 ) -> Vec<ThresholdOutcome> {
     planned
         .iter()
@@ -30,6 +33,7 @@ pub fn judge_all(
                 Rule::Adjusted(r) => adjusted(r, metrics),
                 Rule::Regression(r) => regression(r, operations, baseline),
                 Rule::ArrivalRate(r) => arrival_rate(r, arrival),
+                Rule::MixDrift(r) => mix_drift(r, mix),
             };
             outcome.source = p.source;
             outcome.replaces = p.replaces.clone();
@@ -112,6 +116,40 @@ fn arrival_rate(rule: &PercentRule, arrival: Option<&ArrivalSummary>) -> Thresho
     out
 }
 
+/// The operation whose share of the requests sent is furthest from its share of the weights (or
+/// the one the rule names), in points; a run of fewer than
+/// [`crate::load::mix::JUDGED_FROM_REQUESTS`] requests is not judged and passes. A failure says
+/// when writes went out as GETs, which bends the mix without any fault of the transactions.
+fn mix_drift(rule: &PercentRule, mix: &MixShares) -> ThresholdOutcome {
+    let mut out = outcome(&rule.rule, Judge::Pushcheck, Figure::MixDrift);
+    let Some(worst) = mix.largest_drift(rule.request.as_deref()) else {
+        out.observed = "no requests sent".to_owned();
+        return out;
+    };
+    let drift = worst.drift_points.abs();
+    let detail = format!(
+        "{} asked {:.1}%, sent {:.1}% of {} requests",
+        worst.operation, worst.asked_percent, worst.sent_percent, mix.requests
+    );
+    if !mix.judged() {
+        out.observed = format!(
+            "not judged: {} requests sent, fewer than {} ({detail})",
+            mix.requests, mix.judged_from_requests
+        );
+        out.passed = true;
+        return out;
+    }
+    out.value = Some(drift);
+    out.passed = rule.passes(drift);
+    out.observed = format!("{drift:.1} points ({detail})");
+    if !out.passed
+        && let Some(why) = mix.fallback()
+    {
+        out.observed.push_str(&format!("; {why}"));
+    }
+    out
+}
+
 fn adjusted(rule: &AdjustedRule, metrics: &GooseMetrics) -> ThresholdOutcome {
     let mut out = outcome(&rule.rule, Judge::Pushcheck, Figure::CoAdjusted);
     let data = adjusted_histogram(metrics, rule.request.as_deref());
@@ -156,4 +194,134 @@ fn regression(
         None => out.observed = "no operation in both runs".to_owned(),
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::Operation;
+    use crate::load::mix::{Mixer, Picked};
+    use crate::load::threshold::AlwaysOn;
+    use crate::load::values::Mix;
+
+    const READ_HEAVY: Mix = Mix {
+        get: 95,
+        patch: 3,
+        personalize: 1,
+        depersonalize: 1,
+    };
+
+    fn always_on_drift() -> PercentRule {
+        match AlwaysOn::MixDrift.rule() {
+            Rule::MixDrift(r) => r,
+            other => panic!("not a drift rule: {other:?}"),
+        }
+    }
+
+    /// Requests per operation of `users` users sending `each` picks of the mix from their phases.
+    fn sent_by_sequences(mix: &Mix, users: usize, each: usize) -> [u64; 4] {
+        let mixer = Mixer::new(mix, users);
+        let mut sent = [0u64; 4];
+        for u in 0..users {
+            for _ in 0..each {
+                sent[mixer.next(u, || [true; 4]).send.index()] += 1;
+            }
+        }
+        sent
+    }
+
+    /// The stand-in for goose's fixed order: every user sends the first `each` operations of
+    /// the weights expanded round-robin (get, patch, personalize, depersonalize, get, patch, get…).
+    fn sent_in_gooses_order(mix: &Mix, users: usize, each: usize) -> [u64; 4] {
+        let mut left = Operation::ALL.map(|op| mix.weight(op));
+        let mut order = Vec::new();
+        while order.len() < each && left.iter().any(|n| *n > 0) {
+            for (i, n) in left.iter_mut().enumerate() {
+                if *n > 0 {
+                    *n -= 1;
+                    order.push(i);
+                }
+            }
+        }
+        let mut sent = [0u64; 4];
+        for i in order.iter().take(each) {
+            sent[*i] += users as u64;
+        }
+        sent
+    }
+
+    #[test]
+    fn the_mix_the_sequences_send_passes_and_gooses_fixed_order_fails() {
+        let rule = always_on_drift();
+        // 64 users × 5 requests: a cap that lets each user send only a few. goose sent
+        // 40/20/20/20 (issue 21 saw 37/27/18/18).
+        let good = MixShares::of(
+            &READ_HEAVY,
+            sent_by_sequences(&READ_HEAVY, 64, 5),
+            &Picked::default(),
+        );
+        let judged = mix_drift(&rule, &good);
+        assert!(judged.passed, "{}", judged.observed);
+        assert!(judged.value.is_some_and(|v| v < 1.0), "{}", judged.observed);
+
+        let bent = MixShares::of(
+            &READ_HEAVY,
+            sent_in_gooses_order(&READ_HEAVY, 64, 5),
+            &Picked::default(),
+        );
+        let judged = mix_drift(&rule, &bent);
+        assert!(!judged.passed);
+        assert_eq!(judged.figure, Figure::MixDrift);
+        assert!(
+            judged.observed.starts_with(
+                "55.0 points (GET registration asked 95.0%, sent 40.0% of 320 requests)"
+            ),
+            "{}",
+            judged.observed
+        );
+    }
+
+    #[test]
+    fn a_short_run_is_not_judged_and_a_fallback_is_named() {
+        let rule = always_on_drift();
+        let short = MixShares::of(
+            &READ_HEAVY,
+            sent_in_gooses_order(&READ_HEAVY, 10, 5),
+            &Picked::default(),
+        );
+        let judged = mix_drift(&rule, &short);
+        assert!(judged.passed && judged.value.is_none());
+        assert!(
+            judged
+                .observed
+                .starts_with("not judged: 50 requests sent, fewer than 200"),
+            "{}",
+            judged.observed
+        );
+
+        // Half the users own no registration: their PATCHes went out as GETs.
+        let mix = Mix {
+            get: 1,
+            patch: 1,
+            ..Mix::default()
+        };
+        let picked = Picked {
+            sent_as_get: [0, 100, 0, 0],
+            users_without_writes: 2,
+        };
+        let shares = MixShares::of(&mix, [300, 100, 0, 0], &picked);
+        let judged = mix_drift(&rule, &shares);
+        assert!(!judged.passed);
+        assert!(
+            judged.observed.contains("; 100 write(s) of the mix went out as GET registration: 2 user(s) had no registration of their own to write"),
+            "{}",
+            judged.observed
+        );
+        // A rule on one operation judges that one.
+        let patch: Rule = "mix-drift<=30% for PATCH registration".parse().unwrap();
+        let Rule::MixDrift(patch) = patch else {
+            panic!()
+        };
+        assert!(mix_drift(&patch, &shares).passed);
+    }
 }

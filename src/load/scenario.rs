@@ -55,7 +55,8 @@ pub struct Scenario {
     /// Pass/fail rules: goose's (`p95<500ms`, `error-rate<1%`, `rps>=100`, `… for GET registration`)
     /// and pushcheck's `schema-violation-rate<0.1%`.
     pub thresholds: Option<Vec<Rule>>,
-    /// Always-on rules turned off by name (`error-rate`, `schema-violation-rate`).
+    /// Always-on rules turned off by name (`error-rate`, `schema-violation-rate`,
+    /// `arrival-rate`, `mix-drift`).
     pub without_rules: Option<Vec<AlwaysOn>>,
     /// Judge goose's figures on the steady state only: goose resets its metrics once every user
     /// has started. By default they cover every request sent, the ramp included.

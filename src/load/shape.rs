@@ -259,11 +259,12 @@ pub enum ArrivalRate {
 }
 
 impl ArrivalRate {
-    /// Requests per second, all operations together.
+    /// Requests per second, all operations together (saturating: rates per operation that add
+    /// up past `u32::MAX` are refused as more than [`MAX_RATE`] anyway).
     pub fn total(&self) -> u32 {
         match self {
             ArrivalRate::Total(n) => *n,
-            ArrivalRate::PerOperation(m) => m.total(),
+            ArrivalRate::PerOperation(m) => u32::try_from(m.total()).unwrap_or(u32::MAX),
         }
     }
 }

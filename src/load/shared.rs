@@ -265,6 +265,18 @@ impl Run {
         None
     }
 
+    /// Per operation ([`Operation::index`]), whether this user can send it as itself: a write
+    /// needs a registration of its own (personalize and depersonalize one not kept out of person
+    /// operations); otherwise the mix sends a GET (see [`super::mix::Mixer::next`]). The same
+    /// partition as [`Run::next_write`]'s.
+    pub(super) fn sendable(&self, user: &GooseUser) -> [bool; 4] {
+        let me = user.weighted_users_index % self.users;
+        let mut own = (me..self.feed.len()).step_by(self.users);
+        let write = me < self.feed.len();
+        let person = own.any(|at| self.feed.entries[at].persons);
+        [true, write, person, person]
+    }
+
     /// Whether to validate this response of `op`: the user's first of each operation, then by
     /// the user's running share of that operation.
     pub(super) fn sample(&self, user: &mut GooseUser, op: Operation) -> bool {

@@ -12,7 +12,10 @@
 //!   achieved (see [`crate::load::arrival`]), only in a run that asks for one;
 //! - `adjusted-pNN<OP><TIME>[ for <request>]`: a percentile of goose's coordinated-omission
 //!   adjusted times (measured times plus goose's backfill of the requests a stalled server kept
-//!   users from sending); where goose backfilled nothing, the measured times.
+//!   users from sending); where goose backfilled nothing, the measured times;
+//! - `mix-drift<OP><POINTS>[ for <request>]`: the largest distance, in percentage points, between
+//!   an operation's share of the requests sent and its share of the mix's weights (see
+//!   [`crate::load::mix`]), judged on runs of at least 200 requests.
 //!
 //! A request name must be one the load sends (`GET registration`, …): a typo is refused here,
 //! not after a run that then fails with "no samples". How the rules of a run are put together
@@ -30,6 +33,8 @@ pub use crate::load::baseline::RegressionRule;
 pub const SCHEMA_VIOLATION_RATE: &str = "schema-violation-rate";
 /// The metric name of pushcheck's arrival-rate rule.
 pub const ARRIVAL_RATE: &str = "arrival-rate";
+/// The metric name of pushcheck's rule on the mix sent against the mix asked.
+pub const MIX_DRIFT: &str = "mix-drift";
 /// The prefix of pushcheck's coordinated-omission adjusted percentile rules.
 pub const ADJUSTED: &str = "adjusted-";
 /// goose's metric name of the error rule.
@@ -47,6 +52,9 @@ pub enum Rule {
     /// `arrival-rate…`: the share of the asked arrival rate achieved, judged by pushcheck (see
     /// [`crate::load::arrival`]).
     ArrivalRate(PercentRule),
+    /// `mix-drift…`: how far the shares of the requests sent are from the mix's weights, in
+    /// percentage points, judged by pushcheck (see [`crate::load::mix`]).
+    MixDrift(PercentRule),
     /// `adjusted-pNN…`, judged by pushcheck on goose's coordinated-omission data.
     Adjusted(AdjustedRule),
     /// `p95 regression>10%`, judged by pushcheck against `--baseline` (see
@@ -68,7 +76,7 @@ impl Rule {
     pub fn text(&self) -> &str {
         match self {
             Rule::Goose(r) => &r.rule,
-            Rule::SchemaViolationRate(r) | Rule::ArrivalRate(r) => &r.rule,
+            Rule::SchemaViolationRate(r) | Rule::ArrivalRate(r) | Rule::MixDrift(r) => &r.rule,
             Rule::Adjusted(r) => &r.rule,
             Rule::Regression(r) => &r.rule,
         }
@@ -78,7 +86,7 @@ impl Rule {
     pub fn metric(&self) -> &str {
         match self {
             Rule::Goose(r) => &r.metric,
-            Rule::SchemaViolationRate(r) | Rule::ArrivalRate(r) => r.metric,
+            Rule::SchemaViolationRate(r) | Rule::ArrivalRate(r) | Rule::MixDrift(r) => r.metric,
             Rule::Adjusted(r) => &r.metric,
             Rule::Regression(r) => &r.metric,
         }
@@ -88,7 +96,9 @@ impl Rule {
     pub fn request(&self) -> Option<&str> {
         match self {
             Rule::Goose(r) => r.request.as_deref(),
-            Rule::SchemaViolationRate(r) | Rule::ArrivalRate(r) => r.request.as_deref(),
+            Rule::SchemaViolationRate(r) | Rule::ArrivalRate(r) | Rule::MixDrift(r) => {
+                r.request.as_deref()
+            }
             Rule::Adjusted(r) => r.request.as_deref(),
             Rule::Regression(r) => r.request.as_deref(),
         }
@@ -150,6 +160,9 @@ impl FromStr for Rule {
         if rule.starts_with(ARRIVAL_RATE) {
             return PercentRule::parse(rule, ARRIVAL_RATE).map(Rule::ArrivalRate);
         }
+        if rule.starts_with(MIX_DRIFT) {
+            return PercentRule::parse(rule, MIX_DRIFT).map(Rule::MixDrift);
+        }
         if rule.starts_with(ADJUSTED) {
             return rule.parse().map(Rule::Adjusted);
         }
@@ -165,7 +178,7 @@ impl FromStr for Rule {
             })),
             Err(goose::GooseError::InvalidOption { detail, .. }) => Err(format!(
                 "{detail} (pushcheck also accepts {SCHEMA_VIOLATION_RATE}<PERCENT, \
-                 {ARRIVAL_RATE}>=PERCENT and {ADJUSTED}pNN<TIME)"
+                 {ARRIVAL_RATE}>=PERCENT, {MIX_DRIFT}<=POINTS and {ADJUSTED}pNN<TIME)"
             )),
             Err(e) => Err(e.to_string()),
         }
@@ -220,12 +233,13 @@ pub(super) fn plain_number(text: &str) -> Option<f64> {
     plain.then(|| text.parse().ok()).flatten()
 }
 
-/// A rule on a share, in percent: `schema-violation-rate<OP><PERCENT>[ for <request>]` or
-/// `arrival-rate<OP><PERCENT>[ for <request>]`.
+/// A rule on a share, in percent: `schema-violation-rate<OP><PERCENT>[ for <request>]`,
+/// `arrival-rate<OP><PERCENT>[ for <request>]` or `mix-drift<OP><POINTS>[ for <request>]`
+/// (percentage points; a `%` after them is allowed).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PercentRule {
     pub rule: String,
-    /// [`SCHEMA_VIOLATION_RATE`] or [`ARRIVAL_RATE`].
+    /// [`SCHEMA_VIOLATION_RATE`], [`ARRIVAL_RATE`] or [`MIX_DRIFT`].
     pub metric: &'static str,
     pub op: Op,
     /// Percent: 0 to 100 for a violation rate; an arrival rate may be met more than fully.
@@ -252,6 +266,11 @@ impl PercentRule {
         let ceiling = metric == SCHEMA_VIOLATION_RATE;
         if ceiling && limit > 100.0 {
             return Err(bad("a violation rate can not be more than 100%"));
+        }
+        if metric == MIX_DRIFT && matches!(op, Op::Greater | Op::GreaterOrEqual) {
+            return Err(bad(
+                "a drift is a ceiling: use < or <= (percentage points, such as mix-drift<=3%)",
+            ));
         }
         if (op == Op::Less && limit == 0.0) || (ceiling && op == Op::Greater && limit == 100.0) {
             return Err(bad("it can never pass"));
@@ -363,13 +382,18 @@ pub enum AlwaysOn {
     SchemaViolationRate,
     /// `arrival-rate>=95%`, only in a run that asks for an arrival rate.
     ArrivalRate,
+    /// `mix-drift<=3%`: no operation's share of the requests sent more than 3 percentage points
+    /// from its share of the weights, in a run of at least 200 requests (see
+    /// [`crate::load::mix::DRIFT_LIMIT_POINTS`] for why 3).
+    MixDrift,
 }
 
 impl AlwaysOn {
-    pub const ALL: [AlwaysOn; 3] = [
+    pub const ALL: [AlwaysOn; 4] = [
         AlwaysOn::ErrorRate,
         AlwaysOn::SchemaViolationRate,
         AlwaysOn::ArrivalRate,
+        AlwaysOn::MixDrift,
     ];
 
     /// The name a user turns it off by.
@@ -378,6 +402,7 @@ impl AlwaysOn {
             AlwaysOn::ErrorRate => ERROR_RATE,
             AlwaysOn::SchemaViolationRate => SCHEMA_VIOLATION_RATE,
             AlwaysOn::ArrivalRate => ARRIVAL_RATE,
+            AlwaysOn::MixDrift => MIX_DRIFT,
         }
     }
 
@@ -387,6 +412,7 @@ impl AlwaysOn {
             AlwaysOn::ErrorRate => "error-rate<1%",
             AlwaysOn::SchemaViolationRate => "schema-violation-rate<=0%",
             AlwaysOn::ArrivalRate => "arrival-rate>=95%",
+            AlwaysOn::MixDrift => "mix-drift<=3%",
         }
     }
 
@@ -574,9 +600,15 @@ mod tests {
                 ("p95<100ms", Source::Flag, Some("p95<250ms")),
                 ("p99<1s for GET registration", Source::Flag, None),
                 ("schema-violation-rate<=0%", Source::AlwaysOn, None),
+                ("mix-drift<=3%", Source::AlwaysOn, None),
             ]
         );
-        let none = plan_rules(&[], &[], &[AlwaysOn::SchemaViolationRate], false);
+        let none = plan_rules(
+            &[],
+            &[],
+            &[AlwaysOn::SchemaViolationRate, AlwaysOn::MixDrift],
+            false,
+        );
         assert_eq!(none.len(), 1);
         assert_eq!(none[0].rule.text(), "error-rate<1%");
         assert!(plan_rules(&[], &[], &AlwaysOn::ALL, true).is_empty());
@@ -591,5 +623,28 @@ mod tests {
             assert_eq!(a.name().parse::<AlwaysOn>().unwrap(), a);
         }
         assert!("p95".parse::<AlwaysOn>().is_err());
+        let Rule::MixDrift(drift) = AlwaysOn::MixDrift.rule() else {
+            panic!("not a drift rule")
+        };
+        assert_eq!(drift.limit, crate::load::mix::DRIFT_LIMIT_POINTS);
+    }
+
+    #[test]
+    fn a_drift_rule_is_a_ceiling_in_points() {
+        let Rule::MixDrift(r) = rule("mix-drift<=5 for PATCH registration") else {
+            panic!("not a drift rule")
+        };
+        assert_eq!(
+            (r.limit, r.request.as_deref()),
+            (5.0, Some("PATCH registration"))
+        );
+        assert!(r.passes(5.0) && !r.passes(5.1));
+        assert!(
+            "mix-drift>=3%"
+                .parse::<Rule>()
+                .unwrap_err()
+                .contains("ceiling")
+        );
+        assert!("mix-drift<0".parse::<Rule>().is_err());
     }
 }

@@ -1,6 +1,9 @@
 //! The goose transactions, one documented `async fn` per operation, and the state they share.
 //!
-//! Each transaction picks a registration from the feed, sends one request named by operation
+//! goose runs one transaction that sends the user's next operation of the mix
+//! ([`mix_transaction`]; the order is [`super::mix`]'s, so any prefix of a user's requests is
+//! close to the weights). Each operation picks a registration from the feed, sends one request
+//! named by operation
 //! (`GET registration`, never one row per ID) and has the response judged by
 //! [`crate::schema::judge`]: status and Content-Type always, schema and meaning on a sampled share.
 //! A contract break becomes a goose failure with a message. Writes remember the last
@@ -9,8 +12,8 @@
 //!
 //! Sampling is stratified: each user keeps one running share per operation and always validates
 //! its first response of each operation, so at any sample rate every operation is validated in
-//! proportion to its traffic (goose runs a user's transactions in a fixed order, so one shared
-//! share would validate the same operations every time and never the others).
+//! proportion to its traffic (a user's operations come in a regular order, so one shared share
+//! could validate the same operations every time and never the others).
 //!
 //! Every request races the run's [`Cancel`]: on Ctrl-C the in-flight requests are dropped and
 //! goose's users stop at once, instead of goose waiting for each to time out.
@@ -26,6 +29,7 @@ use goose::prelude::TransactionResult;
 use reqwest::header::CONTENT_TYPE;
 use serde_json::Value;
 
+use super::mix::Mixer;
 use super::shared::Run;
 use crate::api::footprint::LOAD_ATTRIBUTE;
 use crate::api::{Operation, field};
@@ -200,25 +204,46 @@ pub async fn depersonalize(user: &mut GooseUser, run: &Run) -> TransactionResult
     Ok(())
 }
 
-/// The goose transaction of `op`, bound to `run`.
-pub fn transaction(run: &Arc<Run>, op: Operation) -> goose::goose::Transaction {
-    macro_rules! bind {
-        ($f:ident) => {{
-            let run = Arc::clone(run);
-            let f: goose::goose::TransactionFunction = Arc::new(move |user| {
-                let run = Arc::clone(&run);
-                Box::pin(async move { $f(user, &run).await })
-            });
-            f
-        }};
+/// The name of goose's transaction row of the mix: one row for every operation (goose's request
+/// rows, one per operation, carry the figures per operation).
+pub const MIX_TRANSACTION: &str = "next operation of the mix";
+/// The name of goose's row of the on-start transaction (no request).
+pub const START_TRANSACTION: &str = "start at this user's phase of the mix";
+
+/// The user's next operation of the mix: the one its sequence asks for, or a GET when it is a
+/// write and the user has no registration of its own to write (counted by the [`Mixer`]).
+pub async fn next_of_mix(user: &mut GooseUser, run: &Run, mixer: &Mixer) -> TransactionResult {
+    let pick = mixer.next(user.weighted_users_index, || run.sendable(user));
+    match pick.send {
+        Operation::Get => get_registration(user, run).await,
+        Operation::Patch => patch_registration(user, run).await,
+        Operation::Personalize => personalize(user, run).await,
+        Operation::Depersonalize => depersonalize(user, run).await,
     }
-    let f = match op {
-        Operation::Get => bind!(get_registration),
-        Operation::Patch => bind!(patch_registration),
-        Operation::Personalize => bind!(personalize),
-        Operation::Depersonalize => bind!(depersonalize),
-    };
-    goose::goose::Transaction::new(f).set_name(op.label())
+}
+
+/// goose's transaction that sends the user's next operation of the mix ([`next_of_mix`]).
+pub fn mix_transaction(run: &Arc<Run>, mixer: &Arc<Mixer>) -> goose::goose::Transaction {
+    // Both behind one `Arc`: one shared count to touch per request, as one transaction per
+    // operation had.
+    let both = Arc::new((Arc::clone(run), Arc::clone(mixer)));
+    let f: goose::goose::TransactionFunction = Arc::new(move |user| {
+        let both = Arc::clone(&both);
+        Box::pin(async move { next_of_mix(user, &both.0, &both.1).await })
+    });
+    goose::goose::Transaction::new(f).set_name(MIX_TRANSACTION)
+}
+
+/// goose's on-start transaction: puts the user at its phase of the mix ([`Mixer::start`]).
+pub fn start_transaction(mixer: &Arc<Mixer>) -> goose::goose::Transaction {
+    let mixer = Arc::clone(mixer);
+    let f: goose::goose::TransactionFunction = Arc::new(move |user| {
+        mixer.start(user.weighted_users_index);
+        Box::pin(async { Ok(()) })
+    });
+    goose::goose::Transaction::new(f)
+        .set_name(START_TRANSACTION)
+        .set_on_start()
 }
 
 #[cfg(test)]

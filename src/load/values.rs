@@ -36,19 +36,20 @@ impl Mix {
         }
     }
 
-    /// Every weight together (saturating: weights are any `u32` a file gives).
-    pub fn total(&self) -> u32 {
+    /// Every weight together, as a `u64`: four `u32` weights, whatever a file gives, never
+    /// overflow it (a `u32` sum would panic in a debug build and wrap in a release one).
+    pub fn total(&self) -> u64 {
         Operation::ALL
             .iter()
-            .map(|op| self.weight(*op))
-            .fold(0, u32::saturating_add)
+            .map(|op| u64::from(self.weight(*op)))
+            .sum()
     }
 
     /// `op`'s share of all requests, in `[0, 1]`; 0 for an empty mix.
     pub fn share(&self, op: Operation) -> f64 {
         match self.total() {
             0 => 0.0,
-            total => f64::from(self.weight(op)) / f64::from(total),
+            total => f64::from(self.weight(op)) / total as f64,
         }
     }
 
@@ -63,9 +64,14 @@ impl Mix {
             .fold(0.0, f64::max)
     }
 
-    /// True when some operation writes.
+    /// True when some operation writes (no sum: large weights cannot wrap it to "no writes").
     pub fn writes(&self) -> bool {
-        self.patch + self.personalize + self.depersonalize > 0
+        self.patch > 0 || self.person_writes()
+    }
+
+    /// True when the mix personalizes or depersonalizes.
+    pub fn person_writes(&self) -> bool {
+        self.personalize > 0 || self.depersonalize > 0
     }
 }
 

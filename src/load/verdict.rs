@@ -38,6 +38,12 @@ pub(super) fn result(
             per_op_cap: prepared.per_op_cap,
         },
     );
+    // The mix asked against the mix sent (issue 21, item 1).
+    let mix = super::mix::MixShares::of(
+        &plan.mix,
+        super::mix::sent(&attacked.collected),
+        &attacked.picked,
+    );
     let thresholds = super::rules::judge_all(
         &prepared.rules,
         metrics,
@@ -45,6 +51,7 @@ pub(super) fn result(
         &total,
         prepared.baseline.as_ref(),
         arrival.as_ref(),
+        &mix,
     );
     let mut before_notes = before.notes.clone();
     before_notes.extend(after.notes);
@@ -84,6 +91,7 @@ pub(super) fn result(
         fail_on_residue: config.fail_on_residue,
         operations,
         total,
+        mix,
         coordinated_omission: metrics
             .coordinated_omission_metrics
             .as_ref()

@@ -161,6 +161,7 @@ fn load_sections(r: &LoadResult) -> String {
         escape(&r.metrics_cover)
     );
     out.push_str(&operations(r));
+    out.push_str(&mix(r));
     out.push_str(&super::charts::charts(r));
     out.push_str(&arrival(r));
     out.push_str(&validation(r));
@@ -393,4 +394,47 @@ fn shown(measure: &str, value: f64) -> String {
         .into_iter()
         .find(|m| m.name() == measure)
         .map_or_else(|| value.to_string(), |m| m.show(value))
+}
+
+/// The mix: each operation's weight, its share asked and sent, and the drift `mix-drift` judges
+/// (issue 21, item 1).
+fn mix(r: &LoadResult) -> String {
+    let m = &r.mix;
+    let rows: Vec<Vec<String>> = m
+        .operations
+        .iter()
+        .map(|o| {
+            vec![
+                escape(&o.operation),
+                o.weight.to_string(),
+                format!("{:.1}%", o.asked_percent),
+                format!("{:.1}%", o.sent_percent),
+                o.sent.to_string(),
+                crate::load::mix::points(o.drift_points),
+                o.sent_as_get.to_string(),
+            ]
+        })
+        .collect();
+    let mut out = format!(
+        "<h2 id=\"mix\">Mix</h2><p>{} requests sent; <code>mix-drift</code> judges runs of {} or more</p>{}",
+        m.requests,
+        m.judged_from_requests,
+        table(
+            "mix-table",
+            &[
+                "operation",
+                "weight",
+                "asked",
+                "sent",
+                "requests",
+                "drift (points)",
+                "sent as GET instead",
+            ],
+            &rows
+        )
+    );
+    if let Some(why) = m.fallback() {
+        let _ = write!(out, "<p>{}</p>", escape(&why));
+    }
+    out
 }

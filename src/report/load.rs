@@ -61,7 +61,19 @@ pub fn data_files(dir: &Path, result: &LoadResult) -> Vec<File> {
 /// The JUnit suites of a load result, for a report of its own or a combined one.
 pub fn junit_suites(result: &LoadResult) -> Vec<TestSuite> {
     let mut thresholds = TestSuite::new("thresholds");
-    thresholds.add_test_cases(result.thresholds.iter().map(threshold_case));
+    thresholds.add_test_cases(result.thresholds.iter().map(|t| {
+        let mut case = threshold_case(t);
+        if t.figure == Figure::MixDrift {
+            // The shares asked and sent, per operation, beside the rule that judges them.
+            case.set_system_out(format!(
+                "observed {}{}\n{}",
+                t.observed,
+                threshold_note(t),
+                mix_lines(result).join("\n")
+            ));
+        }
+        case
+    }));
     let mut invariants = TestSuite::new("invariants");
     invariants.add_test_cases(result.invariants.iter().map(invariant_case));
     let mut suites = vec![thresholds, invariants];
@@ -212,6 +224,7 @@ fn threshold_note(t: &ThresholdOutcome) -> String {
         Figure::CoAdjusted => parts.push("co-adjusted times".to_owned()),
         Figure::BaselineRegression => parts.push("against the baseline".to_owned()),
         Figure::ArrivalRate => parts.push("of the target rate".to_owned()),
+        Figure::MixDrift => parts.push("sent against asked shares".to_owned()),
         Figure::Measured | Figure::ViolationRate => {}
     }
     match t.source {
@@ -264,6 +277,7 @@ pub fn human(
 pub fn tables(out: &mut dyn Write, result: &LoadResult, style: Style) -> io::Result<()> {
     heading(out, result)?;
     operations(out, result)?;
+    mix(out, result)?;
     breakdowns(out, result)?;
     coordinated_omission(out, result)?;
     arrival(out, result)?;
@@ -339,6 +353,30 @@ fn operations(out: &mut dyn Write, result: &LoadResult) -> io::Result<()> {
             "  goose's figures cover the {}; validation and transport tallies the whole run",
             result.metrics_cover
         )?;
+    }
+    Ok(())
+}
+
+/// The mix asked and sent, one line per operation, and why writes went out as GETs (terminal,
+/// and the JUnit case of `mix-drift`).
+pub(super) fn mix_lines(result: &LoadResult) -> Vec<String> {
+    let m = &result.mix;
+    let mut lines = vec![format!(
+        "Mix: weights asked, requests sent ({} in all; mix-drift judges runs of {} or more):",
+        m.requests, m.judged_from_requests
+    )];
+    lines.extend(m.lines().into_iter().map(|l| format!("  {l}")));
+    lines.extend(m.fallback());
+    lines
+}
+
+fn mix(out: &mut dyn Write, result: &LoadResult) -> io::Result<()> {
+    let mut lines = mix_lines(result).into_iter();
+    if let Some(head) = lines.next() {
+        writeln!(out, "\n{head}")?;
+    }
+    for line in lines {
+        writeln!(out, "  {line}")?;
     }
     Ok(())
 }

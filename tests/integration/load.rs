@@ -236,6 +236,53 @@ fn a_bad_scenario_value_names_file_line_and_field() {
     );
 }
 
+/// Issue 21, item 5: weights that send nothing are a usage error naming the file and the key
+/// (`[mix]`, or `[arrival_rate]` rates per operation), and weights too large to add in a `u32`
+/// run (their sums are `u64`).
+#[test]
+fn weights_that_send_nothing_are_a_usage_error_and_huge_ones_run() {
+    let dir = TempDir::new("load-mix-weights");
+    for (name, toml, key) in [
+        (
+            "zero.toml",
+            "users = 1\nrun_time = \"1s\"\n\n[mix]\nget = 0\npatch = 0\n",
+            "mix",
+        ),
+        ("empty.toml", "users = 1\nrun_time = \"1s\"\n[mix]\n", "mix"),
+        (
+            "rates.toml",
+            "users = 1\nrun_time = \"1s\"\n[arrival_rate]\nget = 0\n",
+            "arrival_rate",
+        ),
+    ] {
+        let file = dir.write(name, toml);
+        let run = run_cli(&["load", "--scenario", &file]);
+        assert_eq!(run.exit, Exit::Usage, "{name}: {}", run.stderr);
+        assert!(
+            run.stderr.contains(&format!("{file}:")) && run.stderr.contains(&format!("`{key}`")),
+            "{name}: the file and the key in:\n{}",
+            run.stderr
+        );
+        assert!(run.stderr.contains("0"), "{}", run.stderr);
+    }
+    let _serial = SERIAL.blocking_lock();
+    let huge = dir.write(
+        "huge.toml",
+        "users = 2\niterations = 1\n[mix]\nget = 4294967295\npatch = 4294967295\n\
+         personalize = 4294967295\ndepersonalize = 4294967295\n",
+    );
+    let run = run_cli(&["load", "--scenario", &huge, "--json"]);
+    assert_eq!(run.exit, Exit::Passed, "{}{}", run.stdout, run.stderr);
+    let summary: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+    // Reduced to 1/1/1/1: one pass is four requests, the lost-update check ran on the writes.
+    assert_eq!(summary["mix"]["requests"], 8, "{:#}", summary["mix"]);
+    let lost = summary["invariants"]
+        .as_array()
+        .and_then(|i| i.iter().find(|i| i["name"] == "no acknowledged write lost"))
+        .unwrap_or_else(|| panic!("no lost-update check: {:#}", summary["invariants"]));
+    assert_eq!(lost["status"], "passed", "{lost:#}");
+}
+
 #[test]
 fn every_shipped_scenario_parses() {
     for name in ["smoke", "read-heavy", "write-heavy", "personalize-storm"] {
@@ -347,7 +394,9 @@ async fn broken_payloads_under_load_are_counted_and_gated() {
             ("schema-violation-rate<=1%", false),
             ("schema-violation-rate<=100% for GET registration", true),
             // Always on: broken bodies are failed requests too.
-            ("error-rate<1%", false)
+            ("error-rate<1%", false),
+            // Always on: a GET-only mix sends nothing else.
+            ("mix-drift<=3%", true),
         ]
     );
     assert!(!result.verdict.passed);

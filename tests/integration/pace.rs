@@ -231,3 +231,121 @@ fn a_capped_rate_never_trips_a_rate_limited_target_and_an_uncapped_one_does() {
         summary["total"]
     );
 }
+
+/// The share of the requests sent per operation, and its weight's share, from summary.json.
+fn shares(summary: &Value) -> Vec<(String, f64, f64, u64)> {
+    summary["mix"]["operations"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no mix in {:#}", summary["mix"]))
+        .iter()
+        .map(|o| {
+            (
+                o["operation"].as_str().unwrap_or_default().to_owned(),
+                o["asked_percent"].as_f64().unwrap_or(-1.0),
+                o["sent_percent"].as_f64().unwrap_or(-1.0),
+                o["sent"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect()
+}
+
+fn mix_rule(summary: &Value) -> &Value {
+    summary["thresholds"]
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["rule"] == "mix-drift<=3%"))
+        .unwrap_or_else(|| panic!("no mix-drift rule in {:#}", summary["thresholds"]))
+}
+
+/// Issue 21, item 1: `read-heavy` (95/3/1/1, 64 users) under a 52/s cap sent 80/12/4/4 (and
+/// 37/27/18/18 with fewer requests per user): goose ran each user's operations in one fixed
+/// order. Now every share is within 2 points of its weight, over at least 300 requests, in
+/// every report. The embedded simulator (1000 registrations: every user has its own to write).
+#[test]
+fn read_heavy_under_a_52_per_second_cap_sends_its_mix() {
+    let dir = TempDir::new("pace-mix");
+    let reports = dir.path().join("reports");
+    let run = run_cli(&[
+        "load",
+        "--scenario",
+        &crate::util::project_path("scenarios/read-heavy.toml"),
+        "--max-rps",
+        "52",
+        "--run-time",
+        "8s",
+        "--report-dir",
+        reports.to_str().expect("utf-8"),
+    ]);
+    let out = format!("{}{}", run.stdout, run.stderr);
+    let summary = read_load_summary(&reports.join("summary.json"));
+    let sent = summary["mix"]["requests"].as_u64().expect("a count");
+    assert!(sent >= 300, "{sent} requests: {out}");
+    let rows = shares(&summary);
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    for (op, asked, got, n) in &rows {
+        assert!(
+            (got - asked).abs() <= 2.0,
+            "{op}: asked {asked}%, sent {got}% ({n} of {sent}): {out}"
+        );
+    }
+    assert_eq!(mix_rule(&summary)["passed"], true, "{out}");
+    assert_eq!(run.exit, Exit::Passed, "{out}");
+    // Every report shows the shares asked and sent.
+    assert!(out.contains("Mix: weights asked, requests sent"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.trim_start().starts_with("PATCH registration") && l.contains("3.0%")),
+        "{out}"
+    );
+    let junit = std::fs::read_to_string(reports.join("junit.xml")).expect("junit.xml");
+    assert!(
+        junit.contains("mix-drift&lt;=3%") || junit.contains("mix-drift<=3%"),
+        "{junit}"
+    );
+    assert!(junit.contains("POST depersonalize"), "{junit}");
+    let html = std::fs::read_to_string(reports.join("pushcheck.html")).expect("html");
+    let section = html
+        .split("<h2 id=\"mix\">")
+        .nth(1)
+        .expect("the report has a mix section");
+    assert!(
+        section.contains("<td>GET registration</td><td>95</td><td>95.0%</td>"),
+        "{section}"
+    );
+    println!("{out}");
+}
+
+/// The stand-in whose mix is bent, and its control: with 40 users and 20 registrations, 20
+/// users have no registration of their own to write (one writer per registration) and send
+/// GETs for their PATCHes, so a 50/50 mix goes out near 75/25 (an honest stand-in: a real run
+/// whose mix is bent by the one-writer rule, not by the sequences): `mix-drift` fails and says why.
+/// With 20 users every PATCH goes out as a PATCH and the same rule passes.
+#[test]
+fn writes_without_a_registration_bend_the_mix_and_mix_drift_says_why() {
+    let toml =
+        |users: u32| format!("users = {users}\nrun_time = \"2s\"\n[mix]\nget = 1\npatch = 1\n");
+    let (exit, out, summary) = load(&toml(40), Faults::default(), &[]);
+    let rule = mix_rule(&summary);
+    assert_eq!(rule["passed"], false, "{out}");
+    let observed = rule["observed"].as_str().unwrap_or_default();
+    assert!(
+        observed.contains(
+            "went out as GET registration: 20 user(s) had no registration of their own to write"
+        ),
+        "{observed}"
+    );
+    let rows = shares(&summary);
+    let patch = rows
+        .iter()
+        .find(|r| r.0 == "PATCH registration")
+        .expect("PATCH");
+    // Near 25% (users without writes may send more or fewer requests than the writers).
+    assert!((15.0..=40.0).contains(&patch.2), "{rows:?}");
+    assert_eq!(summary["mix"]["users_without_writes"], 20);
+    assert_eq!(exit, Exit::CheckFailed, "{out}");
+    assert!(out.contains("threshold mix-drift<=3% failed"), "{out}");
+
+    let (exit, out, summary) = load(&toml(20), Faults::default(), &[]);
+    assert_eq!(mix_rule(&summary)["passed"], true, "{out}");
+    assert_eq!(summary["mix"]["users_without_writes"], 0);
+    assert_eq!(exit, Exit::Passed, "{out}");
+}

@@ -546,6 +546,14 @@ fn every_shipped_scenario_follows_the_scenario_schema() {
     let bad = json!({"users": 0, "run_time": "5 seconds", "iterations": 3, "mix": {"gett": 1}});
     assert_eq!(
         paths(&check("load-scenario", Mode::Lenient, &bad)),
-        vec!["", "/mix/gett", "/run_time", "/users"]
+        vec!["", "/mix", "/mix/gett", "/run_time", "/users"]
     );
+    // Weights that send nothing (issue 21, item 5), as pushcheck refuses them.
+    let nothing = json!({"mix": {"get": 0, "patch": 0}});
+    assert_eq!(
+        paths(&check("load-scenario", Mode::Lenient, &nothing)),
+        vec!["/mix"]
+    );
+    let huge = json!({"mix": {"get": 4_294_967_295_u64, "patch": 1}});
+    assert!(check("load-scenario", Mode::Lenient, &huge).is_empty());
 }
