@@ -103,6 +103,8 @@ struct Pending {
 /// A stretch without an answer shorter than this is not kept (the `answer-gap` rule judges
 /// seconds).
 const GAP_KEPT_FROM_US: u64 = 200_000;
+/// How stale the time of the last answer may be (a gap is measured to within this).
+const LAST_ANSWER_STEP_US: u64 = 1_000;
 /// At most this many stretches without an answer are kept (before they are merged).
 const MAX_GAPS: usize = 100_000;
 
@@ -477,13 +479,10 @@ impl Run {
         let response = match response {
             Ok(r) => r,
             Err(e) => {
+                let at = self.now_us();
                 let mut slot = self.slot(slot_index);
-                self.ended(
-                    &mut slot,
-                    op,
-                    goose_micros,
-                    Ended::NoAnswer(transport_kind(&e)),
-                );
+                let how = Ended::NoAnswer(transport_kind(&e));
+                self.ended(&mut slot, op, at, goose_micros, how);
                 return Ok(false);
             }
         };
@@ -503,14 +502,17 @@ impl Run {
             Err(e) => {
                 let kind = transport_kind(&e);
                 {
+                    let at = self.now_us();
                     let mut slot = self.slot(slot_index);
-                    self.ended(&mut slot, op, goose_micros, Ended::NoAnswer(kind));
+                    self.ended(&mut slot, op, at, goose_micros, Ended::NoAnswer(kind));
                 }
                 let message = format!("HTTP {status}: the body could not be read ({kind})");
                 user.set_failure(&message, &mut request, None, None)?;
                 return Ok(false);
             }
         };
+        // The answer is whole: its time ends here, not after pushcheck judged it.
+        let answered_at = self.now_us();
         let validate = self.sample(user, op);
         let mut judged = judge::judge(
             op,
@@ -533,7 +535,8 @@ impl Run {
                 broke: judged.problem.is_some(),
             };
             slot.tallies[op.index()].record(status.as_u16(), &judged);
-            self.ended(&mut slot, op, goose_micros, Ended::Answered(exchange));
+            let how = Ended::Answered(exchange);
+            self.ended(&mut slot, op, answered_at, goose_micros, how);
         }
         if let Some(problem) = judged.problem {
             user.set_failure(&problem.message, &mut request, None, None)?;
@@ -547,16 +550,24 @@ impl Run {
     fn unanswered_at_end(&self, slot_index: usize) {
         let mut slot = self.slot(slot_index);
         if let Some(p) = slot.pending {
-            let age = self.ended(&mut slot, p.op, 0, Ended::NoAnswer(UNANSWERED_AT_END));
+            let at = self.now_us();
+            let age = self.ended(&mut slot, p.op, at, 0, Ended::NoAnswer(UNANSWERED_AT_END));
             self.oldest_unanswered_us.fetch_max(age, Ordering::Relaxed);
         }
     }
 
-    /// Counts the end of the user's request in flight (`goose_micros`, goose's time, only if
-    /// none was in flight): its time measured and from due, the timeline, an exchange without an
-    /// answer by kind, and a stretch without answers it waited through. Returns its time.
-    fn ended(&self, slot: &mut SlotData, op: Operation, goose_micros: u64, how: Ended) -> u64 {
-        let now = self.now_us();
+    /// Counts the end at `now` (microseconds since the load began) of the user's request in
+    /// flight (`goose_micros`, goose's time, only if none was in flight): its time measured and
+    /// from due, the timeline, an exchange without an answer by kind, and a stretch without
+    /// answers it waited through. Returns its time.
+    fn ended(
+        &self,
+        slot: &mut SlotData,
+        op: Operation,
+        now: u64,
+        goose_micros: u64,
+        how: Ended,
+    ) -> u64 {
         let pending = slot.pending.take();
         let (micros, sent_us) = match pending {
             Some(p) => (now.saturating_sub(p.sent_us), p.sent_us),
@@ -597,7 +608,11 @@ impl Run {
                 gaps.push((quiet_from, now, waiting));
             }
         }
-        if matches!(how, Ended::Answered(_)) {
+        // Written at most about once a millisecond: every user reads it, and a line written by
+        // every answer would bounce between the cores.
+        if matches!(how, Ended::Answered(_))
+            && now >= self.last_answer_us.load(Ordering::Relaxed) + LAST_ANSWER_STEP_US
+        {
             self.last_answer_us.fetch_max(now, Ordering::Relaxed);
         }
         if self.live {
