@@ -43,13 +43,18 @@ What the target keeps by its own choice (it refuses or stores null, …) is repo
 on the devices\" and fails the run only with --fail-on-residue; a server fault fails it.
 
 Thresholds: goose's rules on measured times (p95<500ms, p99<1s for GET registration,
-error-rate<1%, rps>=100), and pushcheck's: adjusted-p95<500ms (coordinated-omission adjusted
-times) and schema-violation-rate<0.1% (responses that broke their contract: status,
-Content-Type, schema, meaning). --threshold adds to the scenario's rules; one on the same
-metric and request replaces the scenario's, and the verdict says so. error-rate<1%,
-schema-violation-rate<=0% and mix-drift<=3% (each operation's share of the requests sent within
-3 points of its weight's, from 200 requests on) always apply unless a rule on that metric is
-given or --without-rule NAME turns one off. A rule naming a request the load never sends is refused.
+error-rate<1%, rps>=100), and pushcheck's: adjusted-p95<500ms (a paced run, with an arrival
+rate, a throttle or a rate cap: each request's latency from its due time in the arrival
+schedule; otherwise goose's coordinated-omission backfill), schema-violation-rate<0.1%
+(responses that broke their contract: status, Content-Type, schema, meaning) and
+answer-gap<2s (the longest stretch without an answer while requests waited). --threshold adds
+to the scenario's rules; one on the same metric and request replaces the scenario's, and the
+verdict says so. error-rate<1%, schema-violation-rate<=0%, answer-gap<2s and mix-drift<=3%
+(each operation's share of the requests sent within 3 points of its weight's, from 200
+requests on) always apply unless a rule on that metric is given or --without-rule NAME turns
+one off. A rule naming a request
+the load never sends is refused. Requests are answered + no answer; a request still waiting a
+second after the planned end is dropped and counted as unanswered at the end, at its age.
 
 Regression gates: --baseline DIR/summary.json (an earlier run's) compares every operation with
 it, in the verdict, summary.json and JUnit; `p95 regression>10%` or `rps regression>5% for GET
@@ -139,7 +144,7 @@ pub struct LoadArgs {
     #[arg(long, value_name = "RULE", value_parser = parse_rule, help_heading = "Scenario overrides")]
     threshold: Vec<Rule>,
     /// Turn off an always-on rule: error-rate, schema-violation-rate, arrival-rate or
-    /// mix-drift; repeatable.
+    /// mix-drift, answer-gap; repeatable.
     #[arg(long, value_name = "NAME", value_parser = parse_always_on, help_heading = "Scenario overrides")]
     without_rule: Vec<AlwaysOn>,
     /// Judge goose's figures on the steady state only (goose resets them after the ramp).

@@ -32,6 +32,8 @@ use crate::interrupt;
 
 /// Slack past a run's planned end before the watchdog stops it.
 const DEADLINE_SLACK: Duration = Duration::from_secs(5);
+/// How long past its planned end a run waits for answers still due.
+const END_GRACE: Duration = Duration::from_secs(1);
 /// How often the stop-signal watcher re-triggers goose's killswitch.
 const KILLSWITCH_REPEAT: Duration = Duration::from_millis(100);
 
@@ -69,6 +71,7 @@ pub async fn attack(
             live: config.progress.is_some(),
             run_id: prepared.run_id.clone(),
             redactor: Redactor::new([&config.credentials]),
+            paced_rps: prepared.paced_rps,
         },
     ));
     let mixer = Arc::new(Mixer::new(&plan.mix, plan.shape.numbered_users()));
@@ -81,6 +84,10 @@ pub async fn attack(
             Arc::clone(&run),
             deadline(config),
             Arc::clone(&overran),
+        )),
+        tokio::spawn(end_waiting_requests(
+            Arc::clone(&run),
+            config.plan.shape.planned(),
         )),
     ];
     let executed = execute(attack, config, &run).await;
@@ -222,6 +229,17 @@ async fn stop_at_deadline(
     tokio::time::sleep(after).await;
     overran.store(true, std::sync::atomic::Ordering::SeqCst);
     match stop_now(&run, "the run overran its deadline (pushcheck)").await {}
+}
+
+/// A moment past a run's planned end, the requests still waiting for an answer are dropped
+/// (each counted as unanswered at the end, at its age), so a target that stopped answering
+/// cannot hold the run past its length; goose ends the run as planned.
+async fn end_waiting_requests(run: Arc<Run>, planned: Option<Duration>) {
+    let Some(planned) = planned else {
+        return std::future::pending().await;
+    };
+    tokio::time::sleep(planned + END_GRACE).await;
+    run.cancel.cancel();
 }
 
 /// Reports progress once a second, forever (the caller stops it).

@@ -1,71 +1,79 @@
-//! goose's metrics turned into pushcheck's figures: per-operation latency (measured and
-//! coordinated-omission adjusted), requests, errors by status, and pushcheck's own tallies
-//! (validation, contract breaks, transport errors) beside them.
+//! The run's figures per operation: requests (answered + no answer), latency measured and
+//! adjusted, errors by status, and pushcheck's tallies (validation, contract breaks, transport
+//! errors) beside them.
 //!
-//! goose keeps one row per request name, which is the operation's label; this module merges
-//! rows into the `all` figures and reads percentiles from goose's histograms. It only computes.
+//! Counts and times are pushcheck's own ([`Collected`]): every request sent, answered or not,
+//! timed to its whole answer, its failure or the end of the run. goose's histograms give only
+//! the closed model's adjusted figure: goose's coordinated-omission backfill, taken as the
+//! times goose added (its adjusted data less its measured data) on top of pushcheck's measured
+//! times, so its synthetic requests never count as requests. In an open model the adjusted
+//! figure is the latency from due ([`super::schedule`]). It only computes.
 
 use std::collections::BTreeMap;
 
-use goose::metrics::{GooseMetrics, GooseRequestMetricTimingData, TimeBuckets};
+use goose::metrics::GooseMetrics;
 
 use crate::api::Operation;
-use crate::load::result::{Latency, OperationStats, ViolationSample};
+use crate::load::histogram::Histogram;
+use crate::load::result::{AdjustedFrom, Latency, OperationStats, ViolationSample};
 use crate::load::scenario::LoadPlan;
-use crate::load::tally::Collected;
+use crate::load::tally::{Collected, UNANSWERED_AT_END};
 
-/// Percentiles of one histogram, in milliseconds.
-pub fn latency(data: &GooseRequestMetricTimingData) -> Latency {
-    if data.counter == 0 {
-        return Latency::default();
-    }
-    let ms = |us: u64| us as f64 / 1000.0;
-    Latency {
-        p50: ms(data.percentile_us(0.50)),
-        p95: ms(data.percentile_us(0.95)),
-        p99: ms(data.percentile_us(0.99)),
-        max: ms(data.maximum_time_us),
-        avg: data.total_time_us as f64 / data.counter as f64 / 1000.0,
-    }
-}
-
-/// Adds `other`'s samples to `into`.
-pub fn merge(into: &mut GooseRequestMetricTimingData, other: &GooseRequestMetricTimingData) {
-    if other.counter == 0 {
-        return;
-    }
-    let mut buckets = TimeBuckets::new();
-    for (b, c) in into.times_us.iter().chain(other.times_us.iter()) {
-        let have = buckets.get(b).copied().unwrap_or(0);
-        buckets.insert(*b, have + c);
-    }
-    into.times_us = buckets;
-    into.minimum_time_us = if into.counter == 0 {
-        other.minimum_time_us
+/// What the adjusted figures are in this run.
+pub fn adjusted_from(metrics: &GooseMetrics, collected: &Collected) -> AdjustedFrom {
+    if collected.paced {
+        AdjustedFrom::FromDue
+    } else if metrics.coordinated_omission_metrics.is_some() {
+        AdjustedFrom::GooseBackfill
     } else {
-        into.minimum_time_us.min(other.minimum_time_us)
-    };
-    into.maximum_time_us = into.maximum_time_us.max(other.maximum_time_us);
-    into.total_time_us += other.total_time_us;
-    into.counter += other.counter;
+        AdjustedFrom::Measured
+    }
 }
 
-/// The adjusted histogram of one request (all requests with `None`): goose's coordinated-
-/// omission data where it backfilled anything, the measured times where it did not.
+/// The adjusted times of one operation (all with `None`): from due in a paced run; else the
+/// measured times plus goose's synthetic ones, where goose added any.
 pub fn adjusted_histogram(
     metrics: &GooseMetrics,
+    collected: &Collected,
     request: Option<&str>,
-) -> GooseRequestMetricTimingData {
-    let mut out = GooseRequestMetricTimingData::default();
-    for (name, a) in &metrics.requests {
-        if request.is_none_or(|r| r == name) {
-            merge(
-                &mut out,
-                a.coordinated_omission_data.as_ref().unwrap_or(&a.raw_data),
-            );
+) -> Histogram {
+    let mut out = Histogram::default();
+    for op in Operation::ALL
+        .into_iter()
+        .filter(|op| request.is_none_or(|r| r == op.label()))
+    {
+        let times = collected.times(op);
+        if collected.paced {
+            out.add(&times.from_due);
+            continue;
+        }
+        out.add(&times.measured);
+        if let Some(a) = metrics.requests.get(op.label())
+            && let Some(co) = &a.coordinated_omission_data
+        {
+            out.add(&Histogram::synthetic(co, &a.raw_data));
         }
     }
     out
+}
+
+/// Whether goose backfilled anything for `request` (all with `None`).
+fn goose_backfilled(metrics: &GooseMetrics, request: Option<&str>) -> bool {
+    metrics
+        .requests
+        .iter()
+        .any(|(name, a)| request.is_none_or(|r| r == name) && a.coordinated_omission_data.is_some())
+}
+
+/// The adjusted latency of `request` as the result shows it: always in a paced run; in a
+/// closed one only where goose backfilled.
+fn adjusted_latency(
+    metrics: &GooseMetrics,
+    collected: &Collected,
+    request: Option<&str>,
+) -> Option<Latency> {
+    (collected.paced || goose_backfilled(metrics, request))
+        .then(|| adjusted_histogram(metrics, collected, request).latency())
 }
 
 fn rate(part: u64, whole: u64) -> f64 {
@@ -102,26 +110,30 @@ pub fn operation_stats(
                 })
                 .collect();
             samples.sort_by(|a, b| b.count.cmp(&a.count).then(a.message.cmp(&b.message)));
-            let aggregate = metrics.requests.get(op.label());
-            let requests = aggregate.map_or(0, |a| (a.success_count + a.fail_count) as u64);
+            let requests = tally.requests();
+            let no_answer = tally.no_answer();
+            let mut errors_by_status: BTreeMap<String, u64> = tally
+                .error_statuses
+                .iter()
+                .map(|(s, c)| (s.to_string(), *c))
+                .collect();
+            if no_answer > 0 {
+                errors_by_status.insert("0".to_owned(), no_answer);
+            }
             OperationStats {
                 operation: op.label().to_owned(),
                 requests,
-                failures: aggregate.map_or(0, |a| a.fail_count as u64),
+                failures: tally.failed_answers + no_answer,
                 rps: requests as f64 / seconds,
-                latency_ms: aggregate.map_or_else(Latency::default, |a| latency(&a.raw_data)),
-                adjusted_latency_ms: aggregate
-                    .and_then(|a| a.coordinated_omission_data.as_ref())
-                    .map(latency),
-                errors_by_status: aggregate
-                    .map(|a| {
-                        a.status_code_counts
-                            .iter()
-                            .filter(|(s, _)| !(200..300).contains(*s))
-                            .map(|(s, c)| (s.to_string(), *c as u64))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
+                latency_ms: collected.times(*op).measured.latency(),
+                adjusted_latency_ms: adjusted_latency(metrics, collected, Some(op.label())),
+                no_answer,
+                unanswered_at_end: tally
+                    .transport_errors
+                    .get(UNANSWERED_AT_END)
+                    .copied()
+                    .unwrap_or(0),
+                errors_by_status,
                 answered: tally.answered,
                 validated: tally.validated,
                 schema_violations: tally.violations,
@@ -135,12 +147,14 @@ pub fn operation_stats(
 }
 
 /// All operations together.
-pub fn total_stats(metrics: &GooseMetrics, operations: &[OperationStats]) -> OperationStats {
-    let mut raw = GooseRequestMetricTimingData::default();
-    let mut any_adjusted = false;
-    for a in metrics.requests.values() {
-        merge(&mut raw, &a.raw_data);
-        any_adjusted |= a.coordinated_omission_data.is_some();
+pub fn total_stats(
+    metrics: &GooseMetrics,
+    collected: &Collected,
+    operations: &[OperationStats],
+) -> OperationStats {
+    let mut measured = Histogram::default();
+    for t in &collected.times {
+        measured.add(&t.measured);
     }
     let sum = |f: fn(&OperationStats) -> u64| operations.iter().map(f).sum::<u64>();
     let add_maps = |f: fn(&OperationStats) -> &BTreeMap<String, u64>| {
@@ -160,8 +174,10 @@ pub fn total_stats(metrics: &GooseMetrics, operations: &[OperationStats]) -> Ope
         requests,
         failures: sum(|o| o.failures),
         rps: requests as f64 / (metrics.duration as f64).max(1.0),
-        latency_ms: latency(&raw),
-        adjusted_latency_ms: any_adjusted.then(|| latency(&adjusted_histogram(metrics, None))),
+        latency_ms: measured.latency(),
+        adjusted_latency_ms: adjusted_latency(metrics, collected, None),
+        no_answer: sum(|o| o.no_answer),
+        unanswered_at_end: sum(|o| o.unanswered_at_end),
         errors_by_status: add_maps(|o| &o.errors_by_status),
         answered: sum(|o| o.answered),
         validated,

@@ -23,7 +23,7 @@ use crate::api::preflight::{Device, preflight};
 use crate::load::after::Reader;
 use crate::load::arrival::{self, Pacing};
 use crate::load::baseline::{Baseline, DEFAULT_GATES};
-use crate::load::scenario::{Length, LoadPlan, Ramp, Shape};
+use crate::load::scenario::{CoMitigation, Length, LoadPlan, Ramp, Shape};
 use crate::load::threshold::{PlannedRule, Rule, Source};
 
 /// At most this many applications' first devices are read before the load.
@@ -46,6 +46,9 @@ pub struct Prepared {
     pub throttle: Option<usize>,
     /// The throttle for the scenario's arrival rate, calibrated on goose's tick.
     pub pacing: Option<Pacing>,
+    /// Requests/s of the arrival schedule of a paced run (the arrival rate's target, else the
+    /// throttle): the open model, whose adjusted latency is from due; `None`: a closed model.
+    pub paced_rps: Option<f64>,
     pub authorization: HeaderValue,
     /// Report files the run writes, relative to the report directory.
     pub reports: Vec<String>,
@@ -83,6 +86,10 @@ pub async fn prepare(config: &LoadConfig, at: &Reached) -> Result<Prepared, Load
     };
     let rules = rules_with_baseline(&plan.thresholds, baseline.as_ref())?;
     let goose = goose_configuration(config, at, throttle, baseline.as_ref())?;
+    let paced_rps = match pacing {
+        Some(p) => Some(p.target as f64),
+        None => throttle.map(|t| t as f64),
+    };
 
     let feed = match &at.feed {
         FeedSource::Admin => {
@@ -112,6 +119,14 @@ pub async fn prepare(config: &LoadConfig, at: &Reached) -> Result<Prepared, Load
             }
         ));
     }
+    if paced_rps.is_some() && plan.co_mitigation != CoMitigation::Disabled {
+        notes.push(format!(
+            "co_mitigation = \"{}\" is for a closed model: this run is paced (open model), so \
+             its adjusted latency is measured from each request's due time instead of goose's \
+             backfill, which would take the pacing for omission",
+            plan.co_mitigation.as_str()
+        ));
+    }
     // An arrival rate has its own section, with the cap's part in any shortfall.
     if let Some(t) = throttle.filter(|_| plan.arrival_rate.is_none()) {
         notes.push(format!(
@@ -129,6 +144,7 @@ pub async fn prepare(config: &LoadConfig, at: &Reached) -> Result<Prepared, Load
         per_op_cap,
         throttle,
         pacing,
+        paced_rps,
         authorization,
         reports,
         goose,
@@ -269,11 +285,18 @@ fn goose_configuration(
     baseline: Option<&Baseline>,
 ) -> Result<GooseConfiguration, LoadError> {
     let plan = &config.plan;
+    // A paced run (open model) measures latency from due itself: goose's backfill would take
+    // the throttle's waits for omitted requests.
+    let co_mitigation = if throttle.is_some() {
+        CoMitigation::Disabled
+    } else {
+        plan.co_mitigation
+    };
     let mut args: Vec<String> = vec![
         "--host".into(),
         at.target.base_url.clone(),
         "--co-mitigation".into(),
-        plan.co_mitigation.as_str().into(),
+        co_mitigation.as_str().into(),
         "--no-print-metrics".into(),
         "--no-telnet".into(),
     ];

@@ -15,7 +15,7 @@ use crate::load::timeline::TimelineSummary;
 use crate::schema::Mode;
 
 /// Version of the summary format; bump on a breaking change to `schemas/load-summary.json`.
-pub const SUMMARY_FORMAT: u32 = 7;
+pub const SUMMARY_FORMAT: u32 = 8;
 
 /// Everything a load run found.
 #[derive(Debug, Clone, Serialize)]
@@ -67,6 +67,80 @@ pub struct LoadResult {
     pub baseline: Option<Comparison>,
     /// The arrival rate asked for and achieved, when the scenario asked for one.
     pub arrival: Option<ArrivalSummary>,
+    /// The load model of the run, and which figure the adjusted latency is.
+    pub latency_model: LatencyModel,
+    /// Stretches without an answer while requests waited (200 ms or more), in time order:
+    /// what the `answer-gap` rule judges.
+    pub answer_gaps: Vec<AnswerGap>,
+    /// Requests still waiting for their answer when the run ended (counted in `requests`, as
+    /// no answer, and in the latency at their age).
+    pub unanswered_at_end: UnansweredAtEnd,
+}
+
+/// Whether a run was paced, and what its adjusted latency is.
+#[derive(Debug, Clone, Serialize)]
+pub struct LatencyModel {
+    pub model: LoadModel,
+    pub adjusted: AdjustedFrom,
+    /// The two in a sentence, for the reports.
+    pub words: String,
+}
+
+/// How requests are started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LoadModel {
+    /// An arrival rate, a throttle or a rate cap paces the requests: a schedule of slots.
+    Open,
+    /// Each user sends its next request when the last one is answered.
+    Closed,
+}
+
+/// What the adjusted latency figures are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AdjustedFrom {
+    /// Open model: each request from the moment it was due in the arrival schedule, and the
+    /// slots no user could send while every user waited on the server.
+    FromDue,
+    /// Closed model: goose's coordinated-omission backfill (its synthetic requests count here
+    /// only, never as requests).
+    GooseBackfill,
+    /// Closed model with goose's mitigation disabled: the measured times.
+    Measured,
+}
+
+/// A stretch of the run without an answer while requests waited.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AnswerGap {
+    /// Seconds since the load began, to a tenth.
+    pub from_secs: f64,
+    pub to_secs: f64,
+    pub secs: f64,
+    /// The most requests waiting at once when it ended.
+    pub requests_waiting: u64,
+}
+
+impl AnswerGap {
+    /// `2.0 s–7.1 s (5.1 s, 4 requests waiting)`.
+    pub fn words(&self) -> String {
+        format!(
+            "{:.1} s–{:.1} s ({:.1} s, {} request{} waiting)",
+            self.from_secs,
+            self.to_secs,
+            self.secs,
+            self.requests_waiting,
+            if self.requests_waiting == 1 { "" } else { "s" }
+        )
+    }
+}
+
+/// Requests still waiting when the run ended.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct UnansweredAtEnd {
+    pub requests: u64,
+    /// The oldest one's age, in milliseconds.
+    pub oldest_ms: f64,
 }
 
 /// A device a live run kept out of personalize and depersonalize.
@@ -164,14 +238,22 @@ pub struct ViolationSample {
 pub struct OperationStats {
     /// `GET registration`, …, or `all`.
     pub operation: String,
+    /// Requests sent: `answered` + `no_answer` (goose's synthetic requests are never counted).
     pub requests: u64,
-    /// Requests goose counted as failed: error statuses, transport errors, schema violations.
+    /// Failed requests: error statuses, contract breaks and requests without an answer.
     pub failures: u64,
+    /// `requests` per second of the run.
     pub rps: f64,
-    /// Measured response times.
+    /// Response times: from sending to the whole answer, a failure at the time it took, or the
+    /// end of the run for a request still waiting.
     pub latency_ms: Latency,
-    /// Measured plus coordinated-omission backfill, when mitigation added any.
+    /// The adjusted times (see `latency_model`): from due in an open model; goose's backfill
+    /// in a closed model, when it added any.
     pub adjusted_latency_ms: Option<Latency>,
+    /// Requests without an HTTP answer (every kind of `transport_errors`).
+    pub no_answer: u64,
+    /// Of them, requests still waiting when the run ended.
+    pub unanswered_at_end: u64,
     /// Count per HTTP status other than 2xx (`"0"`: no response).
     pub errors_by_status: BTreeMap<String, u64>,
     /// Responses with an HTTP status; every one had its status and Content-Type judged.
@@ -185,12 +267,14 @@ pub struct OperationStats {
     pub schema_violation_rate: f64,
     /// Violations by kind: `status`, `content-type`, `body`, `schema`, `meaning`.
     pub violations_by_kind: BTreeMap<String, u64>,
-    /// Requests without an HTTP answer, by kind: `timeout`, `connect`, `body`, `transport`.
+    /// Requests without an HTTP answer, by kind: `timeout`, `connect`, `body`, `transport`,
+    /// `unanswered-at-end`.
     pub transport_errors: BTreeMap<String, u64>,
     pub violation_samples: Vec<ViolationSample>,
 }
 
-/// goose's coordinated-omission figures.
+/// goose's coordinated-omission figures (closed model only). Its synthetic requests are inside
+/// the adjusted percentiles and nowhere else.
 #[derive(Debug, Clone, Serialize)]
 pub struct CoSummary {
     pub mode: CoMitigation,
@@ -213,9 +297,13 @@ pub enum Judge {
 pub enum Figure {
     /// goose's measured response times, error rate or request rate.
     Measured,
-    /// goose's coordinated-omission adjusted response times (measured where nothing was
-    /// backfilled).
+    /// goose's coordinated-omission adjusted response times (closed model; measured where
+    /// nothing was backfilled).
     CoAdjusted,
+    /// The response times from each request's due time in the arrival schedule (open model).
+    FromDue,
+    /// The longest stretch without an answer while requests waited.
+    AnswerGap,
     /// pushcheck's share of judged responses that broke their contract.
     ViolationRate,
     /// The change against `--baseline`, per operation (the worst one).

@@ -1,7 +1,8 @@
 //! Judging the run's rules after it ended: goose's results for goose's rules (as goose judged
 //! them on its measured figures), pushcheck's for `schema-violation-rate`, `arrival-rate`,
-//! `mix-drift` and `adjusted-pNN`,
-//! each outcome saying which figure it used, where the rule came from and what it replaced.
+//! `mix-drift`, `adjusted-pNN` (from due in an open model, goose's backfill in a closed one) and
+//! `answer-gap`, each outcome saying which figure it used, where the rule came from and what it
+//! replaced.
 //!
 //! It only reads the figures; it sends nothing and prints nothing.
 
@@ -11,26 +12,43 @@ use crate::load::arrival::ArrivalSummary;
 use crate::load::baseline::{Baseline, Figures};
 use crate::load::metrics::adjusted_histogram;
 use crate::load::mix::MixShares;
-use crate::load::result::{Figure, Judge, OperationStats, ThresholdOutcome};
-use crate::load::threshold::{AdjustedRule, PercentRule, PlannedRule, RegressionRule, Rule};
+use crate::load::result::{AnswerGap, Figure, Judge, OperationStats, ThresholdOutcome};
+use crate::load::tally::Collected;
+use crate::load::threshold::{
+    AdjustedRule, GapRule, PercentRule, PlannedRule, RegressionRule, Rule,
+};
+
+/// What the rules are judged on.
+#[derive(Debug, Clone, Copy)]
+pub struct Judged<'a> {
+    pub metrics: &'a GooseMetrics,
+    pub collected: &'a Collected,
+    pub operations: &'a [OperationStats],
+    pub total: &'a OperationStats,
+    pub baseline: Option<&'a Baseline>,
+    pub arrival: Option<&'a ArrivalSummary>,
+    pub mix: &'a MixShares,
+}
 
 /// One outcome per planned rule, in the plan's order.
-pub fn judge_all(
-    planned: &[PlannedRule],
-    metrics: &GooseMetrics,
-    operations: &[OperationStats],
-    total: &OperationStats,
-    baseline: Option<&Baseline>,
-    arrival: Option<&ArrivalSummary>,
-    mix: &MixShares,
-) -> Vec<ThresholdOutcome> {
+pub fn judge_all(planned: &[PlannedRule], on: Judged<'_>) -> Vec<ThresholdOutcome> {
+    let Judged {
+        metrics,
+        collected,
+        operations,
+        total,
+        baseline,
+        arrival,
+        mix,
+    } = on;
     planned
         .iter()
         .map(|p| {
             let mut outcome = match &p.rule {
                 Rule::Goose(g) => goose_outcome(&g.rule, metrics),
                 Rule::SchemaViolationRate(r) => violations(r, operations, total),
-                Rule::Adjusted(r) => adjusted(r, metrics),
+                Rule::Adjusted(r) => adjusted(r, metrics, collected),
+                Rule::AnswerGap(r) => answer_gap(r, &collected.answer_gaps),
                 Rule::Regression(r) => regression(r, operations, baseline),
                 Rule::ArrivalRate(r) => arrival_rate(r, arrival),
                 Rule::MixDrift(r) => mix_drift(r, mix),
@@ -150,15 +168,58 @@ fn mix_drift(rule: &PercentRule, mix: &MixShares) -> ThresholdOutcome {
     out
 }
 
-fn adjusted(rule: &AdjustedRule, metrics: &GooseMetrics) -> ThresholdOutcome {
-    let mut out = outcome(&rule.rule, Judge::Pushcheck, Figure::CoAdjusted);
-    let data = adjusted_histogram(metrics, rule.request.as_deref());
-    if data.counter > 0 {
-        let ms = data.percentile_us(rule.quantile as f32) as f64 / 1000.0;
+fn adjusted(
+    rule: &AdjustedRule,
+    metrics: &GooseMetrics,
+    collected: &Collected,
+) -> ThresholdOutcome {
+    let figure = if collected.paced {
+        Figure::FromDue
+    } else {
+        Figure::CoAdjusted
+    };
+    let mut out = outcome(&rule.rule, Judge::Pushcheck, figure);
+    let data = adjusted_histogram(metrics, collected, rule.request.as_deref());
+    if data.count() > 0 {
+        let ms = data.quantile_ms(rule.quantile);
         out.observed = format!("{ms:.2}ms");
         out.value = Some(ms);
         out.passed = rule.passes(ms);
     }
+    out
+}
+
+/// The longest stretch without an answer while requests waited; the observed value names
+/// every stretch the rule fails on (the longest first when there are many).
+fn answer_gap(rule: &GapRule, gaps: &[AnswerGap]) -> ThresholdOutcome {
+    let mut out = outcome(&rule.rule, Judge::Pushcheck, Figure::AnswerGap);
+    let longest_ms = gaps.iter().map(|g| g.secs * 1000.0).fold(0.0, f64::max);
+    out.value = Some(longest_ms);
+    out.passed = rule.passes(longest_ms);
+    let failing: Vec<&AnswerGap> = gaps
+        .iter()
+        .filter(|g| !rule.passes(g.secs * 1000.0))
+        .collect();
+    out.observed = if failing.is_empty() {
+        format!("longest {:.1}s without an answer", longest_ms / 1000.0)
+    } else {
+        const SHOWN: usize = 3;
+        let mut worst = failing.clone();
+        worst.sort_by(|a, b| b.secs.total_cmp(&a.secs));
+        let mut shown: Vec<&AnswerGap> = worst.into_iter().take(SHOWN).collect();
+        shown.sort_by(|a, b| a.from_secs.total_cmp(&b.from_secs));
+        let words: Vec<String> = shown.iter().map(|g| g.words()).collect();
+        let more = failing.len().saturating_sub(SHOWN);
+        format!(
+            "answers stopped {}{}",
+            words.join(", "),
+            if more > 0 {
+                format!(" and {more} more time(s)")
+            } else {
+                String::new()
+            }
+        )
+    };
     out
 }
 

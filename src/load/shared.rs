@@ -5,9 +5,16 @@
 //!
 //! Per-user tallies live in one padded slot per user, so users never contend for a lock or a
 //! cache line; they are summed once when the run ends (and once a second for the progress line).
+//!
+//! Every exchange is timed here, from the moment goose's throttle let it through to its whole
+//! answer, its failure or the end of the run ([`super::tally::Times`]); in a paced run each
+//! request first claims its slot in the arrival [`Schedule`] and also counts from when it was
+//! due. A request still waiting when the run is cancelled is counted as
+//! [`UNANSWERED_AT_END`] at its age, and every stretch without an answer while requests waited
+//! is kept for the `answer-gap` rule.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -18,7 +25,9 @@ use reqwest::Url;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 
 use super::feed::path_slot;
-use super::tally::{Collected, Expected, Tally, transport_kind};
+use super::result::AnswerGap;
+use super::schedule::{Busy, Claim, Schedule};
+use super::tally::{Collected, Expected, Tally, Times, UNANSWERED_AT_END, transport_kind};
 use super::timeline::{Exchange, OpStep, Step, Timeline};
 use super::transactions::{CANCELLED_PAUSE, request_path};
 use crate::api::redact::Redactor;
@@ -70,7 +79,34 @@ struct SlotData {
     ledger: HashMap<usize, Expected>,
     /// Every response so far, all operations together, for the live view.
     live: OpStep,
+    /// The operation of the request being built (set by [`Run::builder`], taken by
+    /// [`Run::send`]).
+    next_op: Option<Operation>,
+    /// The request in flight: sent, not yet answered.
+    pending: Option<Pending>,
+    /// The user's previous request, for the schedule (whose wait a late slot was).
+    previous: Option<Busy>,
+    /// This second's times, handed to the run's with the timeline.
+    times: [Times; 4],
 }
+
+/// A request in flight.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    op: Operation,
+    /// When goose's throttle let it through (microseconds since the load began).
+    sent_us: u64,
+    /// Its slot in a paced run.
+    claim: Claim,
+}
+
+/// A stretch without an answer shorter than this is not kept (the `answer-gap` rule judges
+/// seconds).
+const GAP_KEPT_FROM_US: u64 = 200_000;
+/// How stale the time of the last answer may be (a gap is measured to within this).
+const LAST_ANSWER_STEP_US: u64 = 1_000;
+/// At most this many stretches without an answer are kept (before they are merged).
+const MAX_GAPS: usize = 100_000;
 
 /// One user's slot, padded to its own cache lines.
 #[derive(Debug, Default)]
@@ -94,6 +130,9 @@ pub struct RunSettings {
     /// Scrubs the run's secrets from every message a response produces (a target may echo
     /// the `Authorization` header back in a body that then breaks its schema).
     pub redactor: Redactor,
+    /// Requests/s of a paced run (arrival rate, throttle or rate cap): each request claims a
+    /// slot of this [`Schedule`] and is also timed from when it was due; `None`: not paced.
+    pub paced_rps: Option<f64>,
 }
 
 /// Everything the transactions of one run share. Built once per run.
@@ -118,6 +157,19 @@ pub struct Run {
     started: Instant,
     timeline: Mutex<Timeline>,
     redactor: Redactor,
+    /// The arrival schedule of a paced run.
+    schedule: Option<Schedule>,
+    /// Every user's times of the seconds handed over.
+    times: Mutex<[Times; 4]>,
+    /// When the last answer came (microseconds since the load began).
+    last_answer_us: AtomicU64,
+    /// Stretches without an answer while a request waited, `[from, to)` in microseconds, with
+    /// the requests in flight when it ended.
+    gaps: Mutex<Vec<(u64, u64, u64)>>,
+    /// Requests sent and not yet answered (nor failed, nor given up).
+    in_flight: AtomicU64,
+    /// The age of the oldest request still waiting when the run ended.
+    oldest_unanswered_us: AtomicU64,
 }
 
 /// The request URLs of every feed entry, joined to the target once per run.
@@ -175,6 +227,7 @@ impl Run {
             live,
             run_id,
             redactor,
+            paced_rps,
         } = settings;
         authorization.set_sensitive(true);
         let users = users.max(1);
@@ -193,7 +246,18 @@ impl Run {
             started: Instant::now(),
             timeline: Mutex::default(),
             redactor,
+            schedule: paced_rps.and_then(Schedule::new),
+            times: Mutex::default(),
+            last_answer_us: AtomicU64::new(0),
+            gaps: Mutex::default(),
+            in_flight: AtomicU64::new(0),
+            oldest_unanswered_us: AtomicU64::new(0),
         }
+    }
+
+    /// Microseconds since the load began.
+    fn now_us(&self) -> u64 {
+        self.started.elapsed().as_micros() as u64
     }
 
     fn slot(&self, user: usize) -> MutexGuard<'_, SlotData> {
@@ -307,6 +371,7 @@ impl Run {
         op: Operation,
         at: usize,
     ) -> Result<reqwest::RequestBuilder, Box<TransactionError>> {
+        self.slot(user.weighted_users_index).next_op = Some(op);
         let entry = &self.feed.entries[at];
         let builder = match &self.urls {
             Some(urls) if user.base_url == urls.base => user
@@ -322,7 +387,12 @@ impl Run {
             .header(APP_CODE_HEADER, entry.app_code.clone()))
     }
 
-    /// Sends `request` unless the run is cancelled first; `None` when it was.
+    /// Sends `request` (built by [`Run::builder`]) unless the run is cancelled first; `None`
+    /// when it was.
+    ///
+    /// In a paced run the request first claims its slot in the schedule, then waits for goose's
+    /// throttle here rather than inside goose, so the schedule knows when it got through. A
+    /// request cancelled while it waits for its answer is counted as unanswered at the end.
     ///
     /// A cancelled user pauses before it returns: goose keeps calling a user's transactions
     /// until its controller tells the user to stop, and a transaction that returned at once
@@ -332,15 +402,73 @@ impl Run {
         user: &mut GooseUser,
         request: GooseRequest<'_>,
     ) -> Result<Option<GooseResponse>, Box<TransactionError>> {
+        let slot_index = user.weighted_users_index;
+        let (op, previous) = {
+            let mut slot = self.slot(slot_index);
+            (slot.next_op.take().unwrap_or(Operation::Get), slot.previous)
+        };
+        let claim = self
+            .schedule
+            .as_ref()
+            .map(|s| s.claim(self.now_us(), previous));
+        let throttle = if user.is_throttled {
+            user.throttle.clone()
+        } else {
+            None
+        };
+        if let Some(throttle) = throttle {
+            let through = tokio::select! {
+                biased;
+                () = self.cancel.cancelled() => None,
+                through = throttle.send_async(true) => Some(through),
+            };
+            if !matches!(through, Some(Ok(()))) {
+                if let (Some(s), Some(_)) = (&self.schedule, claim) {
+                    s.left();
+                }
+            }
+            match through {
+                None => {
+                    tokio::time::sleep(CANCELLED_PAUSE).await;
+                    return Ok(None);
+                }
+                Some(Err(e)) => return Err(Box::new(e.into())),
+                Some(Ok(())) => {}
+            }
+        }
+        let sent_us = self.now_us();
+        if let (Some(s), Some(_)) = (&self.schedule, claim) {
+            s.passed(sent_us);
+        }
+        self.slot(slot_index).pending = Some(Pending {
+            op,
+            sent_us,
+            claim: claim.unwrap_or_default(),
+        });
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        // Through the throttle already: goose must not wait for it again.
+        let throttled = std::mem::replace(&mut user.is_throttled, false);
         let sent = tokio::select! {
             biased;
             () = self.cancel.cancelled() => None,
-            sent = user.request(request) => Some(sent?),
+            sent = user.request(request) => Some(sent),
         };
-        if sent.is_none() {
-            tokio::time::sleep(CANCELLED_PAUSE).await;
+        user.is_throttled = throttled;
+        match sent {
+            None => {
+                self.unanswered_at_end(slot_index);
+                tokio::time::sleep(CANCELLED_PAUSE).await;
+                Ok(None)
+            }
+            Some(Err(e)) => {
+                // goose could not send it (a request it could not build): no exchange.
+                if self.slot(slot_index).pending.take().is_some() {
+                    self.in_flight.fetch_sub(1, Ordering::Relaxed);
+                }
+                Err(e)
+            }
+            Some(Ok(sent)) => Ok(Some(sent)),
         }
-        Ok(sent)
     }
 
     /// Judges the response (status and Content-Type always, body on the sampled share, meaning
@@ -358,11 +486,15 @@ impl Run {
             response,
         } = goose;
         let slot_index = user.weighted_users_index;
-        let micros = request.response_time * 1000 + u64::from(request.response_time_fraction_us);
+        let goose_micros =
+            request.response_time * 1000 + u64::from(request.response_time_fraction_us);
         let response = match response {
             Ok(r) => r,
             Err(e) => {
-                self.no_answer(slot_index, op, transport_kind(&e), micros);
+                let at = self.now_us();
+                let mut slot = self.slot(slot_index);
+                let how = Ended::NoAnswer(transport_kind(&e));
+                self.ended(&mut slot, op, at, goose_micros, how);
                 return Ok(false);
             }
         };
@@ -371,19 +503,28 @@ impl Run {
         let content_type = response.headers().get(CONTENT_TYPE).cloned();
         let body = tokio::select! {
             biased;
-            () = self.cancel.cancelled() => return Ok(false),
+            () = self.cancel.cancelled() => {
+                self.unanswered_at_end(slot_index);
+                return Ok(false);
+            }
             body = response.bytes() => body,
         };
         let body = match body {
             Ok(b) => b,
             Err(e) => {
                 let kind = transport_kind(&e);
-                self.no_answer(slot_index, op, kind, micros);
+                {
+                    let at = self.now_us();
+                    let mut slot = self.slot(slot_index);
+                    self.ended(&mut slot, op, at, goose_micros, Ended::NoAnswer(kind));
+                }
                 let message = format!("HTTP {status}: the body could not be read ({kind})");
                 user.set_failure(&message, &mut request, None, None)?;
                 return Ok(false);
             }
         };
+        // The answer is whole: its time ends here, not after pushcheck judged it.
+        let answered_at = self.now_us();
         let validate = self.sample(user, op);
         let mut judged = judge::judge(
             op,
@@ -405,11 +546,9 @@ impl Run {
                 status: status.as_u16(),
                 broke: judged.problem.is_some(),
             };
-            if self.live {
-                slot.live.record(micros, exchange);
-            }
-            slot.tallies[op.index()].record(&judged);
-            self.step(&mut slot, op, micros, exchange);
+            slot.tallies[op.index()].record(status.as_u16(), &judged);
+            let how = Ended::Answered(exchange);
+            self.ended(&mut slot, op, answered_at, goose_micros, how);
         }
         if let Some(problem) = judged.problem {
             user.set_failure(&problem.message, &mut request, None, None)?;
@@ -418,21 +557,85 @@ impl Run {
         Ok(status.is_success())
     }
 
-    /// Counts an exchange of `op` that got no (whole) answer, by kind.
-    fn no_answer(&self, slot_index: usize, op: Operation, kind: &'static str, micros: u64) {
+    /// Counts the request in flight of the user in `slot_index` as still waiting when the run
+    /// ended, at its age.
+    fn unanswered_at_end(&self, slot_index: usize) {
         let mut slot = self.slot(slot_index);
-        *slot.tallies[op.index()]
-            .transport_errors
-            .entry(kind)
-            .or_default() += 1;
-        if self.live {
-            slot.live.record(micros, Exchange::NoAnswer);
+        if let Some(p) = slot.pending {
+            let at = self.now_us();
+            let age = self.ended(&mut slot, p.op, at, 0, Ended::NoAnswer(UNANSWERED_AT_END));
+            self.oldest_unanswered_us.fetch_max(age, Ordering::Relaxed);
         }
-        self.step(&mut slot, op, micros, Exchange::NoAnswer);
     }
 
-    /// Adds one exchange to the user's current second, handing the last one to the timeline
-    /// when a new second has begun.
+    /// Counts the end at `now` (microseconds since the load began) of the user's request in
+    /// flight (`goose_micros`, goose's time, only if none was in flight): its time measured and
+    /// from due, the timeline, an exchange without an answer by kind, and a stretch without
+    /// answers it waited through. Returns its time.
+    fn ended(
+        &self,
+        slot: &mut SlotData,
+        op: Operation,
+        now: u64,
+        goose_micros: u64,
+        how: Ended,
+    ) -> u64 {
+        let pending = slot.pending.take();
+        let (micros, sent_us) = match pending {
+            Some(p) => (now.saturating_sub(p.sent_us), p.sent_us),
+            None => (goose_micros, now.saturating_sub(goose_micros)),
+        };
+        let waiting = match pending {
+            Some(_) => self.in_flight.fetch_sub(1, Ordering::Relaxed),
+            None => self.in_flight.load(Ordering::Relaxed) + 1,
+        };
+        let times = &mut slot.times[op.index()];
+        times.measured.record(micros);
+        if let Some(p) = pending.filter(|_| self.schedule.is_some()) {
+            times.from_due.record(micros + p.claim.late_us);
+            if let Some(missed) = p.claim.missed {
+                for late in missed.lateness() {
+                    times.from_due.record(micros + late);
+                }
+            }
+        }
+        slot.previous = Some(Busy {
+            from_us: sent_us,
+            until_us: now,
+        });
+        let exchange = match how {
+            Ended::Answered(exchange) => exchange,
+            Ended::NoAnswer(kind) => {
+                *slot.tallies[op.index()]
+                    .transport_errors
+                    .entry(kind)
+                    .or_default() += 1;
+                Exchange::NoAnswer
+            }
+        };
+        let quiet_from = sent_us.max(self.last_answer_us.load(Ordering::Relaxed));
+        if now.saturating_sub(quiet_from) >= GAP_KEPT_FROM_US {
+            let mut gaps = self.gaps.lock().unwrap_or_else(|p| p.into_inner());
+            if gaps.len() < MAX_GAPS {
+                gaps.push((quiet_from, now, waiting));
+            }
+        }
+        // Written at most about once a millisecond: every user reads it, and a line written by
+        // every answer would bounce between the cores.
+        if matches!(how, Ended::Answered(_))
+            && now >= self.last_answer_us.load(Ordering::Relaxed) + LAST_ANSWER_STEP_US
+        {
+            self.last_answer_us.fetch_max(now, Ordering::Relaxed);
+        }
+        if self.live {
+            slot.live.record(micros, exchange);
+        }
+        self.step(slot, op, micros, exchange);
+        micros
+    }
+
+    /// Adds one exchange to the user's current second, handing the last one (and its times) to
+    /// the run when a new second has begun.
     fn step(&self, slot: &mut SlotData, op: Operation, micros: u64, exchange: Exchange) {
         let second = self.started.elapsed().as_secs();
         match &mut slot.second {
@@ -450,6 +653,11 @@ impl Run {
                 };
                 step[op.index()].record(micros, exchange);
                 *other = Some((second, step));
+                let times = std::mem::take(&mut slot.times);
+                let mut run = self.times.lock().unwrap_or_else(|p| p.into_inner());
+                for (into, from) in run.iter_mut().zip(times.iter()) {
+                    into.add(from);
+                }
             }
         }
     }
@@ -480,12 +688,23 @@ impl Run {
         }
     }
 
-    /// Sums every user's slot.
+    /// Sums every user's slot; a request still in flight (its user dropped without being
+    /// cancelled) is counted as unanswered at the end.
     pub fn collect(&self) -> Collected {
-        let mut out = Collected::default();
+        for i in 0..self.slots.len() {
+            self.unanswered_at_end(i);
+        }
+        let mut out = Collected {
+            paced: self.schedule.is_some(),
+            ..Collected::default()
+        };
+        let mut times = std::mem::take(&mut *self.times.lock().unwrap_or_else(|p| p.into_inner()));
         for slot in self.slots.iter() {
             let mut data = slot.0.lock().unwrap_or_else(|p| p.into_inner());
             for (sum, t) in out.tallies.iter_mut().zip(data.tallies.iter()) {
+                sum.add(t);
+            }
+            for (sum, t) in times.iter_mut().zip(data.times.iter()) {
                 sum.add(t);
             }
             out.ledger.extend(data.ledger.iter().map(|(k, v)| (*k, *v)));
@@ -493,10 +712,13 @@ impl Run {
                 self.lock_timeline().add(second, &step);
             }
         }
+        out.times = times;
         out.timeline = self
             .lock_timeline()
             .summary()
             .ended_at(self.started.elapsed());
+        out.answer_gaps = merge_gaps(&self.gaps.lock().unwrap_or_else(|p| p.into_inner()));
+        out.oldest_unanswered_us = self.oldest_unanswered_us.load(Ordering::Relaxed);
         out
     }
 
@@ -511,4 +733,40 @@ impl Run {
         }
         (sum, active)
     }
+}
+
+/// How a request in flight ended.
+#[derive(Debug, Clone, Copy)]
+enum Ended {
+    Answered(Exchange),
+    /// Without an answer, of this kind.
+    NoAnswer(&'static str),
+}
+
+/// Stretches without an answer, each `[from, to)` in microseconds as a waiting request saw it
+/// with the requests in flight at its end, merged where they overlap: seconds since the load
+/// began, with the most requests waiting at once.
+pub(super) fn merge_gaps(gaps: &[(u64, u64, u64)]) -> Vec<AnswerGap> {
+    let mut sorted = gaps.to_vec();
+    sorted.sort_unstable();
+    let mut merged: Vec<(u64, u64, u64)> = Vec::new();
+    for (from, to, waiting) in sorted {
+        match merged.last_mut() {
+            Some(last) if from <= last.1 => {
+                last.1 = last.1.max(to);
+                last.2 = last.2.max(waiting);
+            }
+            _ => merged.push((from, to, waiting)),
+        }
+    }
+    let secs = |us: u64| (us as f64 / 1e5).round() / 10.0;
+    merged
+        .into_iter()
+        .map(|(from, to, waiting)| AnswerGap {
+            from_secs: secs(from),
+            to_secs: secs(to),
+            secs: secs(to - from),
+            requests_waiting: waiting,
+        })
+        .collect()
 }

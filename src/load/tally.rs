@@ -6,6 +6,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::api::Operation;
+use crate::load::histogram::Histogram;
+use crate::load::result::AnswerGap;
 use crate::load::timeline::TimelineSummary;
 use crate::schema::judge::Judged;
 
@@ -45,8 +47,14 @@ pub struct Tally {
     pub violations: u64,
     /// Contract breaks by kind (`schema`, `content-type`, …).
     pub violations_by_kind: BTreeMap<&'static str, u64>,
-    /// Requests with no HTTP answer, by kind (`timeout`, `connect`, `body`, `transport`).
+    /// Requests with no HTTP answer, by kind (`timeout`, `connect`, `body`, `transport`, and
+    /// [`UNANSWERED_AT_END`]).
     pub transport_errors: BTreeMap<&'static str, u64>,
+    /// Answers that failed: an error status or a contract break (goose's failures, less the
+    /// exchanges without an answer).
+    pub failed_answers: u64,
+    /// Answers by status other than 2xx.
+    pub error_statuses: BTreeMap<u16, u64>,
     /// Violation message → count (a few distinct messages per user).
     pub samples: HashMap<String, u64>,
 }
@@ -56,6 +64,10 @@ impl Tally {
         self.answered += other.answered;
         self.validated += other.validated;
         self.violations += other.violations;
+        self.failed_answers += other.failed_answers;
+        for (k, c) in &other.error_statuses {
+            *self.error_statuses.entry(*k).or_default() += c;
+        }
         for (k, c) in &other.violations_by_kind {
             *self.violations_by_kind.entry(k).or_default() += c;
         }
@@ -67,8 +79,15 @@ impl Tally {
         }
     }
 
-    pub(super) fn record(&mut self, judged: &Judged) {
+    /// Counts one answer with `status`, as the judge saw it.
+    pub(super) fn record(&mut self, status: u16, judged: &Judged) {
         self.answered += 1;
+        if !(200..300).contains(&status) {
+            *self.error_statuses.entry(status).or_default() += 1;
+        }
+        if judged.problem.is_some() || !(200..300).contains(&status) {
+            self.failed_answers += 1;
+        }
         if judged.validated || judged.problem.is_some() {
             self.validated += 1;
         }
@@ -85,7 +104,20 @@ impl Tally {
             }
         }
     }
+
+    /// Requests without an HTTP answer, every kind.
+    pub fn no_answer(&self) -> u64 {
+        self.transport_errors.values().sum()
+    }
+
+    /// Requests sent: answered, and without an answer.
+    pub fn requests(&self) -> u64 {
+        self.answered + self.no_answer()
+    }
 }
+
+/// The kind of a request still waiting for its answer when the run ended.
+pub const UNANSWERED_AT_END: &str = "unanswered-at-end";
 
 /// The kind of a failed exchange without an HTTP answer, as reports count them.
 pub fn transport_kind(e: &reqwest::Error) -> &'static str {
@@ -108,11 +140,42 @@ pub struct Collected {
     pub ledger: HashMap<usize, Expected>,
     /// The run second by second.
     pub timeline: TimelineSummary,
+    /// Per operation, pushcheck's own times (see [`Times`]).
+    pub times: [Times; 4],
+    /// The run was paced (arrival rate, throttle or rate cap): `Times::from_due` holds every
+    /// request's latency from its slot in the arrival schedule.
+    pub paced: bool,
+    /// Stretches without an answer while requests waited, in time order.
+    pub answer_gaps: Vec<AnswerGap>,
+    /// The oldest request still waiting when the run ended, in microseconds (0: none).
+    pub oldest_unanswered_us: u64,
+}
+
+/// One operation's times, as pushcheck measured them.
+#[derive(Debug, Clone, Default)]
+pub struct Times {
+    /// From sending to the whole answer, the failure, or the end of the run.
+    pub measured: Histogram,
+    /// In a paced run, from the moment each request was due, with the slots no user could
+    /// send while every user waited on the server (see [`super::schedule`]).
+    pub from_due: Histogram,
+}
+
+impl Times {
+    pub(super) fn add(&mut self, other: &Times) {
+        self.measured.add(&other.measured);
+        self.from_due.add(&other.from_due);
+    }
 }
 
 impl Collected {
     /// The tally of `op`.
     pub fn tally(&self, op: Operation) -> &Tally {
         &self.tallies[op.index()]
+    }
+
+    /// The times of `op`.
+    pub fn times(&self, op: Operation) -> &Times {
+        &self.times[op.index()]
     }
 }

@@ -10,9 +10,13 @@
 //!   broke their contract (status, Content-Type, schema or meaning; see [`crate::schema::judge`]);
 //! - `arrival-rate<OP><PERCENT>[ for <request>]`: the share of the scenario's `arrival_rate`
 //!   achieved (see [`crate::load::arrival`]), only in a run that asks for one;
-//! - `adjusted-pNN<OP><TIME>[ for <request>]`: a percentile of goose's coordinated-omission
-//!   adjusted times (measured times plus goose's backfill of the requests a stalled server kept
-//!   users from sending); where goose backfilled nothing, the measured times;
+//! - `adjusted-pNN<OP><TIME>[ for <request>]`: a percentile of the adjusted times. In an open
+//!   model (an arrival rate, a throttle or a rate cap) each request's latency from the moment it
+//!   was due in the arrival schedule ([`crate::load::schedule`]); in a closed model goose's
+//!   coordinated-omission backfill (the measured times plus the requests a stalled server kept
+//!   users from sending), and where goose backfilled nothing, the measured times;
+//! - `answer-gap<OP><TIME>`: the longest stretch without an answer while requests waited (a
+//!   server that stopped answering), for the whole run.
 //! - `mix-drift<OP><POINTS>[ for <request>]`: the largest distance, in percentage points, between
 //!   an operation's share of the requests sent and its share of the mix's weights (see
 //!   [`crate::load::mix`]), judged on runs of at least 200 requests.
@@ -39,6 +43,8 @@ pub const MIX_DRIFT: &str = "mix-drift";
 pub const ADJUSTED: &str = "adjusted-";
 /// goose's metric name of the error rule.
 pub const ERROR_RATE: &str = "error-rate";
+/// The metric name of the rule on stretches without an answer.
+pub const ANSWER_GAP: &str = "answer-gap";
 /// The word of a regression gate: `p95 regression>10%`.
 pub const REGRESSION: &str = " regression";
 
@@ -55,8 +61,11 @@ pub enum Rule {
     /// `mix-drift…`: how far the shares of the requests sent are from the mix's weights, in
     /// percentage points, judged by pushcheck (see [`crate::load::mix`]).
     MixDrift(PercentRule),
-    /// `adjusted-pNN…`, judged by pushcheck on goose's coordinated-omission data.
+    /// `adjusted-pNN…`, judged by pushcheck on the adjusted times (from due in an open model,
+    /// goose's coordinated-omission data in a closed one).
     Adjusted(AdjustedRule),
+    /// `answer-gap<2s`: the longest stretch without an answer while requests waited.
+    AnswerGap(GapRule),
     /// `p95 regression>10%`, judged by pushcheck against `--baseline` (see
     /// [`crate::load::baseline`]).
     Regression(RegressionRule),
@@ -78,6 +87,7 @@ impl Rule {
             Rule::Goose(r) => &r.rule,
             Rule::SchemaViolationRate(r) | Rule::ArrivalRate(r) | Rule::MixDrift(r) => &r.rule,
             Rule::Adjusted(r) => &r.rule,
+            Rule::AnswerGap(r) => &r.rule,
             Rule::Regression(r) => &r.rule,
         }
     }
@@ -88,6 +98,7 @@ impl Rule {
             Rule::Goose(r) => &r.metric,
             Rule::SchemaViolationRate(r) | Rule::ArrivalRate(r) | Rule::MixDrift(r) => r.metric,
             Rule::Adjusted(r) => &r.metric,
+            Rule::AnswerGap(_) => ANSWER_GAP,
             Rule::Regression(r) => &r.metric,
         }
     }
@@ -100,6 +111,7 @@ impl Rule {
                 r.request.as_deref()
             }
             Rule::Adjusted(r) => r.request.as_deref(),
+            Rule::AnswerGap(_) => None,
             Rule::Regression(r) => r.request.as_deref(),
         }
     }
@@ -166,6 +178,9 @@ impl FromStr for Rule {
         if rule.starts_with(ADJUSTED) {
             return rule.parse().map(Rule::Adjusted);
         }
+        if rule.starts_with(ANSWER_GAP) {
+            return rule.parse().map(Rule::AnswerGap);
+        }
         if rule.contains(REGRESSION) {
             return rule.parse().map(Rule::Regression);
         }
@@ -178,7 +193,7 @@ impl FromStr for Rule {
             })),
             Err(goose::GooseError::InvalidOption { detail, .. }) => Err(format!(
                 "{detail} (pushcheck also accepts {SCHEMA_VIOLATION_RATE}<PERCENT, \
-                 {ARRIVAL_RATE}>=PERCENT, {MIX_DRIFT}<=POINTS and {ADJUSTED}pNN<TIME)"
+                 {ARRIVAL_RATE}>=PERCENT, {MIX_DRIFT}<=POINTS, {ADJUSTED}pNN<TIME and {ANSWER_GAP}<TIME)"
             )),
             Err(e) => Err(e.to_string()),
         }
@@ -354,6 +369,53 @@ impl AdjustedRule {
     }
 }
 
+/// `answer-gap<OP><TIME>`: the longest stretch without an answer while requests waited, for
+/// the whole run (stretches under 200 ms are not kept).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GapRule {
+    pub rule: String,
+    pub op: Op,
+    /// Milliseconds.
+    pub limit_ms: f64,
+}
+
+impl FromStr for GapRule {
+    type Err = String;
+    fn from_str(text: &str) -> Result<GapRule, String> {
+        let rule = text.trim();
+        let bad = |why: &str| format!("threshold {rule:?}: {why}");
+        if rule.contains(" for ") {
+            return Err(bad(
+                "an answer gap is the whole run's: no request name (drop \"for …\")",
+            ));
+        }
+        let rest = rule
+            .strip_prefix(ANSWER_GAP)
+            .ok_or_else(|| bad("it does not start with answer-gap"))?
+            .trim_start();
+        let (op, value) =
+            Op::split(rest).ok_or_else(|| bad("the operator must be <, <=, > or >="))?;
+        let value = value.trim();
+        let limit_ms = parse_time_ms(value)
+            .ok_or_else(|| bad(&format!("{value:?} is not a time, such as 2s")))?;
+        if op == Op::Less && limit_ms == 0.0 {
+            return Err(bad("it can never pass"));
+        }
+        Ok(GapRule {
+            rule: rule.to_owned(),
+            op,
+            limit_ms,
+        })
+    }
+}
+
+impl GapRule {
+    /// Whether `observed` (milliseconds) passes.
+    pub fn passes(&self, observed_ms: f64) -> bool {
+        self.op.passes(observed_ms, self.limit_ms)
+    }
+}
+
 /// A time as goose writes it in rules: a number with `us`, `ms` or `s`; a bare number is ms.
 fn parse_time_ms(text: &str) -> Option<f64> {
     let (number, scale) = if let Some(n) = text.strip_suffix("us") {
@@ -386,14 +448,17 @@ pub enum AlwaysOn {
     /// from its share of the weights, in a run of at least 200 requests (see
     /// [`crate::load::mix::DRIFT_LIMIT_POINTS`] for why 3).
     MixDrift,
+    /// `answer-gap<2s`: answers stopped for 2 s while requests waited.
+    AnswerGap,
 }
 
 impl AlwaysOn {
-    pub const ALL: [AlwaysOn; 4] = [
+    pub const ALL: [AlwaysOn; 5] = [
         AlwaysOn::ErrorRate,
         AlwaysOn::SchemaViolationRate,
         AlwaysOn::ArrivalRate,
         AlwaysOn::MixDrift,
+        AlwaysOn::AnswerGap,
     ];
 
     /// The name a user turns it off by.
@@ -403,6 +468,7 @@ impl AlwaysOn {
             AlwaysOn::SchemaViolationRate => SCHEMA_VIOLATION_RATE,
             AlwaysOn::ArrivalRate => ARRIVAL_RATE,
             AlwaysOn::MixDrift => MIX_DRIFT,
+            AlwaysOn::AnswerGap => ANSWER_GAP,
         }
     }
 
@@ -413,6 +479,7 @@ impl AlwaysOn {
             AlwaysOn::SchemaViolationRate => "schema-violation-rate<=0%",
             AlwaysOn::ArrivalRate => "arrival-rate>=95%",
             AlwaysOn::MixDrift => "mix-drift<=3%",
+            AlwaysOn::AnswerGap => "answer-gap<2s",
         }
     }
 
@@ -570,6 +637,16 @@ mod tests {
         assert!("schema-violation-rate=1%".parse::<Rule>().is_err());
         assert!("adjusted-avg<1s".parse::<Rule>().is_err());
         assert!("adjusted-p95<fast".parse::<Rule>().is_err());
+        assert!("answer-gap<0s".parse::<Rule>().is_err());
+        assert!(
+            "answer-gap<2s for GET registration"
+                .parse::<Rule>()
+                .is_err()
+        );
+        let Rule::AnswerGap(g) = rule("answer-gap<=1.5s") else {
+            panic!("not a gap rule")
+        };
+        assert!(g.passes(1500.0) && !g.passes(1501.0));
         let typo = "p95<100ms for GET registratoin"
             .parse::<Rule>()
             .unwrap_err();
@@ -601,12 +678,17 @@ mod tests {
                 ("p99<1s for GET registration", Source::Flag, None),
                 ("schema-violation-rate<=0%", Source::AlwaysOn, None),
                 ("mix-drift<=3%", Source::AlwaysOn, None),
+                ("answer-gap<2s", Source::AlwaysOn, None),
             ]
         );
         let none = plan_rules(
             &[],
             &[],
-            &[AlwaysOn::SchemaViolationRate, AlwaysOn::MixDrift],
+            &[
+                AlwaysOn::SchemaViolationRate,
+                AlwaysOn::MixDrift,
+                AlwaysOn::AnswerGap,
+            ],
             false,
         );
         assert_eq!(none.len(), 1);

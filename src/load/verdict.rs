@@ -8,8 +8,8 @@ use super::attack::Attacked;
 use super::prepare::Prepared;
 use super::restore::Before;
 use super::result::{
-    CoSummary, LoadResult, MixSummary, OperationStats, SUMMARY_FORMAT, ScenarioSummary,
-    TargetSummary, Verdict,
+    AdjustedFrom, CoSummary, LatencyModel, LoadModel, LoadResult, MixSummary, OperationStats,
+    SUMMARY_FORMAT, ScenarioSummary, TargetSummary, UnansweredAtEnd, Verdict,
 };
 use super::scenario::{Length, Ramp, Shape, Span};
 use super::{FeedSource, LoadConfig, Reached};
@@ -27,7 +27,8 @@ pub(super) fn result(
     let plan = &config.plan;
     let metrics = &attacked.metrics;
     let operations = super::metrics::operation_stats(metrics, &attacked.collected, plan);
-    let total = super::metrics::total_stats(metrics, &operations);
+    let collected = &attacked.collected;
+    let total = super::metrics::total_stats(metrics, collected, &operations);
     let baseline = prepared.baseline.as_ref().map(|b| b.compare(&operations));
     let arrival = super::arrival::summary(
         plan,
@@ -46,13 +47,21 @@ pub(super) fn result(
     );
     let thresholds = super::rules::judge_all(
         &prepared.rules,
-        metrics,
-        &operations,
-        &total,
-        prepared.baseline.as_ref(),
-        arrival.as_ref(),
-        &mix,
+        super::rules::Judged {
+            metrics,
+            collected,
+            operations: &operations,
+            total: &total,
+            baseline: prepared.baseline.as_ref(),
+            arrival: arrival.as_ref(),
+            mix: &mix,
+        },
     );
+    let latency_model = latency_model(super::metrics::adjusted_from(metrics, collected));
+    let unanswered_at_end = UnansweredAtEnd {
+        requests: total.unanswered_at_end,
+        oldest_ms: collected.oldest_unanswered_us as f64 / 1000.0,
+    };
     let mut before_notes = before.notes.clone();
     before_notes.extend(after.notes);
     let notes = notes(prepared, attacked, before_notes, &operations);
@@ -95,6 +104,7 @@ pub(super) fn result(
         coordinated_omission: metrics
             .coordinated_omission_metrics
             .as_ref()
+            .filter(|_| !collected.paced)
             .map(|co| CoSummary {
                 mode: plan.co_mitigation,
                 events: co.co_events.len(),
@@ -109,6 +119,34 @@ pub(super) fn result(
         timeline: attacked.collected.timeline.clone(),
         baseline,
         arrival,
+        latency_model,
+        answer_gaps: collected.answer_gaps.clone(),
+        unanswered_at_end,
+    }
+}
+
+/// The run's load model and what its adjusted latency is, in words for the reports.
+fn latency_model(adjusted: AdjustedFrom) -> LatencyModel {
+    let (model, words) = match adjusted {
+        AdjustedFrom::FromDue => (
+            LoadModel::Open,
+            "open model (paced): adjusted = from each request's due time in the arrival \
+             schedule, with the slots no user could send while every user waited on the server",
+        ),
+        AdjustedFrom::GooseBackfill => (
+            LoadModel::Closed,
+            "closed model: adjusted = measured plus goose's coordinated-omission backfill \
+             (its synthetic requests count in the adjusted percentiles only)",
+        ),
+        AdjustedFrom::Measured => (
+            LoadModel::Closed,
+            "closed model, coordinated-omission mitigation disabled: adjusted = measured",
+        ),
+    };
+    LatencyModel {
+        model,
+        adjusted,
+        words: words.to_owned(),
     }
 }
 

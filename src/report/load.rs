@@ -61,6 +61,17 @@ pub fn data_files(dir: &Path, result: &LoadResult) -> Vec<File> {
 /// The JUnit suites of a load result, for a report of its own or a combined one.
 pub fn junit_suites(result: &LoadResult) -> Vec<TestSuite> {
     let mut thresholds = TestSuite::new("thresholds");
+    // The figures the rules judged: requests are answered + no answer (never goose's count).
+    let t = &result.total;
+    for (name, value) in [
+        ("requests", t.requests.to_string()),
+        ("answered", t.answered.to_string()),
+        ("no_answer", t.no_answer.to_string()),
+        ("unanswered_at_end", t.unanswered_at_end.to_string()),
+        ("latency_model", result.latency_model.words.clone()),
+    ] {
+        thresholds.add_property((name.to_owned(), value));
+    }
     thresholds.add_test_cases(result.thresholds.iter().map(|t| {
         let mut case = threshold_case(t);
         if t.figure == Figure::MixDrift {
@@ -222,6 +233,8 @@ fn threshold_note(t: &ThresholdOutcome) -> String {
     let mut parts = Vec::new();
     match t.figure {
         Figure::CoAdjusted => parts.push("co-adjusted times".to_owned()),
+        Figure::FromDue => parts.push("times from due".to_owned()),
+        Figure::AnswerGap => parts.push("while requests waited".to_owned()),
         Figure::BaselineRegression => parts.push("against the baseline".to_owned()),
         Figure::ArrivalRate => parts.push("of the target rate".to_owned()),
         Figure::MixDrift => parts.push("sent against asked shares".to_owned()),
@@ -415,18 +428,42 @@ fn breakdowns(out: &mut dyn Write, result: &LoadResult) -> io::Result<()> {
     Ok(())
 }
 
+/// What the requests were (answered + no answer), the adjusted latency with the figure the
+/// run's model uses, requests still waiting at the end and stretches without an answer.
 fn coordinated_omission(out: &mut dyn Write, result: &LoadResult) -> io::Result<()> {
-    if let Some(co) = &result.coordinated_omission {
-        let adjusted = result.total.adjusted_latency_ms.map_or(String::new(), |l| {
-            format!(", adjusted p95 {:.1} ms, p99 {:.1} ms", l.p95, l.p99)
-        });
+    let t = &result.total;
+    let mut line = format!(
+        "  requests {} = {} answered + {} without an answer",
+        t.requests, t.answered, t.no_answer
+    );
+    if result.unanswered_at_end.requests > 0 {
+        line.push_str(&format!(
+            " ({} still waiting at the end, the oldest for {:.0} ms)",
+            result.unanswered_at_end.requests, result.unanswered_at_end.oldest_ms
+        ));
+    }
+    writeln!(out, "{line}")?;
+    if let Some(l) = t.adjusted_latency_ms {
         writeln!(
             out,
-            "  coordinated omission ({}): {} event(s), {} synthetic request(s){adjusted}",
+            "  adjusted p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms: {}",
+            l.p50, l.p95, l.p99, l.max, result.latency_model.words
+        )?;
+    } else {
+        writeln!(out, "  {}", result.latency_model.words)?;
+    }
+    if let Some(co) = &result.coordinated_omission {
+        writeln!(
+            out,
+            "  coordinated omission ({}): {} event(s), {} synthetic request(s), in the adjusted \
+             percentiles only",
             co.mode.as_str(),
             co.events,
             co.synthetic_requests
         )?;
+    }
+    for g in &result.answer_gaps {
+        writeln!(out, "  no answer {}", g.words())?;
     }
     Ok(())
 }

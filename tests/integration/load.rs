@@ -397,6 +397,8 @@ async fn broken_payloads_under_load_are_counted_and_gated() {
             ("error-rate<1%", false),
             // Always on: a GET-only mix sends nothing else.
             ("mix-drift<=3%", true),
+            // Always on: answers never stopped.
+            ("answer-gap<2s", true),
         ]
     );
     assert!(!result.verdict.passed);

@@ -52,7 +52,16 @@ pub enum Defect {
     /// 2 ms answers, and from 1.2 s to 2.2 s after the first request every answer is held until
     /// 2.2 s: a stall that users' measured times barely show (they wait it out once).
     Stall,
+    /// Every answer after 5 ms: a healthy server for the adjusted figures (the control of the
+    /// stall under an arrival rate).
+    FiveMs,
+    /// From 1 s after the first request, answers stop: each is held 20 s (longer than any run
+    /// that meets it), so the few that come trickle out long after their users gave up.
+    Trickle,
 }
+
+/// How long [`Defect::Trickle`] answers normally before it stops.
+pub const TRICKLE_FROM: Duration = Duration::from_secs(1);
 
 /// How long the ramp defects last.
 pub const RAMP: Duration = Duration::from_millis(1500);
@@ -184,6 +193,10 @@ async fn slow_if_ramp(s: &Inner) {
     match s.defect {
         Defect::SlowDuringRamp if first.elapsed() < RAMP => {
             tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        Defect::FiveMs => tokio::time::sleep(Duration::from_millis(5)).await,
+        Defect::Trickle if first.elapsed() >= TRICKLE_FROM => {
+            tokio::time::sleep(Duration::from_secs(20)).await;
         }
         Defect::Stall => {
             // goose measures a user's cadence in whole milliseconds: 2 ms gives it one.

@@ -875,3 +875,243 @@ fn two_write_runs_at_once_on_one_simulator_both_pass() {
     }
     rt.block_on(async { sim.shutdown().await.expect("shutdown") });
 }
+
+/// Runs `pushcheck load` against a stand-in with `defect` into a report directory; returns the
+/// run, its summary, the report directory (kept while the `TempDir` lives) and how long it took.
+fn load_with_reports(
+    defect: Defect,
+    scenario: &str,
+    extra: &[&str],
+) -> (CliRun, Value, TempDir, Duration) {
+    let rt = server_runtime();
+    let standin = rt.block_on(StandIn::start(defect, 20));
+    let dir = TempDir::new("figures");
+    let feed = standin.feed_file(&dir);
+    let file = dir.write("scenario.toml", scenario);
+    let reports = dir.path().join("reports");
+    let mut args = vec![
+        "load",
+        "--scenario",
+        &file,
+        "--target",
+        &standin.base_url,
+        "--feed",
+        &feed,
+        "--report-dir",
+        reports.to_str().expect("utf-8"),
+    ];
+    args.extend_from_slice(extra);
+    let started = Instant::now();
+    let run = run_cli(&args);
+    let took = started.elapsed();
+    let summary = read_load_summary(&reports.join("summary.json"));
+    drop(standin);
+    (run, summary, dir, took)
+}
+
+fn ms(v: &Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+/// An arrival rate through stages (ramp, hold, ramp down), as the issue ran it.
+fn arrival_stages(co_mitigation: &str) -> String {
+    format!(
+        "arrival_rate = 100\nco_mitigation = \"{co_mitigation}\"\nstages = [\n  \
+         {{ users = 8, duration = \"1s\" }},\n  {{ users = 8, duration = \"2s\" }},\n  \
+         {{ users = 0, duration = \"1s\" }},\n]\n[mix]\nget = 1\n"
+    )
+}
+
+/// A healthy 5 ms server under an arrival rate: whatever `co_mitigation` says, the adjusted
+/// figure (from due: the run is paced) is the measured one, within 10% or 1 ms, and
+/// `adjusted-p99<100ms` passes. goose's backfill used to take the throttle's waits for omitted
+/// requests (adjusted p99 420 ms over a measured 10 ms).
+#[test]
+fn an_arrival_rate_on_a_healthy_server_is_adjusted_as_measured_with_every_co_mitigation() {
+    for co in ["disabled", "average", "minimum", "maximum"] {
+        let (run, s, _dir, _) = load_with_reports(
+            Defect::FiveMs,
+            &arrival_stages(co),
+            &[
+                "--threshold",
+                "adjusted-p99<100ms",
+                "--without-rule",
+                "arrival-rate",
+            ],
+        );
+        assert_eq!(run.exit, Exit::Passed, "{co}: {}", show(&run));
+        let rule = rule(&s, "adjusted-p99<100ms");
+        assert_eq!(rule["figure"], "from-due", "{co}");
+        assert_eq!(s["latency_model"]["adjusted"], "from-due", "{co}");
+        assert!(
+            s["coordinated_omission"].is_null(),
+            "{co}: goose's backfill is off"
+        );
+        let t = &s["total"];
+        for p in ["p50", "p95", "p99"] {
+            let (measured, adjusted) = (ms(&t["latency_ms"][p]), ms(&t["adjusted_latency_ms"][p]));
+            assert!(
+                (adjusted - measured).abs() <= (measured * 0.1).max(1.0),
+                "{co}: {p} adjusted {adjusted} ms, measured {measured} ms\n{}",
+                show(&run)
+            );
+        }
+        assert!(
+            ms(&t["latency_ms"]["p50"]) >= 5.0,
+            "the server takes 5 ms: {t:#}"
+        );
+    }
+}
+
+/// The control's twin: a 1 s stall in an arrival-rate run. Each user waits it out once, so the
+/// measured p95 barely moves; the slots due during the stall are late by what they waited, so
+/// the adjusted p95 shows it and `adjusted-p95<100ms` fails.
+#[test]
+fn a_stall_under_an_arrival_rate_fails_on_the_adjusted_figure() {
+    let scenario = "users = 8\nrun_time = \"4s\"\narrival_rate = 100\nco_mitigation = \"average\"\n\
+                    [mix]\nget = 1\n";
+    let (run, s, _dir, _) = load_with_reports(
+        Defect::Stall,
+        scenario,
+        &["--threshold", "adjusted-p95<100ms"],
+    );
+    assert_eq!(run.exit, Exit::CheckFailed, "{}", show(&run));
+    let adjusted = rule(&s, "adjusted-p95<100ms");
+    assert_eq!(adjusted["passed"], false, "{}", show(&run));
+    assert_eq!(adjusted["figure"], "from-due");
+    let t = &s["total"];
+    let (measured, from_due) = (
+        ms(&t["latency_ms"]["p95"]),
+        ms(&t["adjusted_latency_ms"]["p95"]),
+    );
+    assert!(
+        measured < 100.0,
+        "measured p95 {measured} ms barely shows it"
+    );
+    assert!(
+        from_due > 300.0,
+        "the adjusted p95 shows the 1 s stall: {from_due} ms\n{}",
+        show(&run)
+    );
+    // A 1 s stall is not answers that stopped.
+    assert_eq!(rule(&s, "answer-gap<2s")["passed"], true);
+}
+
+/// Answers that stop (the trickle stand-in): the run fails on `answer-gap<2s`, which names the
+/// stretch; it ends on time though every user waits (before, it waited for the 10 s request
+/// timeout); the requests still waiting at the end count, at their age.
+#[test]
+fn answers_that_stop_fail_the_run_naming_the_stall_and_it_ends_on_time() {
+    // Users start within 1 s and hold 4 s: the planned end is at 5 s. From 1 s the stand-in
+    // holds every answer 20 s; requests time out after 10 s.
+    let scenario = "users = 4\nrun_time = \"4s\"\n[mix]\nget = 1\n";
+    let (run, s, dir, took) = load_with_reports(Defect::Trickle, scenario, &[]);
+    assert_eq!(run.exit, Exit::CheckFailed, "{}", show(&run));
+    assert!(
+        took < Duration::from_secs(10),
+        "a 5 s run ended after {took:?}"
+    );
+    let gap = rule(&s, "answer-gap<2s");
+    assert_eq!(gap["passed"], false);
+    assert_eq!(gap["figure"], "answer-gap");
+    let observed = gap["observed"].as_str().expect("text");
+    assert!(observed.starts_with("answers stopped 1."), "{observed}");
+    let stretch = &s["answer_gaps"][0];
+    assert!((0.9..1.6).contains(&ms(&stretch["from_secs"])), "{stretch}");
+    assert!(ms(&stretch["secs"]) >= 3.0, "{stretch}");
+    assert_eq!(stretch["requests_waiting"], 4, "{stretch}");
+    let t = &s["total"];
+    let at_end = t["unanswered_at_end"].as_u64().expect("count");
+    assert_eq!(at_end, 4, "every user was waiting at the end: {t:#}");
+    assert_eq!(s["unanswered_at_end"]["requests"], 4);
+    assert!(
+        ms(&s["unanswered_at_end"]["oldest_ms"]) >= 3000.0,
+        "{:#}",
+        s["unanswered_at_end"]
+    );
+    assert!(
+        ms(&t["latency_ms"]["max"]) >= 3000.0,
+        "the requests still waiting count at their age: {t:#}"
+    );
+    assert_eq!(
+        t["requests"].as_u64(),
+        Some(t["answered"].as_u64().unwrap() + t["no_answer"].as_u64().unwrap())
+    );
+    assert!(run.stdout.contains("no answer 1."), "{}", run.stdout);
+    drop(dir);
+}
+
+/// goose's synthetic requests (a closed model with mitigation, a stall) and requests without an
+/// answer (timeouts during the stall): `requests` is answered + no answer in the terminal,
+/// summary.json, junit.xml, timeline.csv and pushcheck.html, and never goose's count.
+#[test]
+fn requests_are_answered_plus_no_answer_in_every_report() {
+    let (run, s, dir, _) = load_with_reports(Defect::Stall, STALL, &["--request-timeout", "600ms"]);
+    let t = &s["total"];
+    let (requests, answered, no_answer) = (
+        t["requests"].as_u64().expect("requests"),
+        t["answered"].as_u64().expect("answered"),
+        t["no_answer"].as_u64().expect("no answer"),
+    );
+    assert!(no_answer > 0, "timeouts in the stall: {t:#}");
+    assert!(
+        ms(&t["latency_ms"]["max"]) >= 600.0,
+        "a timeout counts in the latency at its time: {t:#}"
+    );
+    assert_eq!(requests, answered + no_answer, "{t:#}");
+    let co = &s["coordinated_omission"];
+    assert!(
+        co["synthetic_requests"].as_u64() > Some(0),
+        "{co:#}\n{}",
+        show(&run)
+    );
+    assert_eq!(s["latency_model"]["adjusted"], "goose-backfill");
+    // The terminal's total row and its requests line.
+    let row = run
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("all "))
+        .expect("a total row");
+    assert_eq!(
+        row.split_whitespace().nth(1),
+        Some(requests.to_string().as_str()),
+        "{row}"
+    );
+    assert!(
+        run.stdout.contains(&format!(
+            "requests {requests} = {answered} answered + {no_answer} without an answer"
+        )),
+        "{}",
+        run.stdout
+    );
+    let reports = dir.path().join("reports");
+    let junit = std::fs::read_to_string(reports.join("junit.xml")).expect("junit");
+    assert!(
+        junit.contains(&format!(
+            r#"<property name="requests" value="{requests}"/>"#
+        )),
+        "{junit}"
+    );
+    let csv = std::fs::read_to_string(reports.join("timeline.csv")).expect("csv");
+    let in_csv: u64 = csv
+        .lines()
+        .skip(1)
+        .map(|l| {
+            l.split(',')
+                .nth(2)
+                .and_then(|n| n.parse::<u64>().ok())
+                .expect("requests")
+        })
+        .sum();
+    assert_eq!(in_csv, requests, "{csv}");
+    let html = std::fs::read_to_string(reports.join("pushcheck.html")).expect("html");
+    assert!(
+        html.contains(&format!(">{requests}<")),
+        "the HTML table shows {requests}"
+    );
+    let synthetic = co["synthetic_requests"].as_u64().unwrap_or(0);
+    assert!(
+        !html.contains(&format!(">{}<", requests + synthetic)),
+        "never goose's count"
+    );
+}
