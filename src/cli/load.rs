@@ -297,6 +297,7 @@ impl LoadArgs {
             quiet_stdout: console.own_stdout,
             progress: progress(),
             fail_on_residue: self.target.fail_on_residue,
+            application_id: self.target.application_id.clone(),
         })
     }
 }

@@ -72,6 +72,7 @@ pub async fn attack(
             run_id: prepared.run_id.clone(),
             redactor: Redactor::new([&config.credentials]),
             paced_rps: prepared.paced_rps,
+            application_ids: prepared.application_ids.clone(),
         },
     ));
     let mixer = Arc::new(Mixer::new(&plan.mix, plan.shape.numbered_users()));

@@ -141,6 +141,9 @@ pub struct LoadConfig {
     /// A live device left not quite as found because of a target's choice (it refuses or stores
     /// `null`, …) fails the run too (`--fail-on-residue`); server faults always do.
     pub fail_on_residue: bool,
+    /// The `applicationId` every registration answer must carry (`--application-id`); `None`:
+    /// learned per application code from the preflight's read of its first device.
+    pub application_id: Option<String>,
 }
 
 impl std::fmt::Debug for LoadConfig {

@@ -7,6 +7,7 @@
 //!
 //! It sends only the feed listing and the probe; it prints nothing.
 
+use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use goose::config::GooseConfiguration;
@@ -62,6 +63,8 @@ pub struct Prepared {
     /// The plan's rules, and the default regression gates when a baseline came without any.
     pub rules: Vec<PlannedRule>,
     pub notes: Vec<String>,
+    /// The `applicationId` each application code's registrations must carry.
+    pub application_ids: HashMap<String, String>,
 }
 
 /// Reads the feed, probes the target and builds goose's configuration.
@@ -98,7 +101,7 @@ pub async fn prepare(config: &LoadConfig, at: &Reached) -> Result<Prepared, Load
         FeedSource::File(path) => Feed::from_file(path, config.app_code.as_deref())?,
         FeedSource::Registrations(ids) => Feed::from_ids(ids, config.app_code.as_deref())?,
     };
-    probe(config, at, &feed).await?;
+    let application_ids = probe(config, at, &feed).await?;
     let api = Client::new(ClientConfig {
         credentials: Some(config.credentials.clone()),
         timeout: config.request_timeout,
@@ -152,6 +155,7 @@ pub async fn prepare(config: &LoadConfig, at: &Reached) -> Result<Prepared, Load
         baseline,
         rules,
         notes,
+        application_ids,
     })
 }
 
@@ -256,7 +260,11 @@ fn run_id() -> String {
 /// requests/s): a target that does not answer is a runtime error (exit 3); refused credentials,
 /// an unknown app code or registration are usage errors (exit 2). Any other answer lets the
 /// load go on and judge it.
-async fn probe(config: &LoadConfig, at: &Reached, feed: &Feed) -> Result<(), LoadError> {
+async fn probe(
+    config: &LoadConfig,
+    at: &Reached,
+    feed: &Feed,
+) -> Result<HashMap<String, String>, LoadError> {
     let mut devices: Vec<Device> = Vec::new();
     for entry in &feed.entries {
         let code = entry.app_code.to_str().unwrap_or_default();
@@ -272,8 +280,22 @@ async fn probe(config: &LoadConfig, at: &Reached, feed: &Feed) -> Result<(), Loa
         ..ClientConfig::new(at.target.base_url.clone())
     })
     .map_err(|e| LoadError::Config(e.to_string()))?;
-    preflight(&client, &devices).await?;
-    Ok(())
+    let states = preflight(&client, &devices).await?;
+    // One application's registrations carry one applicationId: the flag's, else the one its
+    // first device answered (judged on every sampled answer, as the contract suite does).
+    let mut ids = HashMap::new();
+    for state in &states {
+        let code = state.device.app_code.clone().unwrap_or_default();
+        let learned = state
+            .registration()
+            .and_then(|r| r.get(crate::api::field::APPLICATION_ID))
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned);
+        if let Some(id) = config.application_id.clone().or(learned) {
+            ids.insert(code, id);
+        }
+    }
+    Ok(ids)
 }
 
 /// goose's configuration, built from the plan as goose's own command line, so goose checks

@@ -34,7 +34,7 @@ use crate::api::redact::Redactor;
 use crate::api::{APP_CODE_HEADER, Operation};
 use crate::load::feed::Feed;
 use crate::schema::Mode;
-use crate::schema::judge::{self, Meaning};
+use crate::schema::judge::{self, Expect, Meaning};
 
 /// The run's stop: set on a stop signal (Ctrl-C, SIGTERM, SIGHUP) or when the run must end now;
 /// every request races it.
@@ -133,6 +133,9 @@ pub struct RunSettings {
     /// Requests/s of a paced run (arrival rate, throttle or rate cap): each request claims a
     /// slot of this [`Schedule`] and is also timed from when it was due; `None`: not paced.
     pub paced_rps: Option<f64>,
+    /// The `applicationId` of each application code's registrations (judged on every sampled
+    /// registration answer; an app code without one is not judged).
+    pub application_ids: HashMap<String, String>,
 }
 
 /// Everything the transactions of one run share. Built once per run.
@@ -157,6 +160,8 @@ pub struct Run {
     started: Instant,
     timeline: Mutex<Timeline>,
     redactor: Redactor,
+    /// See [`RunSettings::application_ids`].
+    application_ids: HashMap<String, String>,
     /// The arrival schedule of a paced run.
     schedule: Option<Schedule>,
     /// Every user's times of the seconds handed over.
@@ -228,6 +233,7 @@ impl Run {
             run_id,
             redactor,
             paced_rps,
+            application_ids,
         } = settings;
         authorization.set_sensitive(true);
         let users = users.max(1);
@@ -246,12 +252,24 @@ impl Run {
             started: Instant::now(),
             timeline: Mutex::default(),
             redactor,
+            application_ids,
             schedule: paced_rps.and_then(Schedule::new),
             times: Mutex::default(),
             last_answer_us: AtomicU64::new(0),
             gaps: Mutex::default(),
             in_flight: AtomicU64::new(0),
             oldest_unanswered_us: AtomicU64::new(0),
+        }
+    }
+
+    /// What an answer about feed entry `at` must be: `meaning`, and the `applicationId` of the
+    /// entry's application (when known).
+    pub(super) fn expect<'a>(&'a self, at: usize, meaning: Meaning<'a>) -> Expect<'a> {
+        let code = self.feed.entries[at].app_code.to_str().unwrap_or_default();
+        Expect {
+            meaning,
+            application_id: self.application_ids.get(code).map(String::as_str),
+            ..Expect::default()
         }
     }
 
@@ -479,7 +497,7 @@ impl Run {
         user: &mut GooseUser,
         op: Operation,
         goose: GooseResponse,
-        meaning: Meaning<'_>,
+        expect: Expect<'_>,
     ) -> Result<bool, Box<TransactionError>> {
         let GooseResponse {
             mut request,
@@ -533,7 +551,7 @@ impl Run {
             &body,
             validate,
             self.mode,
-            &meaning.into(),
+            &expect,
         );
         if let Some(problem) = &mut judged.problem
             && !self.redactor.is_empty()

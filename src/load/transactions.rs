@@ -84,8 +84,13 @@ pub async fn get_registration(user: &mut GooseUser, run: &Run) -> TransactionRes
         return Ok(());
     };
     let id = &run.feed.entries[at].registration_id;
-    run.settle(user, Operation::Get, goose, Meaning::Registration { id })
-        .await?;
+    run.settle(
+        user,
+        Operation::Get,
+        goose,
+        run.expect(at, Meaning::Registration { id }),
+    )
+    .await?;
     Ok(())
 }
 
@@ -132,7 +137,9 @@ pub async fn patch_registration(user: &mut GooseUser, run: &Run) -> TransactionR
         name: LOAD_ATTRIBUTE,
         value: &value,
     };
-    let acknowledged = run.settle(user, Operation::Patch, goose, meaning).await?;
+    let acknowledged = run
+        .settle(user, Operation::Patch, goose, run.expect(at, meaning))
+        .await?;
     run.acknowledge(user, at, acknowledged, |e| {
         e.seq = Some(seq);
         e.last = Some(Operation::Patch);
@@ -173,7 +180,7 @@ pub async fn personalize(user: &mut GooseUser, run: &Run) -> TransactionResult {
         email: None,
     };
     let acknowledged = run
-        .settle(user, Operation::Personalize, goose, meaning)
+        .settle(user, Operation::Personalize, goose, run.expect(at, meaning))
         .await?;
     run.acknowledge(user, at, acknowledged, |e| {
         e.primary = Some(true);
@@ -195,7 +202,12 @@ pub async fn depersonalize(user: &mut GooseUser, run: &Run) -> TransactionResult
         return Ok(());
     };
     let acknowledged = run
-        .settle(user, Operation::Depersonalize, goose, Meaning::Nothing)
+        .settle(
+            user,
+            Operation::Depersonalize,
+            goose,
+            run.expect(at, Meaning::Nothing),
+        )
         .await?;
     run.acknowledge(user, at, acknowledged, |e| {
         e.primary = None;

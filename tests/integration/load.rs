@@ -51,6 +51,7 @@ fn config(sim: &RunningSimulator, plan: LoadPlan) -> LoadConfig {
         quiet_stdout: false,
         progress: None,
         fail_on_residue: false,
+        application_id: None,
     }
 }
 

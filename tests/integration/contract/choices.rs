@@ -401,3 +401,47 @@ fn a_contract_run_after_a_load_on_the_same_devices_passes() {
     );
     assert_eq!(run.before, run.after);
 }
+
+/// One defect: every GET answers another application's `applicationId` (PATCH answers carry the
+/// right one). The contract suite and the load judge every answer against the one learned from
+/// the first read (or given with `--application-id`): both fail (exit 1).
+#[test]
+fn another_application_id_on_every_get_fails_contract_and_load() {
+    let live = LiveSim::start(3);
+    let url = proxied(&live, proxy::Defect::OtherApplicationIdOnGet);
+    let run = contract(&live, &url, &[]);
+    assert_eq!(run.exit, Exit::CheckFailed, "{}", run.stdout);
+    let dir = TempDir::new("other-app");
+    let feed = dir.write("feed.txt", live.feed());
+    let scenario = dir.write(
+        "writes.toml",
+        "users = 2\niterations = 6\n[mix]\nget = 1\npatch = 1\n",
+    );
+    let reports = dir.path().join("reports").to_string_lossy().into_owned();
+    let load = {
+        let _serial = crate::load::SERIAL.blocking_lock();
+        run_cli(&[
+            "load",
+            "--target",
+            &url,
+            "--api-key",
+            &live.key,
+            "--feed",
+            &feed,
+            "--scenario",
+            &scenario,
+            "--max-rps",
+            "40",
+            "--report-dir",
+            &reports,
+        ])
+    };
+    assert_eq!(
+        load.exit,
+        Exit::CheckFailed,
+        "{}\n{}",
+        load.stdout,
+        load.stderr
+    );
+    assert!(load.stdout.contains("applicationId"), "{}", load.stdout);
+}

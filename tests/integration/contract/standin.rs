@@ -47,6 +47,8 @@ pub mod proxy {
         PrimaryTrueRefused,
         /// depersonalize answers 200 and does nothing.
         DepersonalizeNoop,
+        /// Every GET answers another application's `applicationId` (other answers are right).
+        OtherApplicationIdOnGet,
         /// GET answers 200 with an empty body.
         GetEmptyBody,
         /// GET answers 200 with a body that is not UTF-8.
@@ -276,6 +278,14 @@ pub mod proxy {
             && status == 200
         {
             v["isPrimary"] = p;
+            bytes = serde_json::to_vec(&v).expect("json");
+        }
+        if shared.defect == Defect::OtherApplicationIdOnGet
+            && is_get
+            && status == 200
+            && let Ok(mut v) = serde_json::from_slice::<Value>(&bytes)
+        {
+            v["applicationId"] = Value::String("ANOTHER-APPLICATION".to_owned());
             bytes = serde_json::to_vec(&v).expect("json");
         }
         if shared.defect == Defect::NullStored {
