@@ -196,7 +196,7 @@ async fn slow_if_ramp(s: &Inner) {
         }
         Defect::FiveMs => tokio::time::sleep(Duration::from_millis(5)).await,
         Defect::Trickle if first.elapsed() >= TRICKLE_FROM => {
-            tokio::time::sleep(Duration::from_secs(20)).await;
+            tokio::time::sleep(Duration::from_secs(60)).await;
         }
         Defect::Stall => {
             // goose measures a user's cadence in whole milliseconds: 2 ms gives it one.

@@ -1003,12 +1003,14 @@ fn a_stall_under_an_arrival_rate_fails_on_the_adjusted_figure() {
 #[test]
 fn answers_that_stop_fail_the_run_naming_the_stall_and_it_ends_on_time() {
     // Users start within 1 s and hold 4 s: the planned end is at 5 s. From 1 s the stand-in
-    // holds every answer 20 s; requests time out after 10 s.
+    // holds every answer 60 s; requests time out after 30 s, so a run that waited for them
+    // would end after 31 s at the earliest. The bound leaves room for a busy machine.
     let scenario = "users = 4\nrun_time = \"4s\"\n[mix]\nget = 1\n";
-    let (run, s, dir, took) = load_with_reports(Defect::Trickle, scenario, &[]);
+    let extra = ["--request-timeout", "30s"];
+    let (run, s, dir, took) = load_with_reports(Defect::Trickle, scenario, &extra);
     assert_eq!(run.exit, Exit::CheckFailed, "{}", show(&run));
     assert!(
-        took < Duration::from_secs(10),
+        took < Duration::from_secs(20),
         "a 5 s run ended after {took:?}"
     );
     let gap = rule(&s, "answer-gap<2s");
