@@ -65,6 +65,15 @@ fn rows() -> Vec<Row> {
             expected: [FAIL, FAIL, PASS, FAIL],
         },
         Row {
+            defect: D::OtherApplicationIdOnGet,
+            what: "defect: every GET carries another application's applicationId",
+            // contract, load and check judge every answer against the ID the first read
+            // learned (or --application-id); a generated run compares with its model only the
+            // writable fields of a live registration, and judges answers without an expected
+            // ID: it does not see this one.
+            expected: [FAIL, PASS, FAIL, FAIL],
+        },
+        Row {
             defect: D::GetEmptyBody,
             what: "defect: GET answers 200 with an empty body",
             expected: [FAIL; 4],

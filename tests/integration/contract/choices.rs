@@ -364,32 +364,12 @@ fn a_contract_run_after_a_load_on_the_same_devices_passes() {
     let live = LiveSim::start(3);
     live.seed_originals();
     let url = proxied(&live, proxy::Defect::None);
-    let dir = TempDir::new("after-load");
-    let feed = dir.write("feed.txt", live.feed());
-    let scenario = dir.write(
-        "persons.toml",
+    let before = live.states();
+    let load = load_feed(
+        &live,
+        &url,
         "users = 2\niterations = 6\n[mix]\nget = 1\npatch = 1\npersonalize = 3\ndepersonalize = 1\n",
     );
-    let reports = dir.path().join("reports").to_string_lossy().into_owned();
-    let before = live.states();
-    let load = {
-        let _serial = crate::load::SERIAL.blocking_lock();
-        run_cli(&[
-            "load",
-            "--target",
-            &url,
-            "--api-key",
-            &live.key,
-            "--feed",
-            &feed,
-            "--scenario",
-            &scenario,
-            "--max-rps",
-            "40",
-            "--report-dir",
-            &reports,
-        ])
-    };
     assert_eq!(load.exit, Exit::Passed, "{}\n{}", load.stdout, load.stderr);
     assert_eq!(live.states(), before, "the load put everything back");
     let run = contract(&live, &url, &[]);
@@ -411,31 +391,11 @@ fn another_application_id_on_every_get_fails_contract_and_load() {
     let url = proxied(&live, proxy::Defect::OtherApplicationIdOnGet);
     let run = contract(&live, &url, &[]);
     assert_eq!(run.exit, Exit::CheckFailed, "{}", run.stdout);
-    let dir = TempDir::new("other-app");
-    let feed = dir.write("feed.txt", live.feed());
-    let scenario = dir.write(
-        "writes.toml",
+    let load = load_feed(
+        &live,
+        &url,
         "users = 2\niterations = 6\n[mix]\nget = 1\npatch = 1\n",
     );
-    let reports = dir.path().join("reports").to_string_lossy().into_owned();
-    let load = {
-        let _serial = crate::load::SERIAL.blocking_lock();
-        run_cli(&[
-            "load",
-            "--target",
-            &url,
-            "--api-key",
-            &live.key,
-            "--feed",
-            &feed,
-            "--scenario",
-            &scenario,
-            "--max-rps",
-            "40",
-            "--report-dir",
-            &reports,
-        ])
-    };
     assert_eq!(
         load.exit,
         Exit::CheckFailed,
@@ -444,4 +404,29 @@ fn another_application_id_on_every_get_fails_contract_and_load() {
         load.stderr
     );
     assert!(load.stdout.contains("applicationId"), "{}", load.stdout);
+}
+
+/// `pushcheck load --feed` of every device of `live` at `url` with the scenario `toml`, under a
+/// 40/s cap, holding the load tests' lock.
+fn load_feed(live: &LiveSim, url: &str, toml: &str) -> crate::util::CliRun {
+    let dir = TempDir::new("load-feed");
+    let feed = dir.write("feed.txt", live.feed());
+    let scenario = dir.write("scenario.toml", toml);
+    let reports = dir.path().join("reports").to_string_lossy().into_owned();
+    let _serial = crate::load::SERIAL.blocking_lock();
+    run_cli(&[
+        "load",
+        "--target",
+        url,
+        "--api-key",
+        &live.key,
+        "--feed",
+        &feed,
+        "--scenario",
+        &scenario,
+        "--max-rps",
+        "40",
+        "--report-dir",
+        &reports,
+    ])
 }
