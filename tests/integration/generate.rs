@@ -411,11 +411,15 @@ fn bad_replay_files_and_suite_report_flags_are_usage_errors() {
         "wide.json",
         r#"{"format":1,"registrations":1,"steps":[{"op":"get","reg":2}]}"#,
     );
+    // A usage error still writes the report asked for (why the run could not judge): into the
+    // test's own directory, never the working tree.
+    let report = dir.path().join("x.json");
+    let report = report.to_str().expect("utf-8 path");
     for args in [
         vec!["contract", "--replay", missing],
         vec!["contract", "--replay", &not_json],
         vec!["contract", "--replay", &wide],
-        vec!["contract", "--generate", "5", "--report-json", "x.json"],
+        vec!["contract", "--generate", "5", "--report-json", report],
         vec!["contract", "--generate", "5", "--filter", "patch.*"],
     ] {
         let run = run_cli(&args);
