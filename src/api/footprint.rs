@@ -31,17 +31,34 @@ pub const LOAD_ATTRIBUTE: &str = "pushcheck_load_seq";
 /// The attribute the target-choice probe writes and deletes.
 pub const PROBE_ATTRIBUTE: &str = "pushcheck_probe";
 
+/// The short, fixed attribute names of the contract suite and of generated sequences: the one
+/// place they are spelled.
+pub mod name {
+    pub const OTP: &str = "pushcheck_otp";
+    pub const NOTE: &str = "pushcheck_note";
+    /// A string value (the string-length cases).
+    pub const LONG: &str = "pushcheck_long";
+    /// A number value (the number-range cases).
+    pub const BIG: &str = "pushcheck_big";
+    /// A date value (the date cases).
+    pub const DATE: &str = "pushcheck_date";
+    pub const TIER: &str = "pushcheck_tier";
+    pub const SCORE: &str = "pushcheck_score";
+    pub const VIP: &str = "pushcheck_vip";
+    pub const SINCE: &str = "pushcheck_since";
+}
+
 /// Attributes of the contract suite (and of generated sequences) with a short, fixed name.
 pub const CONTRACT_ATTRIBUTES: &[&str] = &[
-    "pushcheck_otp",
-    "pushcheck_note",
-    "pushcheck_long",
-    "pushcheck_big",
-    "pushcheck_date",
-    "pushcheck_tier",
-    "pushcheck_score",
-    "pushcheck_vip",
-    "pushcheck_since",
+    name::OTP,
+    name::NOTE,
+    name::LONG,
+    name::BIG,
+    name::DATE,
+    name::TIER,
+    name::SCORE,
+    name::VIP,
+    name::SINCE,
 ];
 
 /// A name under [`ATTRIBUTE_PREFIX`] of exactly `length` characters (the suite's name-length

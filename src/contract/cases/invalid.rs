@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 
 use super::{BoxFuture, CaseSpec};
 use crate::api::client::Call;
-use crate::api::footprint::name_of_length;
+use crate::api::footprint::{name, name_of_length};
 use crate::api::{Operation, field};
 use crate::contract::ctx::Ctx;
 use crate::contract::expect::excerpt;
@@ -341,7 +341,7 @@ fn map_candidates(file: &str, schema: &Value) -> Vec<BadValue> {
     if value.is_null() || value == json!(true) {
         return out;
     }
-    let attribute = |v: Value| json!({ "pushcheck_tier": v });
+    let attribute = |v: Value| json!({ (name::TIER): v });
     out.push(bad(
         "an attribute value of a wrong type (an object)",
         attribute(json!({})),
@@ -353,19 +353,19 @@ fn map_candidates(file: &str, schema: &Value) -> Vec<BadValue> {
     if let Some(max) = max_length(&value) {
         out.push(bad(
             "an attribute string over maxLength",
-            json!({ "pushcheck_long": "s".repeat(max + 1) }),
+            json!({ (name::LONG): "s".repeat(max + 1) }),
         ));
     }
     if let Some(max) = value.get("maximum").and_then(Value::as_u64) {
         out.push(bad(
             "an attribute number over maximum",
-            json!({ "pushcheck_big": max.saturating_add(1) }),
+            json!({ (name::BIG): max.saturating_add(1) }),
         ));
     }
     if asserts(value.get("then").unwrap_or(&Value::Null), "format") {
         out.push(bad(
             "an impossible attribute date",
-            json!({ "pushcheck_date": "2024-02-30" }),
+            json!({ (name::DATE): "2024-02-30" }),
         ));
     }
     out

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::{BoxFuture, CaseSpec, personalize_phone};
 use crate::api::client::Call;
-use crate::api::footprint::CONTRACT_ATTRIBUTES;
+use crate::api::footprint::{self, name};
 use crate::api::{Operation, docs, field};
 use crate::contract::ctx::Ctx;
 use crate::contract::expect::{ErrorExpect, check_value};
@@ -115,8 +115,8 @@ fn patch_additional_data(ctx: &mut Ctx) -> BoxFuture<'_> {
         let note = format!("run {}", ctx.env().run_tag);
         write_and_read_back(
             ctx,
-            json!({ field::ADDITIONAL_DATA: {"pushcheck_otp": true, "pushcheck_note": note} }),
-            &field::pointer(&[field::ADDITIONAL_DATA, "pushcheck_note"]),
+            json!({ field::ADDITIONAL_DATA: {(name::OTP): true, (name::NOTE): note} }),
+            &field::pointer(&[field::ADDITIONAL_DATA, name::NOTE]),
             Value::from(note.clone()),
         )
         .await
@@ -134,7 +134,7 @@ fn attribute(name: &str, value: Value) -> Value {
 /// An attribute name of `length` characters. Every attribute the suite writes is named
 /// pushcheck_…, so leftovers on a live registration are recognisable.
 fn attribute_name(length: usize) -> String {
-    format!("pushcheck_{}", "n".repeat(length - "pushcheck_".len()))
+    footprint::name_of_length(length)
 }
 
 fn name_at_limit(ctx: &mut Ctx) -> BoxFuture<'_> {
@@ -151,33 +151,31 @@ fn name_past_limit(ctx: &mut Ctx) -> BoxFuture<'_> {
 fn string_at_limit(ctx: &mut Ctx) -> BoxFuture<'_> {
     Box::pin(async move {
         let value = json!("s".repeat(string_limit()));
-        write_attribute(ctx, "pushcheck_long", value).await
+        write_attribute(ctx, name::LONG, value).await
     })
 }
 
 fn string_past_limit(ctx: &mut Ctx) -> BoxFuture<'_> {
     Box::pin(async move {
         let value = json!("s".repeat(string_limit() + 1));
-        refused(ctx, attribute("pushcheck_long", value)).await
+        refused(ctx, attribute(name::LONG, value)).await
     })
 }
 
 fn number_at_limit(ctx: &mut Ctx) -> BoxFuture<'_> {
-    Box::pin(async move { write_attribute(ctx, "pushcheck_big", json!(number_limit())).await })
+    Box::pin(async move { write_attribute(ctx, name::BIG, json!(number_limit())).await })
 }
 
 fn number_past_limit(ctx: &mut Ctx) -> BoxFuture<'_> {
-    Box::pin(
-        async move { refused(ctx, attribute("pushcheck_big", json!(number_limit() + 1))).await },
-    )
+    Box::pin(async move { refused(ctx, attribute(name::BIG, json!(number_limit() + 1))).await })
 }
 
 fn date_valid(ctx: &mut Ctx) -> BoxFuture<'_> {
-    Box::pin(async move { write_attribute(ctx, "pushcheck_date", json!("2024-02-29")).await })
+    Box::pin(async move { write_attribute(ctx, name::DATE, json!("2024-02-29")).await })
 }
 
 fn date_invalid(ctx: &mut Ctx) -> BoxFuture<'_> {
-    Box::pin(async move { refused(ctx, attribute("pushcheck_date", json!("2024-02-30"))).await })
+    Box::pin(async move { refused(ctx, attribute(name::DATE, json!("2024-02-30"))).await })
 }
 
 /// The doc's PATCH example misspells isPrimary; the field must be ignored, not applied.
@@ -190,7 +188,7 @@ fn doc_example(ctx: &mut Ctx) -> BoxFuture<'_> {
 /// answered 200, `isPrimary` unchanged and the attribute set: that answer is documented by
 /// example, not a simulator choice, so a target that refuses the body contradicts the doc.
 fn doc_typo_ignored(ctx: &mut Ctx) -> BoxFuture<'_> {
-    Box::pin(async move { doc_body_answered(ctx, Some(CONTRACT_ATTRIBUTES[0])).await })
+    Box::pin(async move { doc_body_answered(ctx, Some(name::OTP)).await })
 }
 
 /// PATCH the doc's body (its attributes renamed to `rename`, if given): 200, `isPrimary` as
@@ -400,12 +398,12 @@ fn text_plain_refused_or_applied(ctx: &mut Ctx) -> BoxFuture<'_> {
     Box::pin(async move {
         let id = ctx.reg(0);
         let note = format!("run {} text/plain", ctx.env().run_tag);
-        let body = json!({ field::ADDITIONAL_DATA: { "pushcheck_note": note } }).to_string();
+        let body = json!({ field::ADDITIONAL_DATA: { (name::NOTE): note } }).to_string();
         let call = Call::new(Operation::Patch, id.clone()).raw("text/plain", body);
         let Some(answer) = ctx.ok_or_refused(call).await? else {
             return Ok(());
         };
-        let pointer = field::pointer(&[field::ADDITIONAL_DATA, "pushcheck_note"]);
+        let pointer = field::pointer(&[field::ADDITIONAL_DATA, name::NOTE]);
         let read = ctx.ok(Call::new(Operation::Get, id)).await?;
         let (answered, stored) = (answer.pointer(&pointer), read.pointer(&pointer));
         if answered == stored {

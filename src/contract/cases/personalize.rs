@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use super::{BoxFuture, CaseSpec, answers_error, personalize, personalize_phone};
 use crate::api::client::Call;
+use crate::api::footprint::name;
 use crate::api::personalize_flag::{
     FORCE_DEPERSONALIZE, KEEP_AS_LEAD, RETURN_PUSH, SET_DEVICE_AS_PRIMARY,
 };
@@ -210,7 +211,7 @@ fn attributes(ctx: &mut Ctx) -> BoxFuture<'_> {
             field::FIRST_NAME: "Ada", field::LAST_NAME: "Lovelace", field::MIDDLE_NAME: "King",
             field::BIRTHDAY: "1985-07-12", field::GENDER: "FEMALE",
             field::TAGS: ["pushcheck", "contract"],
-            field::CUSTOM_ATTRIBUTES: {"pushcheck_tier": "gold"}
+            field::CUSTOM_ATTRIBUTES: {(name::TIER): "gold"}
         });
         let identity = json!({ field::EXTERNAL_ID: external_id, field::EMAIL: email });
         let body = json!({ field::IDENTITY: identity, field::ATTRIBUTES: attributes });
@@ -229,7 +230,7 @@ fn attributes(ctx: &mut Ctx) -> BoxFuture<'_> {
         ] {
             expect_field(what, &person, name, &attributes[name])?;
         }
-        let tier = field::pointer(&[field::CUSTOM_ATTRIBUTES, "pushcheck_tier"]);
+        let tier = field::pointer(&[field::CUSTOM_ATTRIBUTES, name::TIER]);
         check_value(what, &person, &tier, &json!("gold"))?;
         expect_listed(what, &person, EMAILS, &email)
     })

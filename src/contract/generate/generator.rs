@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 
 use super::step::{Body, Flags, Step, placeholder};
 use crate::api::field;
-use crate::api::footprint;
+use crate::api::footprint::{self, name};
 use crate::schema::registry;
 
 /// How many identities of each kind a sequence draws from (few, so persons meet).
@@ -22,12 +22,7 @@ pub const IDENTITIES: u8 = 3;
 /// Custom attribute names a sequence reuses, so writes overwrite and merge.
 /// Custom attribute names of generated bodies: pushcheck's fixed footprint (`api::footprint`),
 /// so that a live target that cannot delete keeps only these.
-const NAMES: [&str; 4] = [
-    "pushcheck_tier",
-    "pushcheck_score",
-    "pushcheck_vip",
-    "pushcheck_since",
-];
+const NAMES: [&str; 4] = [name::TIER, name::SCORE, name::VIP, name::SINCE];
 
 /// splitmix64: tiny, fast, and good enough to pick requests.
 #[derive(Debug, Clone)]
@@ -193,11 +188,11 @@ impl Generator {
     /// footprint (`api::footprint`), so a target that keeps it keeps one of a few names.
     fn boundary_attribute(&mut self) -> (String, Value) {
         let l = self.limits;
-        let name = footprint::name_of_length;
-        let (s, n, d) = ("pushcheck_long", "pushcheck_big", "pushcheck_date");
+        let named = footprint::name_of_length;
+        let (s, n, d) = (name::LONG, name::BIG, name::DATE);
         match self.rng.below(12) {
-            0 => (name(l.name), json!(true)),
-            1 => (name(l.name + 1), json!(true)),
+            0 => (named(l.name), json!(true)),
+            1 => (named(l.name + 1), json!(true)),
             2 => (s.into(), json!("x".repeat(l.string))),
             3 => (s.into(), json!("x".repeat(l.string + 1))),
             // Code points, not bytes: 4096 emoji are at the limit.
@@ -219,8 +214,8 @@ impl Generator {
         let json = match self.rng.below(8) {
             0 => json!({ field::IS_PRIMARY: "true" }),
             1 => json!({ field::SYSTEM_DATA: { field::REGISTRATION_ENABLED: 1 } }),
-            2 => json!({ field::ADDITIONAL_DATA: ["pushcheck_tier"] }),
-            3 => json!({ field::ADDITIONAL_DATA: { "pushcheck_tier": { "nested": 1 } } }),
+            2 => json!({ field::ADDITIONAL_DATA: [name::TIER] }),
+            3 => json!({ field::ADDITIONAL_DATA: { (name::TIER): { "nested": 1 } } }),
             4 => json!({ "isPrmary": true }),
             5 => json!([]),
             // A read-only field: ignored (a simulator choice), never stored.
