@@ -5,10 +5,9 @@
 //! a target that never answered: exit 3) before the verdict itself (0 or 1). Errors before any
 //! result exists (a bad flag, an unreadable file) are mapped where they are raised, by their
 //! type (`is_usage`, `is_configuration`).
-
-use crate::check::CheckResult;
-use crate::contract::SuiteResult;
-use crate::load::LoadResult;
+//!
+//! This module depends on no runner: each result type knows its own mistakes and maps itself
+//! through [`Outcome::of`], so the arrows run runner → outcome, never back.
 
 /// Exit codes. "A check failed" and "the run broke" are different things for CI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +52,10 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    fn of(mistake: Option<&str>, broke: bool, passed: bool) -> Outcome {
+    /// The one order of precedence: a mistake, then a broken run, then the verdict. Each
+    /// result type maps itself through this (`LoadResult::outcome`, `SuiteResult::outcome`,
+    /// `CheckResult::outcome`, `GenerateResult::outcome`), so this module knows no runner.
+    pub fn of(mistake: Option<&str>, broke: bool, passed: bool) -> Outcome {
         match mistake {
             Some(m) => Outcome::Mistake(m.to_owned()),
             None if broke => Outcome::Broke,
@@ -61,53 +63,6 @@ impl Outcome {
             None => Outcome::Failed,
         }
     }
-
-    /// A load run's outcome.
-    pub fn of_load(result: &LoadResult) -> Outcome {
-        Outcome::of(
-            None,
-            result.interrupted || result.never_answered,
-            result.verdict.passed,
-        )
-    }
-
-    /// A contract suite's outcome; `allow_all_skipped` accepts a run that checked nothing.
-    pub fn of_suite(result: &SuiteResult, allow_all_skipped: bool) -> Outcome {
-        Outcome::of(
-            suite_mistake(result, allow_all_skipped).as_deref(),
-            result.interrupted,
-            result.passed(),
-        )
-    }
-
-    /// A `check` run's outcome.
-    pub fn of_check(result: &CheckResult) -> Outcome {
-        Outcome::of(
-            result.mistake.as_deref(),
-            result.interrupted || result.never_answered(),
-            result.passed,
-        )
-    }
-}
-
-/// The configuration mistake a contract run found, if any: a device it must not use, or every
-/// case skipped (unless that is allowed).
-pub fn suite_mistake(result: &SuiteResult, allow_all_skipped: bool) -> Option<String> {
-    if let Some(device) = result.unusable_devices.first() {
-        return Some(device.reason.clone());
-    }
-    if result.all_skipped() && !allow_all_skipped {
-        let why = result
-            .cases
-            .iter()
-            .find_map(|c| c.skip_reason.clone())
-            .unwrap_or_default();
-        return Some(format!(
-            "every case was skipped ({} of {}), so nothing was checked; first reason: {why}. Pass --allow-all-skipped if that is intended",
-            result.summary.skipped, result.summary.total
-        ));
-    }
-    None
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use crate::contract::{self, ContractError, Event, SuiteConfig, SuiteResult};
 use crate::interrupt;
 use crate::load::scenario::{Mix, Validation};
 use crate::load::{self, FeedSource, LoadConfig, LoadError, LoadResult, Rule, Scenario};
-use crate::outcome;
+use crate::outcome::Outcome;
 use crate::schema::Mode;
 
 /// The command line's part of the load scenario of a `check` (merged over the file with
@@ -104,6 +104,16 @@ impl CheckResult {
     pub fn never_answered(&self) -> bool {
         self.load.as_ref().is_some_and(|l| l.never_answered)
     }
+
+    /// What the check amounts to: the contract stage's mistake, then a broken run, then the
+    /// verdict.
+    pub fn outcome(&self) -> Outcome {
+        Outcome::of(
+            self.mistake.as_deref(),
+            self.interrupted || self.never_answered(),
+            self.passed,
+        )
+    }
 }
 
 /// A progress event of a `check` run.
@@ -127,7 +137,7 @@ pub async fn run(
     })
     .await?;
     let contract_interrupted = suite.interrupted || interrupt::count() > interrupts_before;
-    let mistake = outcome::suite_mistake(&suite, config.allow_all_skipped);
+    let mistake = suite.mistake(config.allow_all_skipped);
     let load_not_run = if contract_interrupted {
         Some("interrupted during the contract stage".to_owned())
     } else if let Some(device) = suite.unusable_devices.first() {

@@ -7,8 +7,8 @@ use anyhow::Context;
 use clap::Args;
 
 use super::auth::TargetArgs;
-use super::contract::{SuiteFlags, contract_failure, refuse_feed_without_target};
 use super::load::{clear_progress, load_failure, progress};
+use super::suite::{SuiteFlags, contract_failure, refuse_feed_without_target};
 use super::{CmdResult, Console, Failure, io_failure};
 use crate::check::{self, CheckConfig, CheckError, Progress};
 use crate::contract::Event;
@@ -16,7 +16,6 @@ use crate::load::{
     DEFAULT_FEED_LIMIT, DEFAULT_REQUEST_TIMEOUT, Destination, LoadConfig, LoadPlan, REPORT_HTML,
     REPORT_JSON, Rule, Scenario, credentials_for,
 };
-use crate::outcome::Outcome;
 use crate::report;
 use crate::schema::Mode;
 /// The scenario `check` runs unless told otherwise.
@@ -180,7 +179,7 @@ pub fn run(args: CheckArgs, out: &mut dyn Write, console: Console) -> CmdResult 
         files.extend([REPORT_HTML, REPORT_JSON].map(String::from));
     }
     report::check::human(out, &result, Some((dir, &files)), console.style()).map_err(io_failure)?;
-    super::finish(Outcome::of_check(&result))
+    super::finish(result.outcome())
 }
 
 /// The configuration, the report directory, then both stages: a result, or why there is none.

@@ -2,17 +2,14 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::Args;
 
-use super::args::parse_timeout;
 use super::auth::TargetArgs;
+use super::suite::{SuiteFlags, check_report_paths, contract_failure};
 use super::{CmdResult, Console, Exit, Failure, io_failure};
-use crate::contract::{self, ContractError, SuiteConfig, Target};
-use crate::outcome::Outcome;
+use crate::contract;
 use crate::report;
-use crate::schema::Mode;
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -88,121 +85,6 @@ pub struct ContractArgs {
     list: bool,
 }
 
-/// The contract suite's flags, shared by `contract` and `check`.
-#[derive(Debug, Args)]
-#[command(next_help_heading = "Contract")]
-pub struct SuiteFlags {
-    /// A registration the suite may use on a live target (repeat for more; some cases need 3).
-    #[arg(long = "registration-id", value_name = "ID")]
-    pub registration_ids: Vec<String>,
-    /// Let cases that write run on a live target, on the --registration-id registrations only
-    /// (their writable fields are restored afterwards).
-    #[arg(long)]
-    pub allow_writes: bool,
-    /// Per-request timeout, e.g. 5s or 500ms.
-    #[arg(long, default_value = "5s", value_parser = parse_timeout, value_name = "DURATION",
-          allow_hyphen_values = true)]
-    pub timeout: Duration,
-    /// Strict mode: fields no schema names are failures (default: reported as findings).
-    #[arg(long)]
-    pub strict: bool,
-    /// Run only cases whose name contains PATTERN (or matches it, with * wildcards); repeat
-    /// for more (a case matching any runs). Also limits --list.
-    #[arg(long, value_name = "PATTERN")]
-    pub filter: Vec<String>,
-    /// Accept a run in which every case was skipped (default: exit 2, nothing was checked).
-    #[arg(long)]
-    pub allow_all_skipped: bool,
-}
-
-impl SuiteFlags {
-    /// Lenient or strict.
-    pub fn mode(&self) -> Mode {
-        if self.strict {
-            Mode::Strict
-        } else {
-            Mode::Lenient
-        }
-    }
-
-    /// The suite configuration for `target` (without a URL: the embedded simulator).
-    pub fn suite_config(&self, target: &TargetArgs) -> Result<SuiteConfig, Failure> {
-        let credentials = target.credentials()?;
-        let auth = &target.auth;
-        let fail_on_residue = target.fail_on_residue;
-        let application_id = &target.application_id;
-        let target = match target.target.as_deref() {
-            None => Target::Simulator,
-            Some(url) => Target::Live {
-                base_url: crate::api::target::parse(url)
-                    .map_err(Failure::usage)?
-                    .base_url,
-                registration_ids: self.registration_ids.clone(),
-                allow_writes: self.allow_writes,
-            },
-        };
-        Ok(SuiteConfig {
-            target,
-            credentials,
-            app_code: auth.app_code.clone(),
-            application_id: application_id.clone(),
-            timeout: self.timeout,
-            mode: self.mode(),
-            filters: self.filter.clone(),
-            fail_on_residue,
-        })
-    }
-}
-
-/// `--feed` feeds the load of a live target; without `--target` it would be silently ignored,
-/// so it is refused. For `check` and `load`.
-pub fn refuse_feed_without_target(
-    feed: Option<&std::path::Path>,
-    target: Option<&str>,
-) -> Result<(), Failure> {
-    match (feed, target) {
-        (Some(file), None) => Err(Failure::usage(anyhow::anyhow!(
-            "--feed {} needs --target: the embedded simulator feeds itself (drop --feed, or give the live target's URL)",
-            file.display()
-        ))),
-        _ => Ok(()),
-    }
-}
-
-/// Checks, before any request, that each report path can be written: its directory exists and
-/// the path is not a directory. A file that did not exist is created and removed again.
-pub fn check_report_paths(paths: &[Option<&PathBuf>]) -> Result<(), Failure> {
-    for path in paths.iter().flatten() {
-        let existed = path.exists();
-        let opened = std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(path);
-        match opened {
-            Ok(_) if !existed => {
-                let _ = std::fs::remove_file(path);
-            }
-            Ok(_) => {}
-            Err(e) => {
-                return Err(Failure::usage(anyhow::anyhow!(
-                    "cannot write the report {}: {e}",
-                    path.display()
-                )));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Maps a suite error to its exit code.
-pub fn contract_failure(error: ContractError) -> Failure {
-    if error.is_configuration() {
-        Failure::usage(error)
-    } else {
-        Failure::runtime(error)
-    }
-}
-
 /// `--list`: the selected cases; a reader that stops early (`| head`) ends it quietly.
 fn list(filters: &[String], out: &mut dyn Write) -> CmdResult {
     let selected = contract::select(filters);
@@ -259,7 +141,7 @@ pub fn run(args: ContractArgs, out: &mut dyn Write, console: Console) -> CmdResu
     .collect();
     super::write_files(files)?;
     printed.map_err(io_failure)?;
-    super::finish(Outcome::of_suite(&result, args.suite.allow_all_skipped))
+    super::finish(result.outcome(args.suite.allow_all_skipped))
 }
 
 /// What a contract command ran to: the suite's result, or a generated run's exit.
@@ -369,19 +251,5 @@ mod tests {
         let report: serde_json::Value =
             serde_json::from_str(&written.expect("c.json written")).expect("JSON");
         assert_eq!(report["summary"]["passed"], 1);
-    }
-
-    #[test]
-    fn a_feed_needs_a_target() {
-        let feed = std::path::Path::new("feed.txt");
-        let err = refuse_feed_without_target(Some(feed), None).unwrap_err();
-        assert_eq!(err.exit, Exit::Usage);
-        assert!(
-            err.error
-                .to_string()
-                .contains("--feed feed.txt needs --target")
-        );
-        assert!(refuse_feed_without_target(Some(feed), Some("http://127.0.0.1:1")).is_ok());
-        assert!(refuse_feed_without_target(None, None).is_ok());
     }
 }

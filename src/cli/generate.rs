@@ -10,7 +10,7 @@ use clap::Args;
 
 use super::args::parse_duration;
 use super::auth::TargetArgs;
-use super::contract::{SuiteFlags, check_report_paths};
+use super::suite::{SuiteFlags, check_report_paths};
 use super::{CmdResult, Console, Exit, Failure, io_failure};
 use crate::contract::generate::step::{REPLAY_FORMAT, Replay};
 use crate::contract::generate::{GenerateConfig, GenerateError, Work};

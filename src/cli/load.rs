@@ -10,7 +10,7 @@ use clap::Args;
 
 use super::args::parse_timeout;
 use super::auth::TargetArgs;
-use super::contract::refuse_feed_without_target;
+use super::suite::refuse_feed_without_target;
 use super::{CmdResult, Console, Failure, io_failure};
 use crate::load::scenario::{
     ArrivalRate, CoMitigation, MAX_RATE, PositiveNumber, SampleRate, Span, Stages, ThinkTime,
@@ -21,7 +21,6 @@ use crate::load::{
     self, DEFAULT_FEED_LIMIT, DEFAULT_REQUEST_TIMEOUT, Destination, FeedSource, LoadConfig,
     LoadError, LoadPlan, Progress, Rule, Scenario, credentials_for,
 };
-use crate::outcome::Outcome;
 use crate::report;
 use crate::schema::Mode;
 
@@ -325,7 +324,7 @@ pub fn run(
             .map_err(io_failure)?;
     }
     let _ = err.flush();
-    super::finish(Outcome::of_load(&result))
+    super::finish(result.outcome())
 }
 
 /// The configuration, then the run: a result, or why there is none.

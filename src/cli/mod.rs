@@ -12,6 +12,7 @@ mod generate;
 mod load;
 mod mock;
 mod schemas;
+mod suite;
 
 use std::ffi::OsString;
 use std::io::Write;

@@ -18,6 +18,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod cases;
+mod config;
 pub mod ctx;
 mod drift;
 pub mod expect;
@@ -28,6 +29,7 @@ pub mod result;
 pub mod runner;
 mod select;
 
+pub use config::{ContractError, SuiteConfig, Target};
 pub use result::{CaseResult, Failure, Status, SuiteResult};
-pub use runner::{ContractError, Event, SuiteConfig, Target, run, run_with_progress};
+pub use runner::{Event, run, run_with_progress};
 pub use select::select;

@@ -20,10 +20,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 
 use super::cases::CaseSpec;
+use super::config::{ContractError, SuiteConfig, Target};
 use super::ctx::Environment;
 use super::live::{Interrupts, restore_device};
 use super::result::{TargetInfo, TargetKind, UnusableDevice};
-use super::runner::{ContractError, SuiteConfig, Target};
 use crate::api::auth::Credentials;
 use crate::api::client::{Client, ClientConfig};
 use crate::api::footprint::{Cause, Leftover};

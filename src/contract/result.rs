@@ -7,6 +7,7 @@ use serde::{Serialize, Serializer};
 use crate::api::footprint::{Cause, Leftover};
 use crate::api::learn::{ServerFinding, TargetChoices};
 use crate::api::redact::Redactor;
+use crate::outcome::Outcome;
 use crate::schema::Mode;
 use crate::schema::shape::{Severity, ShapeChange};
 
@@ -260,6 +261,35 @@ impl SuiteResult {
     /// Strict mode and a breaking shape change.
     pub fn strict_drift_failed(&self) -> bool {
         self.mode == Mode::Strict && self.drift.iter().any(|f| f.kind == FindingKind::Breaking)
+    }
+
+    /// The configuration mistake the run found, if any: a device it must not use, or every
+    /// case skipped (unless `allow_all_skipped`).
+    pub fn mistake(&self, allow_all_skipped: bool) -> Option<String> {
+        if let Some(device) = self.unusable_devices.first() {
+            return Some(device.reason.clone());
+        }
+        if self.all_skipped() && !allow_all_skipped {
+            let why = self
+                .cases
+                .iter()
+                .find_map(|c| c.skip_reason.clone())
+                .unwrap_or_default();
+            return Some(format!(
+                "every case was skipped ({} of {}), so nothing was checked; first reason: {why}. Pass --allow-all-skipped if that is intended",
+                self.summary.skipped, self.summary.total
+            ));
+        }
+        None
+    }
+
+    /// What the suite amounts to: its mistake, then interrupted, then the verdict.
+    pub fn outcome(&self, allow_all_skipped: bool) -> Outcome {
+        Outcome::of(
+            self.mistake(allow_all_skipped).as_deref(),
+            self.interrupted,
+            self.passed(),
+        )
     }
 
     /// Every selected case was skipped: nothing was checked.

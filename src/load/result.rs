@@ -12,6 +12,7 @@ use crate::load::baseline::Comparison;
 use crate::load::mix::MixShares;
 use crate::load::scenario::{CoMitigation, Mix};
 use crate::load::timeline::TimelineSummary;
+use crate::outcome::Outcome;
 use crate::schema::Mode;
 
 /// Version of the summary format; bump on a breaking change to `schemas/load-summary.json`.
@@ -392,6 +393,18 @@ pub struct Verdict {
     pub passed: bool,
     /// Why it failed, one line each; empty when it passed.
     pub reasons: Vec<String>,
+}
+
+impl LoadResult {
+    /// What the run amounts to: interrupted or never answered is a broken run, else the
+    /// verdict.
+    pub fn outcome(&self) -> Outcome {
+        Outcome::of(
+            None,
+            self.interrupted || self.never_answered,
+            self.verdict.passed,
+        )
+    }
 }
 
 impl Verdict {

@@ -16,22 +16,20 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State as Extract};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::request::Parts;
 use axum::http::{HeaderName, Method};
 use axum::response::Response;
-use axum::routing::{get, post};
 
+use super::MockError;
 use super::body::{self, Limits};
 use super::config::SimulatorConfig;
 use super::faults::FaultInjector;
 use super::request::{SimRequest, personalize_flags};
 use super::response::{Refusal, refusal_response};
 use super::rules::Rules;
-use super::{ADMIN_INVARIANTS, ADMIN_REGISTRATIONS, ADMIN_RESET, MockError, admin};
 use crate::api::{APP_CODE_HEADER, Operation};
 
 /// One operation's path template split around `{pushRegId}`.
@@ -199,19 +197,8 @@ impl Edge {
     }
 }
 
-/// The simulator's router: admin routes, and every other path through [`api`].
-pub(crate) fn router(edge: Arc<Edge>) -> Router {
-    Router::new()
-        .route(ADMIN_REGISTRATIONS, get(admin::registrations))
-        .route(ADMIN_RESET, post(admin::reset))
-        .route(ADMIN_INVARIANTS, get(admin::invariants))
-        .method_not_allowed_fallback(admin::method_not_allowed)
-        .fallback(api)
-        .with_state(edge)
-}
-
 /// Every non-admin request: route, method, then the operation, its edge defects and delay.
-async fn api(Extract(edge): Extract<Arc<Edge>>, request: Request) -> Response {
+pub(crate) async fn api(Extract(edge): Extract<Arc<Edge>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let (op, id) = match edge.route(&parts.method, parts.uri.path()) {
         Ok(routed) => routed,
@@ -228,27 +215,9 @@ async fn api(Extract(edge): Extract<Arc<Edge>>, request: Request) -> Response {
 /// Decodes `%XX` escapes; `None` when the result is not UTF-8. A `%` not followed by two hex
 /// digits stays as it is.
 fn percent_decode(segment: &str) -> Option<Cow<'_, str>> {
-    if !segment.contains('%') {
-        return Some(Cow::Borrowed(segment));
-    }
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| char::from(b).to_digit(16);
-        match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
-            (b'%', Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
-                let value = hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0);
-                out.push(value as u8);
-                i += 3;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok().map(Cow::Owned)
+    percent_encoding::percent_decode_str(segment)
+        .decode_utf8()
+        .ok()
 }
 
 #[cfg(test)]

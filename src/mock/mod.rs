@@ -116,6 +116,7 @@ mod faults;
 mod http;
 mod request;
 mod response;
+mod router;
 mod rules;
 mod seed;
 mod serve;
@@ -234,7 +235,7 @@ impl Simulator {
             source,
         })?;
         let edge = Arc::new(http::Edge::new(rules, &config, started)?);
-        let app = http::router(Arc::clone(&edge));
+        let app = router::router(Arc::clone(&edge));
         let (stop, stopped) = oneshot::channel::<()>();
         let header_read_timeout = config.header_read_timeout;
         let task = tokio::spawn(serve::serve(listener, app, header_read_timeout, stopped));

@@ -110,23 +110,23 @@ pub fn personalize_flags(query: Option<&str>) -> Result<PersonalizeFlags, FieldE
 }
 
 /// Reads `key=value&…` into the slot named by each key (the last occurrence wins); other keys
-/// are ignored. Keys and values are taken as written, not percent-decoded: the simulator reads
-/// only plain words. A value `parse` refuses leaves its slot as it was and is named under its
-/// key in the errors returned.
+/// are ignored. Keys and values are decoded as a form is (`%XX`, `+` as a space; bytes that are
+/// not UTF-8 become U+FFFD), as any HTTP server's query reader does, so `returnPush=%74rue` is
+/// `true`. A value `parse` refuses leaves its slot as it was and is named under its key in the
+/// errors returned.
 pub(crate) fn read_query<T>(
     query: Option<&str>,
     slots: &mut [(&str, &mut T)],
     parse: impl Fn(&str) -> Result<T, String>,
 ) -> FieldErrors {
     let mut errors = FieldErrors::new();
-    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+    for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
         let Some((_, slot)) = slots.iter_mut().find(|(name, _)| *name == key) else {
             continue;
         };
-        match parse(value) {
+        match parse(&value) {
             Ok(parsed) => **slot = parsed,
-            Err(message) => errors.entry(key.to_owned()).or_default().push(message),
+            Err(message) => errors.entry(key.into_owned()).or_default().push(message),
         }
     }
     errors
@@ -145,6 +145,14 @@ mod tests {
             errors.keys().collect::<Vec<_>>(),
             ["keepAsLead", "returnPush"]
         );
+    }
+
+    #[test]
+    fn query_keys_and_values_are_decoded() {
+        let f = personalize_flags(Some("return%50ush=%74rue&forceDepersonalize=fals%65")).unwrap();
+        assert!(f.return_push && !f.force_depersonalize);
+        let errors = personalize_flags(Some("returnPush=%FF")).unwrap_err();
+        assert_eq!(errors.keys().collect::<Vec<_>>(), ["returnPush"]);
     }
 
     #[test]

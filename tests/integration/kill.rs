@@ -811,7 +811,7 @@ async fn run_live(defects: Defects, application_id: bool) -> LiveOutcome {
             if result.failing_leftovers().next().is_some() {
                 how.push("a device not put back (server fault)".to_owned());
             }
-            let passed = Outcome::of_suite(&result, false) == Outcome::Passed;
+            let passed = result.outcome(false) == Outcome::Passed;
             LiveOutcome {
                 passed,
                 how: how.join("; "),

@@ -5,6 +5,9 @@
 
 mod util;
 
+// ARCHITECTURE.md's allowed arrows between modules, and no circles inside a folder.
+mod arrows;
+
 // The schemas, the doc examples, shapes, the OpenAPI export and `pushcheck schemas`.
 mod schemas;
 

@@ -274,12 +274,7 @@ impl GenerateResult {
 
     /// What the run amounts to: interrupted is a broken run (exit 3), whatever was found.
     pub fn outcome(&self) -> crate::outcome::Outcome {
-        use crate::outcome::Outcome;
-        match (self.interrupted, self.passed()) {
-            (true, _) => Outcome::Broke,
-            (false, true) => Outcome::Passed,
-            (false, false) => Outcome::Failed,
-        }
+        crate::outcome::Outcome::of(None, self.interrupted, self.passed())
     }
 }
 
