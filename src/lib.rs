@@ -9,6 +9,7 @@
 //! - [`report`]: renderers; they only read result values.
 //! - [`interrupt`]: stop signals (Ctrl-C, SIGTERM, SIGHUP), counted once for the whole process;
 //!   the runners decide what they mean.
+//! - [`seeded`]: the one seeded generator (SplitMix64), stable across versions.
 //! - [`cli`]: the command line and its exit codes. Nothing else in the library imports it.
 
 pub mod api;
@@ -22,3 +23,4 @@ pub mod mock;
 pub mod outcome;
 pub mod report;
 pub mod schema;
+pub mod seeded;

@@ -229,13 +229,8 @@ mod tests {
     /// report files, and ends as a runtime error.
     #[test]
     fn reports_are_written_when_stdout_is_gone() {
-        let dir = std::env::temp_dir().join(format!(
-            "pushcheck-unit-closed-stdout-{}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let json = dir.join("c.json");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let json = dir.path().join("c.json");
         let args = [
             "pushcheck",
             "contract",
@@ -246,7 +241,6 @@ mod tests {
         ];
         let exit = crate::cli::run(args, &mut ClosedPipe { left: 20 }, &mut Vec::new());
         let written = std::fs::read_to_string(&json);
-        let _ = std::fs::remove_dir_all(&dir);
         assert_eq!(exit, Exit::Runtime);
         let report: serde_json::Value =
             serde_json::from_str(&written.expect("c.json written")).expect("JSON");

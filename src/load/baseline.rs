@@ -493,12 +493,10 @@ mod tests {
 
     #[test]
     fn gooses_report_is_refused_with_a_hint() {
-        let dir = std::env::temp_dir().join(format!("pushcheck-baseline-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("report.json");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.json");
         std::fs::write(&path, r#"{"raw_metrics": {}}"#).unwrap();
         let err = Baseline::read(&path).unwrap_err().to_string();
         assert!(err.contains("give pushcheck's summary.json"), "{err}");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

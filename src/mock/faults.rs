@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use super::config::Faults;
-use super::seed::{mix, unit};
 use crate::api::Operation;
+use crate::seeded::{GOLDEN, mix, unit};
 
 /// The runtime side of [`Faults`].
 #[derive(Debug)]
@@ -37,9 +37,7 @@ impl FaultInjector {
     }
 
     fn draw(&self) -> f64 {
-        let n = self
-            .draws
-            .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
+        let n = self.draws.fetch_add(GOLDEN, Ordering::Relaxed);
         unit(mix(n))
     }
 

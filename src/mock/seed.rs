@@ -14,49 +14,19 @@ use super::MockError;
 use super::catalog::{AppEntry, SystemProfile};
 use super::state::{Registration, State};
 use crate::api::docs;
+use crate::seeded::Rng;
 
 /// Number of generated system-data profiles (plus the doc's own one).
 const GENERATED_PROFILES: usize = 512;
 
-/// SplitMix64: tiny, fast, deterministic, good enough for test data and fault draws.
-#[derive(Debug, Clone)]
-pub(crate) struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed ^ 0x5EED_5EED_5EED_5EED)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        mix(self.0)
-    }
-
-    /// Uniform in `0..n` (`n > 0`; the modulo bias is irrelevant here).
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
-    }
-
-    /// True with probability `p`.
-    pub fn chance(&mut self, p: f64) -> bool {
-        unit(self.next_u64()) < p
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
-    }
+/// The seed's own stream: [`Rng`] salted, so the simulator's seed 0 and a generated run's seed 0
+/// draw different values.
+fn salted(seed: u64) -> Rng {
+    Rng::new(seed ^ 0x5EED_5EED_5EED_5EED)
 }
 
-/// The SplitMix64 finaliser.
-pub(crate) fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// Maps 64 random bits to `[0, 1)`.
-pub(crate) fn unit(bits: u64) -> f64 {
-    (bits >> 11) as f64 / (1u64 << 53) as f64
+fn pick<'a>(rng: &mut Rng, items: &[&'a str]) -> &'a str {
+    items[rng.index(items.len())]
 }
 
 const ANDROID_DEVICES: &[(&str, &[&str], &str)] = &[
@@ -94,40 +64,40 @@ const OFFSETS: &[&str] = &[
 ];
 
 fn generated_profile(rng: &mut Rng) -> SystemProfile {
-    let android = rng.chance(0.55);
+    let android = rng.chance_of(0.55);
     let (os, cloud, manufacturer, model, os_version, sdk) = if android {
-        let (manufacturer, models, cloud) = ANDROID_DEVICES[rng.below(ANDROID_DEVICES.len())];
+        let (manufacturer, models, cloud) = ANDROID_DEVICES[rng.index(ANDROID_DEVICES.len())];
         (
             "Android",
             cloud,
             manufacturer,
-            rng.pick(models),
-            rng.pick(ANDROID_VERSIONS),
-            rng.pick(ANDROID_SDK),
+            pick(rng, models),
+            pick(rng, ANDROID_VERSIONS),
+            pick(rng, ANDROID_SDK),
         )
     } else {
         (
             "iOS",
             "APNS",
             "Apple",
-            rng.pick(IOS_MODELS),
-            rng.pick(IOS_VERSIONS),
-            rng.pick(IOS_SDK),
+            pick(rng, IOS_MODELS),
+            pick(rng, IOS_VERSIONS),
+            pick(rng, IOS_SDK),
         )
     };
     SystemProfile {
         cloud_type: cloud.to_owned(),
-        notifications_enabled: rng.chance(0.85),
-        geofencing_sdk: rng.chance(0.1),
+        notifications_enabled: rng.chance_of(0.85),
+        geofencing_sdk: rng.chance_of(0.1),
         sdk_version: sdk.to_owned(),
-        app_version: rng.pick(APP_VERSIONS).to_owned(),
+        app_version: pick(rng, APP_VERSIONS).to_owned(),
         os: os.to_owned(),
         os_version: os_version.to_owned(),
         device_manufacturer: manufacturer.to_owned(),
         device_model: model.to_owned(),
-        device_secure: rng.chance(0.8),
-        os_language: rng.pick(LANGUAGES).to_owned(),
-        device_timezone_offset: rng.pick(OFFSETS).to_owned(),
+        device_secure: rng.chance_of(0.8),
+        os_language: pick(rng, LANGUAGES).to_owned(),
+        device_timezone_offset: pick(rng, OFFSETS).to_owned(),
         device_name: if android { model } else { "iPhone" }.to_owned(),
     }
 }
@@ -176,7 +146,7 @@ pub(crate) fn profiles(seed: u64) -> Result<Arc<[SystemProfile]>, MockError> {
     let (_, doc_profile) = doc_registration()?;
     let mut profiles = Vec::with_capacity(GENERATED_PROFILES + 1);
     profiles.push(doc_profile);
-    let mut rng = Rng::new(seed);
+    let mut rng = salted(seed);
     for _ in 0..GENERATED_PROFILES {
         profiles.push(generated_profile(&mut rng));
     }
@@ -186,7 +156,7 @@ pub(crate) fn profiles(seed: u64) -> Result<Arc<[SystemProfile]>, MockError> {
 /// The generator for registration IDs: the seed's stream right after the profiles' draws, so a
 /// seed always gives the same IDs (other tests and snapshots pin some of them).
 fn id_rng(seed: u64) -> Rng {
-    let mut rng = Rng::new(seed);
+    let mut rng = salted(seed);
     for _ in 0..GENERATED_PROFILES {
         generated_profile(&mut rng);
     }
@@ -211,7 +181,7 @@ pub(crate) fn seeded_state(
         let (id, profile) = if i == 0 {
             (doc_id.clone(), 0)
         } else {
-            (uuid(&mut rng), 1 + rng.below(generated) as u32)
+            (uuid(&mut rng), 1 + rng.index(generated) as u32)
         };
         let id: Arc<str> = Arc::from(id);
         let index = registrations.len() as u32;
@@ -259,7 +229,7 @@ mod tests {
 
     #[test]
     fn uuids_are_v4_shaped() {
-        let id = uuid(&mut Rng::new(1));
+        let id = uuid(&mut salted(1));
         assert_eq!(id.len(), 36);
         assert_eq!(&id[14..15], "4");
     }

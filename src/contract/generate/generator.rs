@@ -16,6 +16,7 @@ use super::step::{Body, Flags, Step, placeholder};
 use crate::api::field;
 use crate::api::footprint::{self, name};
 use crate::schema::registry;
+use crate::seeded::Rng;
 
 /// How many identities of each kind a sequence draws from (few, so persons meet).
 pub const IDENTITIES: u8 = 3;
@@ -23,38 +24,6 @@ pub const IDENTITIES: u8 = 3;
 /// Custom attribute names of generated bodies: pushcheck's fixed footprint (`api::footprint`),
 /// so that a live target that cannot delete keeps only these.
 const NAMES: [&str; 4] = [name::TIER, name::SCORE, name::VIP, name::SINCE];
-
-/// splitmix64: tiny, fast, and good enough to pick requests.
-#[derive(Debug, Clone)]
-pub struct Prng(u64);
-
-impl Prng {
-    pub fn new(seed: u64) -> Prng {
-        Prng(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `0..n` (0 when `n` is 0).
-    pub fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { self.next_u64() % n }
-    }
-
-    /// True with `percent` % probability.
-    pub fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-
-    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-}
 
 /// A limit of schema `name` at `pointer`, as a count.
 fn limit(name: &str, pointer: &str) -> usize {
@@ -87,7 +56,7 @@ impl Limits {
 /// Generates sequences over `registrations` registrations.
 #[derive(Debug, Clone)]
 pub struct Generator {
-    rng: Prng,
+    rng: Rng,
     registrations: u8,
     limits: Limits,
 }
@@ -95,7 +64,7 @@ pub struct Generator {
 impl Generator {
     pub fn new(seed: u64, registrations: usize) -> Generator {
         Generator {
-            rng: Prng::new(seed),
+            rng: Rng::new(seed),
             registrations: registrations.clamp(1, super::step::MAX_REGISTRATIONS) as u8,
             limits: Limits::read(),
         }
