@@ -17,7 +17,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
@@ -30,10 +29,11 @@ use crate::api::client::{AppCode, Call, Client, ClientError, Response};
 use crate::api::field;
 use crate::api::footprint::{LOAD_ATTRIBUTE, Leftover};
 use crate::interrupt;
-use crate::load::feed::{ADMIN_INVARIANTS, Feed, FeedEntry};
+use crate::load::feed::{Feed, FeedEntry};
 use crate::load::result::{InvariantOutcome, InvariantStatus};
 use crate::load::tally::Expected;
 use crate::load::transactions::{parse_seq_value, seq_value};
+use crate::mock::AdminClient;
 
 /// Name of the lost-update invariant in reports.
 pub const NO_LOST_UPDATES: &str = "no acknowledged write lost";
@@ -401,17 +401,6 @@ pub async fn simulator_invariants(
     client: &reqwest::Client,
     base_url: &str,
 ) -> Vec<InvariantOutcome> {
-    #[derive(Deserialize)]
-    struct Body {
-        registrations: usize,
-        violations: Vec<Found>,
-    }
-    #[derive(Deserialize)]
-    struct Found {
-        rule: String,
-        detail: String,
-    }
-    let url = format!("{base_url}{ADMIN_INVARIANTS}");
     let could_not = |why: String| {
         vec![InvariantOutcome {
             name: SIMULATOR_PREFIX.to_owned(),
@@ -424,15 +413,12 @@ pub async fn simulator_invariants(
             reason: Some(why),
         }]
     };
-    let body: Body = match client.get(&url).send().await {
-        Err(e) => return could_not(format!("cannot call {url}: {e}")),
-        Ok(r) if !r.status().is_success() => {
-            return could_not(format!("{url} answered HTTP {}", r.status()));
-        }
-        Ok(r) => match r.json().await {
-            Ok(b) => b,
-            Err(e) => return could_not(format!("{url}: unexpected body: {e}")),
-        },
+    let body = match AdminClient::new(client.clone(), base_url)
+        .invariants()
+        .await
+    {
+        Ok(body) => body,
+        Err(e) => return could_not(e.to_string()),
     };
     let mut by_rule: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for v in body.violations {

@@ -12,12 +12,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use reqwest::header::HeaderValue;
-use serde::Deserialize;
 
 use crate::api::{Operation, personalize_flag};
 
-/// Admin listing path of the simulator (see [`crate::mock::ADMIN_REGISTRATIONS`]).
-pub use crate::mock::{ADMIN_INVARIANTS, ADMIN_REGISTRATIONS};
+use crate::mock::{ADMIN_REGISTRATIONS, AdminClient, AdminError};
 
 /// Page size used when reading the admin listing.
 const PAGE: usize = 1000;
@@ -198,18 +196,8 @@ impl Feed {
         base_url: &str,
         limit: usize,
     ) -> Result<Feed, FeedError> {
-        #[derive(Deserialize)]
-        struct Page {
-            total: usize,
-            registrations: Vec<Listed>,
-        }
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Listed {
-            registration_id: String,
-            app_code: String,
-        }
-        let url = format!("{base_url}{ADMIN_REGISTRATIONS}");
+        let admin = AdminClient::new(client.clone(), base_url);
+        let url = admin.url(ADMIN_REGISTRATIONS);
         let admin_err = |message: String| FeedError::Admin {
             url: url.clone(),
             message,
@@ -217,21 +205,18 @@ impl Feed {
         let mut entries = Vec::new();
         loop {
             let page_size = PAGE.min(limit - entries.len());
-            let response = client
-                .get(format!("{url}?limit={page_size}&offset={}", entries.len()))
-                .send()
-                .await
-                .map_err(|e| admin_err(e.to_string()))?;
-            if !response.status().is_success() {
-                return Err(admin_err(format!(
-                    "HTTP {} (is the target a pushcheck simulator? for a live account give --feed FILE)",
-                    response.status()
-                )));
-            }
-            let page: Page = response
-                .json()
-                .await
-                .map_err(|e| admin_err(format!("unexpected body: {e}")))?;
+            let page = match admin.registrations(page_size, entries.len()).await {
+                Ok(page) => page,
+                Err(AdminError::Unreachable { message, .. }) => return Err(admin_err(message)),
+                Err(AdminError::Status { status, .. }) => {
+                    return Err(admin_err(format!(
+                        "HTTP {status} (is the target a pushcheck simulator? for a live account give --feed FILE)"
+                    )));
+                }
+                Err(AdminError::Body { message, .. }) => {
+                    return Err(admin_err(format!("unexpected body: {message}")));
+                }
+            };
             let got = page.registrations.len();
             for r in page.registrations {
                 entries.push(FeedEntry::new(&r.registration_id, &r.app_code).map_err(admin_err)?);

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use axum::extract::{RawQuery, Request, State as Extract};
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::ADMIN_RESET;
 use super::http::Edge;
@@ -17,28 +17,51 @@ use super::request::read_query;
 use super::response::{Refusal, json_response, refusal_response};
 use super::rules::Rules;
 use super::seed::seeded_state;
+use super::state::InvariantViolation;
 
 /// Default page size of the admin registration listing.
 pub const ADMIN_DEFAULT_LIMIT: usize = 100;
 /// Largest page of the admin registration listing.
 pub const ADMIN_MAX_LIMIT: usize = 100_000;
 
-#[derive(Serialize)]
-struct Listing {
-    total: usize,
-    registrations: Vec<ListedRegistration>,
+/// A page of `GET /__pushcheck/registrations`: the wire type of the server and its client.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Listing {
+    /// Registrations in the state (all pages).
+    pub total: usize,
+    pub registrations: Vec<Listed>,
 }
 
-#[derive(Serialize)]
+/// One listed registration.
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ListedRegistration {
-    #[serde(serialize_with = "as_str")]
-    registration_id: Arc<str>,
-    app_code: String,
+pub struct Listed {
+    pub registration_id: String,
+    pub app_code: String,
 }
 
-fn as_str<S: serde::Serializer>(value: &Arc<str>, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(value)
+/// The answer of `POST /__pushcheck/reset`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Reseeded {
+    /// Registrations in the seeded state.
+    pub seeded: usize,
+}
+
+/// The answer of `GET /__pushcheck/invariants`: how many registrations were checked, and every
+/// broken rule (served as [`InvariantViolation`], read back as [`Violation`]).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Invariants<V> {
+    pub registrations: usize,
+    pub violations: Vec<V>,
+}
+
+/// A broken rule as the client reads it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Violation {
+    /// Which rule, e.g. `person.one_primary_device`.
+    pub rule: String,
+    /// What was found.
+    pub detail: String,
 }
 
 /// `GET /__pushcheck/registrations?limit=N&offset=M`.
@@ -75,8 +98,8 @@ fn listing(rules: &Rules, offset: usize, limit: usize) -> Listing {
     let (total, page) = rules.page(offset, limit);
     let registrations = page
         .into_iter()
-        .map(|(id, app)| ListedRegistration {
-            registration_id: id,
+        .map(|(id, app)| Listed {
+            registration_id: id.to_string(),
             app_code: rules.tables().app_code(app).to_owned(),
         })
         .collect();
@@ -99,7 +122,7 @@ pub(super) async fn reset(Extract(edge): Extract<Arc<Edge>>) -> Response {
         Ok(Ok(state)) => {
             let seeded = state.len();
             edge.rules.reset(state);
-            json_response(StatusCode::OK, &serde_json::json!({ "seeded": seeded }))
+            json_response(StatusCode::OK, &Reseeded { seeded })
         }
         Ok(Err(e)) => failed(e.to_string()),
         Err(_) => failed("reseeding failed".to_owned()),
@@ -112,7 +135,10 @@ pub(super) async fn invariants(Extract(edge): Extract<Arc<Edge>>) -> Response {
     let (registrations, violations) = edge.rules.invariants();
     json_response(
         StatusCode::OK,
-        &serde_json::json!({ "registrations": registrations, "violations": violations }),
+        &Invariants::<InvariantViolation> {
+            registrations,
+            violations,
+        },
     )
 }
 

@@ -105,6 +105,7 @@
 //! CLI, and must not spell API paths, headers or codes: those come from [`crate::api`].
 
 mod admin;
+mod admin_client;
 mod body;
 mod catalog;
 pub mod choices;
@@ -134,6 +135,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use admin::{ADMIN_DEFAULT_LIMIT, ADMIN_MAX_LIMIT};
+pub use admin::{Invariants, Listed, Listing, Reseeded, Violation};
+pub use admin_client::{AdminClient, AdminError};
 pub use choices::{CHOICES, Choice, choice};
 pub use config::{Application, Faults, SimulatorConfig, Stall, local_credentials};
 pub use defects::{DEFECTS, Defect, DefectInfo, Defects, UnknownDefect};

@@ -1,7 +1,9 @@
 //! Load shapes and rates: an arrival rate held near its target for ten seconds, a shortfall
 //! from too few users told apart from one the rate cap causes, and stages that fall and rise
 //! with one writer per registration. The precise figure (within 5%) is `bench/arrival.sh`'s;
-//! these runs share two CPUs with the other tests, so they allow 10%.
+//! these runs share two CPUs with the other tests, so they allow 10%: the achieved share is
+//! asserted within 90–110%, and the run's own rule is set to `arrival-rate>=90%` to match (the
+//! always-on `arrival-rate>=95%` would fail a run this test accepts).
 //!
 //! Every load goes through the CLI in-process (`load::run` serializes goose runs process-wide).
 
@@ -57,7 +59,13 @@ fn load_with_html(toml: &str, faults: Faults, args: &[&str]) -> (Exit, String, V
 fn arrival_rule(summary: &Value) -> &Value {
     summary["thresholds"]
         .as_array()
-        .and_then(|t| t.iter().find(|t| t["rule"] == "arrival-rate>=95%"))
+        .and_then(|t| {
+            t.iter().find(|t| {
+                t["rule"]
+                    .as_str()
+                    .is_some_and(|r| r.starts_with("arrival-rate>="))
+            })
+        })
         .unwrap_or_else(|| panic!("no arrival-rate rule in {:#}", summary["thresholds"]))
 }
 
@@ -66,7 +74,7 @@ fn an_arrival_rate_is_held_near_its_target_for_ten_seconds() {
     let (exit, out, summary, html) = load_with_html(
         "users = 8\nrun_time = \"10s\"\narrival_rate = 80\n[mix]\nget = 3\npatch = 1\n",
         Faults::default(),
-        &[],
+        &["--threshold", "arrival-rate>=90%"],
     );
     let a = &summary["arrival"];
     let achieved = a["achieved_percent"].as_f64().expect("a percent");
@@ -83,6 +91,7 @@ fn an_arrival_rate_is_held_near_its_target_for_ten_seconds() {
     assert_eq!(a["operations"][0]["target_rps"], 60.0, "{a:#}");
     assert_eq!(a["operations"][1]["target_rps"], 20.0, "{a:#}");
     assert_eq!(a["shortfall"], serde_json::json!([]), "{a:#}");
+    assert_eq!(arrival_rule(&summary)["rule"], "arrival-rate>=90%");
     assert_eq!(arrival_rule(&summary)["passed"], true);
     assert_eq!(exit, Exit::Passed, "{out}");
     assert!(

@@ -92,34 +92,23 @@ pub async fn start_default_simulator(seeded: usize) -> RunningSimulator {
 
 /// The first `limit` registration IDs of the simulator's admin data feed.
 pub async fn seeded_registration_ids(base_url: &str, limit: usize) -> Vec<String> {
-    let url = format!(
-        "{base_url}{}?limit={limit}",
-        pushcheck::mock::ADMIN_REGISTRATIONS
-    );
-    let feed: serde_json::Value = reqwest::get(url)
+    pushcheck::mock::AdminClient::new(reqwest::Client::new(), base_url)
+        .registrations(limit, 0)
         .await
-        .expect("admin feed reachable")
-        .json()
-        .await
-        .expect("admin feed is JSON");
-    feed["registrations"]
-        .as_array()
-        .expect("registrations array")
-        .iter()
-        .map(|r| r["registrationId"].as_str().expect("string id").to_owned())
+        .expect("admin feed")
+        .registrations
+        .into_iter()
+        .map(|r| r.registration_id)
         .collect()
 }
 
 /// The violations the simulator's own invariant check reports.
-pub async fn simulator_invariants(base_url: &str) -> Vec<serde_json::Value> {
-    let url = format!("{base_url}{}", pushcheck::mock::ADMIN_INVARIANTS);
-    let body: serde_json::Value = reqwest::get(url)
+pub async fn simulator_invariants(base_url: &str) -> Vec<pushcheck::mock::Violation> {
+    pushcheck::mock::AdminClient::new(reqwest::Client::new(), base_url)
+        .invariants()
         .await
-        .expect("invariants reachable")
-        .json()
-        .await
-        .expect("invariants JSON");
-    body["violations"].as_array().cloned().unwrap_or_default()
+        .expect("invariants")
+        .violations
 }
 
 /// Waits for `child` at most `limit`; kills it and fails the test when it does not end (a run

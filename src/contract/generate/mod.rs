@@ -286,8 +286,10 @@ pub async fn run(config: GenerateConfig) -> Result<GenerateResult, GenerateError
         .map_or(0, |d| d.as_nanos() as u64 % 10_000_000_000);
     let ready = prepare(&config, run_tag).await?;
     let live = ready.originals.is_some();
-    let reset = match &ready.reset_url {
-        Some(url) => Reset::Simulator { url: url.clone() },
+    let reset = match &ready.admin {
+        Some(admin) => Reset::Simulator {
+            admin: admin.clone(),
+        },
         None => Reset::Live,
     };
     let max_rps = config.max_rps.or(live.then_some(LIVE_DEFAULT_RPS));

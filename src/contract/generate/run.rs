@@ -23,7 +23,7 @@ use super::model::{Model, identity_sent, known_state_patch};
 use super::step::{Body, Namespace, Step};
 use crate::api::client::{Call, Client, ClientError, Response};
 use crate::api::{Operation, field};
-use crate::mock::{Rules, SimulatorConfig};
+use crate::mock::{AdminClient, Rules, SimulatorConfig};
 use crate::schema::Mode;
 use crate::schema::judge::{Meaning, judge};
 
@@ -56,8 +56,8 @@ pub struct Attempt {
 /// How a target is put back to a known state before each attempt.
 #[derive(Debug, Clone)]
 pub enum Reset {
-    /// The embedded simulator's `POST /__pushcheck/reset`.
-    Simulator { url: String },
+    /// The embedded simulator's reset to its seeded state.
+    Simulator { admin: AdminClient },
     /// A live target's devices, through the API (see the module's header).
     Live,
 }
@@ -85,7 +85,6 @@ pub struct Engine {
     /// Requests the target may still get (`None`: no limit but the deadline).
     pub budget: Option<usize>,
     last_sent: Option<Instant>,
-    http: reqwest::Client,
     /// The identities (as sent) whose person the target answered as LEAD in this sequence.
     leads: HashSet<String>,
     /// This step personalizes with keepAsLead=true an identity the target showed as LEAD:
@@ -126,7 +125,6 @@ impl Engine {
             progress: std::sync::Arc::default(),
             budget: None,
             last_sent: None,
-            http: reqwest::Client::new(),
             leads: HashSet::new(),
             lead_shown: false,
             adopted: Vec::new(),
@@ -415,19 +413,11 @@ impl Engine {
     /// The known state every attempt starts from.
     async fn establish(&mut self) -> Result<(), AttemptError> {
         match self.reset.clone() {
-            Reset::Simulator { url } => {
+            Reset::Simulator { admin } => {
                 self.admit().await?;
-                let sent = self
-                    .http
-                    .post(&url)
-                    .timeout(self.client.config().timeout)
-                    .send();
-                match sent.await {
-                    Ok(r) if r.status().is_success() => Ok(()),
-                    Ok(r) => Err(AttemptError::Reset(format!(
-                        "{url} answered {}",
-                        r.status()
-                    ))),
+                let timeout = self.client.config().timeout;
+                match admin.with_timeout(timeout).reset().await {
+                    Ok(_) => Ok(()),
                     Err(e) => Err(AttemptError::Reset(e.to_string())),
                 }
             }

@@ -23,7 +23,7 @@ use crate::api::preflight::{Device, Reading, preflight};
 use crate::api::{Operation, field, message_id};
 use crate::contract::ContractError;
 use crate::contract::result::{TargetInfo, TargetKind};
-use crate::mock::{ADMIN_RESET, Defects, RunningSimulator, Simulator, SimulatorConfig};
+use crate::mock::{AdminClient, Defects, RunningSimulator, Simulator, SimulatorConfig};
 
 /// Registrations a sequence works over.
 pub const REGISTRATIONS: usize = 3;
@@ -41,7 +41,7 @@ pub struct Ready {
     /// A live target's devices as they were (for the restore).
     pub originals: Option<BTreeMap<String, Value>>,
     /// The admin reset URL of the embedded simulator.
-    pub reset_url: Option<String>,
+    pub admin: Option<AdminClient>,
 }
 
 /// The embedded simulator with `defects` planted, `registrations` seeded.
@@ -85,7 +85,7 @@ pub async fn simulator(
         model_config,
         simulator: Some(sim),
         originals: None,
-        reset_url: Some(format!("{}{ADMIN_RESET}", facts.base_url)),
+        admin: Some(AdminClient::new(reqwest::Client::new(), &facts.base_url)),
     })
 }
 
@@ -155,7 +155,7 @@ pub async fn live(
         ids,
         simulator: None,
         originals: Some(originals),
-        reset_url: None,
+        admin: None,
     })
 }
 
