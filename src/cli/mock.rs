@@ -69,6 +69,10 @@ pub struct MockArgs {
     /// Seed, print how many registrations and how long it took, and exit without serving.
     #[arg(long)]
     exit_after_seed: bool,
+    /// On an address other machines can reach (not 127.0.0.1 / ::1), accept the published local
+    /// key anyway. Without it such a simulator needs credentials of your own.
+    #[arg(long)]
+    allow_default_credentials: bool,
     /// Largest request body accepted, in bytes; larger ones get 413.
     #[arg(long, default_value_t = DEFAULT_BODY_LIMIT, value_name = "BYTES")]
     body_limit: usize,
@@ -132,6 +136,7 @@ pub fn run(args: MockArgs, out: &mut dyn Write) -> CmdResult {
         return Ok(Exit::Passed);
     };
     let (config, user_credentials) = simulator_config(&args, defects)?;
+    shared_address(&args, user_credentials)?;
     if args.exit_after_seed {
         return seed_only(&config, args.json, out);
     }
@@ -148,6 +153,31 @@ pub fn run(args: MockArgs, out: &mut dyn Write) -> CmdResult {
         simulator.run_until_signal().await.map_err(failure)?;
         Ok(Exit::Passed)
     })
+}
+
+/// A simulator on an address other machines can reach: refused with the published local key
+/// (anyone could use it), unless `--allow-default-credentials`; said on stderr either way.
+fn shared_address(args: &MockArgs, user_credentials: bool) -> Result<(), Failure> {
+    if args.addr.ip().is_loopback() || args.exit_after_seed {
+        return Ok(());
+    }
+    if !user_credentials && !args.allow_default_credentials {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "--addr {} can be reached from other machines, and the simulator would accept its published local key: give credentials of your own (--api-key or {}, or another scheme), or pass --allow-default-credentials",
+            args.addr,
+            crate::api::auth::env::API_KEY
+        )));
+    }
+    eprintln!(
+        "warning: the simulator listens on {}, which other machines can reach; its API and its admin routes (reset, listing) answer anyone with {}",
+        args.addr,
+        if user_credentials {
+            "the credentials you gave"
+        } else {
+            "the published local key (--allow-default-credentials)"
+        }
+    );
+    Ok(())
 }
 
 /// The flags as a simulator configuration, and whether the credentials are the user's own.

@@ -400,6 +400,7 @@ fn compare(
 pub async fn simulator_invariants(
     client: &reqwest::Client,
     base_url: &str,
+    authorization: &reqwest::header::HeaderValue,
 ) -> Vec<InvariantOutcome> {
     let could_not = |why: String| {
         vec![InvariantOutcome {
@@ -413,7 +414,7 @@ pub async fn simulator_invariants(
             reason: Some(why),
         }]
     };
-    let body = match AdminClient::new(client.clone(), base_url)
+    let body = match AdminClient::new(client.clone(), base_url, authorization.clone())
         .invariants()
         .await
     {
@@ -513,8 +514,14 @@ pub async fn check(
                 out.notes.extend(note);
             }
             if at.simulator_invariants() {
-                out.invariants
-                    .extend(simulator_invariants(&prepared.client, &at.target.base_url).await);
+                out.invariants.extend(
+                    simulator_invariants(
+                        &prepared.client,
+                        &at.target.base_url,
+                        &prepared.authorization,
+                    )
+                    .await,
+                );
             }
         };
         tokio::select! {

@@ -194,9 +194,10 @@ impl Feed {
     pub async fn from_admin(
         client: &reqwest::Client,
         base_url: &str,
+        authorization: &HeaderValue,
         limit: usize,
     ) -> Result<Feed, FeedError> {
-        let admin = AdminClient::new(client.clone(), base_url);
+        let admin = AdminClient::new(client.clone(), base_url, authorization.clone());
         let url = admin.url(ADMIN_REGISTRATIONS);
         let admin_err = |message: String| FeedError::Admin {
             url: url.clone(),

@@ -96,7 +96,13 @@ pub async fn prepare(config: &LoadConfig, at: &Reached) -> Result<Prepared, Load
 
     let feed = match &at.feed {
         FeedSource::Admin => {
-            Feed::from_admin(&client, &at.target.base_url, config.feed_limit).await?
+            Feed::from_admin(
+                &client,
+                &at.target.base_url,
+                &authorization,
+                config.feed_limit,
+            )
+            .await?
         }
         FeedSource::File(path) => Feed::from_file(path, config.app_code.as_deref())?,
         FeedSource::Registrations(ids) => Feed::from_ids(ids, config.app_code.as_deref())?,

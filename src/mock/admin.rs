@@ -1,13 +1,16 @@
-//! The simulator's own routes, under [`ADMIN_PREFIX`](super::ADMIN_PREFIX), without API
-//! credentials and never affected by faults: the paged registration listing (the load
-//! scenarios' data feed), the reset to the seeded state, the invariant check.
+//! The simulator's own routes, under [`ADMIN_PREFIX`](super::ADMIN_PREFIX), never affected by
+//! faults or planted defects: the paged registration listing (the load scenarios' data feed),
+//! the reset to the seeded state, the invariant check. Each asks for one of the simulator's
+//! configured credentials, as the API does (401 in the API's shape otherwise): a simulator on a
+//! shared address must not be reset or listed by anyone who can reach it.
 //!
 //! This module must not touch the API's routes or rules; it reads the state through [`Rules`].
 
 use std::sync::Arc;
 
 use axum::extract::{RawQuery, Request, State as Extract};
-use axum::http::StatusCode;
+use axum::http::header::AUTHORIZATION;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
@@ -64,11 +67,21 @@ pub struct Violation {
     pub detail: String,
 }
 
+/// The caller's credentials, as the API's: `None` when admitted, the 401 otherwise.
+fn refused(edge: &Edge, headers: &HeaderMap) -> Option<Response> {
+    let given = headers.get(AUTHORIZATION).map(|v| v.as_bytes());
+    (!edge.rules.admits(given)).then(|| refusal_response(&Refusal::Unauthorized))
+}
+
 /// `GET /__pushcheck/registrations?limit=N&offset=M`.
 pub(super) async fn registrations(
     Extract(edge): Extract<Arc<Edge>>,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
+    if let Some(refusal) = refused(&edge, &headers) {
+        return refusal;
+    }
     let (mut limit, mut offset) = (ADMIN_DEFAULT_LIMIT, 0usize);
     let mut errors = read_query(
         query.as_deref(),
@@ -110,7 +123,10 @@ fn listing(rules: &Rules, offset: usize, limit: usize) -> Listing {
 }
 
 /// `POST /__pushcheck/reset`: back to the seeded state. The new state is built outside the lock.
-pub(super) async fn reset(Extract(edge): Extract<Arc<Edge>>) -> Response {
+pub(super) async fn reset(Extract(edge): Extract<Arc<Edge>>, headers: HeaderMap) -> Response {
+    if let Some(refusal) = refused(&edge, &headers) {
+        return refusal;
+    }
     let tables = edge.rules.tables().clone();
     let (seed, count) = edge.seeding;
     let built = tokio::task::spawn_blocking(move || {
@@ -131,7 +147,10 @@ pub(super) async fn reset(Extract(edge): Extract<Arc<Edge>>) -> Response {
 
 /// `GET /__pushcheck/invariants`: what was checked, so a caller can say so instead of
 /// assuming, and what is broken.
-pub(super) async fn invariants(Extract(edge): Extract<Arc<Edge>>) -> Response {
+pub(super) async fn invariants(Extract(edge): Extract<Arc<Edge>>, headers: HeaderMap) -> Response {
+    if let Some(refusal) = refused(&edge, &headers) {
+        return refusal;
+    }
     let (registrations, violations) = edge.rules.invariants();
     json_response(
         StatusCode::OK,

@@ -9,6 +9,8 @@
 
 use std::time::Duration;
 
+use reqwest::header::{AUTHORIZATION, HeaderValue};
+
 use super::admin::{Invariants, Listing, Reseeded, Violation};
 use super::{ADMIN_INVARIANTS, ADMIN_REGISTRATIONS, ADMIN_RESET};
 
@@ -17,6 +19,7 @@ use super::{ADMIN_INVARIANTS, ADMIN_REGISTRATIONS, ADMIN_RESET};
 pub struct AdminClient {
     http: reqwest::Client,
     base_url: String,
+    authorization: HeaderValue,
     timeout: Option<Duration>,
 }
 
@@ -49,11 +52,15 @@ impl AdminError {
 }
 
 impl AdminClient {
-    /// The admin routes of the simulator at `base_url` (scheme, host and port, no path).
-    pub fn new(http: reqwest::Client, base_url: &str) -> AdminClient {
+    /// The admin routes of the simulator at `base_url` (scheme, host and port, no path), called
+    /// with `authorization`: one of the simulator's credentials, as its API takes them.
+    pub fn new(http: reqwest::Client, base_url: &str, authorization: HeaderValue) -> AdminClient {
+        let mut authorization = authorization;
+        authorization.set_sensitive(true);
         AdminClient {
             http,
             base_url: base_url.trim_end_matches('/').to_owned(),
+            authorization,
             timeout: None,
         }
     }
@@ -97,6 +104,7 @@ impl AdminClient {
         url: String,
         request: reqwest::RequestBuilder,
     ) -> Result<T, AdminError> {
+        let request = request.header(AUTHORIZATION, self.authorization.clone());
         let request = match self.timeout {
             Some(t) => request.timeout(t),
             None => request,

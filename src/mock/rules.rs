@@ -331,6 +331,20 @@ impl Rules {
             .any(|(s, t)| s.eq_ignore_ascii_case(scheme) && t == token && !refused(s))
     }
 
+    /// The admin routes' check: any configured credential, any scheme, never bent by a planted
+    /// defect (the admin routes are the harness's, not the API's).
+    pub fn admits(&self, authorization: Option<&[u8]>) -> bool {
+        let Some((scheme, token)) = authorization
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .and_then(|v| v.split_once(' '))
+        else {
+            return false;
+        };
+        self.accepted
+            .iter()
+            .any(|(s, t)| s.eq_ignore_ascii_case(scheme) && t == token)
+    }
+
     /// The application named by `AppCode`: 48001 when missing, 48012 when unknown.
     fn application(&self, code: Option<&[u8]>) -> Result<u16, Refusal> {
         if self.defects.has(Defect::AppCodeNotChecked) {

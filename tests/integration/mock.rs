@@ -189,12 +189,9 @@ impl TwoApps {
 
 /// Registration IDs of the feed that belong to `app_code`.
 async fn ids_of_app(base: &str, app_code: &str) -> Vec<String> {
-    let feed: Value = reqwest::get(format!("{base}{ADMIN_REGISTRATIONS}?limit=1000"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let feed: Value =
+        admin_json(reqwest::Client::new().get(format!("{base}{ADMIN_REGISTRATIONS}?limit=1000")))
+            .await;
     feed["registrations"]
         .as_array()
         .unwrap()
@@ -985,6 +982,7 @@ async fn latency_and_stall_hold_responses() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_lists_resets_and_checks() {
     let sim = start_default_simulator(250).await;
+    the_admin_routes_refuse_a_caller_without_credentials(&sim).await;
     the_listing_pages_unique_ids(&sim).await;
     bad_admin_requests_are_400_and_405(&sim).await;
     reset_restores_the_seeded_state(&sim).await;
@@ -992,9 +990,57 @@ async fn admin_lists_resets_and_checks() {
     sim.shutdown().await.unwrap();
 }
 
-/// A JSON admin answer.
+/// A JSON admin answer, asked with the simulator's local credentials.
 async fn admin_json(request: reqwest::RequestBuilder) -> Value {
-    request.send().await.unwrap().json().await.unwrap()
+    request
+        .header("Authorization", LOCAL_AUTH)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Without credentials, or with wrong ones, the admin routes answer the API's 401 and change
+/// nothing: a simulator on a shared address cannot be reset or listed by anyone who reaches it.
+async fn the_admin_routes_refuse_a_caller_without_credentials(sim: &RunningSimulator) {
+    let client = simulator_client(sim);
+    let id = seeded_registration_ids(sim.base_url(), 1).await.remove(0);
+    send(
+        &client,
+        patch(&id, json!({ "additionalData": { "kept": 1 } })),
+    )
+    .await;
+    let base = sim.base_url();
+    for (method, path) in [
+        (reqwest::Method::POST, ADMIN_RESET),
+        (reqwest::Method::GET, ADMIN_REGISTRATIONS),
+        (reqwest::Method::GET, ADMIN_INVARIANTS),
+    ] {
+        for auth in [
+            None,
+            Some("App wrong-key"),
+            Some("Bearer pushcheck-local-key"),
+        ] {
+            let mut request =
+                reqwest::Client::new().request(method.clone(), format!("{base}{path}"));
+            if let Some(auth) = auth {
+                request = request.header("Authorization", auth);
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 401, "{method} {path} with {auth:?}");
+            let body: Value = response.json().await.unwrap();
+            assert_valid("error-legacy", &body);
+        }
+    }
+    let answer = send(&client, get(&id)).await;
+    assert_eq!(
+        answer.body["additionalData"]["kept"], 1,
+        "an unauthenticated reset changed nothing"
+    );
+    let reset = reqwest::Client::new().post(format!("{base}{ADMIN_RESET}"));
+    assert_eq!(admin_json(reset).await["seeded"], 250);
 }
 
 async fn the_listing_pages_unique_ids(sim: &RunningSimulator) {
@@ -1016,9 +1062,14 @@ async fn bad_admin_requests_are_400_and_405(sim: &RunningSimulator) {
     let base = sim.base_url();
     for bad in ["limit=abc", "limit=-1", "limit=100001"] {
         let url = format!("{base}{ADMIN_REGISTRATIONS}?{bad}");
-        let answer = plain(reqwest::Method::GET, url).await;
-        assert_eq!(answer.status, 400, "{bad}");
-        assert_valid("error-legacy", &answer.body);
+        let response = reqwest::Client::new()
+            .get(url)
+            .header("Authorization", LOCAL_AUTH)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{bad}");
+        assert_valid("error-legacy", &response.json().await.unwrap());
     }
     let answer = plain(reqwest::Method::GET, format!("{base}{ADMIN_RESET}")).await;
     assert_eq!(answer.status, 405);
@@ -1577,4 +1628,50 @@ async fn cli_plants_the_defects_it_is_given() {
     let id = facts["sample_registration"].as_str().unwrap();
     let answer = send(&facts_client(&facts, None), get(id)).await;
     assert_eq!(answer.status, 401);
+}
+
+/// On an address other machines can reach, the published local key is refused (exit 2, naming
+/// the address and the way out); with credentials of one's own the simulator starts and says on
+/// stderr that it can be reached.
+#[test]
+fn a_simulator_on_a_shared_address_needs_its_own_credentials() {
+    let run = run_cli(&["mock", "--addr", "0.0.0.0:0"]);
+    assert_eq!(run.exit, pushcheck::cli::Exit::Usage, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("--addr 0.0.0.0:0 can be reached from other machines")
+            && run.stderr.contains("--allow-default-credentials"),
+        "{}",
+        run.stderr
+    );
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pushcheck"))
+        .args([
+            "mock",
+            "--json",
+            "--addr",
+            "0.0.0.0:0",
+            "--seed-registrations",
+            "1",
+        ])
+        .env("PUSHCHECK_API_KEY", "a-key-of-my-own")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // The facts line comes once the simulator listens.
+    let mut facts = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut facts)
+        .expect("facts line");
+    crate::util::send_ctrl_c(&child);
+    let code = crate::util::wait_within(&mut child, Duration::from_secs(20));
+    let stderr = crate::util::read_all(child.stderr.take().expect("stderr"));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(facts.starts_with('{'), "{facts}");
+    assert!(
+        stderr.contains("which other machines can reach")
+            && stderr.contains("the credentials you gave"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("a-key-of-my-own"), "{stderr}");
 }

@@ -92,23 +92,31 @@ pub async fn start_default_simulator(seeded: usize) -> RunningSimulator {
 
 /// The first `limit` registration IDs of the simulator's admin data feed.
 pub async fn seeded_registration_ids(base_url: &str, limit: usize) -> Vec<String> {
-    pushcheck::mock::AdminClient::new(reqwest::Client::new(), base_url)
-        .registrations(limit, 0)
-        .await
-        .expect("admin feed")
-        .registrations
-        .into_iter()
-        .map(|r| r.registration_id)
-        .collect()
+    pushcheck::mock::AdminClient::new(
+        reqwest::Client::new(),
+        base_url,
+        reqwest::header::HeaderValue::from_static(LOCAL_AUTH),
+    )
+    .registrations(limit, 0)
+    .await
+    .expect("admin feed")
+    .registrations
+    .into_iter()
+    .map(|r| r.registration_id)
+    .collect()
 }
 
 /// The violations the simulator's own invariant check reports.
 pub async fn simulator_invariants(base_url: &str) -> Vec<pushcheck::mock::Violation> {
-    pushcheck::mock::AdminClient::new(reqwest::Client::new(), base_url)
-        .invariants()
-        .await
-        .expect("invariants")
-        .violations
+    pushcheck::mock::AdminClient::new(
+        reqwest::Client::new(),
+        base_url,
+        reqwest::header::HeaderValue::from_static(LOCAL_AUTH),
+    )
+    .invariants()
+    .await
+    .expect("invariants")
+    .violations
 }
 
 /// Waits for `child` at most `limit`; kills it and fails the test when it does not end (a run

@@ -85,8 +85,22 @@ pub async fn simulator(
         model_config,
         simulator: Some(sim),
         originals: None,
-        admin: Some(AdminClient::new(reqwest::Client::new(), &facts.base_url)),
+        admin: Some(AdminClient::new(
+            reqwest::Client::new(),
+            &facts.base_url,
+            admin_authorization(&facts),
+        )),
     })
+}
+
+/// The simulator's first credential as its admin routes take it (none: an empty value, which
+/// they refuse, and the reset says so).
+fn admin_authorization(facts: &crate::mock::Facts) -> reqwest::header::HeaderValue {
+    facts
+        .credentials
+        .first()
+        .and_then(|c| reqwest::header::HeaderValue::from_str(c.header_value().expose()).ok())
+        .unwrap_or_else(|| reqwest::header::HeaderValue::from_static(""))
 }
 
 /// The client of a run: the first credential, the AppCode, the per-request timeout.
