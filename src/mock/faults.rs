@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use super::config::Faults;
 use super::seed::{mix, unit};
-use crate::api::Operation;
+use crate::api::{Operation, PerOp};
 
 /// The runtime side of [`Faults`].
 #[derive(Debug)]
@@ -22,7 +22,7 @@ pub(crate) struct FaultInjector {
     started: Instant,
     draws: AtomicU64,
     /// Per operation: (second since start, requests counted in it).
-    windows: [Mutex<(u64, u32)>; 4],
+    windows: PerOp<Mutex<(u64, u32)>>,
 }
 
 impl FaultInjector {
@@ -57,7 +57,7 @@ impl FaultInjector {
         let Some(limit) = self.faults.rate_limit.filter(|_| !self.off) else {
             return false;
         };
-        let mut window = self.windows[op.index()]
+        let mut window = self.windows[op]
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if window.0 != second {

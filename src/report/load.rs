@@ -7,14 +7,14 @@ use std::path::Path;
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
+use super::names::{self, JUNIT_XML, PUSHCHECK_HTML, SUMMARY_JSON, TIMELINE_CSV};
 use super::{File, Mark, ReportError, Style};
 use crate::api::footprint::{Cause, Leftover};
 use crate::load::arrival::ArrivalSummary;
 use crate::load::result::{Figure, ScenarioSummary};
 use crate::load::threshold::Source;
 use crate::load::{
-    InvariantOutcome, InvariantStatus, JUNIT_XML, LoadResult, OperationStats, PUSHCHECK_HTML,
-    SUMMARY_JSON, TIMELINE_CSV, ThresholdOutcome,
+    InvariantOutcome, InvariantStatus, LoadResult, OperationStats, ThresholdOutcome,
 };
 
 /// The summary JSON, pretty-printed.
@@ -31,13 +31,24 @@ pub fn junit(result: &LoadResult) -> Result<String, ReportError> {
     super::to_junit(&report)
 }
 
-/// The files pushcheck writes for a load in `dir`: its data files, junit.xml and
-/// pushcheck.html (goose writes its report.html and report.json during the run).
+/// The files pushcheck writes for a load in `dir`: those of [`names::LOAD_RUN`] but goose's
+/// (goose writes its report.html and report.json during the run).
 pub fn files(dir: &Path, result: &LoadResult) -> Vec<File> {
-    let mut files = data_files(dir, result);
-    files.push((dir.join(JUNIT_XML), junit(result)));
-    files.push((dir.join(PUSHCHECK_HTML), Ok(super::html::load(result))));
-    files
+    names::LOAD_RUN
+        .iter()
+        .filter_map(|name| Some((dir.join(name), render(name, result)?)))
+        .collect()
+}
+
+/// The text of the file `name` of a load, `None` for goose's.
+fn render(name: &str, result: &LoadResult) -> Option<Result<String, ReportError>> {
+    match name {
+        SUMMARY_JSON => Some(summary_json(result)),
+        TIMELINE_CSV => Some(Ok(super::csv::timeline(&result.timeline))),
+        JUNIT_XML => Some(junit(result)),
+        PUSHCHECK_HTML => Some(Ok(super::html::load(result))),
+        _ => None,
+    }
 }
 
 /// The files of a load that could not judge, in `dir`: a minimal summary.json and a junit.xml
@@ -52,10 +63,10 @@ pub fn not_judged_files(dir: &Path, why: &super::not_judged::NotJudged<'_>) -> V
 /// summary.json and timeline.csv: the load's own data, also under `check` (whose JUnit and HTML
 /// reports combine both stages).
 pub fn data_files(dir: &Path, result: &LoadResult) -> Vec<File> {
-    vec![
-        (dir.join(SUMMARY_JSON), summary_json(result)),
-        (dir.join(TIMELINE_CSV), Ok(result.timeline.csv())),
-    ]
+    names::LOAD_DATA
+        .iter()
+        .filter_map(|name| Some((dir.join(name), render(name, result)?)))
+        .collect()
 }
 
 /// The JUnit suites of a load result, for a report of its own or a combined one.

@@ -7,10 +7,12 @@
 mod charts;
 pub mod check;
 pub mod contract;
+pub mod csv;
 pub mod diff;
 pub mod generate;
 pub mod html;
 pub mod load;
+pub mod names;
 pub mod not_judged;
 pub mod schemas;
 pub mod style;
