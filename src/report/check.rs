@@ -5,10 +5,10 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use quick_junit::Report;
 use serde::Serialize;
 
 use super::contract;
+use super::junit::Junit;
 use super::load;
 use super::names::{self, CHECK_JSON, JUNIT_XML, PUSHCHECK_HTML};
 use super::{File, ReportError, Style};
@@ -87,19 +87,17 @@ pub fn json(result: &CheckResult) -> Result<String, ReportError> {
 /// The combined JUnit XML: the contract suites (one per group), then the load's thresholds and
 /// invariants.
 pub fn junit(result: &CheckResult) -> Result<String, ReportError> {
-    let mut report = Report::new("pushcheck check");
-    report.set_time(result.duration);
-    report.add_test_suites(contract::junit_suites(&result.contract));
-    let mut load_suites = result
-        .load
-        .ran()
-        .map(load::junit_suites)
-        .unwrap_or_default();
-    for suite in &mut load_suites {
-        suite.name = format!("load.{}", suite.name.as_str()).into();
-    }
-    report.add_test_suites(load_suites);
-    super::to_junit(&report)
+    let load_suites = result.load.ran().map(load::junit_suites);
+    Junit::new("pushcheck check")
+        .time(result.duration)
+        .suites(contract::junit_suites(&result.contract))
+        .suites(
+            load_suites
+                .into_iter()
+                .flatten()
+                .map(|s| s.prefixed("load")),
+        )
+        .render()
 }
 
 /// The files of a `check` run in `dir`: check.json, the combined junit.xml, and the load's
