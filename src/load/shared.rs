@@ -10,8 +10,8 @@
 //! answer, its failure or the end of the run ([`super::tally::Times`]); in a paced run each
 //! request first claims its slot in the arrival [`Schedule`] and also counts from when it was
 //! due. A request still waiting when the run is cancelled is counted as
-//! [`TransportKind::UnansweredAtEnd`] at its age, and every stretch without an answer while requests waited
-//! is kept for the `answer-gap` rule.
+//! [`TransportKind::UnansweredAtEnd`] at its age, and every stretch without an answer while
+//! requests waited is kept for the `answer-gap` rule.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -347,10 +347,10 @@ impl Run {
         None
     }
 
-    /// Per operation, whether this user can send it as itself: a write
-    /// needs a registration of its own (personalize and depersonalize one not kept out of person
-    /// operations); otherwise the mix sends a GET (see [`super::mix::Mixer::next`]). The same
-    /// partition as [`Run::next_write`]'s.
+    /// Per operation, whether this user can send it as itself: a write needs a registration of
+    /// its own (personalize and depersonalize one not kept out of person operations); otherwise
+    /// the mix sends a GET (see [`super::mix::Mixer::next`]). The same partition as
+    /// [`Run::next_write`]'s.
     pub(super) fn sendable(&self, user: &GooseUser) -> PerOp<bool> {
         let me = user.weighted_users_index % self.users;
         let mut own = (me..self.feed.len()).step_by(self.users);
