@@ -212,7 +212,7 @@ echo "  validation cost, default ($default_rate) vs off                $(cost "$
 "$BIN" mock --addr 127.0.0.1:0 --json --seed-registrations 1000 >"$work/mock.out" 2>&1 & pids+=($!)
 wait_line "$work/mock.out"
 MOCK_URL=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["base_url"])' "$work/mock.out")
-read -r REG SIM_APP < <(curl -s "$MOCK_URL/__pushcheck/registrations?limit=1" \
+read -r REG SIM_APP < <(curl -s -H "Authorization: $AUTH" "$MOCK_URL/__pushcheck/registrations?limit=1" \
   | python3 -c 'import json,sys; r = json.load(sys.stdin)["registrations"][0]; print(r["registrationId"], r["appCode"])')
 echo "simulator target (pushcheck mock), $SIM_ROUNDS rounds:"
 rounds "$SIM_ROUNDS" "$MOCK_URL" "$SIM_APP" s.pc100 s.pcdef s.bare s.barenc s.wrk

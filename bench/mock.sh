@@ -47,7 +47,7 @@ MIN_URL=$(sed -n 's/^listening on //p' "$work/min.txt")
 python3 - "$ADMIN" "$AUTH" "$APP_CODE" "$work" <<'PY'
 import json, sys, urllib.request
 admin, auth, app_code, work = sys.argv[1:5]
-ids = [r["registrationId"] for r in json.load(urllib.request.urlopen(admin + "?limit=1000"))["registrations"]]
+ids = [r["registrationId"] for r in json.load(urllib.request.urlopen(urllib.request.Request(admin + "?limit=1000", headers={"Authorization": auth})))["registrations"]]
 base = "/people/2/contactInformation/push/"
 head = ("ids = {%s}\n" % ",".join(json.dumps(i) for i in ids) +
         'wrk.headers["Authorization"] = %s\nwrk.headers["AppCode"] = %s\n' % (json.dumps(auth), json.dumps(app_code)) +
@@ -95,7 +95,7 @@ patch=$(run_wrk "$MOCK_URL" "$work/patch.lua")
 echo "PATCH: $patch req/s ($(awk '/99%/ {print "p99 " $2}' "$work/last.txt"))"
 pers=$(run_wrk "$MOCK_URL" "$work/personalize.lua")
 echo "personalize: $pers req/s ($(awk '/99%/ {print "p99 " $2}' "$work/last.txt"))"
-violations=$(python3 -c 'import json, sys, urllib.request; print(len(json.load(urllib.request.urlopen(sys.argv[1]))["violations"]))' "${MOCK_URL}/__pushcheck/invariants")
+violations=$(python3 -c 'import json, sys, urllib.request; print(len(json.load(urllib.request.urlopen(urllib.request.Request(sys.argv[1], headers={"Authorization": sys.argv[2]})))["violations"]))' "${MOCK_URL}/__pushcheck/invariants" "$AUTH")
 echo "invariant violations after the write runs: $violations"
 
 echo "seeding 1,000,000 registrations:"

@@ -13,9 +13,12 @@ pub mod client;
 pub mod docs;
 pub mod footprint;
 pub mod learn;
+mod per_op;
 pub mod preflight;
 pub mod redact;
 pub mod target;
+
+pub use per_op::PerOp;
 
 /// Path prefix of every operation \[doc\]\[spec\].
 pub const BASE_PATH: &str = "/people/2/contactInformation/push";
@@ -190,7 +193,7 @@ impl Operation {
         Operation::Depersonalize,
     ];
 
-    /// The operation's position in [`Operation::ALL`], for per-operation arrays.
+    /// The operation's position in [`Operation::ALL`] (what [`PerOp`] is indexed by).
     pub fn index(self) -> usize {
         match self {
             Operation::Get => 0,

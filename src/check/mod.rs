@@ -8,8 +8,9 @@
 //! own safety rules (`--allow-writes` for contract writes, `--allow-remote` for load).
 //!
 //! A stop signal (Ctrl-C, SIGTERM or SIGHUP; see [`crate::interrupt`]) during the contract stage
-//! stops it (the suite restores what it changed) and skips the load: `load` is then `None` and
-//! the verdict says the run was interrupted; during the load it stops the load.
+//! stops it (the suite restores what it changed) and skips the load: `load` is then
+//! [`LoadStage::NotRun`] and the verdict says the run was interrupted; during the load it stops
+//! the load.
 //!
 //! This module orchestrates only: it prints nothing and spells no API knowledge.
 
@@ -82,11 +83,8 @@ pub struct CheckResult {
     pub reasons: Vec<String>,
     pub duration: Duration,
     pub contract: SuiteResult,
-    /// `None` when the load stage did not run (see `load_not_run`).
-    pub load: Option<LoadResult>,
-    /// Why the load stage did not run: a stop signal during the contract stage, or a configuration
-    /// mistake the contract stage found (a device bound to someone, every case skipped).
-    pub load_not_run: Option<String>,
+    /// The load stage's result, or why it did not run.
+    pub load: LoadStage,
     /// A configuration mistake the contract stage found (a device it must not use, every case
     /// skipped without `allow_all_skipped`): the run is a usage error, whatever else it says.
     pub mistake: Option<String>,
@@ -102,7 +100,7 @@ impl CheckResult {
 
     /// The load was sent and the target never answered.
     pub fn never_answered(&self) -> bool {
-        self.load.as_ref().is_some_and(|l| l.never_answered)
+        self.load.ran().is_some_and(|l| l.never_answered)
     }
 
     /// What the check amounts to: the contract stage's mistake, then a broken run, then the
@@ -113,6 +111,26 @@ impl CheckResult {
             self.interrupted || self.never_answered(),
             self.passed,
         )
+    }
+}
+
+/// The load stage of a `check`: it ran, or it did not and why.
+#[derive(Debug, Clone)]
+pub enum LoadStage {
+    Ran(Box<LoadResult>),
+    /// Why the load stage did not run: a stop signal during the contract stage, or a
+    /// configuration mistake the contract stage found (a device bound to someone, every case
+    /// skipped).
+    NotRun(String),
+}
+
+impl LoadStage {
+    /// The load's result, when it ran.
+    pub fn ran(&self) -> Option<&LoadResult> {
+        match self {
+            LoadStage::Ran(result) => Some(result),
+            LoadStage::NotRun(_) => None,
+        }
     }
 }
 
@@ -156,14 +174,14 @@ pub async fn run(
         None
     };
     let load = match load_not_run {
-        Some(_) => None,
+        Some(why) => LoadStage::NotRun(why),
         None => {
             progress(Progress::LoadStarting);
-            Some(load::run(config.load).await?)
+            LoadStage::Ran(Box::new(load::run(config.load).await?))
         }
     };
-    let interrupted = contract_interrupted || load.as_ref().is_some_and(|l| l.interrupted);
-    let reasons = reasons(&suite, load.as_ref(), load_not_run.as_deref());
+    let interrupted = contract_interrupted || load.ran().is_some_and(|l| l.interrupted);
+    let reasons = reasons(&suite, &load);
     Ok(CheckResult {
         tool: "pushcheck",
         version: env!("CARGO_PKG_VERSION"),
@@ -172,21 +190,19 @@ pub async fn run(
         duration: started.elapsed(),
         contract: suite,
         load,
-        load_not_run,
         mistake,
         interrupted,
     })
 }
 
 /// One line per reason the run failed.
-fn reasons(suite: &SuiteResult, load: Option<&LoadResult>, not_run: Option<&str>) -> Vec<String> {
+fn reasons(suite: &SuiteResult, load: &LoadStage) -> Vec<String> {
     let mut out = suite.reasons();
-    match (load, not_run) {
-        (Some(load), _) => out.extend(load.verdict.reasons.iter().map(|r| format!("load: {r}"))),
-        (None, why) => out.push(format!(
-            "load: not run ({})",
-            why.unwrap_or("no reason given")
-        )),
+    match load {
+        LoadStage::Ran(load) => {
+            out.extend(load.verdict.reasons.iter().map(|r| format!("load: {r}")));
+        }
+        LoadStage::NotRun(why) => out.push(format!("load: not run ({why})")),
     }
     out
 }

@@ -13,8 +13,8 @@ use super::{CmdResult, Console, Failure, io_failure};
 use crate::check::{self, CheckConfig, CheckError, Progress};
 use crate::contract::Event;
 use crate::load::{
-    DEFAULT_FEED_LIMIT, DEFAULT_REQUEST_TIMEOUT, Destination, LoadConfig, LoadPlan, REPORT_HTML,
-    REPORT_JSON, Rule, Scenario, credentials_for,
+    DEFAULT_FEED_LIMIT, DEFAULT_REQUEST_TIMEOUT, Destination, LoadConfig, LoadPlan, Rule, Scenario,
+    credentials_for,
 };
 use crate::report;
 use crate::schema::Mode;
@@ -175,9 +175,7 @@ pub fn run(args: CheckArgs, out: &mut dyn Write, console: Console) -> CmdResult 
         })
     })?;
     let mut files = super::write_files(report::check::files(dir, &result))?;
-    if result.load.is_some() {
-        files.extend([REPORT_HTML, REPORT_JSON].map(String::from));
-    }
+    files.extend(report::check::goose_files(&result));
     report::check::human(out, &result, Some((dir, &files)), console.style()).map_err(io_failure)?;
     super::finish(result.outcome())
 }

@@ -31,8 +31,11 @@ Without credential flags the simulator accepts four local credentials (printed a
   Authorization: Bearer pushcheck-local-bearer
 and the doc's application code. Any of --api-key/--basic/--ibsso/--bearer replaces them.
 
-Admin routes (no credentials): GET /__pushcheck/registrations?limit=N&offset=M,
+Admin routes (with the same credentials as the API): GET /__pushcheck/registrations?limit=N&offset=M,
 POST /__pushcheck/reset, GET /__pushcheck/invariants.
+
+On an address other machines can reach (not 127.0.0.1 or ::1) the simulator says so on stderr,
+and refuses to start with the published local credentials unless --allow-default-credentials.
 
 Examples:
   pushcheck mock --seed-registrations 1000

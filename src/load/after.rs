@@ -31,7 +31,7 @@ use crate::api::footprint::{LOAD_ATTRIBUTE, Leftover};
 use crate::interrupt;
 use crate::load::feed::{Feed, FeedEntry};
 use crate::load::result::{InvariantOutcome, InvariantStatus};
-use crate::load::tally::Expected;
+use crate::load::tally::{Expected, TransportKind};
 use crate::load::transactions::{parse_seq_value, seq_value};
 use crate::mock::AdminClient;
 
@@ -140,7 +140,7 @@ impl Reader {
                 tokio::time::sleep(BACKOFF * 2u32.pow(attempt - 1)).await;
             }
             last = match self.send(make(), entry).await {
-                Err(e) => Exchange::NoAnswer(format!("no answer ({})", no_answer_kind(&e))),
+                Err(e) => Exchange::NoAnswer(format!("no answer ({})", TransportKind::from(&e))),
                 Ok(r) if r.status == 429 || r.status >= 500 => Exchange::Answered(r),
                 Ok(r) => return Exchange::Answered(r),
             };
@@ -167,15 +167,6 @@ impl Reader {
             Exchange::Answered(r) => Read::Failed(format!("HTTP {}", r.status)),
             Exchange::NoAnswer(why) => Read::Failed(format!("{why} after {TRIES} tries")),
         }
-    }
-}
-
-/// The kind of a failed exchange, in the words of the load's tallies.
-fn no_answer_kind(e: &ClientError) -> &'static str {
-    match e {
-        ClientError::Timeout { .. } => "timeout",
-        ClientError::Connect { .. } => "connect",
-        ClientError::Transport { .. } | ClientError::Setup(_) => "transport",
     }
 }
 

@@ -98,10 +98,10 @@ pub async fn attack(
     let metrics = executed?;
     let interrupted = interrupt::count() > interrupts_before;
     let collected = run.collect();
-    let answered: u64 = collected.tallies.iter().map(|t| t.answered).sum();
+    let answered: u64 = collected.tallies.values().map(|t| t.answered).sum();
     let failed_without_answer: u64 = collected
         .tallies
-        .iter()
+        .values()
         .flat_map(|t| t.transport_errors.values())
         .sum();
     let mut notes = Vec::new();

@@ -313,7 +313,7 @@ impl Baseline {
         }
         let goose_report = path
             .parent()
-            .map(|dir| dir.join(super::REPORT_JSON))
+            .map(|dir| dir.join(crate::report::names::REPORT_JSON))
             .filter(|p| p.is_file());
         Ok(Baseline {
             file: path.to_owned(),

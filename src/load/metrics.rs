@@ -17,7 +17,7 @@ use crate::api::Operation;
 use crate::load::histogram::Histogram;
 use crate::load::result::{AdjustedFrom, Latency, OperationStats, ViolationSample};
 use crate::load::scenario::LoadPlan;
-use crate::load::tally::{Collected, UNANSWERED_AT_END};
+use crate::load::tally::{Collected, TransportKind};
 
 /// What the adjusted figures are in this run.
 pub fn adjusted_from(metrics: &GooseMetrics, collected: &Collected) -> AdjustedFrom {
@@ -85,8 +85,8 @@ fn rate(part: u64, whole: u64) -> f64 {
 }
 
 /// A tally's counts by kind, with owned keys for the result.
-fn by_kind(counts: &BTreeMap<&'static str, u64>) -> BTreeMap<String, u64> {
-    counts.iter().map(|(k, c)| ((*k).to_owned(), *c)).collect()
+fn by_kind<K: std::fmt::Display>(counts: &BTreeMap<K, u64>) -> BTreeMap<String, u64> {
+    counts.iter().map(|(k, c)| (k.to_string(), *c)).collect()
 }
 
 /// Figures of every operation the plan sends, in the API's order.
@@ -130,7 +130,7 @@ pub fn operation_stats(
                 no_answer,
                 unanswered_at_end: tally
                     .transport_errors
-                    .get(UNANSWERED_AT_END)
+                    .get(&TransportKind::UnansweredAtEnd)
                     .copied()
                     .unwrap_or(0),
                 errors_by_status,
@@ -153,7 +153,7 @@ pub fn total_stats(
     operations: &[OperationStats],
 ) -> OperationStats {
     let mut measured = Histogram::default();
-    for t in &collected.times {
+    for t in collected.times.values() {
         measured.add(&t.measured);
     }
     let sum = |f: fn(&OperationStats) -> u64| operations.iter().map(f).sum::<u64>();

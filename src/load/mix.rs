@@ -22,7 +22,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use serde::Serialize;
 
-use crate::api::Operation;
+use crate::api::{Operation, PerOp};
 use crate::load::tally::Collected;
 use crate::load::values::Mix;
 
@@ -61,7 +61,7 @@ const PHI: f64 = 0.618_033_988_749_894_9;
 /// Every sum is a `u64`: four `u32` weights cannot overflow it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Weights {
-    reduced: [u64; 4],
+    reduced: PerOp<u64>,
     period: u64,
 }
 
@@ -72,16 +72,16 @@ fn gcd(a: u64, b: u64) -> u64 {
 impl Weights {
     /// `mix`'s weights, reduced.
     pub fn of(mix: &Mix) -> Weights {
-        Weights::reduce(Operation::ALL.map(|op| u64::from(mix.weight(op))))
+        Weights::reduce(PerOp::from_fn(|op| u64::from(mix.weight(op))))
     }
 
-    fn reduce(raw: [u64; 4]) -> Weights {
-        let divided = |raw: [u64; 4]| {
-            let divisor = raw.iter().fold(0, |g, w| gcd(g, *w)).max(1);
+    fn reduce(raw: PerOp<u64>) -> Weights {
+        let divided = |raw: PerOp<u64>| {
+            let divisor = raw.values().fold(0, |g, w| gcd(g, *w)).max(1);
             raw.map(|w| w / divisor)
         };
         let mut reduced = divided(raw);
-        let period: u64 = reduced.iter().sum();
+        let period: u64 = reduced.values().sum();
         if period > MAX_PERIOD {
             // Rounding adds at most 1 per operation: the sum stays within MAX_PERIOD.
             let scale = (MAX_PERIOD - 4) as f64 / period as f64;
@@ -92,7 +92,7 @@ impl Weights {
         }
         Weights {
             reduced,
-            period: reduced.iter().sum(),
+            period: reduced.values().sum(),
         }
     }
 
@@ -114,8 +114,8 @@ impl Weights {
 /// within about a request of the weights. Users read it from their own phase, round and round.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sequence {
-    /// [`Operation::index`] per step.
-    steps: Box<[u8]>,
+    /// The operation of each step.
+    steps: Box<[Operation]>,
     /// How far apart consecutive users start: near `φ × period`, coprime with the period, so
     /// the first users are spread over it and every `period` users start once at every step.
     stride: u64,
@@ -125,23 +125,23 @@ impl Sequence {
     /// The period of `weights`.
     pub fn of(weights: &Weights) -> Sequence {
         let period = weights.period;
-        let mut credit = [0i64; 4];
+        let mut credit: PerOp<i64> = PerOp::default();
         let steps = (0..period)
             .map(|_| {
-                let mut best: Option<usize> = None;
-                for (i, w) in weights.reduced.iter().enumerate() {
+                let mut best: Option<Operation> = None;
+                for (op, w) in &weights.reduced {
                     if *w == 0 {
                         continue;
                     }
                     // Weights and credits stay within one period (≤ MAX_PERIOD) of 0.
-                    credit[i] += *w as i64;
-                    if best.is_none_or(|b| credit[i] > credit[b]) {
-                        best = Some(i);
+                    credit[op] += *w as i64;
+                    if best.is_none_or(|b| credit[op] > credit[b]) {
+                        best = Some(op);
                     }
                 }
-                let best = best.unwrap_or(0);
+                let best = best.unwrap_or(Operation::Get);
                 credit[best] -= period as i64;
-                best as u8
+                best
             })
             .collect();
         Sequence {
@@ -163,7 +163,7 @@ impl Sequence {
     pub fn at(&self, at: u64) -> Operation {
         match self.steps.len() as u64 {
             0 => Operation::Get,
-            period => Operation::ALL[usize::from(self.steps[(at % period) as usize])],
+            period => self.steps[(at % period) as usize],
         }
     }
 }
@@ -195,9 +195,9 @@ struct UserMix {
     /// The next step of [`Sequence`] this user sends; its phase before its first.
     next: Option<u64>,
     /// Per operation, whether this user can send it (a write needs a registration of its own).
-    sendable: Option<[bool; 4]>,
+    sendable: Option<PerOp<bool>>,
     /// Per operation, picks sent as a GET instead.
-    sent_as_get: [u64; 4],
+    sent_as_get: PerOp<u64>,
 }
 
 /// One user's slot, padded to its own cache lines.
@@ -216,8 +216,8 @@ pub struct Mixer {
 /// What the users' sequences asked for and could not send, summed after the run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Picked {
-    /// Per operation ([`Operation::index`]), picks sent as a GET instead.
-    pub sent_as_get: [u64; 4],
+    /// Per operation, picks sent as a GET instead.
+    pub sent_as_get: PerOp<u64>,
     /// Users that sent a GET for at least one of their writes.
     pub users_without_writes: usize,
 }
@@ -252,16 +252,16 @@ impl Mixer {
     }
 
     /// `user`'s next pick; `sendable` says, once per user, which operations it can send.
-    pub fn next(&self, user: usize, sendable: impl FnOnce() -> [bool; 4]) -> Pick {
+    pub fn next(&self, user: usize, sendable: impl FnOnce() -> PerOp<bool>) -> Pick {
         let mut slot = self.slot(user);
         let at = slot.next.unwrap_or_else(|| self.sequence.phase(user));
         slot.next = Some(at.wrapping_add(1));
         let asked = self.sequence.at(at);
         let can = *slot.sendable.get_or_insert_with(sendable);
-        if can[asked.index()] {
+        if can[asked] {
             return Pick { asked, send: asked };
         }
-        slot.sent_as_get[asked.index()] += 1;
+        slot.sent_as_get[asked] += 1;
         Pick {
             asked,
             send: Operation::Get,
@@ -273,17 +273,17 @@ impl Mixer {
         let mut out = Picked::default();
         for slot in self.slots.iter() {
             let data = slot.0.lock().unwrap_or_else(|p| p.into_inner());
-            for (sum, n) in out.sent_as_get.iter_mut().zip(data.sent_as_get) {
+            for (sum, n) in out.sent_as_get.values_mut().zip(data.sent_as_get.values()) {
                 *sum += n;
             }
-            out.users_without_writes += usize::from(data.sent_as_get.iter().any(|n| *n > 0));
+            out.users_without_writes += usize::from(data.sent_as_get.values().any(|n| *n > 0));
         }
         out
     }
 }
 
-/// The requests of each operation that went out, answered or not ([`Operation::index`]).
-pub fn sent(collected: &Collected) -> [u64; 4] {
+/// The requests of each operation that went out, answered or not.
+pub fn sent(collected: &Collected) -> PerOp<u64> {
     collected
         .tallies
         .each_ref()
@@ -340,14 +340,14 @@ pub fn points(v: f64) -> String {
 
 impl MixShares {
     /// `mix` against `sent` requests per operation and what the users could not send as asked.
-    pub fn of(mix: &Mix, sent: [u64; 4], picked: &Picked) -> MixShares {
-        let requests: u64 = sent.iter().sum();
+    pub fn of(mix: &Mix, sent: PerOp<u64>, picked: &Picked) -> MixShares {
+        let requests: u64 = sent.values().sum();
         let operations = Operation::ALL
             .iter()
-            .filter(|op| mix.weight(**op) > 0 || sent[op.index()] > 0)
+            .filter(|op| mix.weight(**op) > 0 || sent[**op] > 0)
             .map(|op| {
                 let asked = mix.share(*op) * 100.0;
-                let n = sent[op.index()];
+                let n = sent[*op];
                 let got = if requests == 0 {
                     0.0
                 } else {
@@ -360,7 +360,7 @@ impl MixShares {
                     sent: n,
                     sent_percent: round2(got),
                     drift_points: round2(got - asked),
-                    sent_as_get: picked.sent_as_get[op.index()],
+                    sent_as_get: picked.sent_as_get[*op],
                 }
             })
             .collect();
@@ -478,9 +478,9 @@ mod tests {
         for m in mixes() {
             let w = Weights::of(&m);
             let seq = Sequence::of(&w);
-            let mut counts = [0u64; 4];
+            let mut counts: PerOp<u64> = PerOp::default();
             for at in 0..w.period() {
-                counts[seq.at(at).index()] += 1;
+                counts[seq.at(at)] += 1;
             }
             assert_eq!(counts, w.reduced, "{m:?}");
         }
@@ -493,11 +493,11 @@ mod tests {
             let seq = Sequence::of(&w);
             let mut worst: f64 = 0.0;
             for start in 0..w.period() {
-                let mut counts = [0u64; 4];
+                let mut counts: PerOp<u64> = PerOp::default();
                 for n in 1..=3 * w.period() {
-                    counts[seq.at(start + n - 1).index()] += 1;
-                    for (count, weight) in counts.iter().zip(w.reduced) {
-                        let ideal = n as f64 * weight as f64 / w.period() as f64;
+                    counts[seq.at(start + n - 1)] += 1;
+                    for (count, weight) in counts.values().zip(w.reduced.values()) {
+                        let ideal = n as f64 * *weight as f64 / w.period() as f64;
                         worst = worst.max((*count as f64 - ideal).abs());
                     }
                 }
@@ -507,23 +507,23 @@ mod tests {
     }
 
     /// Shares, percent, of `users` users sending `each(u)` requests from their phases.
-    fn run_shares(m: &Mix, users: usize, each: impl Fn(usize) -> usize) -> ([f64; 4], u64) {
+    fn run_shares(m: &Mix, users: usize, each: impl Fn(usize) -> usize) -> (PerOp<f64>, u64) {
         let mixer = Mixer::new(m, users);
-        let mut counts = [0u64; 4];
+        let mut counts: PerOp<u64> = PerOp::default();
         for u in 0..users {
             mixer.start(u);
             for _ in 0..each(u) {
-                counts[mixer.next(u, || [true; 4]).send.index()] += 1;
+                counts[mixer.next(u, || PerOp::from_fn(|_| true)).send] += 1;
             }
         }
-        let total: u64 = counts.iter().sum();
+        let total: u64 = counts.values().sum();
         (counts.map(|c| c as f64 * 100.0 / total as f64), total)
     }
 
-    fn worst_drift(m: &Mix, shares: [f64; 4]) -> f64 {
-        Operation::ALL
+    fn worst_drift(m: &Mix, shares: PerOp<f64>) -> f64 {
+        shares
             .iter()
-            .map(|op| (shares[op.index()] - m.share(*op) * 100.0).abs())
+            .map(|(op, share)| (share - m.share(op) * 100.0).abs())
             .fold(0.0, f64::max)
     }
 
@@ -575,10 +575,10 @@ mod tests {
         // 64 users × 25 requests under a cap, each from the start of goose's order: the run
         // of issue 21 (80/12/4/4 for 95/3/1/1).
         let order = goose_order(&READ_HEAVY);
-        let mut sent = [0u64; 4];
+        let mut sent: PerOp<u64> = PerOp::default();
         for _ in 0..64 {
             for i in order.iter().take(25) {
-                sent[*i] += 1;
+                sent[Operation::ALL[*i]] += 1;
             }
         }
         let bent = MixShares::of(&READ_HEAVY, sent, &Picked::default());
@@ -602,7 +602,10 @@ mod tests {
         let w = Weights::of(&m);
         assert!(w.period() <= MAX_PERIOD, "{w:?}");
         assert_eq!(w.pass(), MAX_PASS as usize);
-        assert!(w.reduced[2] >= 1, "an operation with a weight keeps one");
+        assert!(
+            w.reduced[Operation::Personalize] >= 1,
+            "an operation with a weight keeps one"
+        );
         let (shares, _) = run_shares(&m, 10, |_| 10_000);
         assert!(worst_drift(&m, shares) < 0.1, "{shares:?}");
         assert!((m.share(Operation::Get) - 0.5).abs() < 1e-9);
@@ -616,19 +619,19 @@ mod tests {
     fn a_write_without_a_registration_goes_out_as_a_get_and_says_why() {
         let m = mix(1, 1, 0, 0);
         let mixer = Mixer::new(&m, 4);
-        let mut sent = [0u64; 4];
+        let mut sent: PerOp<u64> = PerOp::default();
         for u in 0..4 {
             // Users 2 and 3 own nothing.
-            let can = [true, u < 2, true, true];
+            let can = PerOp::from_fn(|op| op != Operation::Patch || u < 2);
             for _ in 0..100 {
                 let pick = mixer.next(u, || can);
                 assert!(pick.send == pick.asked || pick.send == Operation::Get);
-                sent[pick.send.index()] += 1;
+                sent[pick.send] += 1;
             }
         }
         let picked = mixer.collect();
         assert_eq!(picked.users_without_writes, 2);
-        assert_eq!(picked.sent_as_get[Operation::Patch.index()], 100);
+        assert_eq!(picked.sent_as_get[Operation::Patch], 100);
         let shares = MixShares::of(&m, sent, &picked);
         let get = &shares.operations[0];
         assert_eq!((get.sent_percent, get.drift_points), (75.0, 25.0));

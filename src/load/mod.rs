@@ -29,7 +29,8 @@
 //! so [`run`] takes a process-wide lock: two runs in one process (tests) run one after the other.
 //!
 //! This module does not print (except goose's own warnings, see [`console`]) and does not
-//! import the CLI or the contract suite.
+//! import the CLI or the contract suite; of the reports it reads only the file names
+//! ([`crate::report::names`]: goose's reports, the files a run writes).
 
 pub mod after;
 pub mod arrival;
@@ -72,18 +73,6 @@ pub use threshold::Rule;
 use crate::api::auth::Credentials;
 use crate::interrupt;
 
-/// goose's HTML report, in the report directory.
-pub const REPORT_HTML: &str = "report.html";
-/// goose's JSON report.
-pub const REPORT_JSON: &str = "report.json";
-/// pushcheck's summary (schema `schemas/load-summary.json`).
-pub const SUMMARY_JSON: &str = "summary.json";
-/// JUnit XML: one test case per threshold and per invariant.
-pub const JUNIT_XML: &str = "junit.xml";
-/// pushcheck's own HTML report: one self-contained file (see `report::html`).
-pub const PUSHCHECK_HTML: &str = "pushcheck.html";
-/// The per-second timeline, one line per second and operation.
-pub const TIMELINE_CSV: &str = "timeline.csv";
 /// Registrations read from the admin listing when nothing else is said.
 pub const DEFAULT_FEED_LIMIT: usize = 10_000;
 

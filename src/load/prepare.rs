@@ -14,10 +14,7 @@ use goose::config::GooseConfiguration;
 use goose::prelude::GooseError;
 use reqwest::header::HeaderValue;
 
-use super::{
-    Feed, FeedSource, JUNIT_XML, LoadConfig, LoadError, PUSHCHECK_HTML, REPORT_HTML, REPORT_JSON,
-    Reached, SUMMARY_JSON, TIMELINE_CSV, total_rate_for,
-};
+use super::{Feed, FeedSource, LoadConfig, LoadError, Reached, total_rate_for};
 use crate::api::RATE_LIMIT_PER_SECOND;
 use crate::api::client::{Client, ClientConfig};
 use crate::api::preflight::{Device, preflight};
@@ -26,6 +23,7 @@ use crate::load::arrival::{self, Pacing};
 use crate::load::baseline::{Baseline, DEFAULT_GATES};
 use crate::load::scenario::{CoMitigation, Length, LoadPlan, Ramp, Shape};
 use crate::load::threshold::{PlannedRule, Rule, Source};
+use crate::report::names;
 
 /// At most this many applications' first devices are read before the load.
 const PROBED_APPLICATIONS: usize = 8;
@@ -203,16 +201,7 @@ fn report_dir(config: &LoadConfig) -> Result<Vec<String>, LoadError> {
         path: dir.clone(),
         source,
     })?;
-    Ok([
-        PUSHCHECK_HTML,
-        REPORT_HTML,
-        REPORT_JSON,
-        SUMMARY_JSON,
-        JUNIT_XML,
-        TIMELINE_CSV,
-    ]
-    .map(String::from)
-    .to_vec())
+    Ok(names::LOAD_RUN.map(String::from).to_vec())
 }
 
 /// The run's rules: a regression gate needs a baseline; a baseline without any gate brings
@@ -344,7 +333,7 @@ fn goose_configuration(
         }
     }
     if let Some(dir) = &config.report_dir {
-        for name in [REPORT_HTML, REPORT_JSON] {
+        for name in names::GOOSE {
             args.extend([
                 "--report-file".into(),
                 dir.join(name).to_string_lossy().into_owned(),

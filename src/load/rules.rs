@@ -260,7 +260,7 @@ fn regression(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::Operation;
+    use crate::api::{Operation, PerOp};
     use crate::load::mix::{Mixer, Picked};
     use crate::load::threshold::AlwaysOn;
     use crate::load::values::Mix;
@@ -280,12 +280,12 @@ mod tests {
     }
 
     /// Requests per operation of `users` users sending `each` picks of the mix from their phases.
-    fn sent_by_sequences(mix: &Mix, users: usize, each: usize) -> [u64; 4] {
+    fn sent_by_sequences(mix: &Mix, users: usize, each: usize) -> PerOp<u64> {
         let mixer = Mixer::new(mix, users);
-        let mut sent = [0u64; 4];
+        let mut sent: PerOp<u64> = PerOp::default();
         for u in 0..users {
             for _ in 0..each {
-                sent[mixer.next(u, || [true; 4]).send.index()] += 1;
+                sent[mixer.next(u, || PerOp::from_fn(|_| true)).send] += 1;
             }
         }
         sent
@@ -293,7 +293,7 @@ mod tests {
 
     /// The stand-in for goose's fixed order: every user sends the first `each` operations of
     /// the weights expanded round-robin (get, patch, personalize, depersonalize, get, patch, get…).
-    fn sent_in_gooses_order(mix: &Mix, users: usize, each: usize) -> [u64; 4] {
+    fn sent_in_gooses_order(mix: &Mix, users: usize, each: usize) -> PerOp<u64> {
         let mut left = Operation::ALL.map(|op| mix.weight(op));
         let mut order = Vec::new();
         while order.len() < each && left.iter().any(|n| *n > 0) {
@@ -304,9 +304,9 @@ mod tests {
                 }
             }
         }
-        let mut sent = [0u64; 4];
+        let mut sent: PerOp<u64> = PerOp::default();
         for i in order.iter().take(each) {
-            sent[*i] += users as u64;
+            sent[Operation::ALL[*i]] += users as u64;
         }
         sent
     }
@@ -367,10 +367,15 @@ mod tests {
             ..Mix::default()
         };
         let picked = Picked {
-            sent_as_get: [0, 100, 0, 0],
+            sent_as_get: PerOp::from_fn(|op| if op == Operation::Patch { 100 } else { 0 }),
             users_without_writes: 2,
         };
-        let shares = MixShares::of(&mix, [300, 100, 0, 0], &picked);
+        let sent = PerOp::from_fn(|op| match op {
+            Operation::Get => 300,
+            Operation::Patch => 100,
+            _ => 0,
+        });
+        let shares = MixShares::of(&mix, sent, &picked);
         let judged = mix_drift(&rule, &shares);
         assert!(!judged.passed);
         assert!(

@@ -10,8 +10,8 @@
 //! answer, its failure or the end of the run ([`super::tally::Times`]); in a paced run each
 //! request first claims its slot in the arrival [`Schedule`] and also counts from when it was
 //! due. A request still waiting when the run is cancelled is counted as
-//! [`UNANSWERED_AT_END`] at its age, and every stretch without an answer while requests waited
-//! is kept for the `answer-gap` rule.
+//! [`TransportKind::UnansweredAtEnd`] at its age, and every stretch without an answer while
+//! requests waited is kept for the `answer-gap` rule.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -27,11 +27,11 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use super::feed::path_slot;
 use super::result::AnswerGap;
 use super::schedule::{Busy, Claim, Schedule};
-use super::tally::{Collected, Expected, Tally, Times, UNANSWERED_AT_END, transport_kind};
+use super::tally::{Collected, Expected, Tally, Times, TransportKind};
 use super::timeline::{Exchange, OpStep, Step, Timeline};
 use super::transactions::{CANCELLED_PAUSE, request_path};
 use crate::api::redact::Redactor;
-use crate::api::{APP_CODE_HEADER, Operation};
+use crate::api::{APP_CODE_HEADER, Operation, PerOp};
 use crate::load::feed::Feed;
 use crate::schema::Mode;
 use crate::schema::judge::{self, Expect, Meaning};
@@ -71,7 +71,7 @@ impl Cancel {
 /// One user's tallies and acknowledged writes.
 #[derive(Debug, Default)]
 struct SlotData {
-    tallies: [Tally; 4],
+    tallies: PerOp<Tally>,
     /// This user's responses in the current second, handed to the run's timeline when the
     /// second is over.
     second: Option<(u64, Box<Step>)>,
@@ -87,7 +87,7 @@ struct SlotData {
     /// The user's previous request, for the schedule (whose wait a late slot was).
     previous: Option<Busy>,
     /// This second's times, handed to the run's with the timeline.
-    times: [Times; 4],
+    times: PerOp<Times>,
 }
 
 /// A request in flight.
@@ -165,7 +165,7 @@ pub struct Run {
     /// The arrival schedule of a paced run.
     schedule: Option<Schedule>,
     /// Every user's times of the seconds handed over.
-    times: Mutex<[Times; 4]>,
+    times: Mutex<PerOp<Times>>,
     /// When the last answer came (microseconds since the load began).
     last_answer_us: AtomicU64,
     /// Stretches without an answer while a request waited, `[from, to)` in microseconds, with
@@ -216,9 +216,9 @@ struct Cursor {
     write: usize,
     seq: u64,
     /// Per operation, the accumulated share of responses to validate; validate at 1.
-    sample: [f64; 4],
+    sample: PerOp<f64>,
     /// Per operation, whether this user validated one yet (its first is always validated).
-    seen: [bool; 4],
+    seen: PerOp<bool>,
 }
 
 impl Run {
@@ -295,8 +295,8 @@ impl Run {
             read: (user.weighted_users_index * n / self.users) % n,
             write: 0,
             seq: 0,
-            sample: [0.0; 4],
-            seen: [false; 4],
+            sample: PerOp::default(),
+            seen: PerOp::default(),
         };
         user.set_session_data(c);
         c
@@ -347,16 +347,20 @@ impl Run {
         None
     }
 
-    /// Per operation ([`Operation::index`]), whether this user can send it as itself: a write
-    /// needs a registration of its own (personalize and depersonalize one not kept out of person
-    /// operations); otherwise the mix sends a GET (see [`super::mix::Mixer::next`]). The same
-    /// partition as [`Run::next_write`]'s.
-    pub(super) fn sendable(&self, user: &GooseUser) -> [bool; 4] {
+    /// Per operation, whether this user can send it as itself: a write needs a registration of
+    /// its own (personalize and depersonalize one not kept out of person operations); otherwise
+    /// the mix sends a GET (see [`super::mix::Mixer::next`]). The same partition as
+    /// [`Run::next_write`]'s.
+    pub(super) fn sendable(&self, user: &GooseUser) -> PerOp<bool> {
         let me = user.weighted_users_index % self.users;
         let mut own = (me..self.feed.len()).step_by(self.users);
         let write = me < self.feed.len();
         let person = own.any(|at| self.feed.entries[at].persons);
-        [true, write, person, person]
+        PerOp::from_fn(|op| match op {
+            Operation::Get => true,
+            Operation::Patch => write,
+            Operation::Personalize | Operation::Depersonalize => person,
+        })
     }
 
     /// Whether to validate this response of `op`: the user's first of each operation, then by
@@ -366,16 +370,15 @@ impl Run {
             return true;
         }
         let mut c = self.cursor(user);
-        let i = op.index();
-        let take = if c.seen[i] {
-            c.sample[i] += self.sample_rate;
-            let take = c.sample[i] >= 1.0;
+        let take = if c.seen[op] {
+            c.sample[op] += self.sample_rate;
+            let take = c.sample[op] >= 1.0;
             if take {
-                c.sample[i] -= 1.0;
+                c.sample[op] -= 1.0;
             }
             take
         } else {
-            c.seen[i] = true;
+            c.seen[op] = true;
             true
         };
         Run::save(user, c);
@@ -511,7 +514,7 @@ impl Run {
             Err(e) => {
                 let at = self.now_us();
                 let mut slot = self.slot(slot_index);
-                let how = Ended::NoAnswer(transport_kind(&e));
+                let how = Ended::NoAnswer(TransportKind::from(&e));
                 self.ended(&mut slot, op, at, goose_micros, how);
                 return Ok(false);
             }
@@ -530,7 +533,7 @@ impl Run {
         let body = match body {
             Ok(b) => b,
             Err(e) => {
-                let kind = transport_kind(&e);
+                let kind = TransportKind::from(&e);
                 {
                     let at = self.now_us();
                     let mut slot = self.slot(slot_index);
@@ -564,7 +567,7 @@ impl Run {
                 status: status.as_u16(),
                 broke: judged.problem.is_some(),
             };
-            slot.tallies[op.index()].record(status.as_u16(), &judged);
+            slot.tallies[op].record(status.as_u16(), &judged);
             let how = Ended::Answered(exchange);
             self.ended(&mut slot, op, answered_at, goose_micros, how);
         }
@@ -581,7 +584,13 @@ impl Run {
         let mut slot = self.slot(slot_index);
         if let Some(p) = slot.pending {
             let at = self.now_us();
-            let age = self.ended(&mut slot, p.op, at, 0, Ended::NoAnswer(UNANSWERED_AT_END));
+            let age = self.ended(
+                &mut slot,
+                p.op,
+                at,
+                0,
+                Ended::NoAnswer(TransportKind::UnansweredAtEnd),
+            );
             self.oldest_unanswered_us.fetch_max(age, Ordering::Relaxed);
         }
     }
@@ -607,7 +616,7 @@ impl Run {
             Some(_) => self.in_flight.fetch_sub(1, Ordering::Relaxed),
             None => self.in_flight.load(Ordering::Relaxed) + 1,
         };
-        let times = &mut slot.times[op.index()];
+        let times = &mut slot.times[op];
         times.measured.record(micros);
         if let Some(p) = pending.filter(|_| self.schedule.is_some()) {
             times.from_due.record(micros + p.claim.late_us);
@@ -624,10 +633,7 @@ impl Run {
         let exchange = match how {
             Ended::Answered(exchange) => exchange,
             Ended::NoAnswer(kind) => {
-                *slot.tallies[op.index()]
-                    .transport_errors
-                    .entry(kind)
-                    .or_default() += 1;
+                *slot.tallies[op].transport_errors.entry(kind).or_default() += 1;
                 Exchange::NoAnswer
             }
         };
@@ -658,7 +664,7 @@ impl Run {
         let second = self.started.elapsed().as_secs();
         match &mut slot.second {
             Some((current, step)) if *current == second => {
-                step[op.index()].record(micros, exchange);
+                step[op].record(micros, exchange);
             }
             other => {
                 let mut step = match other.take() {
@@ -669,11 +675,11 @@ impl Run {
                     }
                     None => Box::default(),
                 };
-                step[op.index()].record(micros, exchange);
+                step[op].record(micros, exchange);
                 *other = Some((second, step));
                 let times = std::mem::take(&mut slot.times);
                 let mut run = self.times.lock().unwrap_or_else(|p| p.into_inner());
-                for (into, from) in run.iter_mut().zip(times.iter()) {
+                for (into, from) in run.values_mut().zip(times.values()) {
                     into.add(from);
                 }
             }
@@ -719,10 +725,10 @@ impl Run {
         let mut times = std::mem::take(&mut *self.times.lock().unwrap_or_else(|p| p.into_inner()));
         for slot in self.slots.iter() {
             let mut data = slot.0.lock().unwrap_or_else(|p| p.into_inner());
-            for (sum, t) in out.tallies.iter_mut().zip(data.tallies.iter()) {
+            for (sum, t) in out.tallies.values_mut().zip(data.tallies.values()) {
                 sum.add(t);
             }
-            for (sum, t) in times.iter_mut().zip(data.times.iter()) {
+            for (sum, t) in times.values_mut().zip(data.times.values()) {
                 sum.add(t);
             }
             out.ledger.extend(data.ledger.iter().map(|(k, v)| (*k, *v)));
@@ -758,7 +764,7 @@ impl Run {
 enum Ended {
     Answered(Exchange),
     /// Without an answer, of this kind.
-    NoAnswer(&'static str),
+    NoAnswer(TransportKind),
 }
 
 /// Stretches without an answer, each `[from, to)` in microseconds as a waiting request saw it

@@ -5,7 +5,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::api::Operation;
+use crate::api::client::ClientError;
+use crate::api::{Operation, PerOp};
 use crate::load::histogram::Histogram;
 use crate::load::result::AnswerGap;
 use crate::load::timeline::TimelineSummary;
@@ -47,9 +48,8 @@ pub struct Tally {
     pub violations: u64,
     /// Contract breaks by kind (`schema`, `content-type`, …).
     pub violations_by_kind: BTreeMap<&'static str, u64>,
-    /// Requests with no HTTP answer, by kind (`timeout`, `connect`, `body`, `transport`, and
-    /// [`UNANSWERED_AT_END`]).
-    pub transport_errors: BTreeMap<&'static str, u64>,
+    /// Requests with no HTTP answer, by kind.
+    pub transport_errors: BTreeMap<TransportKind, u64>,
     /// Answers that failed: an error status or a contract break (goose's failures, less the
     /// exchanges without an answer).
     pub failed_answers: u64,
@@ -72,7 +72,7 @@ impl Tally {
             *self.violations_by_kind.entry(k).or_default() += c;
         }
         for (k, c) in &other.transport_errors {
-            *self.transport_errors.entry(k).or_default() += c;
+            *self.transport_errors.entry(*k).or_default() += c;
         }
         for (m, c) in &other.samples {
             *self.samples.entry(m.clone()).or_default() += c;
@@ -116,32 +116,79 @@ impl Tally {
     }
 }
 
-/// The kind of a request still waiting for its answer when the run ended.
-pub const UNANSWERED_AT_END: &str = "unanswered-at-end";
+/// Why an exchange has no HTTP answer, as the reports count them (`summary.json`'s
+/// `transport_errors` keys, the re-read's "no answer (…)").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TransportKind {
+    /// The answer's body could not be read whole (or decoded).
+    Body,
+    /// No connection.
+    Connect,
+    /// No answer within the request timeout.
+    Timeout,
+    /// Any other failure of the exchange.
+    Transport,
+    /// Still waiting for its answer when the run ended.
+    UnansweredAtEnd,
+}
 
-/// The kind of a failed exchange without an HTTP answer, as reports count them.
-pub fn transport_kind(e: &reqwest::Error) -> &'static str {
-    if e.is_timeout() {
-        "timeout"
-    } else if e.is_connect() {
-        "connect"
-    } else if e.is_body() || e.is_decode() {
-        "body"
-    } else {
-        "transport"
+impl TransportKind {
+    /// The kind as reports spell it. The variants are declared in this spelling's order, so a
+    /// map keyed by kind lists them as one keyed by the words does.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransportKind::Body => "body",
+            TransportKind::Connect => "connect",
+            TransportKind::Timeout => "timeout",
+            TransportKind::Transport => "transport",
+            TransportKind::UnansweredAtEnd => "unanswered-at-end",
+        }
+    }
+}
+
+impl std::fmt::Display for TransportKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<&reqwest::Error> for TransportKind {
+    /// The kind of goose's failed exchange.
+    fn from(e: &reqwest::Error) -> TransportKind {
+        if e.is_timeout() {
+            TransportKind::Timeout
+        } else if e.is_connect() {
+            TransportKind::Connect
+        } else if e.is_body() || e.is_decode() {
+            TransportKind::Body
+        } else {
+            TransportKind::Transport
+        }
+    }
+}
+
+impl From<&ClientError> for TransportKind {
+    /// The kind of a failed exchange of [`crate::api::client::Client`] (the re-reads after the
+    /// load).
+    fn from(e: &ClientError) -> TransportKind {
+        match e {
+            ClientError::Timeout { .. } => TransportKind::Timeout,
+            ClientError::Connect { .. } => TransportKind::Connect,
+            ClientError::Transport { .. } | ClientError::Setup(_) => TransportKind::Transport,
+        }
     }
 }
 
 /// Sums over all users, read after the run.
 #[derive(Debug, Default)]
 pub struct Collected {
-    pub tallies: [Tally; 4],
+    pub tallies: PerOp<Tally>,
     /// Feed position → expected state, over every writer.
     pub ledger: HashMap<usize, Expected>,
     /// The run second by second.
     pub timeline: TimelineSummary,
     /// Per operation, pushcheck's own times (see [`Times`]).
-    pub times: [Times; 4],
+    pub times: PerOp<Times>,
     /// The run was paced (arrival rate, throttle or rate cap): `Times::from_due` holds every
     /// request's latency from its slot in the arrival schedule.
     pub paced: bool,
@@ -171,11 +218,32 @@ impl Times {
 impl Collected {
     /// The tally of `op`.
     pub fn tally(&self, op: Operation) -> &Tally {
-        &self.tallies[op.index()]
+        &self.tallies[op]
     }
 
     /// The times of `op`.
     pub fn times(&self, op: Operation) -> &Times {
-        &self.times[op.index()]
+        &self.times[op]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_are_ordered_as_their_words() {
+        let kinds = [
+            TransportKind::Body,
+            TransportKind::Connect,
+            TransportKind::Timeout,
+            TransportKind::Transport,
+            TransportKind::UnansweredAtEnd,
+        ];
+        let words: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+        let mut sorted = words.clone();
+        sorted.sort_unstable();
+        assert_eq!(words, sorted);
+        assert!(kinds.windows(2).all(|w| w[0] < w[1]));
     }
 }

@@ -1,6 +1,7 @@
 //! The run second by second: per operation, requests, errors (by kind) and approximate latency
-//! percentiles, kept while the load runs, for `timeline.csv`, `summary.json` and the reports —
-//! so a stall, the ramp or a slow minute can be seen, not only end-of-run percentiles.
+//! percentiles, kept while the load runs, for the reports (`summary.json`, and `timeline.csv`,
+//! which `report::csv` renders) — so a stall, the ramp or a slow minute can be seen, not only
+//! end-of-run percentiles.
 //!
 //! Memory is bounded for hours-long soaks: at most [`MAX_POINTS`] points; when a run outgrows
 //! them, neighbouring points are merged and the step doubles (1 s, 2 s, 4 s, …). Each user adds
@@ -11,7 +12,7 @@
 
 use serde::Serialize;
 
-use crate::api::Operation;
+use crate::api::{Operation, PerOp};
 
 /// The most points a timeline keeps (an hour at one second).
 pub const MAX_POINTS: usize = 3600;
@@ -135,7 +136,7 @@ impl OpStep {
 }
 
 /// Every operation's responses in one step.
-pub type Step = [OpStep; 4];
+pub type Step = PerOp<OpStep>;
 
 /// The run's timeline: one [`Step`] per `step_secs` seconds since the load started.
 #[derive(Debug, Clone)]
@@ -163,7 +164,7 @@ impl Timeline {
         if self.points.len() <= at {
             self.points.resize_with(at + 1, Step::default);
         }
-        for (into, from) in self.points[at].iter_mut().zip(step.iter()) {
+        for (into, from) in self.points[at].values_mut().zip(step.values()) {
             into.add(from);
         }
     }
@@ -176,7 +177,7 @@ impl Timeline {
             .map(|pair| {
                 let mut step = pair[0].clone();
                 if let Some(second) = pair.get(1) {
-                    for (into, from) in step.iter_mut().zip(second.iter()) {
+                    for (into, from) in step.values_mut().zip(second.values()) {
                         into.add(from);
                     }
                 }
@@ -192,7 +193,7 @@ impl Timeline {
     pub fn summary(&self) -> TimelineSummary {
         let sent: Vec<Operation> = Operation::ALL
             .into_iter()
-            .filter(|op| self.points.iter().any(|p| p[op.index()].requests > 0))
+            .filter(|op| self.points.iter().any(|p| p[*op].requests > 0))
             .collect();
         let step = self.step_secs as f64;
         let points = self
@@ -201,7 +202,7 @@ impl Timeline {
             .enumerate()
             .flat_map(|(i, p)| {
                 sent.iter().map(move |op| {
-                    let s = &p[op.index()];
+                    let s = &p[*op];
                     TimelinePoint {
                         t_secs: i as u64 * self.step_secs,
                         operation: op.label(),
@@ -225,7 +226,7 @@ impl Timeline {
             .flat_map(|op| {
                 let mut whole = OpStep::default();
                 for p in &self.points {
-                    whole.add(&p[op.index()]);
+                    whole.add(&p[*op]);
                 }
                 whole
                     .buckets
@@ -319,32 +320,6 @@ impl TimelineSummary {
         }
         (self.elapsed_secs - t_secs as f64).clamp(0.1_f64.min(step), step)
     }
-
-    /// `timeline.csv`: a header and one line per point.
-    pub fn csv(&self) -> String {
-        let mut out = String::from(
-            "t_secs,operation,requests,rps,errors,violations,no_answer,status_4xx,status_5xx,p50_ms,p95_ms,p99_ms,max_ms\n",
-        );
-        for p in &self.points {
-            out.push_str(&format!(
-                "{},{},{},{:.1},{},{},{},{},{},{:.3},{:.3},{:.3},{:.3}\n",
-                p.t_secs,
-                p.operation,
-                p.requests,
-                p.rps,
-                p.errors,
-                p.violations,
-                p.no_answer,
-                p.status_4xx,
-                p.status_5xx,
-                p.p50_ms,
-                p.p95_ms,
-                p.p99_ms,
-                p.max_ms
-            ));
-        }
-        out
-    }
 }
 
 #[cfg(test)]
@@ -354,7 +329,7 @@ mod tests {
     fn step_with(op: Operation, requests: u64, micros: u64) -> Step {
         let mut step = Step::default();
         for _ in 0..requests {
-            step[op.index()].record(
+            step[op].record(
                 micros,
                 Exchange::Answered {
                     status: 200,

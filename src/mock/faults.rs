@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use super::config::Faults;
-use crate::api::Operation;
+use crate::api::{Operation, PerOp};
 use crate::seeded::{GOLDEN, mix, unit};
 
 /// The runtime side of [`Faults`].
@@ -22,7 +22,7 @@ pub(crate) struct FaultInjector {
     started: Instant,
     draws: AtomicU64,
     /// Per operation: (second since start, requests counted in it).
-    windows: [Mutex<(u64, u32)>; 4],
+    windows: PerOp<Mutex<(u64, u32)>>,
 }
 
 impl FaultInjector {
@@ -55,7 +55,7 @@ impl FaultInjector {
         let Some(limit) = self.faults.rate_limit.filter(|_| !self.off) else {
             return false;
         };
-        let mut window = self.windows[op.index()]
+        let mut window = self.windows[op]
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if window.0 != second {

@@ -30,7 +30,7 @@ use super::faults::FaultInjector;
 use super::request::{SimRequest, personalize_flags};
 use super::response::{Refusal, refusal_response};
 use super::rules::Rules;
-use crate::api::{APP_CODE_HEADER, Operation};
+use crate::api::{APP_CODE_HEADER, Operation, PerOp};
 
 /// One operation's path template split around `{pushRegId}`.
 #[derive(Debug)]
@@ -92,28 +92,28 @@ impl Edge {
     /// The operation and the raw registration ID of `path`: 404 for no API path, 405 for an
     /// API path with another method.
     fn route<'p>(&self, method: &Method, path: &'p str) -> Result<(Operation, &'p str), Refusal> {
-        let mut allowed: [Option<&Template>; 4] = [None; 4];
+        let mut allowed: PerOp<Option<&Template>> = PerOp::default();
         let mut id = "";
-        for (slot, t) in allowed.iter_mut().zip(&self.templates) {
+        for t in &self.templates {
             if let Some(middle) = path
                 .strip_prefix(t.prefix.as_str())
                 .and_then(|rest| rest.strip_suffix(t.suffix.as_str()))
                 && !middle.is_empty()
                 && !middle.contains('/')
             {
-                *slot = Some(t);
+                allowed[t.op] = Some(t);
                 id = middle;
             }
         }
-        let mut matching = allowed.iter().flatten();
-        if allowed.iter().all(Option::is_none) {
+        let mut matching = allowed.values().flatten();
+        if allowed.values().all(Option::is_none) {
             return Err(Refusal::NoRoute);
         }
         match matching.find(|t| t.method == *method) {
             Some(t) => Ok((t.op, id)),
             None => {
                 let allow: Vec<&str> = allowed
-                    .iter()
+                    .values()
                     .flatten()
                     .map(|t| t.method.as_str())
                     .collect();

@@ -5,19 +5,16 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use quick_junit::Report;
 use serde::Serialize;
 
 use super::contract;
+use super::junit::Junit;
 use super::load;
+use super::names::{self, CHECK_JSON, JUNIT_XML, PUSHCHECK_HTML};
 use super::{File, ReportError, Style};
-use crate::check::CheckResult;
+use crate::check::{CheckResult, LoadStage};
 use crate::contract::result::TargetKind;
 use crate::contract::result::as_millis;
-use crate::load::{JUNIT_XML, PUSHCHECK_HTML};
-
-/// The combined JSON report's file name.
-pub const CHECK_JSON: &str = "check.json";
 
 /// A table per stage, then the verdict: PASSED with the time, or FAILED with the reasons.
 pub fn human(
@@ -41,12 +38,8 @@ pub fn human(
     contract::details(out, suite, style)?;
     writeln!(out, "\n== Load")?;
     match &result.load {
-        Some(l) => load::tables(out, l, style)?,
-        None => writeln!(
-            out,
-            "not run: {}",
-            result.load_not_run.as_deref().unwrap_or("no reason given")
-        )?,
+        LoadStage::Ran(l) => load::tables(out, l, style)?,
+        LoadStage::NotRun(why) => writeln!(out, "not run: {why}")?,
     }
     if let Some((dir, files)) = reports {
         writeln!(out, "\nReports in {}: {}", dir.display(), files.join(", "))?;
@@ -70,7 +63,7 @@ struct Json<'a> {
 
 /// The combined JSON report.
 pub fn json(result: &CheckResult) -> Result<String, ReportError> {
-    let load = match &result.load {
+    let load = match result.load.ran() {
         Some(l) => Some(serde_json::to_value(l).map_err(|e| ReportError::Render {
             what: "JSON",
             message: e.to_string(),
@@ -94,19 +87,17 @@ pub fn json(result: &CheckResult) -> Result<String, ReportError> {
 /// The combined JUnit XML: the contract suites (one per group), then the load's thresholds and
 /// invariants.
 pub fn junit(result: &CheckResult) -> Result<String, ReportError> {
-    let mut report = Report::new("pushcheck check");
-    report.set_time(result.duration);
-    report.add_test_suites(contract::junit_suites(&result.contract));
-    let mut load_suites = result
-        .load
-        .as_ref()
-        .map(load::junit_suites)
-        .unwrap_or_default();
-    for suite in &mut load_suites {
-        suite.name = format!("load.{}", suite.name.as_str()).into();
-    }
-    report.add_test_suites(load_suites);
-    super::to_junit(&report)
+    let load_suites = result.load.ran().map(load::junit_suites);
+    Junit::new("pushcheck check")
+        .time(result.duration)
+        .suites(contract::junit_suites(&result.contract))
+        .suites(
+            load_suites
+                .into_iter()
+                .flatten()
+                .map(|s| s.prefixed("load")),
+        )
+        .render()
 }
 
 /// The files of a `check` run in `dir`: check.json, the combined junit.xml, and the load's
@@ -117,10 +108,19 @@ pub fn files(dir: &Path, result: &CheckResult) -> Vec<File> {
         (dir.join(JUNIT_XML), junit(result)),
         (dir.join(PUSHCHECK_HTML), Ok(super::html::check(result))),
     ];
-    if let Some(load) = &result.load {
+    if let Some(load) = result.load.ran() {
         files.extend(load::data_files(dir, load));
     }
     files
+}
+
+/// The files goose wrote during the check's load (none when the load did not run), listed
+/// after pushcheck's.
+pub fn goose_files(result: &CheckResult) -> Vec<String> {
+    match result.load {
+        LoadStage::Ran(_) => names::GOOSE.map(String::from).to_vec(),
+        LoadStage::NotRun(_) => Vec::new(),
+    }
 }
 
 /// The files of a check that could not judge, in `dir`: a minimal check.json and a junit.xml

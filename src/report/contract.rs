@@ -4,8 +4,7 @@
 use std::io::{self, Write};
 use std::time::Duration;
 
-use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
-
+use super::junit::{Case, Junit, Suite};
 use super::{Mark, ReportError, Style};
 use crate::api::footprint::{Cause, Leftover};
 use crate::contract::result::{CaseResult, FindingKind, TargetInfo, TargetKind};
@@ -254,42 +253,38 @@ fn with_verdict<S: serde::Serializer>(result: &&SuiteResult, s: S) -> Result<S::
 
 /// The JUnit XML report: one test suite per group, one test case per contract case.
 pub fn junit(result: &SuiteResult) -> Result<String, ReportError> {
-    let mut report = Report::new("pushcheck contract");
-    report.set_time(result.duration);
-    report.add_test_suites(junit_suites(result));
-    super::to_junit(&report)
+    Junit::new("pushcheck contract")
+        .time(result.duration)
+        .suites(junit_suites(result))
+        .render()
 }
 
 /// The JUnit suites of a contract result, for a report of its own or a combined one.
-pub fn junit_suites(result: &SuiteResult) -> Vec<TestSuite> {
+pub fn junit_suites(result: &SuiteResult) -> Vec<Suite> {
     let mut suites = Vec::new();
     let mut groups: Vec<&str> = result.cases.iter().map(|c| c.group).collect();
     groups.dedup();
     for group in groups {
-        let mut suite = TestSuite::new(format!("contract.{group}"));
+        let mut suite = Suite::new(format!("contract.{group}"));
         for case in result.cases.iter().filter(|c| c.group == group) {
-            let status = match case.status {
-                Status::Passed => TestCaseStatus::success(),
-                Status::Skipped => {
-                    let mut s = TestCaseStatus::skipped();
-                    if let Some(reason) = &case.skip_reason {
-                        s.set_message(reason.clone());
-                    }
-                    s
-                }
-                Status::Failed => {
-                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                    if let Some(f) = &case.failure {
-                        s.set_message(f.message.clone());
-                        s.set_description(f.to_string());
-                    }
-                    s
-                }
+            let test_case = match case.status {
+                Status::Passed => Case::passed(case.name),
+                Status::Skipped => match &case.skip_reason {
+                    Some(reason) => Case::skipped(case.name).message(reason.clone()),
+                    None => Case::skipped(case.name),
+                },
+                Status::Failed => match &case.failure {
+                    Some(f) => Case::failed(case.name)
+                        .message(f.message.clone())
+                        .description(f.to_string()),
+                    None => Case::failed(case.name),
+                },
             };
-            let mut test_case = TestCase::new(case.name, status);
-            test_case.set_classname(format!("contract.{group}"));
-            test_case.set_time(case.duration);
-            suite.add_test_case(test_case);
+            suite.case(
+                test_case
+                    .classname(format!("contract.{group}"))
+                    .time(case.duration),
+            );
         }
         suites.push(suite);
     }
@@ -301,15 +296,15 @@ pub fn junit_suites(result: &SuiteResult) -> Vec<TestSuite> {
     }
     if result.interrupted {
         // A CI publish step shows why the run has no verdict.
-        let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
-        status.set_message(format!(
-            "interrupted by a stop signal ({}): the remaining cases did not run",
-            crate::interrupt::SIGNALS
-        ));
-        let mut case = TestCase::new("interrupted", status);
-        case.set_classname("contract.run");
-        let mut suite = TestSuite::new("contract.run");
-        suite.add_test_case(case);
+        let mut suite = Suite::new("contract.run");
+        suite.case(
+            Case::error("interrupted")
+                .message(format!(
+                    "interrupted by a stop signal ({}): the remaining cases did not run",
+                    crate::interrupt::SIGNALS
+                ))
+                .classname("contract.run"),
+        );
         suites.push(suite);
     }
     suites
@@ -317,31 +312,22 @@ pub fn junit_suites(result: &SuiteResult) -> Vec<TestSuite> {
 
 /// `contract.live`: one case per probe finding (failed), one per device left changed (failed
 /// when it fails the run, else passed with the leftover in its output).
-fn live_suite(result: &SuiteResult) -> TestSuite {
-    let mut suite = TestSuite::new("contract.live");
+fn live_suite(result: &SuiteResult) -> Suite {
+    let mut suite = Suite::new("contract.live");
     for f in &result.server_findings {
-        let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
-        status.set_message(f.message.clone());
-        let mut case = TestCase::new(format!("probe {} {}", f.probe, f.registration_id), status);
-        case.set_classname("contract.live");
-        suite.add_test_case(case);
+        suite.case(
+            Case::failed(format!("probe {} {}", f.probe, f.registration_id))
+                .message(f.message.clone())
+                .classname("contract.live"),
+        );
     }
     for l in &result.left_on_devices {
         let text = format!("{} [{}] {}", l.items.join(", "), l.cause.label(), l.reason);
         let fails = result.fail_on_residue || l.cause == Cause::ServerFault;
-        let status = if fails {
-            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-            s.set_message(text.clone());
-            s
-        } else {
-            TestCaseStatus::success()
-        };
-        let mut case = TestCase::new(format!("left on {}", l.registration_id), status);
-        case.set_classname("contract.live");
-        if !fails {
-            case.set_system_out(text);
-        }
-        suite.add_test_case(case);
+        let case = Case::judged(format!("left on {}", l.registration_id), !fails)
+            .message(text.clone())
+            .classname("contract.live");
+        suite.case(if fails { case } else { case.output(text) });
     }
     suite
 }

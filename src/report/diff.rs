@@ -4,9 +4,9 @@
 
 use std::io::{self, Write};
 
-use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use serde::Serialize;
 
+use super::junit::{Case, Junit, Suite};
 use super::{Mark, ReportError, Style};
 use crate::schema::diff::{Class, DiffReport, Finding, OperationDiff};
 
@@ -217,7 +217,7 @@ pub fn json(report: &DiffReport) -> Result<String, ReportError> {
 /// `response 200`, …); a case fails when one of its findings fails, and lists every other
 /// finding in its output.
 pub fn junit(report: &DiffReport) -> Result<String, ReportError> {
-    let mut suite = TestSuite::new("schemas-diff");
+    let mut suite = Suite::new("schemas-diff");
     for op in &report.operations {
         let classname = format!("schemas-diff.{}", op.operation.operation_id());
         for group in &op.groups {
@@ -230,31 +230,27 @@ pub fn junit(report: &DiffReport) -> Result<String, ReportError> {
                 .filter(|f| f.fails)
                 .map(|f| finding_line(f))
                 .collect();
-            let status = if failing.is_empty() {
-                TestCaseStatus::success()
-            } else {
-                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                s.set_message(format!("{} new finding(s)", failing.len()));
-                s.set_description(failing.join("\n"));
-                s
-            };
-            let mut case =
-                TestCase::new(format!("{} {group}", op.operation.operation_id()), status);
-            case.set_classname(classname.clone());
+            let mut case = Case::judged(
+                format!("{} {group}", op.operation.operation_id()),
+                failing.is_empty(),
+            )
+            .message(format!("{} new finding(s)", failing.len()))
+            .description(failing.join("\n"))
+            .classname(classname.clone());
             let others: Vec<String> = findings
                 .iter()
                 .filter(|f| !f.fails)
                 .map(|f| format!("{}: {}{}", f.class.as_str(), finding_line(f), note(f)))
                 .collect();
             if !others.is_empty() {
-                case.set_system_out(others.join("\n"));
+                case = case.output(others.join("\n"));
             }
-            suite.add_test_case(case);
+            suite.case(case);
         }
     }
-    let mut junit = Report::new("pushcheck schemas diff");
-    junit.add_test_suite(suite);
-    super::to_junit(&junit)
+    Junit::new("pushcheck schemas diff")
+        .suites([suite])
+        .render()
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@
 use std::fmt::Write;
 
 use super::{Mark, style};
-use crate::check::CheckResult;
+use crate::check::{CheckResult, LoadStage};
 use crate::contract::{Status, SuiteResult};
 use crate::load::{InvariantStatus, LoadResult};
 
@@ -50,13 +50,9 @@ pub fn check(result: &CheckResult) -> String {
     let mut body = verdict(result.passed, &result.reasons);
     body.push_str(&contract_section(&result.contract));
     match &result.load {
-        Some(load) => body.push_str(&load_sections(load)),
-        None => {
-            let _ = write!(
-                body,
-                "<h2>Load</h2><p>not run: {}</p>",
-                escape(result.load_not_run.as_deref().unwrap_or("no reason given"))
-            );
+        LoadStage::Ran(load) => body.push_str(&load_sections(load)),
+        LoadStage::NotRun(why) => {
+            let _ = write!(body, "<h2>Load</h2><p>not run: {}</p>", escape(why));
         }
     }
     page("pushcheck check", &body)

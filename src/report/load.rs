@@ -5,16 +5,15 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
-
+use super::junit::{Case, Junit, Suite};
+use super::names::{self, JUNIT_XML, PUSHCHECK_HTML, SUMMARY_JSON, TIMELINE_CSV};
 use super::{File, Mark, ReportError, Style};
 use crate::api::footprint::{Cause, Leftover};
 use crate::load::arrival::ArrivalSummary;
 use crate::load::result::{Figure, ScenarioSummary};
 use crate::load::threshold::Source;
 use crate::load::{
-    InvariantOutcome, InvariantStatus, JUNIT_XML, LoadResult, OperationStats, PUSHCHECK_HTML,
-    SUMMARY_JSON, TIMELINE_CSV, ThresholdOutcome,
+    InvariantOutcome, InvariantStatus, LoadResult, OperationStats, ThresholdOutcome,
 };
 
 /// The summary JSON, pretty-printed.
@@ -26,18 +25,29 @@ pub fn summary_json(result: &LoadResult) -> Result<String, ReportError> {
 /// on a live run that left something or kept devices out of person operations, suite
 /// `devices`.
 pub fn junit(result: &LoadResult) -> Result<String, ReportError> {
-    let mut report = Report::new(format!("pushcheck load {}", result.scenario.name));
-    report.add_test_suites(junit_suites(result));
-    super::to_junit(&report)
+    Junit::new(format!("pushcheck load {}", result.scenario.name))
+        .suites(junit_suites(result))
+        .render()
 }
 
-/// The files pushcheck writes for a load in `dir`: its data files, junit.xml and
-/// pushcheck.html (goose writes its report.html and report.json during the run).
+/// The files pushcheck writes for a load in `dir`: those of [`names::LOAD_RUN`] but goose's
+/// (goose writes its report.html and report.json during the run).
 pub fn files(dir: &Path, result: &LoadResult) -> Vec<File> {
-    let mut files = data_files(dir, result);
-    files.push((dir.join(JUNIT_XML), junit(result)));
-    files.push((dir.join(PUSHCHECK_HTML), Ok(super::html::load(result))));
-    files
+    names::LOAD_RUN
+        .iter()
+        .filter_map(|name| Some((dir.join(name), render(name, result)?)))
+        .collect()
+}
+
+/// The text of the file `name` of a load, `None` for goose's.
+fn render(name: &str, result: &LoadResult) -> Option<Result<String, ReportError>> {
+    match name {
+        SUMMARY_JSON => Some(summary_json(result)),
+        TIMELINE_CSV => Some(Ok(super::csv::timeline(&result.timeline))),
+        JUNIT_XML => Some(junit(result)),
+        PUSHCHECK_HTML => Some(Ok(super::html::load(result))),
+        _ => None,
+    }
 }
 
 /// The files of a load that could not judge, in `dir`: a minimal summary.json and a junit.xml
@@ -52,15 +62,15 @@ pub fn not_judged_files(dir: &Path, why: &super::not_judged::NotJudged<'_>) -> V
 /// summary.json and timeline.csv: the load's own data, also under `check` (whose JUnit and HTML
 /// reports combine both stages).
 pub fn data_files(dir: &Path, result: &LoadResult) -> Vec<File> {
-    vec![
-        (dir.join(SUMMARY_JSON), summary_json(result)),
-        (dir.join(TIMELINE_CSV), Ok(result.timeline.csv())),
-    ]
+    names::LOAD_DATA
+        .iter()
+        .filter_map(|name| Some((dir.join(name), render(name, result)?)))
+        .collect()
 }
 
 /// The JUnit suites of a load result, for a report of its own or a combined one.
-pub fn junit_suites(result: &LoadResult) -> Vec<TestSuite> {
-    let mut thresholds = TestSuite::new("thresholds");
+pub fn junit_suites(result: &LoadResult) -> Vec<Suite> {
+    let mut thresholds = Suite::new("thresholds");
     // The figures the rules judged: requests are answered + no answer (never goose's count).
     let t = &result.total;
     for (name, value) in [
@@ -70,43 +80,39 @@ pub fn junit_suites(result: &LoadResult) -> Vec<TestSuite> {
         ("unanswered_at_end", t.unanswered_at_end.to_string()),
         ("latency_model", result.latency_model.words.clone()),
     ] {
-        thresholds.add_property((name.to_owned(), value));
+        thresholds.property(name, value);
     }
-    thresholds.add_test_cases(result.thresholds.iter().map(|t| {
-        let mut case = threshold_case(t);
+    thresholds.cases(result.thresholds.iter().map(|t| {
+        let case = threshold_case(t);
         if t.figure == Figure::MixDrift {
             // The shares asked and sent, per operation, beside the rule that judges them.
-            case.set_system_out(format!(
+            case.output(format!(
                 "observed {}{}\n{}",
                 t.observed,
                 threshold_note(t),
                 mix_lines(result).join("\n")
-            ));
+            ))
+        } else {
+            case
         }
-        case
     }));
-    let mut invariants = TestSuite::new("invariants");
-    invariants.add_test_cases(result.invariants.iter().map(invariant_case));
+    let mut invariants = Suite::new("invariants");
+    invariants.cases(result.invariants.iter().map(invariant_case));
     let mut suites = vec![thresholds, invariants];
     if !result.left_on_devices.is_empty() || !result.excluded_from_person_operations.is_empty() {
-        let mut devices = TestSuite::new("devices");
-        devices.add_test_cases(
+        let mut devices = Suite::new("devices");
+        devices.cases(
             leftover_groups(&result.left_on_devices)
                 .iter()
                 .map(|g| leftover_case(g, result.fail_on_residue)),
         );
-        devices.add_test_cases(result.excluded_from_person_operations.iter().map(|d| {
-            let mut s = TestCaseStatus::skipped();
-            s.set_message(d.reason.clone());
-            let mut case = TestCase::new(
-                format!(
-                    "registration {}: personalize and depersonalize",
-                    d.registration_id
-                ),
-                s,
-            );
-            case.set_classname("devices.excluded");
-            case
+        devices.cases(result.excluded_from_person_operations.iter().map(|d| {
+            Case::skipped(format!(
+                "registration {}: personalize and depersonalize",
+                d.registration_id
+            ))
+            .message(d.reason.clone())
+            .classname("devices.excluded")
         }));
         suites.push(devices);
     }
@@ -158,65 +164,46 @@ pub(super) fn leftover_groups(left: &[Leftover]) -> Vec<LeftoverGroup<'_>> {
     groups
 }
 
-fn leftover_case(g: &LeftoverGroup<'_>, fail_on_residue: bool) -> TestCase {
+fn leftover_case(g: &LeftoverGroup<'_>, fail_on_residue: bool) -> Case {
     let devices = g.devices.join(", ");
-    let status = if g.fails(fail_on_residue) {
-        let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-        s.set_type(g.cause.label());
-        s.set_message(g.reason.to_owned());
-        s.set_description(devices.clone());
-        s
-    } else {
-        TestCaseStatus::success()
-    };
-    let mut case = TestCase::new(format!("left on the devices: {}", g.headline()), status);
-    case.set_classname("devices.left");
-    case.set_system_out(format!("{}\n{devices}", g.reason));
-    case
+    Case::judged(
+        format!("left on the devices: {}", g.headline()),
+        !g.fails(fail_on_residue),
+    )
+    .kind(g.cause.label())
+    .message(g.reason)
+    .description(devices.clone())
+    .classname("devices.left")
+    .output(format!("{}\n{devices}", g.reason))
 }
 
-fn threshold_case(t: &ThresholdOutcome) -> TestCase {
-    let status = if t.passed {
-        TestCaseStatus::success()
-    } else {
-        let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-        s.set_message(format!("observed {}", t.observed));
-        s.set_type(if t.aborted {
+fn threshold_case(t: &ThresholdOutcome) -> Case {
+    Case::judged(t.rule.clone(), t.passed)
+        .message(format!("observed {}", t.observed))
+        .kind(if t.aborted {
             "threshold failed and stopped the run"
         } else {
             "threshold failed"
-        });
-        s
-    };
-    let mut case = TestCase::new(t.rule.clone(), status);
-    case.set_classname(format!("thresholds.{:?}", t.judged_by).to_lowercase());
-    case.set_system_out(format!("observed {}{}", t.observed, threshold_note(t)));
-    case
+        })
+        .classname(format!("thresholds.{:?}", t.judged_by).to_lowercase())
+        .output(format!("observed {}{}", t.observed, threshold_note(t)))
 }
 
-fn invariant_case(i: &InvariantOutcome) -> TestCase {
-    let status = match i.status {
-        InvariantStatus::Passed => TestCaseStatus::success(),
+fn invariant_case(i: &InvariantOutcome) -> Case {
+    let case = match i.status {
+        InvariantStatus::Passed => Case::passed(i.name.clone()),
         InvariantStatus::NotRun => {
-            let mut s = TestCaseStatus::skipped();
-            s.set_message(i.reason.clone().unwrap_or_default());
-            s
+            Case::skipped(i.name.clone()).message(i.reason.clone().unwrap_or_default())
         }
-        InvariantStatus::Failed | InvariantStatus::CouldNotCheck => {
-            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-            s.set_type(invariant_mark(i.status).word());
-            s.set_message(match i.status {
+        InvariantStatus::Failed | InvariantStatus::CouldNotCheck => Case::failed(i.name.clone())
+            .kind(invariant_mark(i.status).word())
+            .message(match i.status {
                 InvariantStatus::Failed => format!("{} of {} broke it", i.failed, i.checked),
                 _ => i.reason.clone().unwrap_or_default(),
-            });
-            s.set_description(i.findings.join("\n"));
-            s
-        }
+            })
+            .description(i.findings.join("\n")),
     };
-    let mut case = TestCase::new(i.name.clone(), status);
-    case.set_classname("invariants");
-    case.set_assertions(i.checked);
-    case
+    case.classname("invariants").assertions(i.checked)
 }
 
 fn invariant_mark(status: InvariantStatus) -> Mark {

@@ -2,15 +2,20 @@
 //!
 //! Every renderer of a file returns `Result<String, ReportError>` (never an error written into
 //! the file); human renderers write to an `io::Write`. [`style`] owns the colours and the
-//! verdict vocabulary; [`write_files`] writes what a command renders, naming the path on error.
+//! verdict vocabulary; [`junit`] is the one JUnit builder (every command's suites and cases);
+//! [`csv`] renders `timeline.csv`; [`names`] holds the report files' names and the list of the
+//! files a run writes; [`write_files`] writes what a command renders, naming the path on error.
 
 mod charts;
 pub mod check;
 pub mod contract;
+pub mod csv;
 pub mod diff;
 pub mod generate;
 pub mod html;
+pub mod junit;
 pub mod load;
+pub mod names;
 pub mod not_judged;
 pub mod schemas;
 pub mod style;
@@ -37,14 +42,6 @@ pub enum ReportError {
 pub fn to_json<T: serde::Serialize>(what: &'static str, value: &T) -> Result<String, ReportError> {
     serde_json::to_string_pretty(value).map_err(|e| ReportError::Render {
         what,
-        message: e.to_string(),
-    })
-}
-
-/// A JUnit report as XML.
-pub fn to_junit(report: &quick_junit::Report) -> Result<String, ReportError> {
-    report.to_string().map_err(|e| ReportError::Render {
-        what: "JUnit",
         message: e.to_string(),
     })
 }

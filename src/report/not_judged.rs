@@ -7,10 +7,10 @@
 //!
 //! Like every renderer it only reads what it is given.
 
-use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use serde::Serialize;
 
 use super::ReportError;
+use super::junit::{Case, Junit, Suite};
 use crate::outcome::Exit;
 
 /// Why a command ended without a result.
@@ -129,21 +129,21 @@ pub fn contract_json(n: &NotJudged<'_>) -> Result<String, ReportError> {
 /// `junit.xml` with one test case: an `<error>` (a `<failure>` for the server's fault) saying
 /// why the run could not judge.
 pub fn junit(n: &NotJudged<'_>) -> Result<String, ReportError> {
-    let kind = match n.exit {
-        Exit::CheckFailed => NonSuccessKind::Failure,
-        _ => NonSuccessKind::Error,
+    let name = format!("pushcheck {}: could not judge", n.command);
+    let case = match n.exit {
+        Exit::CheckFailed => Case::failed(name),
+        _ => Case::error(name),
     };
-    let mut status = TestCaseStatus::non_success(kind);
-    status.set_message(n.reason.to_owned());
-    status.set_type(format!("{} (exit {})", n.exit_kind(), n.exit.code()));
-    status.set_description(n.headline());
-    let mut case = TestCase::new(format!("pushcheck {}: could not judge", n.command), status);
-    case.set_classname("run");
-    let mut suite = TestSuite::new("run");
-    suite.add_test_case(case);
-    let mut report = Report::new(format!("pushcheck {}", n.command));
-    report.add_test_suite(suite);
-    super::to_junit(&report)
+    let mut suite = Suite::new("run");
+    suite.case(
+        case.message(n.reason)
+            .kind(format!("{} (exit {})", n.exit_kind(), n.exit.code()))
+            .description(n.headline())
+            .classname("run"),
+    );
+    Junit::new(format!("pushcheck {}", n.command))
+        .suites([suite])
+        .render()
 }
 
 #[cfg(test)]

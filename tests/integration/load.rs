@@ -16,6 +16,7 @@ use pushcheck::load::{
     self, Destination, FeedSource, LoadConfig, LoadPlan, LoadResult, Scenario, load_target,
 };
 use pushcheck::mock::{Faults, RunningSimulator, SimulatorConfig, Stall, local_credentials};
+use pushcheck::report::names;
 use pushcheck::schema::{Mode, registry};
 
 use crate::util::{TempDir, project_path, run_cli};
@@ -107,21 +108,15 @@ fn smoke_scenario_passes_and_writes_every_report() {
         run.stderr
     );
     assert!(run.stdout.contains("PASS"), "{}", run.stdout);
-    for name in [
-        load::REPORT_HTML,
-        load::REPORT_JSON,
-        load::SUMMARY_JSON,
-        load::JUNIT_XML,
-        load::TIMELINE_CSV,
-    ] {
+    for name in names::LOAD_RUN {
         let meta = std::fs::metadata(reports.join(name))
             .unwrap_or_else(|e| panic!("{name} was not written: {e}"));
         assert!(meta.len() > 0, "{name} is empty");
     }
-    let summary = crate::util::read_load_summary(&reports.join(load::SUMMARY_JSON));
+    let summary = crate::util::read_load_summary(&reports.join(names::SUMMARY_JSON));
     assert!(!summary.is_null(), "summary.json was written");
     let points = summary["timeline"]["points"].as_array().expect("timeline");
-    let csv = std::fs::read_to_string(reports.join(load::TIMELINE_CSV)).expect("timeline.csv");
+    let csv = std::fs::read_to_string(reports.join(names::TIMELINE_CSV)).expect("timeline.csv");
     assert!(csv.starts_with("t_secs,operation,requests,"), "{csv}");
     assert_eq!(csv.lines().count(), points.len() + 1, "{csv}");
     let sent: u64 = points.iter().filter_map(|p| p["requests"].as_u64()).sum();
@@ -146,7 +141,7 @@ fn smoke_scenario_passes_and_writes_every_report() {
         ],
         "requests are named by operation, never by registration ID"
     );
-    let junit = std::fs::read_to_string(reports.join(load::JUNIT_XML)).expect("read junit");
+    let junit = std::fs::read_to_string(reports.join(names::JUNIT_XML)).expect("read junit");
     let cases = junit.matches("<testcase").count();
     let expected = summary["thresholds"].as_array().map_or(0, Vec::len)
         + summary["invariants"].as_array().map_or(0, Vec::len);
@@ -564,7 +559,7 @@ fn a_slower_run_fails_its_baseline_gates_naming_the_operation_and_figures() {
         first.stdout,
         first.stderr
     );
-    let baseline = before.join(load::SUMMARY_JSON);
+    let baseline = before.join(names::SUMMARY_JSON);
     let baseline = baseline.to_str().expect("utf-8");
 
     // The defect: the same load, four times slower. --baseline's default gates catch it.
@@ -597,7 +592,7 @@ fn a_slower_run_fails_its_baseline_gates_naming_the_operation_and_figures() {
         "{out}"
     );
     let summary =
-        crate::util::read_load_summary(&dir.path().join("slower").join(load::SUMMARY_JSON));
+        crate::util::read_load_summary(&dir.path().join("slower").join(names::SUMMARY_JSON));
     let compared = &summary["baseline"]["operations"][0];
     assert_eq!(compared["operation"], "GET registration");
     let p95 = &compared["changes"][1];
@@ -610,7 +605,7 @@ fn a_slower_run_fails_its_baseline_gates_naming_the_operation_and_figures() {
         "{compared}"
     );
     let junit =
-        std::fs::read_to_string(dir.path().join("slower").join(load::JUNIT_XML)).expect("junit");
+        std::fs::read_to_string(dir.path().join("slower").join(names::JUNIT_XML)).expect("junit");
     assert!(junit.contains("p95 regression&gt;10%"), "{junit}");
 
     // The control: as fast as before, within a gate a noisy machine keeps.
