@@ -15,9 +15,8 @@
 //! lasted into it (`TimelineSummary::step_length`), so its rate is real. Pure: it reads the
 //! result.
 
-use super::html::escape;
 use super::svg::{
-    COLOURS, GREY, LineChart, Marker, Pair, Series, bar_chart, line_chart, paired_bars,
+    COLOURS, GREY, LineChart, Marker, Pair, Series, bar_chart, escape, line_chart, paired_bars,
 };
 use crate::load::LoadResult;
 use crate::load::result::{Figure, Latency, OperationStats};

@@ -9,26 +9,11 @@
 
 use std::fmt::Write;
 
+use super::svg::escape;
 use super::{Mark, style};
 use crate::check::{CheckResult, LoadStage};
 use crate::contract::{Status, SuiteResult};
 use crate::load::{InvariantStatus, LoadResult};
-
-/// Text made safe for HTML (element content and quoted attributes).
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 const CSS: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#222;max-width:1040px}\
 h1{font-size:20px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ccc}\
@@ -145,7 +130,7 @@ fn load_sections(r: &LoadResult) -> String {
     let mut out = format!(
         "<h2 id=\"load\">Load</h2><p>{}: {}, against {}{} · {} registrations · validation {:.0}% · figures cover the {}</p>",
         escape(&s.name),
-        escape(&super::load::users_over_time(s)),
+        escape(&super::load_words::users_over_time(s)),
         escape(&r.target.base_url),
         if r.target.embedded_simulator {
             " (embedded simulator)"
@@ -194,7 +179,7 @@ fn operations(r: &LoadResult) -> String {
             ]
         })
         .collect();
-    table("operations", &super::load::OPERATION_COLUMNS, &rows)
+    table("operations", &super::load_words::OPERATION_COLUMNS, &rows)
 }
 
 fn validation(r: &LoadResult) -> String {
@@ -328,7 +313,7 @@ fn arrival(r: &LoadResult) -> String {
         .collect();
     let mut out = format!(
         "<h2 id=\"arrival\">Arrival rate</h2><p>{}</p>{}",
-        escape(&super::load::arrival_headline(a)),
+        escape(&super::load_words::arrival_headline(a)),
         table(
             "arrival-table",
             &["operation", "target/s", "achieved/s", "achieved"],

@@ -6,11 +6,11 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use super::junit::{Case, Junit, Suite};
+use super::load_words::{OPERATION_COLUMNS, arrival_headline, users_over_time};
 use super::names::{self, JUNIT_XML, PUSHCHECK_HTML, SUMMARY_JSON, TIMELINE_CSV};
 use super::{File, Mark, ReportError, Style};
 use crate::api::footprint::{Cause, Leftover};
-use crate::load::arrival::ArrivalSummary;
-use crate::load::result::{Figure, ScenarioSummary};
+use crate::load::result::Figure;
 use crate::load::threshold::Source;
 use crate::load::{
     InvariantOutcome, InvariantStatus, LoadResult, OperationStats, ThresholdOutcome,
@@ -321,19 +321,6 @@ fn heading(out: &mut dyn Write, result: &LoadResult) -> io::Result<()> {
 }
 
 /// The table: one row per operation and a total.
-/// The columns of the per-operation table, in the terminal and the HTML report.
-pub(super) const OPERATION_COLUMNS: [&str; 9] = [
-    "operation",
-    "requests",
-    "req/s",
-    "p50 ms",
-    "p95 ms",
-    "p99 ms",
-    "max ms",
-    "failed",
-    "violations",
-];
-
 fn operations(out: &mut dyn Write, result: &LoadResult) -> io::Result<()> {
     let [op, requests, rps, p50, p95, p99, max, failed, violations] = OPERATION_COLUMNS;
     writeln!(
@@ -472,31 +459,6 @@ fn arrival(out: &mut dyn Write, result: &LoadResult) -> io::Result<()> {
         writeln!(out, "  shortfall: {}", s.detail)?;
     }
     Ok(())
-}
-
-/// The users over time in words: `8 users, 10s` or `stages: 4 users over 2s, then …`
-/// (terminal and HTML).
-pub(super) fn users_over_time(s: &ScenarioSummary) -> String {
-    match s.stages {
-        Some(_) => format!("stages: {}", s.length),
-        None => format!("{} users, {}", s.users, s.length),
-    }
-}
-
-/// The arrival rate in a sentence: asked, target, goose's throttle, achieved (terminal and HTML).
-pub(super) fn arrival_headline(a: &ArrivalSummary) -> String {
-    format!(
-        "asked {}/s, target {}/s (goose throttle {}/s, its tick woke {:.1}ms late), achieved \
-         {:.1}/s ({:.1}%) in seconds {}–{}",
-        a.asked_rps,
-        a.target_rps,
-        a.goose_throttle_rps,
-        a.tick_overshoot_ms,
-        a.achieved_rps,
-        a.achieved_percent,
-        a.window_secs[0],
-        a.window_secs[1]
-    )
 }
 
 /// Per operation: p95 and throughput (and a moved error rate) before and now, in words.

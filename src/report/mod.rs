@@ -15,6 +15,7 @@ pub mod generate;
 pub mod html;
 pub mod junit;
 pub mod load;
+mod load_words;
 pub mod names;
 pub mod not_judged;
 pub mod schemas;

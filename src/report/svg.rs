@@ -8,8 +8,6 @@
 
 use std::fmt::Write;
 
-use super::html::escape;
-
 /// Width and height of a chart, in pixels.
 pub const WIDTH: f64 = 1000.0;
 const HEIGHT: f64 = 260.0;
@@ -488,6 +486,22 @@ fn legend<'a>(names: impl Iterator<Item = (&'a str, &'a str, bool)>) -> String {
         );
     }
     out.push_str("</p>");
+    out
+}
+
+/// Text made safe for HTML (element content and quoted attributes).
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
     out
 }
 

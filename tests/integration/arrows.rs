@@ -392,9 +392,6 @@ const NOT_YET: &[&str] = &[
     "src/load: histogram → result → mix → tally → histogram",
     "src/load: mix → tally → result → mix",
     "src/load: shared ↔ transactions",
-    "src/report: charts → svg → html → charts",
-    "src/report: charts ↔ html",
-    "src/report: html ↔ load",
 ];
 
 #[test]
