@@ -134,7 +134,7 @@ use tokio::task::JoinHandle;
 
 pub use admin::{ADMIN_DEFAULT_LIMIT, ADMIN_MAX_LIMIT};
 pub use choices::{CHOICES, Choice, choice};
-pub use config::{Application, Faults, SimulatorConfig, Stall, local_credentials};
+pub use config::{Application, ErrorShapes, Faults, SimulatorConfig, Stall, local_credentials};
 pub use defects::{DEFECTS, Defect, DefectInfo, Defects, UnknownDefect};
 pub use request::{FieldErrors, SimRequest, personalize_flags};
 pub use response::{Refusal, SimResponse};
