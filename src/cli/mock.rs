@@ -96,11 +96,8 @@ pub struct MockArgs {
     /// Fault: share of registration bodies served without their required applicationId, 0 to 1.
     #[arg(long, value_parser = parse_rate, value_name = "RATE", help_heading = "Faults (all off by default)")]
     break_responses: Option<f64>,
-    /// Error bodies as the doc shows them (documented: a validation error is a legacy
-    /// requestError 400, a 429 the newer E429 body) or as the published OpenAPI file declares
-    /// them (published: every 400 {errorCode, errorMessage}, every 429 requestError), e.g. for
-    /// Schemathesis driven by the published file (bench/schemathesis.sh).
-    #[arg(long, value_enum, default_value_t = ErrorShapes::Documented, value_name = "SHAPES")]
+    /// Error bodies as the doc shows them (documented) or as the published OpenAPI file declares them (published: every 400 {errorCode, errorMessage}, every 429 requestError).
+    #[arg(long, value_enum, default_value_t = ErrorShapes::Documented, value_name = "documented|published", hide_possible_values = true)]
     errors: ErrorShapes,
     /// Plant a defect that breaks one documented behaviour (repeatable); `--defect list` lists them.
     #[arg(
