@@ -19,8 +19,12 @@ setDeviceAsPrimary, the path ID, the AppCode header), the request body and every
 body. $refs (into components, chains) are followed, 3.0's nullable and allOf normalized: the
 schemas are compared by structure, never as text.
 
-Each finding has a JSON pointer on both sides (pushcheck's: into `pushcheck schemas openapi`,
-shown as the schemas/ file) and a class:
+Read-only properties are left out of request bodies (and write-only ones out of responses), as
+OpenAPI says. Findings are grouped by cause: the same difference between the same two schemas is
+one line, with the number of operation×status places it shows at (-v lists them, with a JSON
+pointer on both sides: pushcheck's into `pushcheck schemas openapi`, shown as the schemas/ file;
+generated hash prefixes of component names are shortened). --json and --junit list every
+finding. Each has a class:
   breaking      breaks a client built to the docs: a response field removed, retyped or made
                 nullable, an enum value or a looser limit in a response, a tighter limit or a
                 new required field in a request, a parameter or operation missing
@@ -33,6 +37,7 @@ Examples:
   curl -fsS \"$PUSHCHECK_OPENAPI_URL\" | pushcheck schemas diff - --baseline openapi-accepted.json
   pushcheck schemas diff openapi.json --write-baseline openapi-accepted.json
   pushcheck schemas diff openapi.json --json --junit reports/openapi-diff.xml
+  pushcheck schemas diff openapi.json --baseline examples/ci/openapi-accepted.json -v
 
 Exit codes:
   0  no new breaking finding or disagreement (known ones fail only with --strict; additive
@@ -61,6 +66,9 @@ pub struct DiffArgs {
     /// Write a JUnit XML report here (one test case per operation and status).
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
+    /// List every cause (accepted ones too) with the places it shows at and both pointers.
+    #[arg(long, short = 'v')]
+    verbose: bool,
 }
 
 pub fn run(args: DiffArgs, out: &mut dyn Write, console: Console) -> CmdResult {
@@ -95,7 +103,12 @@ pub fn run(args: DiffArgs, out: &mut dyn Write, console: Console) -> CmdResult {
         let text = report::diff::json(&result).map_err(Failure::runtime)?;
         writeln!(out, "{text}").map_err(io_failure)?;
     } else {
-        report::diff::human(out, &result, console.style()).map_err(io_failure)?;
+        let detail = if args.verbose {
+            report::diff::Detail::Places
+        } else {
+            report::diff::Detail::Causes
+        };
+        report::diff::human(out, &result, console.style(), detail).map_err(io_failure)?;
     }
     Ok(if result.passed() {
         Exit::Passed

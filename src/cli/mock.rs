@@ -19,8 +19,8 @@ use crate::api::APP_CODE_HEADER;
 use crate::api::auth::{Credentials, REDACTED};
 use crate::mock::config::{DEFAULT_BODY_LIMIT, DEFAULT_SEED_REGISTRATIONS};
 use crate::mock::{
-    Application, DEFECTS, Defect, Defects, Facts, Faults, MockError, Simulator, SimulatorConfig,
-    Stall, local_credentials,
+    Application, DEFECTS, Defect, Defects, ErrorShapes, Facts, Faults, MockError, Simulator,
+    SimulatorConfig, Stall, local_credentials,
 };
 
 const AFTER_HELP: &str = "\
@@ -43,6 +43,7 @@ Examples:
   pushcheck mock --latency 20ms --jitter 5ms --error-rate 0.01 --rate-limit 50 --stall 5s..6s
   pushcheck mock --defect list
   pushcheck mock --defect personalize.force_true_ignored   (a server with one known bug)
+  pushcheck mock --errors published   (error bodies as the published OpenAPI file declares them)
 
 Environment:
   PUSHCHECK_APP_CODE, PUSHCHECK_API_KEY, PUSHCHECK_BASIC, PUSHCHECK_IBSSO, PUSHCHECK_BEARER
@@ -102,6 +103,9 @@ pub struct MockArgs {
     /// Fault: share of registration bodies served without their required applicationId, 0 to 1.
     #[arg(long, value_parser = parse_rate, value_name = "RATE", help_heading = "Faults (all off by default)")]
     break_responses: Option<f64>,
+    /// Error bodies as the doc shows them (documented) or as the published OpenAPI file declares them (published: every 400 {errorCode, errorMessage}, every 429 requestError).
+    #[arg(long, value_enum, default_value_t = ErrorShapes::Documented, value_name = "documented|published", hide_possible_values = true)]
+    errors: ErrorShapes,
     /// Plant a defect that breaks one documented behaviour (repeatable); `--defect list` lists them.
     #[arg(
         long = "defect",
@@ -214,6 +218,7 @@ fn simulator_config(args: &MockArgs, defects: Defects) -> Result<(SimulatorConfi
         },
         body_limit: args.body_limit,
         defects,
+        errors: args.errors,
         ..SimulatorConfig::default()
     };
     Ok((config, user_credentials))

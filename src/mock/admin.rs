@@ -15,6 +15,7 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
 use super::ADMIN_RESET;
+use super::config::ErrorShapes;
 use super::http::Edge;
 use super::request::read_query;
 use super::response::{Refusal, json_response, refusal_response};
@@ -99,10 +100,13 @@ pub(super) async fn registrations(
             .push(format!("must be at most {ADMIN_MAX_LIMIT}"));
     }
     if !errors.is_empty() {
-        return refusal_response(&Refusal::BadRequest {
-            text: "Invalid query parameter".into(),
-            fields: errors,
-        });
+        return refusal_response(
+            &Refusal::BadRequest {
+                text: "Invalid query parameter".into(),
+                fields: errors,
+            },
+            ErrorShapes::Documented,
+        );
     }
     json_response(StatusCode::OK, &listing(&edge.rules, offset, limit))
 }
@@ -133,7 +137,12 @@ pub(super) async fn reset(Extract(edge): Extract<Arc<Edge>>, headers: HeaderMap)
         seeded_state(tables.apps, tables.profiles, seed, count)
     })
     .await;
-    let failed = |text: String| refusal_response(&Refusal::GeneralError { text: text.into() });
+    let failed = |text: String| {
+        refusal_response(
+            &Refusal::GeneralError { text: text.into() },
+            ErrorShapes::Documented,
+        )
+    };
     match built {
         Ok(Ok(state)) => {
             let seeded = state.len();
@@ -167,7 +176,10 @@ pub(super) async fn method_not_allowed(request: Request) -> Response {
         ADMIN_RESET => "POST",
         _ => "GET",
     };
-    refusal_response(&Refusal::MethodNotAllowed {
-        allow: allow.to_owned(),
-    })
+    refusal_response(
+        &Refusal::MethodNotAllowed {
+            allow: allow.to_owned(),
+        },
+        ErrorShapes::Documented,
+    )
 }

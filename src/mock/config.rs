@@ -163,6 +163,22 @@ pub struct SimulatorConfig {
     pub body_read_timeout: Duration,
     /// Planted defects (see [`super::defects`]); none by default.
     pub defects: Defects,
+    /// The shapes error bodies are answered in; the doc's by default.
+    pub errors: ErrorShapes,
+}
+
+/// Which shapes the simulator answers errors in, where the doc page and the published OpenAPI
+/// file differ (`pushcheck mock --errors`; docs/openapi-triage.md).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ErrorShapes {
+    /// As the doc and the mobile SDKs show them: a validation error or a personalize conflict
+    /// is a legacy `requestError` 400, and a 429 the newer `{errorCode: "E429", ...}`.
+    #[default]
+    Documented,
+    /// As the published OpenAPI file declares them: every 400 is `{errorCode, errorMessage}`
+    /// (a validation error or conflict gets errorCode 400, its messageId and text in
+    /// errorMessage), every 429 the legacy `requestError` body.
+    Published,
 }
 
 impl Default for SimulatorConfig {
@@ -178,6 +194,7 @@ impl Default for SimulatorConfig {
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
             defects: Defects::none(),
+            errors: ErrorShapes::Documented,
         }
     }
 }

@@ -25,10 +25,11 @@ use axum::response::Response;
 
 use super::MockError;
 use super::body::{self, Limits};
+use super::config::ErrorShapes;
 use super::config::SimulatorConfig;
 use super::faults::FaultInjector;
 use super::request::{SimRequest, personalize_flags};
-use super::response::{Refusal, refusal_response};
+use super::response::{Refusal, Renderer, refusal_response};
 use super::rules::Rules;
 use crate::api::{APP_CODE_HEADER, Operation, PerOp};
 
@@ -51,6 +52,8 @@ pub(crate) struct Edge {
     app_code_header: HeaderName,
     /// What the admin reset seeds: the seed and how many registrations.
     pub seeding: (u64, usize),
+    /// The shapes of error bodies (`pushcheck mock --errors`).
+    errors: ErrorShapes,
 }
 
 impl Edge {
@@ -86,6 +89,7 @@ impl Edge {
             templates,
             app_code_header,
             seeding: (config.seed, config.seed_registrations),
+            errors: config.errors,
         })
     }
 
@@ -157,17 +161,17 @@ impl Edge {
     /// Faults, the rules' head checks, the body read, then the rules.
     async fn operation(&self, op: Operation, parts: &Parts, id: &str, body: Body) -> Response {
         if let Some(refusal) = self.fault(op) {
-            return refusal_response(&refusal);
+            return refusal_response(&refusal, self.errors);
         }
         let head = self.head(op, id, parts);
         let app = match self.rules.admit(&head) {
             Ok(app) => app,
-            Err(refusal) => return refusal_response(&refusal),
+            Err(refusal) => return refusal_response(&refusal, self.errors),
         };
         let bytes = match op.request_schema() {
             Some(_) => match self.read_body(parts, body, head.content_type).await {
                 Ok(bytes) => bytes,
-                Err(refusal) => return refusal_response(&refusal),
+                Err(refusal) => return refusal_response(&refusal, self.errors),
             },
             None => Bytes::new(),
         };
@@ -179,7 +183,11 @@ impl Edge {
             .rules
             .apply(app, &request, || !self.faults.drop_write());
         let with_application_id = !(answer.has_registrations() && self.faults.break_response());
-        self.rules.renderer().response(&answer, with_application_id)
+        let renderer = Renderer {
+            errors: self.errors,
+            ..self.rules.renderer()
+        };
+        renderer.response(&answer, with_application_id)
     }
 
     /// The body, within the limits; not read at all when its content type is refused anyway.
@@ -202,7 +210,7 @@ pub(crate) async fn api(Extract(edge): Extract<Arc<Edge>>, request: Request) -> 
     let (parts, body) = request.into_parts();
     let (op, id) = match edge.route(&parts.method, parts.uri.path()) {
         Ok(routed) => routed,
-        Err(refusal) => return refusal_response(&refusal),
+        Err(refusal) => return refusal_response(&refusal, edge.errors),
     };
     // An ID that is not UTF-8 once decoded cannot name a registration.
     let id = percent_decode(id).unwrap_or_default();

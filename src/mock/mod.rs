@@ -138,7 +138,7 @@ pub use admin::{ADMIN_DEFAULT_LIMIT, ADMIN_MAX_LIMIT};
 pub use admin::{Invariants, Listed, Listing, Reseeded, Violation};
 pub use admin_client::{AdminClient, AdminError};
 pub use choices::{CHOICES, Choice, choice};
-pub use config::{Application, Faults, SimulatorConfig, Stall, local_credentials};
+pub use config::{Application, ErrorShapes, Faults, SimulatorConfig, Stall, local_credentials};
 pub use defects::{DEFECTS, Defect, DefectInfo, Defects, UnknownDefect};
 pub use request::{FieldErrors, SimRequest, personalize_flags};
 pub use response::{Refusal, SimResponse};

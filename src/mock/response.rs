@@ -13,6 +13,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use super::config::ErrorShapes;
 use super::request::FieldErrors;
 use super::state::{PersonView, RegistrationView};
 use super::wire::{ApiError, Catalog, LegacyError, PersonBody, Prerendered, PushError};
@@ -93,8 +94,13 @@ impl Refusal {
         }
     }
 
-    /// Its body, in the documented shape.
-    fn body(&self) -> Result<Vec<u8>, serde_json::Error> {
+    /// Its body, in the documented shape, or as the published OpenAPI file declares it.
+    fn body(&self, shapes: ErrorShapes) -> Result<Vec<u8>, serde_json::Error> {
+        if shapes == ErrorShapes::Published
+            && let Some(body) = self.published_body()
+        {
+            return body;
+        }
         fn legacy(message_id: &str, text: &str) -> Result<Vec<u8>, serde_json::Error> {
             to_json(&LegacyError {
                 message_id,
@@ -159,6 +165,40 @@ impl Refusal {
     }
 }
 
+/// The errorCode of a 400 the published file's `{errorCode, errorMessage}` carries for what the
+/// doc answers with a legacy body (a validation error, a personalize conflict): the file lists
+/// no code for those, so the HTTP status stands in.
+pub const PUBLISHED_BAD_REQUEST_CODE: i64 = 400;
+
+impl Refusal {
+    /// The body the published OpenAPI file declares where it differs from the doc's: every
+    /// 400 `{errorCode, errorMessage}`, every 429 the legacy body. `None`: the same body.
+    fn published_body(&self) -> Option<Result<Vec<u8>, serde_json::Error>> {
+        let push = |message: String| {
+            to_json(&PushError {
+                error_code: PUBLISHED_BAD_REQUEST_CODE,
+                error_message: &message,
+            })
+        };
+        match self {
+            Refusal::BadRequest { text, fields } => {
+                let mut message = format!("{}: {text}", message_id::BAD_REQUEST);
+                for (field, problems) in fields {
+                    message.push_str(&format!("; {field}: {}", problems.join(", ")));
+                }
+                Some(push(message))
+            }
+            Refusal::Conflict { message_id, text } => Some(push(format!("{message_id}: {text}"))),
+            Refusal::TooManyRequests => Some(to_json(&LegacyError {
+                message_id: message_id::TOO_MANY_REQUESTS,
+                text: "Too many requests",
+                validation_errors: FieldErrors::new(),
+            })),
+            _ => None,
+        }
+    }
+}
+
 impl From<Refusal> for SimResponse {
     fn from(refusal: Refusal) -> SimResponse {
         SimResponse::Refused(refusal)
@@ -185,6 +225,8 @@ impl SimResponse {
 pub(crate) struct Renderer<'a> {
     pub catalog: Catalog<'a>,
     pub prerendered: &'a Prerendered,
+    /// The shapes of error bodies.
+    pub errors: ErrorShapes,
 }
 
 impl Renderer<'_> {
@@ -209,7 +251,7 @@ impl Renderer<'_> {
                 with_application_id,
             }),
             SimResponse::Empty => Ok(Vec::new()),
-            SimResponse::Refused(refusal) => refusal.body(),
+            SimResponse::Refused(refusal) => refusal.body(self.errors),
         };
         match encoded {
             Ok(bytes) => (answer.status(), bytes),
@@ -230,8 +272,8 @@ impl Renderer<'_> {
 }
 
 /// A refusal as an HTTP response (no registration in it, so no tables needed).
-pub(crate) fn refusal_response(refusal: &Refusal) -> Response {
-    let (status, bytes) = match refusal.body() {
+pub(crate) fn refusal_response(refusal: &Refusal, shapes: ErrorShapes) -> Response {
+    let (status, bytes) = match refusal.body(shapes) {
         Ok(bytes) => (refusal.status(), bytes),
         Err(_) => (500, Vec::new()),
     };
@@ -281,5 +323,53 @@ fn add_refusal_headers(response: &mut Response, refusal: &Refusal) {
                 .insert(CONNECTION, HeaderValue::from_static("close"));
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn body(refusal: &Refusal, shapes: ErrorShapes) -> Value {
+        serde_json::from_slice(&refusal.body(shapes).expect("renders")).expect("JSON")
+    }
+
+    #[test]
+    fn published_error_shapes_differ_only_where_the_file_does() {
+        let mut fields = FieldErrors::new();
+        fields.insert("identity".to_owned(), vec!["required".to_owned()]);
+        let bad = Refusal::BadRequest {
+            text: "invalid".into(),
+            fields,
+        };
+        assert!(body(&bad, ErrorShapes::Documented)["requestError"].is_object());
+        assert_eq!(
+            body(&bad, ErrorShapes::Published),
+            json!({"errorCode": 400, "errorMessage": "BAD_REQUEST: invalid; identity: required"})
+        );
+        let conflict = Refusal::Conflict {
+            message_id: "PERSONALIZATION_IMPOSSIBLE",
+            text: "bound to another person",
+        };
+        assert_eq!(
+            body(&conflict, ErrorShapes::Published)["errorMessage"],
+            "PERSONALIZATION_IMPOSSIBLE: bound to another person"
+        );
+        assert_eq!(
+            body(&Refusal::TooManyRequests, ErrorShapes::Published),
+            json!({"requestError": {"serviceException": {"messageId": "TOO_MANY_REQUESTS", "text": "Too many requests"}}})
+        );
+        assert_eq!(
+            body(&Refusal::TooManyRequests, ErrorShapes::Documented)["errorCode"],
+            "E429"
+        );
+        // The same elsewhere: 48013, 401.
+        for refusal in [Refusal::RegistrationNotFound, Refusal::Unauthorized] {
+            assert_eq!(
+                body(&refusal, ErrorShapes::Published),
+                body(&refusal, ErrorShapes::Documented)
+            );
+        }
     }
 }

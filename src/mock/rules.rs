@@ -214,6 +214,7 @@ impl Rules {
                 profiles: &self.tables.profiles,
             },
             prerendered: &self.prerendered,
+            errors: super::config::ErrorShapes::Documented,
         }
     }
 

@@ -1,6 +1,7 @@
-//! Renderers of a `schemas diff` result: human (grouped by operation, then by request and
-//! response status), JSON (`schemas/schemas-diff.json`) and JUnit XML (one test case per
-//! operation and status). They only read the [`DiffReport`].
+//! Renderers of a `schemas diff` result: human (one line per cause, with the count of places it
+//! shows at; `-v` adds the places and both pointers), JSON (`schemas/schemas-diff.json`: every
+//! finding, and the causes) and JUnit XML (one test case per operation and status, every
+//! finding). They only read the [`DiffReport`].
 
 use std::io::{self, Write};
 
@@ -8,7 +9,7 @@ use serde::Serialize;
 
 use super::junit::{Case, Junit, Suite};
 use super::{Mark, ReportError, Style};
-use crate::schema::diff::{Class, DiffReport, Finding, OperationDiff};
+use crate::schema::diff::{Cause, Class, DiffReport, Finding, readable_pointer};
 
 /// Where a pointer into pushcheck's export comes from: `schemas/<name>.json#/…` for a
 /// component (the file to read), the export's own pointer otherwise.
@@ -48,6 +49,7 @@ pub fn finding_line(f: &Finding) -> String {
     )
 }
 
+/// The bracketed notes of a finding (known, accepted).
 fn note(f: &Finding) -> String {
     let mut notes = Vec::new();
     if let Some(topic) = f.known {
@@ -63,8 +65,24 @@ fn note(f: &Finding) -> String {
     }
 }
 
-/// The human report.
-pub fn human(out: &mut dyn Write, report: &DiffReport, style: Style) -> io::Result<()> {
+/// How much the human report shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Detail {
+    /// One line per cause; causes the baseline accepts counted, not listed.
+    #[default]
+    Causes,
+    /// Every cause (accepted ones too), each with its places and both pointers (`-v`).
+    Places,
+}
+
+/// The human report: one line per cause (a component used in sixteen places is one line, with
+/// the count), a count of the findings, the verdict, and the next step.
+pub fn human(
+    out: &mut dyn Write,
+    report: &DiffReport,
+    style: Style,
+    detail: Detail,
+) -> io::Result<()> {
     let mut heading = format!(
         "{} (OpenAPI {}) against pushcheck's schemas",
         report.source, report.openapi
@@ -76,123 +94,158 @@ pub fn human(out: &mut dyn Write, report: &DiffReport, style: Style) -> io::Resu
         heading.push_str(", strict");
     }
     writeln!(out, "{heading}")?;
-    for op in &report.operations {
-        operation(out, report, op, style)?;
+    for op in report.operations.iter().filter(|op| op.found.is_none()) {
+        writeln!(
+            out,
+            "  {:<7} {} ({}): not in the file",
+            style.mark(Mark::Failed),
+            op.label,
+            op.operation.operation_id()
+        )?;
     }
-    writeln!(out)?;
-    writeln!(
-        out,
-        "Findings: {} breaking, {} disagreement, {} known, {} additive; {} accepted by the baseline",
+    let causes = report.causes();
+    let mut hidden = 0;
+    for cause in &causes {
+        if cause.accepted && detail == Detail::Causes {
+            hidden += 1;
+            continue;
+        }
+        writeln!(
+            out,
+            "  {:<7} {}",
+            style.mark(Mark::of(!cause.fails)),
+            cause_line(cause)
+        )?;
+        if detail == Detail::Places {
+            writeln!(out, "          at: {}", cause.places.join(", "))?;
+            writeln!(
+                out,
+                "          pushcheck: {} ({})",
+                cause.pushcheck.says,
+                pushcheck_location(&cause.pushcheck.pointer)
+            )?;
+            writeln!(
+                out,
+                "          published: {} (#{})",
+                cause.published.says,
+                readable_pointer(&cause.published.pointer)
+            )?;
+        }
+    }
+    let mut counts = format!(
+        "Findings: {} breaking, {} disagreement, {} known, {} additive ({} {})",
         report.count(Class::Breaking),
         report.count(Class::Disagreement),
         report.count(Class::Known),
         report.count(Class::Additive),
-        report.findings.iter().filter(|f| f.accepted).count(),
-    )?;
-    let failing: Vec<&Finding> = report.findings.iter().filter(|f| f.fails).collect();
+        causes.len(),
+        plural(causes.len(), "cause", "causes"),
+    );
+    if report.baseline.is_some() {
+        let accepted = report.findings.iter().filter(|f| f.accepted).count();
+        counts.push_str(&format!("; {accepted} accepted by the baseline"));
+        if hidden > 0 {
+            counts.push_str(" (-v lists them)");
+        }
+    }
+    writeln!(out, "{counts}")?;
+    let failing: Vec<_> = causes.iter().filter(|c| c.fails).collect();
     if failing.is_empty() {
         writeln!(
             out,
             "{}: no new breaking finding or disagreement",
             style.verdict(true)
-        )
+        )?;
     } else {
-        writeln!(out, "{}:", style.verdict(false))?;
-        for f in failing {
-            writeln!(
-                out,
-                "  - {} {}: {} ({})",
-                f.operation.label(),
-                finding_line(f),
-                f.class.as_str(),
-                if f.class == Class::Known {
-                    "--strict"
-                } else {
-                    "new"
-                }
-            )?;
+        let findings: usize = failing.iter().map(|c| c.findings).sum();
+        writeln!(
+            out,
+            "{}: {} new {} ({} {}) {}",
+            style.verdict(false),
+            failing.len(),
+            plural(failing.len(), "cause", "causes"),
+            findings,
+            plural(findings, "finding", "findings"),
+            if report.strict {
+                "breaking, disagreeing, or known with --strict"
+            } else {
+                "breaking or disagreeing"
+            },
+        )?;
+    }
+    writeln!(out, "Next: {}", next_step(report, !failing.is_empty()))
+}
+
+/// The closing line: what to do now.
+fn next_step(report: &DiffReport, failed: bool) -> &'static str {
+    match (
+        failed,
+        report.baseline.is_some(),
+        report.findings.is_empty(),
+    ) {
+        (true, false, _) => {
+            "where the file is right, fix pushcheck's schemas (docs/openapi-triage.md); accept the rest with --write-baseline FILE, then pass --baseline FILE"
         }
-        Ok(())
+        (true, true, _) => {
+            "if the file is right, fix pushcheck's schemas; otherwise accept the change with --write-baseline FILE (review it, commit the file)"
+        }
+        (false, false, false) => {
+            "accept what is there with --write-baseline FILE, then pass --baseline FILE: only new findings fail"
+        }
+        (false, _, _) => "nothing to do",
     }
 }
 
-fn operation(
-    out: &mut dyn Write,
-    report: &DiffReport,
-    op: &OperationDiff,
-    style: Style,
-) -> io::Result<()> {
-    writeln!(out)?;
-    match &op.found {
-        Some(found) => writeln!(
-            out,
-            "{} ({}): {} {}",
-            op.label,
-            op.operation.operation_id(),
-            found.method,
-            found.path
-        )?,
-        None => writeln!(
-            out,
-            "{} ({}): not in the file",
-            op.label,
-            op.operation.operation_id()
-        )?,
-    }
-    for group in &op.groups {
-        let findings: Vec<&Finding> = report
-            .of(op.operation)
-            .filter(|f| &f.place.group() == group)
-            .collect();
-        let mark = Mark::of(findings.iter().all(|f| !f.fails));
-        writeln!(out, "  {:<7} {group}", style.mark(mark))?;
-        for f in findings {
-            let field = if f.field.is_empty() {
-                "(whole)"
-            } else {
-                f.field.as_str()
-            };
-            let keyword = f
-                .keyword
-                .as_deref()
-                .map(|k| format!(" {k}"))
-                .unwrap_or_default();
-            writeln!(
-                out,
-                "      {:<12} {:<18} {}{keyword}{}",
-                f.class.as_str(),
-                f.kind.as_str(),
-                placed(f, field),
-                note(f)
-            )?;
-            writeln!(
-                out,
-                "          pushcheck: {} ({})",
-                f.pushcheck.says,
-                pushcheck_location(&f.pushcheck.pointer)
-            )?;
-            writeln!(
-                out,
-                "          published: {} (#{})",
-                f.published.says, f.published.pointer
-            )?;
-        }
-    }
-    Ok(())
+fn plural(n: usize, one: &'static str, many: &'static str) -> &'static str {
+    if n == 1 { one } else { many }
 }
 
-fn placed(f: &Finding, field: &str) -> String {
-    match &f.place {
-        crate::schema::diff::Place::Parameter { location, name } => format!(
-            "{location} {name}{}",
-            if f.field.is_empty() {
-                String::new()
-            } else {
-                format!(" {field}")
-            }
-        ),
-        _ => field.to_owned(),
+/// One line naming a cause: class, kind, where, what each side says, and in how many places.
+pub fn cause_line(c: &Cause) -> String {
+    let fields: Vec<&str> = c
+        .fields
+        .iter()
+        .map(|f| if f.is_empty() { "(whole)" } else { f.as_str() })
+        .collect();
+    let keyword = c
+        .keyword
+        .as_deref()
+        .map(|k| format!(" {k}"))
+        .unwrap_or_default();
+    let component = c
+        .component
+        .as_deref()
+        .map(|name| format!(" in {name}"))
+        .unwrap_or_default();
+    let mut notes = Vec::new();
+    if let Some(topic) = c.known {
+        notes.push(format!("known: {topic}"));
     }
+    if c.accepted {
+        notes.push("accepted by the baseline".to_owned());
+    }
+    let notes = if notes.is_empty() {
+        String::new()
+    } else {
+        format!(" [{}]", notes.join("; "))
+    };
+    let places = c.places.len();
+    let mut at = if places == 1 {
+        c.places[0].clone()
+    } else {
+        format!("{places} places")
+    };
+    if c.findings > places {
+        at = format!("{} findings in {at}", c.findings);
+    }
+    format!(
+        "{:<12} {} {}{keyword}{component}: pushcheck says {}, the published file {}{notes} ({at})",
+        c.class.as_str(),
+        c.kind.as_str(),
+        fields.join(", "),
+        c.pushcheck.says,
+        c.published.says,
+    )
 }
 
 #[derive(Serialize)]
@@ -200,6 +253,8 @@ struct Json<'a> {
     #[serde(flatten)]
     report: &'a DiffReport,
     passed: bool,
+    /// The findings grouped by cause (each finding stays in `findings`).
+    causes: Vec<Cause>,
 }
 
 /// The JSON report, as `schemas/schemas-diff.json` describes it.
@@ -209,6 +264,7 @@ pub fn json(report: &DiffReport) -> Result<String, ReportError> {
         &Json {
             report,
             passed: report.passed(),
+            causes: report.causes(),
         },
     )
 }

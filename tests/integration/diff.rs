@@ -1,7 +1,9 @@
 //! `pushcheck schemas diff`: pushcheck's own export diffs clean; one mutated copy per finding
 //! kind, each with its expected classification (insta snapshots of the findings); a stand-in
-//! of the published file (OpenAPI 3.0, YAML); the baseline round trip; usage errors; the
-//! JSON report against its schema; JUnit; and the real binary reading standard input.
+//! of the published file (OpenAPI 3.0, YAML); the published file itself (its four push
+//! operations, tests/fixtures/openapi/people-push-3.1.json) against the shipped baseline; the
+//! baseline round trip; usage errors; the JSON report against its schema; the human report's
+//! causes; JUnit; and the real binary reading standard input.
 //!
 //! Mutations are made in code on pushcheck's own export, by JSON pointer: each test shows the
 //! one change it makes, instead of a large copied file per case.
@@ -21,6 +23,10 @@ const DEPERSONALIZE: &str =
     "/paths/~1people~12~1contactInformation~1push~1{pushRegId}~1depersonalize";
 const SCHEMAS: &str = "/components/schemas";
 const STAND_IN: &str = "tests/fixtures/openapi/published-like-3.0.yaml";
+/// The published People v2 file's four push operations (tests/fixtures/README.md).
+const PUBLISHED: &str = "tests/fixtures/openapi/people-push-3.1.json";
+/// The baseline the CI recipes ship, made from the published file.
+const SHIPPED_BASELINE: &str = "examples/ci/openapi-accepted.json";
 
 /// pushcheck's own OpenAPI export.
 fn own() -> Value {
@@ -557,7 +563,7 @@ fn the_stand_in_of_the_published_file_shows_the_known_disagreements() {
     let strict = run_cli(&["schemas", "diff", &project_path(STAND_IN), "--strict"]);
     assert_eq!(strict.exit, Exit::CheckFailed);
     assert!(
-        strict.stdout.contains("known (--strict)"),
+        strict.stdout.contains("or known with --strict"),
         "{}",
         strict.stdout
     );
@@ -641,14 +647,15 @@ fn baseline_round_trip() {
     );
     let path = dir.write("v2-human.json", &v2);
     let human = run_cli(&["schemas", "diff", &path, "--baseline", &baseline]);
+    // One cause (the system-data component, in three places), one line.
     let reasons: Vec<&str> = human
         .stdout
         .lines()
-        .filter(|l| l.starts_with("  - "))
+        .filter(|l| l.starts_with("  FAILED"))
         .collect();
-    assert_eq!(reasons.len(), 3, "{}", human.stdout);
+    assert_eq!(reasons.len(), 1, "{}", human.stdout);
     assert!(
-        reasons.iter().all(|r| r.contains("osVersion")),
+        reasons[0].contains("osVersion") && reasons[0].ends_with("(3 places)"),
         "{reasons:#?}"
     );
     // A baseline that is not one is a usage error naming it.
@@ -800,12 +807,21 @@ fn the_binary_reads_standard_input() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("POST depersonalize (depersonalize-push-instance): not in the file"),
+        stdout.contains(
+            "  FAILED  POST depersonalize (depersonalize-push-instance): not in the file"
+        ),
         "{stdout}"
     );
-    assert!(stdout.contains("  FAILED  operation"), "{stdout}");
     assert!(
-        stdout.contains("FAILED:\n  - POST depersonalize operation operation-missing"),
+        stdout.contains("  FAILED  breaking     operation-missing (whole): pushcheck says POST"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("\nFAILED: 1 new cause (1 finding)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.trim_end().ends_with("then pass --baseline FILE"),
         "{stdout}"
     );
 }
@@ -815,6 +831,8 @@ fn statuses_added_and_missing() {
     let mut doc = own();
     let responses = format!("{REG}/get/responses");
     let legacy = json!({"description": "x", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/error-legacy"}}}});
+    // A 404 is a known disagreement of the published file; a 409 is new.
+    set(&mut doc, &format!("{responses}/409"), legacy.clone());
     set(&mut doc, &format!("{responses}/404"), legacy.clone());
     set(&mut doc, &format!("{responses}/default"), legacy);
     remove(&mut doc, &format!("{responses}/500"));
@@ -830,7 +848,8 @@ fn statuses_added_and_missing() {
         .collect();
     let expected = [
         ("response 500", "additive", "status-missing"),
-        ("response 404", "disagreement", "status-added"),
+        ("response 404", "known", "status-added"),
+        ("response 409", "disagreement", "status-added"),
         ("response default", "additive", "status-added"),
         ("response 200", "breaking", "status-missing"),
     ];
@@ -855,9 +874,166 @@ fn human_and_junit_reports_of_the_stand_in() {
     };
     let result = diff::diff(&loaded, registry(), &options).expect("diff");
     let mut human = Vec::new();
-    pushcheck::report::diff::human(&mut human, &result, pushcheck::report::Style::default())
-        .expect("render");
+    pushcheck::report::diff::human(
+        &mut human,
+        &result,
+        pushcheck::report::Style::default(),
+        pushcheck::report::diff::Detail::Places,
+    )
+    .expect("render");
     insta::assert_snapshot!("stand_in_human_strict", String::from_utf8_lossy(&human));
     let junit = pushcheck::report::diff::junit(&result).expect("JUnit");
     insta::assert_snapshot!("stand_in_junit_strict", junit);
+}
+
+/// The published file's component, by its name without the hash prefix.
+fn published_component(doc: &Value, name: &str) -> String {
+    let schemas = doc["components"]["schemas"]
+        .as_object()
+        .expect("components.schemas");
+    let full = schemas
+        .keys()
+        .find(|k| k.rsplit('.').next() == Some(name))
+        .expect("the component")
+        .clone();
+    format!("{SCHEMAS}/{}", full.replace('~', "~0").replace('/', "~1"))
+}
+
+fn published() -> Value {
+    let text = std::fs::read_to_string(project_path(PUBLISHED)).expect("fixture");
+    serde_json::from_str(&text).expect("JSON")
+}
+
+#[test]
+fn the_published_file_is_triaged_and_diffs_clean_against_the_shipped_baseline() {
+    let baseline = project_path(SHIPPED_BASELINE);
+    // Triaged: every finding is a disagreement pushcheck lists (docs/openapi-triage.md).
+    let run = diff_doc(&published(), &[]);
+    assert_eq!(run.exit, Exit::Passed, "{}", run.lines());
+    assert!(!run.findings().is_empty());
+    let unknown: Vec<&Value> = run
+        .findings()
+        .iter()
+        .filter(|f| f["class"] != "known")
+        .collect();
+    assert!(unknown.is_empty(), "not triaged: {unknown:#?}");
+    // A read-only property is not part of the PATCH body, though `required` lists it.
+    assert!(
+        !run.findings()
+            .iter()
+            .any(|f| f["kind"] == "required-added" || f["kind"] == "field-added"),
+        "{}",
+        run.lines()
+    );
+    // Known ones fail with --strict; the shipped baseline accepts every one of them.
+    assert_eq!(
+        diff_doc(&published(), &["--strict"]).exit,
+        Exit::CheckFailed
+    );
+    let accepted = diff_doc(&published(), &["--strict", "--baseline", &baseline]);
+    assert_eq!(accepted.exit, Exit::Passed, "{}", accepted.lines());
+    assert!(accepted.findings().iter().all(|f| f["accepted"] == true));
+    // The human report: a line per cause, no hash prefixes, no baseline wording without one.
+    let human = run_cli(&["schemas", "diff", &project_path(PUBLISHED)]);
+    assert_eq!(human.exit, Exit::Passed);
+    let causes = run.report["causes"].as_array().expect("causes");
+    let lines: Vec<&str> = human.stdout.lines().collect();
+    assert_eq!(lines.len(), 1 + causes.len() + 3, "{}", human.stdout);
+    assert!(
+        human.stdout.contains(
+            "required-removed /requestError in ApiException: pushcheck says required, the published file optional [known: legacy error body: what is guaranteed] (15 places)"
+        ),
+        "{}",
+        human.stdout
+    );
+    assert!(!human.stdout.contains("0b965bbf"), "{}", human.stdout);
+    assert!(!human.stdout.contains("accepted by"), "{}", human.stdout);
+    assert!(
+        lines[lines.len() - 1].starts_with("Next: accept what is there with --write-baseline FILE"),
+        "{}",
+        human.stdout
+    );
+    // -v: the places and both pointers of each cause (hash prefixes shortened).
+    let verbose = run_cli(&["schemas", "diff", &project_path(PUBLISHED), "-v"]);
+    assert!(
+        verbose.stdout.contains(
+            "          at: GET registration response 401, GET registration response 403, GET registration response 429, GET registration response 500, PATCH registration response 401"
+        ),
+        "{}",
+        verbose.stdout
+    );
+    assert!(
+        verbose
+            .stdout
+            .contains("(#/components/schemas/…PushApiInstance/properties/additionalData)"),
+        "{}",
+        verbose.stdout
+    );
+    // With the baseline, one line says what it accepted.
+    let quiet = run_cli(&[
+        "schemas",
+        "diff",
+        &project_path(PUBLISHED),
+        "--baseline",
+        &baseline,
+    ]);
+    assert_eq!(quiet.exit, Exit::Passed);
+    assert_eq!(quiet.stdout.lines().count(), 4, "{}", quiet.stdout);
+    assert!(
+        quiet
+            .stdout
+            .contains("accepted by the baseline (-v lists them)")
+    );
+}
+
+#[test]
+fn a_field_removed_from_the_registration_schema_fails_naming_it_in_a_few_lines() {
+    let mut doc = published();
+    let instance = published_component(&doc, "PushApiInstance");
+    remove(&mut doc, &format!("{instance}/properties/isPrimary"));
+    let dir = TempDir::new("diff-published");
+    let text = serde_json::to_string(&doc).expect("JSON");
+    let path = dir.write("published.json", &text);
+    let baseline = project_path(SHIPPED_BASELINE);
+    let run = run_cli(&["schemas", "diff", &path, "--baseline", &baseline]);
+    assert_eq!(run.exit, Exit::CheckFailed, "{}", run.stdout);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(lines.len() <= 5, "{}", run.stdout);
+    assert_eq!(
+        lines[1],
+        "  FAILED  breaking     field-removed /isPrimary, /contactInformation/push/*/isPrimary in PushApiInstance: pushcheck says boolean, the published file absent (4 places)"
+    );
+    assert!(
+        lines[3].starts_with("FAILED: 1 new cause (4 findings)"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        lines[4].starts_with("Next: if the file is right"),
+        "{}",
+        run.stdout
+    );
+    // JSON and JUnit keep every finding.
+    let json = diff_text(
+        &dir,
+        "published.json",
+        &serde_json::to_string(&doc).expect("JSON"),
+        &["--baseline", &baseline],
+    );
+    let failing: Vec<(String, String)> = json
+        .findings()
+        .iter()
+        .filter(|f| f["fails"] == true)
+        .map(|f| {
+            (
+                f["operation"].as_str().unwrap_or_default().to_owned(),
+                f["place"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(failing.len(), 4, "{failing:?}");
+    let cause = &json.report["causes"][0];
+    assert_eq!(cause["fails"], true);
+    assert_eq!(cause["component"], "PushApiInstance");
+    assert_eq!(cause["places"].as_array().map(Vec::len), Some(4));
 }

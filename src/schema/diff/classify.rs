@@ -54,17 +54,23 @@ pub fn class(kind: Kind, change: Change, direction: Direction, place: &Place) ->
 }
 
 /// The known disagreement a finding shows, if any.
-pub fn known(kind: Kind, place: &Place, field: &str) -> Option<&'static Disagreement> {
+pub fn known(
+    kind: Kind,
+    place: &Place,
+    field: &str,
+    published: &str,
+) -> Option<&'static Disagreement> {
     DISAGREEMENTS.iter().find(|d| {
         d.spots
             .iter()
-            .any(|spot| spot_matches(spot, kind, place, field))
+            .any(|spot| spot_matches(spot, kind, place, field, published))
     })
 }
 
-fn spot_matches(spot: &DiffSpot, kind: Kind, place: &Place, field: &str) -> bool {
+fn spot_matches(spot: &DiffSpot, kind: Kind, place: &Place, field: &str, published: &str) -> bool {
     spot.kind == kind.as_str()
         && spot.status.is_none_or(|s| place.status() == Some(s))
+        && spot.published.is_none_or(|says| says == published)
         && glob(spot.field, field)
 }
 

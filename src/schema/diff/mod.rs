@@ -13,7 +13,8 @@
 //!   `schemas lint-docs` lists;
 //! - [`baseline`]: findings accepted earlier, by a stable identity.
 //!
-//! The result is data ([`DiffReport`]); `report::diff` renders it. Nothing here prints.
+//! The result is data ([`DiffReport`], its findings grouped by [`Cause`]); `report::diff`
+//! renders it. Nothing here prints.
 
 pub mod baseline;
 mod classify;
@@ -288,6 +289,130 @@ impl DiffReport {
     pub fn count(&self, class: Class) -> usize {
         self.findings.iter().filter(|f| f.class == class).count()
     }
+
+    /// The findings grouped by cause: the same difference between the same two schemas
+    /// (one component of the published file against one of pushcheck's), wherever the
+    /// component is used. Failing causes first, then by class, then in the order found.
+    pub fn causes(&self) -> Vec<Cause> {
+        let mut causes: Vec<Cause> = Vec::new();
+        for f in &self.findings {
+            let place = format!("{} {}", f.operation.label(), f.place);
+            match causes.iter_mut().find(|c| c.is_cause_of(f)) {
+                Some(c) => {
+                    if !c.fields.contains(&f.field) {
+                        c.fields.push(f.field.clone());
+                    }
+                    if !c.places.contains(&place) {
+                        c.places.push(place);
+                    }
+                    c.findings += 1;
+                }
+                None => causes.push(Cause {
+                    class: f.class,
+                    kind: f.kind,
+                    fields: vec![f.field.clone()],
+                    keyword: f.keyword.clone(),
+                    component: component_name(&f.published.pointer),
+                    pushcheck: f.pushcheck.clone(),
+                    published: f.published.clone(),
+                    known: f.known,
+                    accepted: f.accepted,
+                    fails: f.fails,
+                    places: vec![place],
+                    findings: 1,
+                }),
+            }
+        }
+        causes.sort_by_key(|c| (!c.fails, c.class));
+        causes
+    }
+}
+
+/// Findings with one cause (see [`DiffReport::causes`]).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Cause {
+    pub class: Class,
+    pub kind: Kind,
+    /// The payload fields it shows at (one, unless the component is nested differently).
+    pub fields: Vec<String>,
+    pub keyword: Option<String>,
+    /// The published file's component, without a generated hash prefix (`PushApiInstance`).
+    pub component: Option<String>,
+    pub pushcheck: Side,
+    pub published: Side,
+    pub known: Option<&'static str>,
+    pub accepted: bool,
+    pub fails: bool,
+    /// Every operation and place it shows at (`GET registration response 401`), once each.
+    pub places: Vec<String>,
+    /// How many findings it is (more than the places when it shows at several fields).
+    pub findings: usize,
+}
+
+impl Cause {
+    fn is_cause_of(&self, f: &Finding) -> bool {
+        self.class == f.class
+            && self.kind == f.kind
+            && self.keyword == f.keyword
+            && same_schema(&self.pushcheck, &f.pushcheck)
+            && same_schema(&self.published, &f.published)
+            && self.known == f.known
+            && self.accepted == f.accepted
+            && self.fails == f.fails
+    }
+}
+
+/// Both sides say the same of the same schema: a component is the same component; a schema
+/// written inline in an operation is the same when it stands at the same place in its
+/// operation (`responses/400/content/…` of each), as an error body repeated per operation does.
+fn same_schema(a: &Side, b: &Side) -> bool {
+    fn in_operation(pointer: &str) -> &str {
+        match pointer.strip_prefix("/paths/") {
+            // /paths/<path>/<method>/<rest>: the rest.
+            Some(rest) => rest.splitn(3, '/').nth(2).unwrap_or(rest),
+            None => pointer,
+        }
+    }
+    a.says == b.says && in_operation(&a.pointer) == in_operation(&b.pointer)
+}
+
+/// The name of the component a pointer of the published file is in (`/components/schemas/X/…`
+/// → `X`), without a generated hash prefix.
+pub fn component_name(pointer: &str) -> Option<String> {
+    let rest = pointer.strip_prefix("/components/")?;
+    let (_, rest) = rest.split_once('/')?;
+    let name = rest.split('/').next()?;
+    Some(without_hash(&name.replace("~1", "/").replace("~0", "~")).to_owned())
+}
+
+/// A component name without the hash prefix some generators give it
+/// (`0b965bbf…b98b8.PushApiInstance` → `PushApiInstance`).
+pub fn without_hash(name: &str) -> &str {
+    match name.split_once('.') {
+        Some((prefix, rest))
+            if prefix.len() >= 16 && prefix.bytes().all(|b| b.is_ascii_hexdigit()) =>
+        {
+            rest
+        }
+        _ => name,
+    }
+}
+
+/// A published pointer for people: each hash-prefixed component name shortened to `…Name`.
+pub fn readable_pointer(pointer: &str) -> String {
+    pointer
+        .split('/')
+        .map(|token| {
+            let short = without_hash(token);
+            if short.len() == token.len() {
+                token.to_owned()
+            } else {
+                format!("…{short}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// How to judge the findings.
@@ -395,7 +520,7 @@ fn finding(operation: Operation, item: operation::Item, options: &Options) -> Fi
         raw,
     } = item;
     let mut class = classify::class(raw.kind, raw.change, direction, &place);
-    let known = classify::known(raw.kind, &place, &raw.field);
+    let known = classify::known(raw.kind, &place, &raw.field, &raw.published_says);
     if known.is_some() {
         class = Class::Known;
     }

@@ -5,8 +5,10 @@
 //! one, a missing `type` inferred from `enum`, `properties` or `items`, and an `anyOf` of formats
 //! (`date` or `date-time`) a set of formats.
 //!
-//! Descriptions, examples, titles, `readOnly`/`writeOnly`, `deprecated` and other annotations
-//! are not part of a [`Node`]; neither are `not`, `prefixItems`, boolean `additionalProperties`
+//! Descriptions, examples, titles, `deprecated` and other annotations are not part of a
+//! [`Node`]; `readOnly`/`writeOnly` are kept only to leave a property out where it does not
+//! travel ([`hide`]: a read-only property is not part of a request body, as OpenAPI says, even
+//! when `required` lists it). Neither are `not`, `prefixItems`, boolean `additionalProperties`
 //! (whether an object is closed) nor any other `if`/`then`/`else`: a diff never reports them.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -63,6 +65,10 @@ pub struct Node {
     pub variants: Vec<Node>,
     /// The schema refers back to one of its ancestors here; not followed further.
     pub recursive: bool,
+    /// `readOnly: true`: sent by the server only (not compared in request bodies).
+    pub read_only: bool,
+    /// `writeOnly: true`: sent by the client only (not compared in response bodies).
+    pub write_only: bool,
 }
 
 impl Node {
@@ -165,6 +171,9 @@ impl<'a> Normalizer<'a> {
         let node = self.node(target, &pointer);
         self.stack.pop();
         let mut node = node?;
+        // An annotation next to a $ref says where the referenced schema travels.
+        node.read_only |= map.get("readOnly") == Some(&Value::Bool(true));
+        node.write_only |= map.get("writeOnly") == Some(&Value::Bool(true));
         // 3.0 ignores a $ref's siblings; 3.1 applies them as if in an allOf.
         if self.version == Version::V3_1 && map.keys().any(|k| k != "$ref" && !is_annotation(k)) {
             let mut rest = map.clone();
@@ -378,7 +387,47 @@ fn keywords(map: &Map<String, Value>, at: &str, version: Version) -> Node {
     if let Some(Value::String(p)) = map.get("pattern") {
         node.pattern = Some(p.clone());
     }
+    node.read_only = map.get("readOnly") == Some(&Value::Bool(true));
+    node.write_only = map.get("writeOnly") == Some(&Value::Bool(true));
     node
+}
+
+/// Which way a body travels, for [`hide`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Travel {
+    /// Client to server: read-only properties are not sent.
+    Request,
+    /// Server to client: write-only properties are not sent.
+    Response,
+}
+
+/// Leaves out the properties that do not travel `way` (and takes them off `required`), at
+/// every depth: OpenAPI's "a read-only property is not part of a request, and `required`
+/// applies to the response only" (3.0; 3.1's JSON Schema `readOnly` means the same).
+pub fn hide(node: &mut Node, way: Travel) {
+    let hidden = |n: &Node| match way {
+        Travel::Request => n.read_only,
+        Travel::Response => n.write_only,
+    };
+    let gone: Vec<String> = node
+        .properties
+        .iter()
+        .filter(|(_, p)| hidden(p))
+        .map(|(name, _)| name.clone())
+        .collect();
+    for name in gone {
+        node.properties.remove(&name);
+        node.required.remove(&name);
+    }
+    for child in node
+        .properties
+        .values_mut()
+        .chain(node.additional.as_deref_mut())
+        .chain(node.items.as_deref_mut())
+        .chain(node.variants.iter_mut())
+    {
+        hide(child, way);
+    }
 }
 
 /// The range an integer format implies, where the schema states none itself.
@@ -475,6 +524,8 @@ pub fn merge(into: &mut Node, other: Node) {
     into.pattern = into.pattern.take().or(other.pattern);
     into.variants.extend(other.variants);
     into.recursive |= other.recursive;
+    into.read_only |= other.read_only;
+    into.write_only |= other.write_only;
 }
 
 fn merge_boxed(a: Option<Box<Node>>, b: Option<Box<Node>>) -> Option<Box<Node>> {

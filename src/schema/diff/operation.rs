@@ -8,7 +8,7 @@ use super::classify::Direction;
 use super::compare::{self, Change, Raw, alternatives, describe, pair};
 use super::load::Version;
 use super::locate::{self, Body, Found, Param};
-use super::normalize::{Node, Normalizer};
+use super::normalize::{Node, Normalizer, Travel, hide};
 use super::resolve::{Doc, ResolveError, child};
 use super::{DiffError, Kind, Place};
 
@@ -180,8 +180,14 @@ impl<'a> Sides<'a> {
                 "a JSON body",
             )),
             (Some(_), Some(_)) => {
-                let o = self.ours_node(&ours_schema, ours_at)?;
-                let t = self.theirs_node(&theirs_schema, theirs_at)?;
+                let way = match direction {
+                    Direction::Request => Travel::Request,
+                    Direction::Response => Travel::Response,
+                };
+                let mut o = self.ours_node(&ours_schema, ours_at)?;
+                let mut t = self.theirs_node(&theirs_schema, theirs_at)?;
+                hide(&mut o, way);
+                hide(&mut t, way);
                 compare::compare(&o, &t, "", &mut raw);
             }
         }
@@ -214,8 +220,10 @@ impl<'a> Sides<'a> {
                 items,
             );
         }
-        let o = self.ours_node(&ob.schema, &ob.at)?;
-        let t = self.theirs_node(&tb.schema, &tb.at)?;
+        let mut o = self.ours_node(&ob.schema, &ob.at)?;
+        let mut t = self.theirs_node(&tb.schema, &tb.at)?;
+        hide(&mut o, Travel::Response);
+        hide(&mut t, Travel::Response);
         let (a, b) = (alternatives(&o), alternatives(&t));
         let (pairs, left_ours, left_theirs) = pair(&a, &b);
         let mut raw = Vec::new();
