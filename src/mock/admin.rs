@@ -71,7 +71,8 @@ pub struct Violation {
 /// The caller's credentials, as the API's: `None` when admitted, the 401 otherwise.
 fn refused(edge: &Edge, headers: &HeaderMap) -> Option<Response> {
     let given = headers.get(AUTHORIZATION).map(|v| v.as_bytes());
-    (!edge.rules.admits(given)).then(|| refusal_response(&Refusal::Unauthorized))
+    (!edge.rules.admits(given))
+        .then(|| refusal_response(&Refusal::Unauthorized, ErrorShapes::Documented))
 }
 
 /// `GET /__pushcheck/registrations?limit=N&offset=M`.

@@ -245,9 +245,16 @@ fn the_three_error_shapes() {
                 "validationErrors": {"additionalData": ["too long"]}}}}),
             true,
         ),
+        // The published OpenAPI guarantees neither messageId nor text (docs/openapi-triage.md):
+        // a body without messageId is a legacy error; one without serviceException is not.
         (
             "error-legacy",
             json!({"requestError": {"serviceException": {"text": "x"}}}),
+            true,
+        ),
+        (
+            "error-legacy",
+            json!({"requestError": {"text": "x"}}),
             false,
         ),
         (
