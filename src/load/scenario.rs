@@ -1,17 +1,27 @@
-//! Scenario files: load profiles as TOML data in `scenarios/`, read at run time.
+//! Scenario files: load profiles as TOML data in `scenarios/`, read at run time, and the
+//! command line's overrides of them.
 //!
 //! A file names the operation mix, users, ramp, length, throttle, think time, validation sample
 //! rate, coordinated-omission mitigation and thresholds; `scenarios/README.md` documents every
-//! key. Every value is checked while the file is read (unknown keys are refused), so a bad value is reported with the file, line, column and field, never later in the
-//! middle of a run. Threshold rules are parsed by goose's own parser (and pushcheck's for
-//! `schema-violation-rate`), so a rule goose would refuse is refused here, with goose's reason.
+//! key. Each key is spelled once, in [`Scenario`]: its serde name is the file's key, its clap
+//! flag the `load` command's override (`pushcheck load --users`), and `check`'s overrides are a
+//! [`Scenario`] too; [`EXCLUSIVE`] says which keys exclude each other, for the file, the merge
+//! and clap alike. Every value is checked while the file is read (unknown keys are refused), so
+//! a bad value is reported with the file, line, column and field (from the TOML parser's spans),
+//! never later in the middle of a run. Threshold rules are parsed by goose's own parser (and
+//! pushcheck's for `schema-violation-rate`), so a rule goose would refuse is refused here, with
+//! goose's reason.
 //!
 //! This module only reads and resolves settings; it must not start anything.
 
+use std::fmt;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use clap::builder::TypedValueParser as _;
 use serde::Deserialize;
+use toml::de::{DeTable, DeValue};
 
 use crate::api::Operation;
 pub use crate::load::shape::{ArrivalRate, Length, MAX_RATE, Ramp, Shape, Stage, Stages};
@@ -19,62 +29,275 @@ use crate::load::threshold::{AlwaysOn, PlannedRule, Rule, plan_rules};
 pub use crate::load::values::{CoMitigation, Mix, PositiveNumber, SampleRate, Span, ThinkTime};
 use crate::schema::Mode;
 
-/// A scenario file as written; every field is optional so that flags can fill or override it.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Scenario {
-    /// Shown in reports; defaults to the file stem.
-    pub name: Option<String>,
-    /// One sentence on what the profile is for.
-    pub description: Option<String>,
-    /// Concurrent goose users.
-    pub users: Option<usize>,
-    /// Users started per second (goose `--increase-rate`).
-    pub increase_rate: Option<PositiveNumber>,
-    /// Time to start all users (goose `--increase-time`), instead of `increase_rate`.
-    pub increase_time: Option<Span>,
-    /// How long to hold all users once started (goose `--run-time`).
-    pub run_time: Option<Span>,
-    /// Each user runs its mix this many times (goose `--iterations`), instead of `run_time`.
-    pub iterations: Option<usize>,
-    /// Users over time as goose's test plan, instead of `users`, `increase_*`, `run_time` and
-    /// `iterations`: `[{ users = 10, duration = "30s" }, …]`.
-    pub stages: Option<Stages>,
-    /// Requests per second, all users together; 0 means none.
-    pub throttle: Option<usize>,
-    /// The rate to hold, instead of `throttle`: requests/s for all operations (split by the mix)
-    /// or a table of rates per operation (which sets the mix). Judged by `arrival-rate`.
-    pub arrival_rate: Option<ArrivalRate>,
-    /// Pause after each request: `"20ms"` or a uniform range `"10ms..50ms"`.
-    pub think_time: Option<ThinkTime>,
-    /// Coordinated-omission mitigation: `disabled`, `average`, `minimum` or `maximum`.
-    pub co_mitigation: Option<CoMitigation>,
-    /// Operation weights.
-    pub mix: Option<Mix>,
-    pub validation: Option<Validation>,
-    /// Pass/fail rules: goose's (`p95<500ms`, `error-rate<1%`, `rps>=100`, `… for GET registration`)
-    /// and pushcheck's `schema-violation-rate<0.1%`.
-    pub thresholds: Option<Vec<Rule>>,
-    /// Always-on rules turned off by name (`error-rate`, `schema-violation-rate`,
-    /// `arrival-rate`, `mix-drift`).
-    pub without_rules: Option<Vec<AlwaysOn>>,
-    /// Judge goose's figures on the steady state only: goose resets its metrics once every user
-    /// has started. By default they cover every request sent, the ramp included.
-    pub steady_state_only: Option<bool>,
-    /// Rules from the command line, added on top of the file's (not a file key; set by
-    /// [`Scenario::merge`]).
-    #[serde(skip)]
-    pub flag_thresholds: Vec<Rule>,
+/// Defines [`Scenario`] from its keys, and what is done with every key alike: [`Key`] names
+/// them, [`Scenario::gives`] and [`Scenario::clear`] reach one by name, and
+/// [`Scenario::layer_each`] lays one scenario's keys over another's (see [`Layer`]).
+macro_rules! scenario_keys {
+    (
+        $(#[$meta:meta])*
+        pub struct Scenario {
+            $( $(#[$key_meta:meta])* pub $key:ident: Option<$ty:ty>, )*
+        }
+    ) => {
+        $(#[$meta])*
+        pub struct Scenario {
+            $( $(#[$key_meta])* pub $key: Option<$ty>, )*
+            /// Rules from the command line, added on top of the file's (not a file key; set by
+            /// [`Scenario::merge`]).
+            #[serde(skip)]
+            #[arg(skip)]
+            pub flag_thresholds: Vec<Rule>,
+        }
+
+        /// A key of a scenario file, named as the file writes it (and as clap's argument id).
+        #[allow(non_camel_case_types)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Key {
+            $( $key, )*
+        }
+
+        impl Key {
+            /// Every key, in the order of [`Scenario`].
+            pub const ALL: &[Key] = &[$( Key::$key, )*];
+
+            /// The key as a file writes it.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $( Key::$key => stringify!($key), )*
+                }
+            }
+        }
+
+        impl Scenario {
+            /// Whether this scenario gives `key`.
+            pub fn gives(&self, key: Key) -> bool {
+                match key {
+                    $( Key::$key => self.$key.is_some(), )*
+                }
+            }
+
+            /// Forgets `key`.
+            fn clear(&mut self, key: Key) {
+                match key {
+                    $( Key::$key => self.$key = None, )*
+                }
+            }
+
+            /// Every key `flags` gives laid over this scenario's ([`Layer`]).
+            fn layer_each(&mut self, flags: Scenario) {
+                $( Layer::layer(&mut self.$key, flags.$key); )*
+            }
+        }
+    };
+}
+
+scenario_keys! {
+    /// A scenario file as written, or the command line's overrides of one (`pushcheck load`'s
+    /// flags: the doc comments are their help): every key is optional so that flags can fill or
+    /// override it. The file's keys are documented in `scenarios/README.md`.
+    #[derive(Debug, Clone, Default, Deserialize, clap::Args)]
+    #[serde(deny_unknown_fields)]
+    #[command(next_help_heading = "Scenario overrides")]
+    pub struct Scenario {
+        // Shown in reports; defaults to the file stem. Not a flag.
+        #[arg(skip)]
+        pub name: Option<String>,
+        // One sentence on what the profile is for. Not a flag.
+        #[arg(skip)]
+        pub description: Option<String>,
+        /// Concurrent users.
+        #[arg(long, short = 'u', value_name = "N")]
+        pub users: Option<usize>,
+        /// Users started per second.
+        #[arg(long, value_name = "RATE")]
+        pub increase_rate: Option<PositiveNumber>,
+        /// Time to start all users, instead of --increase-rate (e.g. 10s).
+        #[arg(long, value_name = "TIME")]
+        pub increase_time: Option<Span>,
+        /// How long to hold all users (e.g. 30s, 2m).
+        #[arg(long, short = 't', value_name = "TIME")]
+        pub run_time: Option<Span>,
+        /// Each user runs its mix N times, instead of --run-time.
+        #[arg(long, value_name = "N")]
+        pub iterations: Option<usize>,
+        /// Users over time instead of --users/--run-time: USERS,TIME steps separated by `;`
+        /// (e.g. "10,30s;10,2m;50,10s;0,30s": ramp, hold, spike, ramp down; goose's test plan).
+        // In a file: `[{ users = 10, duration = "30s" }, …]`.
+        #[arg(long, value_name = "PLAN", conflicts_with_all = HOLD)]
+        pub stages: Option<Stages>,
+        /// Requests per second, all users together (0: none): a ceiling.
+        #[arg(long, value_name = "N", value_parser = throttle_flag)]
+        pub throttle: Option<usize>,
+        /// Requests per second to hold, all operations together, split by the mix; the run
+        /// reports the rate achieved and why any was missing (gated by arrival-rate>=95%).
+        // In a file also a table of rates per operation, which sets the mix.
+        #[arg(
+            long,
+            value_name = "N",
+            value_parser = clap::value_parser!(u32)
+                .range(1..=i64::from(MAX_RATE))
+                .map(ArrivalRate::Total),
+            conflicts_with = Key::throttle
+        )]
+        pub arrival_rate: Option<ArrivalRate>,
+        /// Pause after each request: 20ms or a range 10ms..50ms.
+        #[arg(long, value_name = "TIME")]
+        pub think_time: Option<ThinkTime>,
+        /// Coordinated-omission mitigation: disabled, average, minimum, maximum.
+        #[arg(long, value_name = "MODE")]
+        pub co_mitigation: Option<CoMitigation>,
+        // Operation weights. Not a flag.
+        #[arg(skip)]
+        pub mix: Option<Mix>,
+        // `[validation]`; its flags are `--sample-rate` and `--strict`.
+        #[command(flatten)]
+        pub validation: Option<Validation>,
+        /// Pass/fail rule; repeatable; added to the file's (replacing its rule on the same metric
+        /// and request).
+        // goose's (`p95<500ms`, `error-rate<1%`, `rps>=100`, `… for GET registration`) and
+        // pushcheck's (`schema-violation-rate<0.1%`, …).
+        #[arg(long = "threshold", value_name = "RULE")]
+        pub thresholds: Option<Vec<Rule>>,
+        /// Turn off an always-on rule: error-rate, schema-violation-rate, arrival-rate or
+        /// mix-drift, answer-gap; repeatable.
+        #[arg(long = "without-rule", value_name = "NAME")]
+        pub without_rules: Option<Vec<AlwaysOn>>,
+        /// Judge goose's figures on the steady state only (goose resets them after the ramp).
+        // By default they cover every request sent, the ramp included.
+        #[arg(long, num_args = 0, default_missing_value = "true")]
+        pub steady_state_only: Option<bool>,
+    }
 }
 
 /// `[validation]`: how much of the traffic is validated against `schemas/`, and how strictly.
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, clap::Args)]
 #[serde(deny_unknown_fields)]
+#[command(next_help_heading = "Scenario overrides")]
 pub struct Validation {
-    /// Share of responses validated, 0 to 1 (default [`DEFAULT_SAMPLE_RATE`]).
+    /// Share of responses validated against schemas/, 0 to 1 (default 0.1, where validation
+    /// costs about 2% of throughput; the shipped scenarios say 1.0).
+    #[arg(long, value_name = "RATE")]
     pub sample_rate: Option<SampleRate>,
-    /// `lenient` (default) or `strict`.
+    /// Validate in strict mode (undocumented properties are violations).
+    // In a file: `mode = "lenient"` (the default) or `"strict"`.
+    #[arg(long = "strict", num_args = 0, default_missing_value = "strict")]
     pub mode: Option<Mode>,
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A key is its flag's clap id.
+impl From<Key> for clap::Id {
+    fn from(key: Key) -> clap::Id {
+        clap::Id::from(key.name())
+    }
+}
+
+/// The keys of the hold model, which `stages` replaces.
+pub const HOLD: [Key; 6] = [
+    Key::users,
+    Key::increase_rate,
+    Key::increase_time,
+    Key::run_time,
+    Key::iterations,
+    Key::steady_state_only,
+];
+
+/// Keys that exclude each other: a scenario gives `one` or `other`, never both. A file giving
+/// both is refused at the `other` key; a flag of one side clears the file's other side
+/// ([`Scenario::merge`]).
+#[derive(Debug)]
+pub struct Exclusive {
+    pub one: &'static [Key],
+    pub other: &'static [Key],
+    /// Why, for the message (with its leading space).
+    pub why: &'static str,
+}
+
+/// Every pair of keys that exclude each other, in the order they are checked.
+pub const EXCLUSIVE: [Exclusive; 4] = [
+    Exclusive {
+        one: &[Key::run_time],
+        other: &[Key::iterations],
+        why: "",
+    },
+    Exclusive {
+        one: &[Key::increase_rate],
+        other: &[Key::increase_time],
+        why: "",
+    },
+    Exclusive {
+        one: &[Key::stages],
+        other: &HOLD,
+        why: " (stages decide the users and the length)",
+    },
+    Exclusive {
+        one: &[Key::arrival_rate],
+        other: &[Key::throttle],
+        why: " (an arrival rate is goose's throttle too)",
+    },
+];
+
+/// `--throttle`: a rate from 0 to [`MAX_RATE`].
+fn throttle_flag(s: &str) -> Result<usize, NotAThrottle> {
+    s.parse::<usize>()
+        .ok()
+        .filter(|n| *n <= MAX_RATE as usize)
+        .ok_or_else(|| NotAThrottle(s.to_owned()))
+}
+
+/// A `--throttle` value out of range.
+#[derive(Debug, thiserror::Error)]
+#[error("{0:?} is not a rate from 0 (none) to {MAX_RATE} requests per second")]
+pub struct NotAThrottle(String);
+
+/// How a key's value from the command line is laid over the file's: by default the flag's
+/// value, when it gives one, replaces the file's.
+trait Layer: Sized {
+    fn layer(mine: &mut Option<Self>, theirs: Option<Self>) {
+        if theirs.is_some() {
+            *mine = theirs;
+        }
+    }
+}
+
+impl Layer for String {}
+impl Layer for usize {}
+impl Layer for bool {}
+impl Layer for PositiveNumber {}
+impl Layer for Span {}
+impl Layer for Stages {}
+impl Layer for ArrivalRate {}
+impl Layer for ThinkTime {}
+impl Layer for CoMitigation {}
+impl Layer for Mix {}
+impl Layer for SampleRate {}
+impl Layer for Mode {}
+/// [`Scenario::merge`] keeps the flags' rules apart, in `flag_thresholds`.
+impl Layer for Vec<Rule> {}
+
+/// `[validation]` is laid over key by key.
+impl Layer for Validation {
+    fn layer(mine: &mut Option<Self>, theirs: Option<Self>) {
+        if let Some(theirs) = theirs {
+            let mine = mine.get_or_insert_default();
+            Layer::layer(&mut mine.sample_rate, theirs.sample_rate);
+            Layer::layer(&mut mine.mode, theirs.mode);
+        }
+    }
+}
+
+/// Rules turned off add up.
+impl Layer for Vec<AlwaysOn> {
+    fn layer(mine: &mut Option<Self>, theirs: Option<Self>) {
+        if let Some(more) = theirs {
+            mine.get_or_insert_with(Vec::new).extend(more);
+        }
+    }
 }
 
 /// A scenario with every value decided: what a run is started with.
@@ -152,172 +375,97 @@ impl Scenario {
 
     /// Parses scenario TOML; `path` is only used in error messages.
     pub fn from_toml(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
-        let scenario: Scenario = toml::from_str(text).map_err(|e| {
-            let (line, column, field) = match e.span() {
-                Some(span) => locate(text, span.start),
-                None => (1, 1, None),
-            };
-            ScenarioError::Invalid {
-                path: path.to_owned(),
-                line,
-                column,
-                field,
-                message: e.message().trim().to_owned(),
-            }
-        })?;
-        scenario.check_combinations(text, path)?;
-        Ok(scenario)
-    }
-
-    /// Rules that involve two keys, reported at the second one's line.
-    fn check_combinations(&self, text: &str, path: &Path) -> Result<(), ScenarioError> {
-        match self.conflict() {
-            None => Ok(()),
-            Some((key, message)) => {
-                let (line, column) = key_position(text, key).unwrap_or((1, 1));
+        let (document, errors) = DeTable::parse_recoverable(text);
+        let positions = Positions::of(text, document.get_ref());
+        let invalid = |error: &toml::de::Error| positions.invalid(path, error);
+        if let Some(error) = errors.first() {
+            return Err(invalid(error));
+        }
+        let scenario = Scenario::deserialize(toml::de::Deserializer::from(document))
+            .map_err(|e| invalid(&e))?;
+        match scenario.conflict() {
+            None => Ok(scenario),
+            // Rules that involve two keys, reported at the second one's line.
+            Some(conflict) => {
+                let key = conflict.key();
+                let (line, column) = positions.key(key.name()).unwrap_or((1, 1));
                 Err(ScenarioError::Invalid {
                     path: path.to_owned(),
                     line,
                     column,
-                    field: Some(key.to_owned()),
-                    message,
+                    field: Some(key.name().to_owned()),
+                    message: conflict.to_string(),
                 })
             }
         }
     }
 
     /// The first rule on two keys (or on a value no single key's type refuses) this scenario
-    /// breaks: the key to report it at, and why. Both a file ([`Scenario::from_toml`]) and a
-    /// merged scenario ([`Scenario::resolve`]) are checked with it.
-    fn conflict(&self) -> Option<(&'static str, String)> {
-        if self.run_time.is_some() && self.iterations.is_some() {
-            return Some(("iterations", "give run_time or iterations, not both".into()));
-        }
-        if self.increase_rate.is_some() && self.increase_time.is_some() {
-            return Some((
-                "increase_time",
-                "give increase_rate or increase_time, not both".into(),
-            ));
-        }
-        if let Some(key) = self.stages.as_ref().and(self.hold_key()) {
-            return Some((
-                key,
-                format!("give stages or {key}, not both (stages decide the users and the length)"),
-            ));
-        }
-        if self.arrival_rate.is_some() && self.throttle.is_some() {
-            return Some((
-                "throttle",
-                "give arrival_rate or throttle, not both (an arrival rate is goose's throttle too)"
-                    .into(),
-            ));
+    /// breaks. Both a file ([`Scenario::from_toml`]) and a merged scenario
+    /// ([`Scenario::resolve`]) are checked with it.
+    fn conflict(&self) -> Option<Conflict> {
+        let first = |keys: &[Key]| keys.iter().copied().find(|k| self.gives(*k));
+        for pair in &EXCLUSIVE {
+            if let (Some(one), Some(other)) = (first(pair.one), first(pair.other)) {
+                return Some(Conflict::Exclusive {
+                    one,
+                    other,
+                    why: pair.why,
+                });
+            }
         }
         if matches!(self.arrival_rate, Some(ArrivalRate::PerOperation(_))) && self.mix.is_some() {
-            return Some((
-                "mix",
-                "give [mix] or a rate per operation in [arrival_rate], not both (the rates are the weights)"
-                    .into(),
-            ));
+            return Some(Conflict::MixAndRates);
         }
         if self.throttle.is_some_and(|t| t > MAX_RATE as usize) {
-            return Some((
-                "throttle",
-                format!("at most {MAX_RATE} requests per second (0 for none)"),
-            ));
+            return Some(Conflict::Throttle);
         }
         if self.users == Some(0) {
-            return Some(("users", "at least 1 user is needed".into()));
+            return Some(Conflict::NoUser);
         }
         if self.iterations == Some(0) {
-            return Some(("iterations", "at least 1 iteration is needed".into()));
+            return Some(Conflict::NoIteration);
         }
-        if let Some(mix) = self.mix
-            && mix == Mix::default()
-        {
-            return Some((
-                "mix",
-                "every weight is 0; give at least one of get, patch, personalize, depersonalize a weight".into(),
-            ));
+        if self.mix == Some(Mix::default()) {
+            return Some(Conflict::NoWeight);
         }
         None
     }
 
-    /// The first key of the hold model this scenario sets, which `stages` replaces.
-    fn hold_key(&self) -> Option<&'static str> {
-        [
-            ("users", self.users.is_some()),
-            ("increase_rate", self.increase_rate.is_some()),
-            ("increase_time", self.increase_time.is_some()),
-            ("run_time", self.run_time.is_some()),
-            ("iterations", self.iterations.is_some()),
-            ("steady_state_only", self.steady_state_only.is_some()),
-        ]
-        .into_iter()
-        .find_map(|(key, set)| set.then_some(key))
-    }
-
     /// This file's values with the command line's on top: every value `flags` gives wins; a
-    /// flag for one of two exclusive keys clears the other (`run_time`/`iterations`,
-    /// `increase_rate`/`increase_time`, `arrival_rate`/`throttle`; `stages` and the keys of
-    /// the hold model: `--stages` clears `users`, … and `--users` clears `stages`); `[validation]` is merged key by key; `without_rules`
-    /// add up; the flags' `thresholds` stay apart from the file's, which they extend (a flag
-    /// rule on the same metric and request replaces the file's, see [`plan_rules`]).
-    pub fn merge(mut self, flags: Scenario) -> Scenario {
-        fn take<T>(mine: &mut Option<T>, theirs: Option<T>) {
-            if theirs.is_some() {
-                *mine = theirs;
+    /// flag for one of two exclusive keys clears the other ([`EXCLUSIVE`]: `--stages` clears
+    /// `users`, … and `--users` clears `stages`); `[validation]` is merged key by key;
+    /// `without_rules` add up; the flags' `thresholds` stay apart from the file's, which they
+    /// extend (a flag rule on the same metric and request replaces the file's, see
+    /// [`plan_rules`]).
+    pub fn merge(mut self, mut flags: Scenario) -> Scenario {
+        for pair in &EXCLUSIVE {
+            let gives = |keys: &[Key]| keys.iter().any(|k| flags.gives(*k));
+            let clear = [(pair.one, pair.other), (pair.other, pair.one)]
+                .into_iter()
+                .filter(|(side, _)| gives(side))
+                .flat_map(|(_, other)| other)
+                .collect::<Vec<_>>();
+            for key in clear {
+                self.clear(*key);
             }
         }
-        if flags.increase_rate.is_some() || flags.increase_time.is_some() {
-            self.increase_rate = flags.increase_rate;
-            self.increase_time = flags.increase_time;
-        }
-        if flags.run_time.is_some() || flags.iterations.is_some() {
-            self.run_time = flags.run_time;
-            self.iterations = flags.iterations;
-        }
-        if flags.stages.is_some() {
-            (self.users, self.increase_rate, self.increase_time) = (None, None, None);
-            (self.run_time, self.iterations, self.steady_state_only) = (None, None, None);
-        } else if flags.hold_key().is_some() {
-            self.stages = None;
-        }
-        if flags.arrival_rate.is_some() || flags.throttle.is_some() {
-            self.arrival_rate = flags.arrival_rate;
-            self.throttle = flags.throttle;
-        }
-        take(&mut self.stages, flags.stages);
-        take(&mut self.name, flags.name);
-        take(&mut self.description, flags.description);
-        take(&mut self.users, flags.users);
-        take(&mut self.think_time, flags.think_time);
-        take(&mut self.co_mitigation, flags.co_mitigation);
         if flags.mix.is_some()
             && let Some(ArrivalRate::PerOperation(_)) = self.arrival_rate
         {
             // The flag's mix wins; the rates per operation keep their sum.
             self.arrival_rate = self.arrival_rate.map(|a| ArrivalRate::Total(a.total()));
         }
-        take(&mut self.mix, flags.mix);
-        take(&mut self.steady_state_only, flags.steady_state_only);
-        if let Some(theirs) = flags.validation {
-            let mut mine = self.validation.unwrap_or_default();
-            take(&mut mine.sample_rate, theirs.sample_rate);
-            take(&mut mine.mode, theirs.mode);
-            self.validation = Some(mine);
-        }
-        if let Some(more) = flags.without_rules {
-            self.without_rules.get_or_insert_with(Vec::new).extend(more);
-        }
         self.flag_thresholds
-            .extend(flags.thresholds.unwrap_or_default());
+            .extend(flags.thresholds.take().unwrap_or_default());
+        self.layer_each(flags);
         self
     }
 
     /// Decides every value, filling what is missing with defaults.
-    pub fn resolve(&self) -> Result<LoadPlan, String> {
-        if let Some((key, message)) = self.conflict() {
-            return Err(format!("{key}: {message}"));
+    pub fn resolve(&self) -> Result<LoadPlan, PlanError> {
+        if let Some(conflict) = self.conflict() {
+            return Err(PlanError::Conflict { conflict });
         }
         let shape = match &self.stages {
             Some(stages) => Shape::Stages(stages.clone()),
@@ -331,7 +479,7 @@ impl Scenario {
             }),
         };
         if mix == Mix::default() {
-            return Err("every operation weight is 0".into());
+            return Err(PlanError::NoWeight);
         }
         let validation = self.validation.unwrap_or_default();
         let thresholds = plan_rules(
@@ -345,22 +493,18 @@ impl Scenario {
                 .iter()
                 .find(|p| matches!(p.rule, Rule::ArrivalRate(_)))
         {
-            return Err(format!(
-                "threshold {:?} judges an arrival rate, and this run asks for none (set \
-                 arrival_rate, or --arrival-rate)",
-                p.rule.text()
-            ));
+            return Err(PlanError::NoArrivalRate {
+                rule: p.rule.text().to_owned(),
+            });
         }
         for planned in &thresholds {
             if let Some(request) = planned.rule.request()
-                && !Operation::ALL
-                    .iter()
-                    .any(|op| op.label() == request && mix.weight(*op) > 0)
+                && mix.weight(request) == 0
             {
-                return Err(format!(
-                    "threshold {:?} judges {request}, which this scenario's mix never sends",
-                    planned.rule.text()
-                ));
+                return Err(PlanError::NeverSent {
+                    rule: planned.rule.text().to_owned(),
+                    request,
+                });
             }
         }
         Ok(LoadPlan {
@@ -378,23 +522,21 @@ impl Scenario {
             steady_state_only: self.steady_state_only.unwrap_or(false),
         })
     }
-}
 
-impl Scenario {
     /// The hold model's users, ramp and length, with their defaults.
-    fn hold(&self) -> Result<Shape, String> {
+    fn hold(&self) -> Result<Shape, PlanError> {
         // [`Scenario::conflict`] has refused exclusive keys given together and zero counts.
         let users = self.users.unwrap_or(DEFAULT_USERS);
         let ramp = match (self.increase_rate, self.increase_time) {
-            (_, Some(t)) => Ramp::Time(whole_seconds("increase_time", t)?),
+            (_, Some(t)) => Ramp::Time(whole_seconds(Key::increase_time, t)?),
             (Some(r), None) => Ramp::Rate(r.0),
             (None, None) => Ramp::Rate(users as f64),
         };
         if matches!(ramp, Ramp::Time(_)) && users < 2 {
-            return Err("increase_time needs at least 2 users (goose)".into());
+            return Err(PlanError::RampOfOne);
         }
         let length = match (self.run_time, self.iterations) {
-            (Some(t), _) => Length::RunTime(whole_seconds("run_time", t)?),
+            (Some(t), _) => Length::RunTime(whole_seconds(Key::run_time, t)?),
             (None, Some(n)) => Length::Iterations(n),
             (None, None) => Length::RunTime(Span(DEFAULT_RUN_TIME)),
         };
@@ -406,54 +548,181 @@ impl Scenario {
     }
 }
 
+/// A rule on two keys, or on a value no single key's type refuses, that a scenario breaks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Conflict {
+    #[error("give {one} or {other}, not both{why}")]
+    Exclusive {
+        one: Key,
+        other: Key,
+        why: &'static str,
+    },
+    #[error(
+        "give [mix] or a rate per operation in [arrival_rate], not both (the rates are the weights)"
+    )]
+    MixAndRates,
+    #[error("at most {MAX_RATE} requests per second (0 for none)")]
+    Throttle,
+    #[error("at least 1 user is needed")]
+    NoUser,
+    #[error("at least 1 iteration is needed")]
+    NoIteration,
+    #[error(
+        "every weight is 0; give at least one of get, patch, personalize, depersonalize a weight"
+    )]
+    NoWeight,
+}
+
+impl Conflict {
+    /// The key the conflict is reported at.
+    pub fn key(&self) -> Key {
+        match self {
+            Conflict::Exclusive { other, .. } => *other,
+            Conflict::MixAndRates | Conflict::NoWeight => Key::mix,
+            Conflict::Throttle => Key::throttle,
+            Conflict::NoUser => Key::users,
+            Conflict::NoIteration => Key::iterations,
+        }
+    }
+}
+
+/// Why a scenario (a file with the flags over it) cannot be run.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PlanError {
+    #[error("{key}: {conflict}", key = .conflict.key())]
+    Conflict { conflict: Conflict },
+    #[error("every operation weight is 0")]
+    NoWeight,
+    #[error("increase_time needs at least 2 users (goose)")]
+    RampOfOne,
+    /// A time handed to goose, which reads 0 as "no limit".
+    #[error("{0} must be at least 1s (goose takes whole seconds, and 0 would run forever)")]
+    Zero(Key),
+    /// A time handed to goose, which takes whole seconds.
+    #[error("{key} {time} is not a whole number of seconds (goose takes whole seconds)")]
+    Fraction { key: Key, time: Span },
+    #[error(
+        "threshold {rule:?} judges an arrival rate, and this run asks for none (set arrival_rate, \
+         or --arrival-rate)"
+    )]
+    NoArrivalRate { rule: String },
+    #[error(
+        "threshold {rule:?} judges {}, which this scenario's mix never sends",
+        .request.label()
+    )]
+    NeverSent { rule: String, request: Operation },
+}
+
 /// A time handed to goose, which takes whole seconds and reads 0 as "no limit": a fraction or
 /// zero is refused rather than rounded.
-fn whole_seconds(key: &str, t: Span) -> Result<Span, String> {
+fn whole_seconds(key: Key, t: Span) -> Result<Span, PlanError> {
     if t.0.is_zero() {
-        return Err(format!(
-            "{key} must be at least 1s (goose takes whole seconds, and 0 would run forever)"
-        ));
+        return Err(PlanError::Zero(key));
     }
     if t.0.subsec_nanos() != 0 {
-        return Err(format!(
-            "{key} {t} is not a whole number of seconds (goose takes whole seconds)"
-        ));
+        return Err(PlanError::Fraction { key, time: t });
     }
     Ok(t)
 }
 
-/// Line and column (1-based) of byte `offset`, and the key written on that line, if any.
-fn locate(text: &str, offset: usize) -> (usize, usize, Option<String>) {
-    let offset = offset.min(text.len());
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let column = text[line_start..offset].chars().count() + 1;
-    let line_text = text[line_start..].lines().next().unwrap_or("");
-    let table = line_text
-        .trim()
-        .strip_prefix('[')
-        .and_then(|t| t.split_once(']'))
-        .map(|(name, _)| name.trim().to_owned());
-    let field = line_text
-        .split_once('=')
-        .map(|(k, _)| k.trim().trim_matches('"').to_owned())
-        .filter(|k| !k.is_empty() && !k.starts_with('#') && !k.starts_with('['))
-        .or(table);
-    (line, column, field)
+/// Where each key of a TOML document is written, from the parser's spans ([`toml::Spanned`]):
+/// its name and its byte range, from the key (or a table header's `[`) to the end of its value.
+struct Positions<'t> {
+    text: &'t str,
+    /// Nested keys after their table's key; `top` marks the document's own keys.
+    keys: Vec<(String, Range<usize>, bool)>,
 }
 
-/// Line and column of the first line that sets `key` (`key = …` or `[key]`).
-fn key_position(text: &str, key: &str) -> Option<(usize, usize)> {
-    text.lines().enumerate().find_map(|(i, line)| {
-        let trimmed = line.trim_start();
-        let indent = line.len() - trimmed.len();
-        let sets = trimmed
-            .split_once('=')
-            .is_some_and(|(k, _)| k.trim() == key)
-            || trimmed.trim_end() == format!("[{key}]");
-        sets.then_some((i + 1, indent + 1))
-    })
+impl<'t> Positions<'t> {
+    fn of(text: &'t str, document: &DeTable<'_>) -> Positions<'t> {
+        fn walk(table: &DeTable<'_>, top: bool, out: &mut Vec<(String, Range<usize>, bool)>) {
+            for (key, value) in table.iter() {
+                let (k, v) = (key.span(), value.span());
+                out.push((
+                    key.get_ref().to_string(),
+                    k.start.min(v.start)..k.end.max(v.end),
+                    top,
+                ));
+                let tables: Vec<&DeTable<'_>> = match value.get_ref() {
+                    DeValue::Table(t) => vec![t],
+                    DeValue::Array(items) => items
+                        .iter()
+                        .filter_map(|i| match i.get_ref() {
+                            DeValue::Table(t) => Some(t),
+                            _ => None,
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                for t in tables {
+                    walk(t, false, out);
+                }
+            }
+        }
+        let mut keys = Vec::new();
+        walk(document, true, &mut keys);
+        Positions { text, keys }
+    }
+
+    /// Line and column (1-based) of byte `offset`.
+    fn line_column(&self, offset: usize) -> (usize, usize) {
+        let before = self.text.get(..offset).unwrap_or(self.text);
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        (
+            before.matches('\n').count() + 1,
+            before[line_start..].chars().count() + 1,
+        )
+    }
+
+    /// Where the document's own `key` is written (`key = …` or `[key]`).
+    fn key(&self, key: &str) -> Option<(usize, usize)> {
+        self.keys
+            .iter()
+            .find(|(name, _, top)| *top && name == key)
+            .map(|(_, range, _)| self.line_column(range.start))
+    }
+
+    /// The key an error at byte `offset` is reported at: the outermost one written on its line
+    /// around it (`stages = [{ …, time = "1s" }]`: `stages`), else the last one written on its
+    /// line before it (a syntax error), else the innermost around it.
+    fn field_at(&self, offset: usize) -> Option<String> {
+        let line = self.line_column(offset).0;
+        let on_line = || {
+            self.keys.iter().filter(move |(_, range, _)| {
+                range.start <= offset && self.line_column(range.start).0 == line
+            })
+        };
+        let around = |(_, range, _): &&(String, Range<usize>, bool)| range.contains(&offset);
+        on_line()
+            .filter(around)
+            .max_by_key(|(_, range, _)| range.len())
+            .or_else(|| on_line().max_by_key(|(_, range, _)| range.start))
+            .or_else(|| {
+                self.keys
+                    .iter()
+                    .filter(around)
+                    .min_by_key(|(_, range, _)| range.len())
+            })
+            .map(|(name, _, _)| name.clone())
+    }
+
+    /// A parser's error, at its line and column, with the key it is about.
+    fn invalid(&self, path: &Path, error: &toml::de::Error) -> ScenarioError {
+        let (line, column, field) = match error.span() {
+            Some(span) => {
+                let (line, column) = self.line_column(span.start);
+                (line, column, self.field_at(span.start))
+            }
+            None => (1, 1, None),
+        };
+        ScenarioError::Invalid {
+            path: path.to_owned(),
+            line,
+            column,
+            field,
+            message: error.message().trim().to_owned(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -494,7 +763,7 @@ mod tests {
 
     #[test]
     fn times_goose_cannot_take_are_refused_not_rounded() {
-        let resolve = |text: &str| parse(text).unwrap().resolve();
+        let resolve = |text: &str| parse(text).unwrap().resolve().map_err(|e| e.to_string());
         assert!(
             resolve("run_time = \"0s\"")
                 .unwrap_err()
@@ -519,7 +788,8 @@ mod tests {
         let err = parse("thresholds = [\"p95<1s for POST personalize\"]\n[mix]\nget = 1\n")
             .unwrap()
             .resolve()
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("never sends"), "{err}");
     }
 
