@@ -341,17 +341,14 @@ impl Scenario {
     /// `users`, … and `--users` clears `stages`); `[validation]` is merged key by key;
     /// `without_rules` add up; the flags' `thresholds` stay apart from the file's, which they
     /// extend (a flag rule on the same metric and request replaces the file's, see
-    /// [`plan_rules`]).
+    /// [`crate::load::threshold::plan_rules`]).
     pub fn merge(mut self, mut flags: Scenario) -> Scenario {
+        let gives = |keys: &[Key]| keys.iter().any(|k| flags.gives(*k));
         for pair in &EXCLUSIVE {
-            let gives = |keys: &[Key]| keys.iter().any(|k| flags.gives(*k));
-            let clear = [(pair.one, pair.other), (pair.other, pair.one)]
-                .into_iter()
-                .filter(|(side, _)| gives(side))
-                .flat_map(|(_, other)| other)
-                .collect::<Vec<_>>();
-            for key in clear {
-                self.clear(*key);
+            for (given, cleared) in [(pair.one, pair.other), (pair.other, pair.one)] {
+                if gives(given) {
+                    cleared.iter().for_each(|k| self.clear(*k));
+                }
             }
         }
         if flags.mix.is_some()
