@@ -10,24 +10,34 @@
 
 use std::time::Duration;
 
+/// Why a text is not a time in the grammar above.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    #[error("{0:?} is negative: a time is a positive number with a unit, e.g. 20ms or 1.5s")]
+    Negative(String),
+    #[error("{0:?} needs a unit: us, ms, s, m or h (e.g. 20ms)")]
+    NoUnit(String),
+    #[error(
+        "{0:?} is not a time; write a number with us, ms, s, m or h, such as 500ms, 1.5s or 1m30s"
+    )]
+    NotATime(String),
+    #[error("{text:?}: {source}")]
+    TooLong {
+        text: String,
+        source: std::time::TryFromFloatSecsError,
+    },
+}
+
 /// Parses `text` in the grammar above.
-pub fn parse(text: &str) -> Result<Duration, String> {
+pub fn parse(text: &str) -> Result<Duration, DurationError> {
     let text = text.trim();
     if text.starts_with('-') {
-        return Err(format!(
-            "{text:?} is negative: a time is a positive number with a unit, e.g. 20ms or 1.5s"
-        ));
+        return Err(DurationError::Negative(text.to_owned()));
     }
     if !text.is_empty() && text.chars().all(|c| c.is_ascii_digit() || c == '.') {
-        return Err(format!(
-            "{text:?} needs a unit: us, ms, s, m or h (e.g. 20ms)"
-        ));
+        return Err(DurationError::NoUnit(text.to_owned()));
     }
-    let bad = || {
-        format!(
-            "{text:?} is not a time; write a number with us, ms, s, m or h, such as 500ms, 1.5s or 1m30s"
-        )
-    };
+    let bad = || DurationError::NotATime(text.to_owned());
     let mut rest = text;
     if rest.is_empty() {
         return Err(bad());
@@ -53,7 +63,10 @@ pub fn parse(text: &str) -> Result<Duration, String> {
         seconds += number * scale;
         rest = &rest[len..];
     }
-    Duration::try_from_secs_f64(seconds).map_err(|e| format!("{text:?}: {e}"))
+    Duration::try_from_secs_f64(seconds).map_err(|source| DurationError::TooLong {
+        text: text.to_owned(),
+        source,
+    })
 }
 
 #[cfg(test)]
@@ -68,10 +81,11 @@ mod tests {
         assert_eq!(parse("1m30s"), Ok(Duration::from_secs(90)));
         assert_eq!(parse("1h"), Ok(Duration::from_secs(3600)));
         assert_eq!(parse("0s"), Ok(Duration::ZERO));
-        assert!(parse("5").unwrap_err().contains("needs a unit"));
-        assert!(parse("-5s").unwrap_err().contains("negative"));
+        assert!(parse("5").unwrap_err().to_string().contains("needs a unit"));
+        assert!(parse("-5s").unwrap_err().to_string().contains("negative"));
         for bad in ["", "5 s", "5d", "s", "1..2s", "ms5"] {
-            assert!(parse(bad).unwrap_err().contains("is not a time"), "{bad}");
+            let err = parse(bad).unwrap_err().to_string();
+            assert!(err.contains("is not a time"), "{bad}");
         }
     }
 }

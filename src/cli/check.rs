@@ -7,15 +7,12 @@ use anyhow::Context;
 use clap::Args;
 
 use super::auth::TargetArgs;
-use super::load::{clear_progress, load_failure, progress};
+use super::load::{LoadSetup, clear_progress, load_failure};
 use super::suite::{SuiteFlags, contract_failure, refuse_feed_without_target};
 use super::{CmdResult, Console, Failure, io_failure};
 use crate::check::{self, CheckConfig, CheckError, Progress};
 use crate::contract::Event;
-use crate::load::{
-    DEFAULT_FEED_LIMIT, DEFAULT_REQUEST_TIMEOUT, Destination, LoadConfig, LoadPlan, Rule, Scenario,
-    credentials_for,
-};
+use crate::load::{Destination, LoadPlan, Rule, Scenario};
 use crate::report;
 use crate::schema::Mode;
 /// The scenario `check` runs unless told otherwise.
@@ -75,7 +72,7 @@ pub struct CheckArgs {
     scenario: Option<PathBuf>,
     /// Load pass/fail rule; repeatable; added to the scenario's (replacing its rule on the same
     /// metric and request).
-    #[arg(long, value_name = "RULE", value_parser = parse_rule, help_heading = "Load")]
+    #[arg(long, value_name = "RULE", help_heading = "Load")]
     threshold: Vec<Rule>,
     /// Allow the load to go to a non-loopback --target.
     #[arg(long, help_heading = "Load")]
@@ -98,10 +95,6 @@ pub struct CheckArgs {
         help_heading = "Output"
     )]
     report_dir: PathBuf,
-}
-
-fn parse_rule(s: &str) -> Result<Rule, String> {
-    s.parse()
 }
 
 impl CheckArgs {
@@ -142,27 +135,19 @@ impl CheckArgs {
                 "a live check needs registrations: --registration-id (repeatable) or --feed FILE"
             )));
         }
-        let credentials =
-            credentials_for(&destination, &suite.credentials).map_err(load_failure)?;
+        let load = LoadSetup {
+            plan,
+            scenario_file: Some(scenario_file),
+            destination,
+            target: &self.target,
+            max_rps: self.max_rps,
+            report_dir: Some(self.report_dir.clone()),
+        }
+        .config(console)?;
         Ok(CheckConfig {
             allow_all_skipped: self.suite.allow_all_skipped,
             contract: suite,
-            load: LoadConfig {
-                plan,
-                scenario_file: Some(scenario_file),
-                destination,
-                credentials,
-                app_code: self.target.auth.app_code.clone(),
-                feed_limit: DEFAULT_FEED_LIMIT,
-                report_dir: Some(self.report_dir.clone()),
-                baseline: None,
-                max_rps: self.max_rps,
-                request_timeout: DEFAULT_REQUEST_TIMEOUT,
-                quiet_stdout: console.own_stdout,
-                progress: progress(),
-                fail_on_residue: self.target.fail_on_residue,
-                application_id: self.target.application_id.clone(),
-            },
+            load,
         })
     }
 }

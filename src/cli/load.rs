@@ -12,17 +12,12 @@ use super::args::parse_timeout;
 use super::auth::TargetArgs;
 use super::suite::refuse_feed_without_target;
 use super::{CmdResult, Console, Failure, io_failure};
-use crate::load::scenario::{
-    ArrivalRate, CoMitigation, MAX_RATE, PositiveNumber, SampleRate, Span, Stages, ThinkTime,
-    Validation,
-};
-use crate::load::threshold::AlwaysOn;
+use crate::load::scenario::Span;
 use crate::load::{
     self, DEFAULT_FEED_LIMIT, DEFAULT_REQUEST_TIMEOUT, Destination, FeedSource, LoadConfig,
-    LoadError, LoadPlan, Progress, Rule, Scenario, credentials_for,
+    LoadError, LoadPlan, Progress, Scenario, credentials_for,
 };
 use crate::report;
-use crate::schema::Mode;
 
 const AFTER_HELP: &str = "\
 Without --target, the embedded simulator is started on 127.0.0.1 and seeded; the data feed is
@@ -92,63 +87,8 @@ pub struct LoadArgs {
     /// Scenario file (TOML), e.g. scenarios/smoke.toml.
     #[arg(long, value_name = "FILE")]
     scenario: Option<PathBuf>,
-    /// Concurrent users.
-    #[arg(
-        long,
-        short = 'u',
-        value_name = "N",
-        help_heading = "Scenario overrides"
-    )]
-    users: Option<usize>,
-    /// Users started per second.
-    #[arg(long, value_name = "RATE", value_parser = parse_positive, help_heading = "Scenario overrides")]
-    increase_rate: Option<PositiveNumber>,
-    /// Time to start all users, instead of --increase-rate (e.g. 10s).
-    #[arg(long, value_name = "TIME", value_parser = parse_span, help_heading = "Scenario overrides")]
-    increase_time: Option<Span>,
-    /// How long to hold all users (e.g. 30s, 2m).
-    #[arg(long, short = 't', value_name = "TIME", value_parser = parse_span, help_heading = "Scenario overrides")]
-    run_time: Option<Span>,
-    /// Each user runs its mix N times, instead of --run-time.
-    #[arg(long, value_name = "N", help_heading = "Scenario overrides")]
-    iterations: Option<usize>,
-    /// Users over time instead of --users/--run-time: USERS,TIME steps separated by `;`
-    /// (e.g. "10,30s;10,2m;50,10s;0,30s": ramp, hold, spike, ramp down; goose's test plan).
-    #[arg(long, value_name = "PLAN", value_parser = parse_stages, help_heading = "Scenario overrides",
-          conflicts_with_all = ["users", "increase_rate", "increase_time", "run_time", "iterations", "steady_state_only"])]
-    stages: Option<Stages>,
-    /// Requests per second, all users together (0: none): a ceiling.
-    #[arg(long, value_name = "N", value_parser = parse_throttle, help_heading = "Scenario overrides")]
-    throttle: Option<usize>,
-    /// Requests per second to hold, all operations together, split by the mix; the run
-    /// reports the rate achieved and why any was missing (gated by arrival-rate>=95%).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_RATE)),
-          conflicts_with = "throttle", help_heading = "Scenario overrides")]
-    arrival_rate: Option<u32>,
-    /// Pause after each request: 20ms or a range 10ms..50ms.
-    #[arg(long, value_name = "TIME", value_parser = parse_think, help_heading = "Scenario overrides")]
-    think_time: Option<ThinkTime>,
-    /// Coordinated-omission mitigation: disabled, average, minimum, maximum.
-    #[arg(long, value_name = "MODE", value_parser = parse_co, help_heading = "Scenario overrides")]
-    co_mitigation: Option<CoMitigation>,
-    /// Share of responses validated against schemas/, 0 to 1 (default 0.1, where validation
-    /// costs about 2% of throughput; the shipped scenarios say 1.0).
-    #[arg(long, value_name = "RATE", value_parser = parse_sample, help_heading = "Scenario overrides")]
-    sample_rate: Option<SampleRate>,
-    /// Validate in strict mode (undocumented properties are violations).
-    #[arg(long, help_heading = "Scenario overrides")]
-    strict: bool,
-    /// Pass/fail rule; repeatable; added to the file's (replacing its rule on the same metric
-    /// and request).
-    #[arg(long, value_name = "RULE", value_parser = parse_rule, help_heading = "Scenario overrides")]
-    threshold: Vec<Rule>,
-    /// Turn off an always-on rule: error-rate, schema-violation-rate, arrival-rate or
-    /// mix-drift, answer-gap; repeatable.
-    #[arg(long, value_name = "NAME", value_parser = parse_always_on, help_heading = "Scenario overrides")]
-    without_rule: Vec<AlwaysOn>,
-    /// Judge goose's figures on the steady state only (goose resets them after the ramp).
-    #[arg(long, help_heading = "Scenario overrides")]
-    steady_state_only: bool,
+    #[command(flatten)]
+    overrides: Scenario,
 
     #[command(flatten)]
     target: TargetArgs,
@@ -193,42 +133,6 @@ pub struct LoadArgs {
     verbose: bool,
 }
 
-fn parse_throttle(s: &str) -> Result<usize, String> {
-    match s.parse::<usize>() {
-        Ok(n) if n <= MAX_RATE as usize => Ok(n),
-        _ => Err(format!(
-            "{s:?} is not a rate from 0 (none) to {MAX_RATE} requests per second"
-        )),
-    }
-}
-fn parse_stages(s: &str) -> Result<Stages, String> {
-    s.parse()
-}
-fn parse_span(s: &str) -> Result<Span, String> {
-    s.parse()
-}
-fn parse_think(s: &str) -> Result<ThinkTime, String> {
-    s.parse()
-}
-fn parse_co(s: &str) -> Result<CoMitigation, String> {
-    s.parse()
-}
-fn parse_sample(s: &str) -> Result<SampleRate, String> {
-    s.parse()
-}
-fn parse_rule(s: &str) -> Result<Rule, String> {
-    s.parse()
-}
-fn parse_always_on(s: &str) -> Result<AlwaysOn, String> {
-    s.parse()
-}
-fn parse_positive(s: &str) -> Result<PositiveNumber, String> {
-    match s.parse::<f64>() {
-        Ok(v) if v > 0.0 && v.is_finite() => Ok(PositiveNumber(v)),
-        _ => Err(format!("{s:?} is not a number greater than 0")),
-    }
-}
-
 impl LoadArgs {
     /// The scenario file's values with every flag given applied on top ([`Scenario::merge`]).
     fn plan(&self) -> Result<LoadPlan, Failure> {
@@ -236,27 +140,7 @@ impl LoadArgs {
             Some(path) => Scenario::from_file(path).map_err(Failure::usage)?,
             None => Scenario::default(),
         };
-        let flags = Scenario {
-            users: self.users,
-            increase_rate: self.increase_rate,
-            increase_time: self.increase_time,
-            run_time: self.run_time,
-            iterations: self.iterations,
-            stages: self.stages.clone(),
-            throttle: self.throttle,
-            arrival_rate: self.arrival_rate.map(ArrivalRate::Total),
-            think_time: self.think_time,
-            co_mitigation: self.co_mitigation,
-            validation: Some(Validation {
-                sample_rate: self.sample_rate,
-                mode: self.strict.then_some(Mode::Strict),
-            }),
-            thresholds: Some(self.threshold.clone()),
-            without_rules: Some(self.without_rule.clone()),
-            steady_state_only: self.steady_state_only.then_some(true),
-            ..Scenario::default()
-        };
-        file.merge(flags).resolve().map_err(|e| {
+        file.merge(self.overrides.clone()).resolve().map_err(|e| {
             let source = self
                 .scenario
                 .as_ref()
@@ -280,19 +164,52 @@ impl LoadArgs {
             self.seed_registrations,
         )
         .map_err(load_failure)?;
-        let credentials =
-            credentials_for(&destination, &self.target.credentials()?).map_err(load_failure)?;
-        Ok(LoadConfig {
+        let setup = LoadSetup {
             plan,
             scenario_file: self.scenario.clone(),
             destination,
+            target: &self.target,
+            max_rps: self.max_rps,
+            report_dir: self.report_dir.clone(),
+        };
+        Ok(LoadConfig {
+            feed_limit: self.feed_limit,
+            baseline: self.baseline.clone(),
+            request_timeout: self.request_timeout.0,
+            ..setup.config(console)?
+        })
+    }
+}
+
+/// What a command's load stage is put together from (`load`'s and `check`'s).
+pub(super) struct LoadSetup<'a> {
+    pub plan: LoadPlan,
+    pub scenario_file: Option<PathBuf>,
+    pub destination: Destination,
+    /// `--target`, its credentials, app code, application ID and residue policy.
+    pub target: &'a TargetArgs,
+    pub max_rps: Option<u32>,
+    pub report_dir: Option<PathBuf>,
+}
+
+impl LoadSetup<'_> {
+    /// The one way a command's load becomes a [`LoadConfig`]: the credentials for where it goes
+    /// ([`credentials_for`]), the progress line on a terminal; what only `load` has flags for
+    /// (feed limit, baseline, request timeout) at its default.
+    pub(super) fn config(self, console: Console) -> Result<LoadConfig, Failure> {
+        let credentials = credentials_for(&self.destination, &self.target.credentials()?)
+            .map_err(load_failure)?;
+        Ok(LoadConfig {
+            plan: self.plan,
+            scenario_file: self.scenario_file,
+            destination: self.destination,
             credentials,
             app_code: self.target.auth.app_code.clone(),
-            feed_limit: self.feed_limit,
-            report_dir: self.report_dir.clone(),
-            baseline: self.baseline.clone(),
+            feed_limit: DEFAULT_FEED_LIMIT,
+            report_dir: self.report_dir,
+            baseline: None,
             max_rps: self.max_rps,
-            request_timeout: self.request_timeout.0,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
             quiet_stdout: console.own_stdout,
             progress: progress(),
             fail_on_residue: self.target.fail_on_residue,

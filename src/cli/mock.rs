@@ -370,8 +370,8 @@ fn parse_stall(text: &str) -> Result<Stall, String> {
         .split_once("..")
         .ok_or_else(|| format!("{text:?} is not a window like 5s..6s"))?;
     let stall = Stall {
-        from: parse_duration(from)?,
-        until: parse_duration(until)?,
+        from: parse_duration(from).map_err(|e| e.to_string())?,
+        until: parse_duration(until).map_err(|e| e.to_string())?,
     };
     if stall.until <= stall.from {
         return Err(format!("{text:?}: the window must end after it starts"));

@@ -25,7 +25,8 @@ use serde::{Deserialize, Serialize};
 use std::str::FromStr;
 
 use super::result::{Latency, OperationStats};
-use super::threshold::{Op, REGRESSION, plain_number, split_request};
+use super::threshold::{Op, REGRESSION, RuleError, plain_number, split_request};
+use crate::api::Operation;
 
 /// The regression rules `--baseline` brings when the run gives none.
 pub const DEFAULT_GATES: [&str; 2] = ["p95 regression>10%", "rps regression>5%"];
@@ -187,14 +188,14 @@ pub struct RegressionRule {
     pub op: Op,
     /// Percent.
     pub limit: f64,
-    pub request: Option<String>,
+    pub request: Option<Operation>,
 }
 
 impl FromStr for RegressionRule {
-    type Err = String;
-    fn from_str(text: &str) -> Result<RegressionRule, String> {
+    type Err = RuleError;
+    fn from_str(text: &str) -> Result<RegressionRule, RuleError> {
         let rule = text.trim();
-        let bad = |why: &str| format!("threshold {rule:?}: {why}");
+        let bad = |why: &str| RuleError::invalid(rule, why);
         let (head, request) = split_request(rule)?;
         let (name, rest) = head
             .split_once(REGRESSION)

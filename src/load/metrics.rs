@@ -35,12 +35,12 @@ pub fn adjusted_from(metrics: &GooseMetrics, collected: &Collected) -> AdjustedF
 pub fn adjusted_histogram(
     metrics: &GooseMetrics,
     collected: &Collected,
-    request: Option<&str>,
+    request: Option<Operation>,
 ) -> Histogram {
     let mut out = Histogram::default();
     for op in Operation::ALL
         .into_iter()
-        .filter(|op| request.is_none_or(|r| r == op.label()))
+        .filter(|op| request.is_none_or(|r| r == *op))
     {
         let times = collected.times(op);
         if collected.paced {
@@ -70,9 +70,9 @@ fn goose_backfilled(metrics: &GooseMetrics, request: Option<&str>) -> bool {
 fn adjusted_latency(
     metrics: &GooseMetrics,
     collected: &Collected,
-    request: Option<&str>,
+    request: Option<Operation>,
 ) -> Option<Latency> {
-    (collected.paced || goose_backfilled(metrics, request))
+    (collected.paced || goose_backfilled(metrics, request.map(Operation::label)))
         .then(|| adjusted_histogram(metrics, collected, request).latency())
 }
 
@@ -126,7 +126,7 @@ pub fn operation_stats(
                 failures: tally.failed_answers + no_answer,
                 rps: requests as f64 / seconds,
                 latency_ms: collected.times(*op).measured.latency(),
-                adjusted_latency_ms: adjusted_latency(metrics, collected, Some(op.label())),
+                adjusted_latency_ms: adjusted_latency(metrics, collected, Some(*op)),
                 no_answer,
                 unanswered_at_end: tally
                     .transport_errors

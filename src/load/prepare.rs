@@ -22,7 +22,7 @@ use crate::load::after::Reader;
 use crate::load::arrival::{self, Pacing};
 use crate::load::baseline::{Baseline, DEFAULT_GATES};
 use crate::load::scenario::{CoMitigation, Length, LoadPlan, Ramp, Shape};
-use crate::load::threshold::{PlannedRule, Rule, Source};
+use crate::load::threshold::{PlannedRule, Rule, RuleError, Source};
 use crate::report::names;
 
 /// At most this many applications' first devices are read before the load.
@@ -225,7 +225,7 @@ fn rules_with_baseline(
             for text in DEFAULT_GATES {
                 let rule = text
                     .parse()
-                    .map_err(|e: String| LoadError::Config(e.to_string()))?;
+                    .map_err(|e: RuleError| LoadError::Config(e.to_string()))?;
                 rules.push(PlannedRule {
                     rule,
                     source: Source::BaselineDefault,

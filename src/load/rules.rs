@@ -8,6 +8,7 @@
 
 use goose::metrics::GooseMetrics;
 
+use crate::api::Operation;
 use crate::load::arrival::ArrivalSummary;
 use crate::load::baseline::{Baseline, Figures};
 use crate::load::metrics::adjusted_histogram;
@@ -97,7 +98,7 @@ fn violations(
     let mut out = outcome(&rule.rule, Judge::Pushcheck, Figure::ViolationRate);
     let stats = match &rule.request {
         None => Some(total),
-        Some(name) => operations.iter().find(|o| &o.operation == name),
+        Some(op) => operations.iter().find(|o| o.operation == op.label()),
     };
     if let Some(s) = stats.filter(|s| s.validated > 0) {
         let v = s.schema_violation_rate;
@@ -117,7 +118,7 @@ fn arrival_rate(rule: &PercentRule, arrival: Option<&ArrivalSummary>) -> Thresho
     };
     let (got, target, share) = match &rule.request {
         None => (a.achieved_rps, a.target_rps as f64, a.achieved_percent),
-        Some(name) => match a.operations.iter().find(|o| o.operation == name) {
+        Some(op) => match a.operations.iter().find(|o| o.operation == op.label()) {
             Some(o) => (o.achieved_rps, o.target_rps, o.achieved_percent),
             None => return out,
         },
@@ -140,7 +141,7 @@ fn arrival_rate(rule: &PercentRule, arrival: Option<&ArrivalSummary>) -> Thresho
 /// when writes went out as GETs, which bends the mix without any fault of the transactions.
 fn mix_drift(rule: &PercentRule, mix: &MixShares) -> ThresholdOutcome {
     let mut out = outcome(&rule.rule, Judge::Pushcheck, Figure::MixDrift);
-    let Some(worst) = mix.largest_drift(rule.request.as_deref()) else {
+    let Some(worst) = mix.largest_drift(rule.request.map(Operation::label)) else {
         out.observed = "no requests sent".to_owned();
         return out;
     };
@@ -179,7 +180,7 @@ fn adjusted(
         Figure::CoAdjusted
     };
     let mut out = outcome(&rule.rule, Judge::Pushcheck, figure);
-    let data = adjusted_histogram(metrics, collected, rule.request.as_deref());
+    let data = adjusted_histogram(metrics, collected, rule.request);
     if data.count() > 0 {
         let ms = data.quantile_ms(rule.quantile);
         out.observed = format!("{ms:.2}ms");
@@ -238,7 +239,7 @@ fn regression(
     let m = rule.measure;
     let worst = operations
         .iter()
-        .filter(|o| rule.request.as_ref().is_none_or(|r| *r == o.operation))
+        .filter(|o| rule.request.is_none_or(|r| r.label() == o.operation))
         .filter_map(|o| {
             let before = m.of(baseline.operation(&o.operation)?)?;
             let now = m.of(&Figures::from(o))?;

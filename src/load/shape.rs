@@ -24,6 +24,7 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::values::{Mix, Span};
+use crate::duration::DurationError;
 
 /// The highest rate a scenario may ask of goose's throttle (`throttle`, `arrival_rate`): goose
 /// divides a second by it in microseconds, so above a million it would divide by zero, and two
@@ -46,32 +47,54 @@ fn span_text<S: serde::Serializer>(span: &Span, s: S) -> Result<S::Ok, S::Error>
 
 /// The steps of a staged run, checked: whole seconds (goose's plan takes seconds), at least one
 /// user started.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "Vec<Stage>")]
 pub struct Stages(pub Vec<Stage>);
 
-impl Stages {
+/// Why a staged run was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StagesError {
+    #[error("stages needs at least one step, such as {{ users = 10, duration = \"30s\" }}")]
+    Empty,
+    #[error(
+        "stage {number}: {duration} is not a whole number of seconds (goose's test plan takes seconds)"
+    )]
+    Fraction { number: usize, duration: Span },
+    #[error("stages never start a user; give a step at least 1 user")]
+    NoUser,
+    #[error("{0:?} is not a step; write USERS,TIME such as 10,30s")]
+    NotAStep(String),
+    #[error("{step:?}: {users:?} is not a number of users")]
+    NotUsers { step: String, users: String },
+    #[error(transparent)]
+    Duration(#[from] DurationError),
+}
+
+impl TryFrom<Vec<Stage>> for Stages {
+    type Error = StagesError;
     /// Checks steps read from a file or a flag.
-    pub fn new(steps: Vec<Stage>) -> Result<Stages, String> {
+    fn try_from(steps: Vec<Stage>) -> Result<Stages, StagesError> {
         if steps.is_empty() {
-            return Err(
-                "stages needs at least one step, such as { users = 10, duration = \"30s\" }".into(),
-            );
+            return Err(StagesError::Empty);
         }
-        for (i, s) in steps.iter().enumerate() {
-            if s.duration.0.subsec_nanos() != 0 {
-                return Err(format!(
-                    "stage {}: {} is not a whole number of seconds (goose's test plan takes seconds)",
-                    i + 1,
-                    s.duration
-                ));
-            }
+        if let Some((i, s)) = steps
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.duration.0.subsec_nanos() != 0)
+        {
+            return Err(StagesError::Fraction {
+                number: i + 1,
+                duration: s.duration,
+            });
         }
         if steps.iter().all(|s| s.users == 0) {
-            return Err("stages never start a user; give a step at least 1 user".into());
+            return Err(StagesError::NoUser);
         }
         Ok(Stages(steps))
     }
+}
 
+impl Stages {
     /// goose's `--test-plan` value: `users,secondss;…`.
     pub fn goose_plan(&self) -> String {
         self.0
@@ -104,28 +127,23 @@ impl Stages {
 
 /// `users,duration;users,duration` (goose's `--test-plan` notation, with pushcheck's times).
 impl FromStr for Stages {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Stages, String> {
+    type Err = StagesError;
+    fn from_str(text: &str) -> Result<Stages, StagesError> {
         let steps = text
             .split(';')
             .map(|step| {
-                let (users, duration) = step.split_once(',').ok_or_else(|| {
-                    format!("{step:?} is not a step; write USERS,TIME such as 10,30s")
-                })?;
-                let users = users.trim().parse().map_err(|_| {
-                    format!("{step:?}: {:?} is not a number of users", users.trim())
+                let (users, duration) = step
+                    .split_once(',')
+                    .ok_or_else(|| StagesError::NotAStep(step.to_owned()))?;
+                let users = users.trim().parse().map_err(|_| StagesError::NotUsers {
+                    step: step.to_owned(),
+                    users: users.trim().to_owned(),
                 })?;
                 let duration = duration.trim().parse::<Span>()?;
                 Ok(Stage { users, duration })
             })
-            .collect::<Result<Vec<_>, String>>()?;
-        Stages::new(steps)
-    }
-}
-
-impl<'de> Deserialize<'de> for Stages {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Stages::new(Vec::<Stage>::deserialize(d)?).map_err(de::Error::custom)
+            .collect::<Result<Vec<_>, StagesError>>()?;
+        Stages::try_from(steps)
     }
 }
 
@@ -329,7 +347,7 @@ mod tests {
 
     #[test]
     fn stages_goose_cannot_run_are_refused() {
-        let refused = |t: &str| t.parse::<Stages>().unwrap_err();
+        let refused = |t: &str| t.parse::<Stages>().unwrap_err().to_string();
         assert!(refused("10,1500ms").contains("whole number of seconds"));
         assert!(refused("0,5s;0,5s").contains("never start a user"));
         assert!(refused("10").contains("USERS,TIME"));
@@ -407,7 +425,8 @@ mod tests {
         let err = scenario("thresholds = [\"arrival-rate>=90%\"]\n")
             .unwrap()
             .resolve()
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("asks for none"), "{err}");
     }
 

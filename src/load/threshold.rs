@@ -28,7 +28,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 use crate::api::Operation;
 pub use crate::load::baseline::RegressionRule;
@@ -49,7 +49,8 @@ pub const ANSWER_GAP: &str = "answer-gap";
 pub const REGRESSION: &str = " regression";
 
 /// One pass/fail rule.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "String")]
 pub enum Rule {
     /// A goose rule, kept as text; goose judges it.
     Goose(GooseRule),
@@ -77,7 +78,64 @@ pub struct GooseRule {
     pub rule: String,
     /// `p95`, `avg`, `max`, `error-rate`, `rps`.
     pub metric: String,
-    pub request: Option<String>,
+    pub request: Option<Operation>,
+}
+
+/// Why a rule was refused: by goose's parser (with goose's reason) or by pushcheck's.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RuleError {
+    #[error("threshold {0:?}: \"for\" needs a request name, such as GET registration")]
+    NoRequest(String),
+    #[error(
+        "threshold {rule:?} names the request {request:?}, which the load never sends; \
+         requests are: {}",
+        Operation::ALL.map(Operation::label).join(", ")
+    )]
+    UnknownRequest { rule: String, request: String },
+    /// goose's parser refused the rule, for this reason.
+    #[error(
+        "{0} (pushcheck also accepts {SCHEMA_VIOLATION_RATE}<PERCENT, {ARRIVAL_RATE}>=PERCENT, \
+         {MIX_DRIFT}<=POINTS, {ADJUSTED}pNN<TIME and {ANSWER_GAP}<TIME)"
+    )]
+    Goose(String),
+    /// goose's parser refused what follows `adjusted-`.
+    #[error("{rule:?}: {detail}")]
+    GooseAdjusted { rule: String, detail: String },
+    /// goose failed otherwise.
+    #[error("{0}")]
+    GooseOther(String),
+    /// pushcheck's own grammar refused the rule.
+    #[error("threshold {rule:?}: {why}")]
+    Invalid { rule: String, why: String },
+    #[error(
+        "{name:?} is not an always-on rule; they are: {}",
+        AlwaysOn::ALL.map(AlwaysOn::name).join(", ")
+    )]
+    NotAlwaysOn { name: String },
+}
+
+impl RuleError {
+    /// pushcheck's grammar refusing `rule`, for `why`.
+    pub(super) fn invalid(rule: &str, why: impl Into<String>) -> RuleError {
+        RuleError::Invalid {
+            rule: rule.to_owned(),
+            why: why.into(),
+        }
+    }
+
+    /// goose's refusal of a rule, kept with its reason.
+    fn goose(error: goose::GooseError, adjusted: Option<&str>) -> RuleError {
+        match (error, adjusted) {
+            (goose::GooseError::InvalidOption { detail, .. }, None) => RuleError::Goose(detail),
+            (goose::GooseError::InvalidOption { detail, .. }, Some(rule)) => {
+                RuleError::GooseAdjusted {
+                    rule: rule.to_owned(),
+                    detail,
+                }
+            }
+            (other, _) => RuleError::GooseOther(other.to_string()),
+        }
+    }
 }
 
 impl Rule {
@@ -104,15 +162,13 @@ impl Rule {
     }
 
     /// The request the rule judges, or `None` for all requests together.
-    pub fn request(&self) -> Option<&str> {
+    pub fn request(&self) -> Option<Operation> {
         match self {
-            Rule::Goose(r) => r.request.as_deref(),
-            Rule::SchemaViolationRate(r) | Rule::ArrivalRate(r) | Rule::MixDrift(r) => {
-                r.request.as_deref()
-            }
-            Rule::Adjusted(r) => r.request.as_deref(),
+            Rule::Goose(r) => r.request,
+            Rule::SchemaViolationRate(r) | Rule::ArrivalRate(r) | Rule::MixDrift(r) => r.request,
+            Rule::Adjusted(r) => r.request,
             Rule::AnswerGap(_) => None,
-            Rule::Regression(r) => r.request.as_deref(),
+            Rule::Regression(r) => r.request,
         }
     }
 
@@ -129,23 +185,18 @@ impl fmt::Display for Rule {
 }
 
 /// Splits `… for <request>` off a rule and checks the request is one the load sends.
-pub(super) fn split_request(rule: &str) -> Result<(&str, Option<String>), String> {
+pub(super) fn split_request(rule: &str) -> Result<(&str, Option<Operation>), RuleError> {
     match rule.split_once(" for ") {
         None => Ok((rule, None)),
-        Some((_, r)) if r.trim().is_empty() => Err(format!(
-            "threshold {rule:?}: \"for\" needs a request name, such as GET registration"
-        )),
+        Some((_, r)) if r.trim().is_empty() => Err(RuleError::NoRequest(rule.to_owned())),
         Some((head, r)) => {
             let r = r.trim();
-            if Operation::ALL.iter().any(|op| op.label() == r) {
-                Ok((head.trim_end(), Some(r.to_owned())))
-            } else {
-                let known: Vec<&str> = Operation::ALL.iter().map(|op| op.label()).collect();
-                Err(format!(
-                    "threshold {rule:?} names the request {r:?}, which the load never sends; \
-                     requests are: {}",
-                    known.join(", ")
-                ))
+            match Operation::ALL.into_iter().find(|op| op.label() == r) {
+                Some(op) => Ok((head.trim_end(), Some(op))),
+                None => Err(RuleError::UnknownRequest {
+                    rule: rule.to_owned(),
+                    request: r.to_owned(),
+                }),
             }
         }
     }
@@ -161,10 +212,10 @@ fn metric_of(head: &str) -> String {
 }
 
 impl FromStr for Rule {
-    type Err = String;
+    type Err = RuleError;
 
     /// Parses a rule; a goose rule is checked with goose's parser and refused with its reason.
-    fn from_str(text: &str) -> Result<Rule, String> {
+    fn from_str(text: &str) -> Result<Rule, RuleError> {
         let rule = text.trim();
         if rule.starts_with(SCHEMA_VIOLATION_RATE) {
             return PercentRule::parse(rule, SCHEMA_VIOLATION_RATE).map(Rule::SchemaViolationRate);
@@ -185,25 +236,13 @@ impl FromStr for Rule {
             return rule.parse().map(Rule::Regression);
         }
         let (head, request) = split_request(rule)?;
-        match rule.parse::<goose::threshold::Threshold>() {
-            Ok(_) => Ok(Rule::Goose(GooseRule {
-                rule: rule.to_owned(),
-                metric: metric_of(head),
-                request,
-            })),
-            Err(goose::GooseError::InvalidOption { detail, .. }) => Err(format!(
-                "{detail} (pushcheck also accepts {SCHEMA_VIOLATION_RATE}<PERCENT, \
-                 {ARRIVAL_RATE}>=PERCENT, {MIX_DRIFT}<=POINTS, {ADJUSTED}pNN<TIME and {ANSWER_GAP}<TIME)"
-            )),
-            Err(e) => Err(e.to_string()),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Rule {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
+        rule.parse::<goose::threshold::Threshold>()
+            .map_err(|e| RuleError::goose(e, None))?;
+        Ok(Rule::Goose(GooseRule {
+            rule: rule.to_owned(),
+            metric: metric_of(head),
+            request,
+        }))
     }
 }
 
@@ -259,15 +298,16 @@ pub struct PercentRule {
     pub op: Op,
     /// Percent: 0 to 100 for a violation rate; an arrival rate may be met more than fully.
     pub limit: f64,
-    /// A request name as goose's reports show it (`GET registration`), or all requests.
-    pub request: Option<String>,
+    /// The request judged (named as goose's reports show it: `GET registration`), or all
+    /// requests.
+    pub request: Option<Operation>,
 }
 
 impl PercentRule {
     /// Parses `text`, a rule on `metric`.
-    pub fn parse(text: &str, metric: &'static str) -> Result<PercentRule, String> {
+    pub fn parse(text: &str, metric: &'static str) -> Result<PercentRule, RuleError> {
         let rule = text.trim();
-        let bad = |why: &str| format!("threshold {rule:?}: {why}");
+        let bad = |why: &str| RuleError::invalid(rule, why);
         let (head, request) = split_request(rule)?;
         let rest = head
             .strip_prefix(metric)
@@ -317,26 +357,22 @@ pub struct AdjustedRule {
     pub op: Op,
     /// Milliseconds.
     pub limit_ms: f64,
-    pub request: Option<String>,
+    pub request: Option<Operation>,
 }
 
 impl FromStr for AdjustedRule {
-    type Err = String;
-    fn from_str(text: &str) -> Result<AdjustedRule, String> {
+    type Err = RuleError;
+    fn from_str(text: &str) -> Result<AdjustedRule, RuleError> {
         let rule = text.trim();
-        let bad = |why: &str| format!("threshold {rule:?}: {why}");
+        let bad = |why: &str| RuleError::invalid(rule, why);
         let (head, request) = split_request(rule)?;
         let rest = head
             .strip_prefix(ADJUSTED)
             .ok_or_else(|| bad("it does not start with adjusted-"))?;
         // goose checks the grammar of the rest (percentile, operator, time unit).
         let bare = rest.trim();
-        if let Err(e) = bare.parse::<goose::threshold::Threshold>() {
-            return Err(match e {
-                goose::GooseError::InvalidOption { detail, .. } => format!("{rule:?}: {detail}"),
-                other => other.to_string(),
-            });
-        }
+        bare.parse::<goose::threshold::Threshold>()
+            .map_err(|e| RuleError::goose(e, Some(rule)))?;
         let metric = metric_of(bare);
         let quantile = metric
             .strip_prefix('p')
@@ -380,10 +416,10 @@ pub struct GapRule {
 }
 
 impl FromStr for GapRule {
-    type Err = String;
-    fn from_str(text: &str) -> Result<GapRule, String> {
+    type Err = RuleError;
+    fn from_str(text: &str) -> Result<GapRule, RuleError> {
         let rule = text.trim();
-        let bad = |why: &str| format!("threshold {rule:?}: {why}");
+        let bad = |why: &str| RuleError::invalid(rule, why);
         if rule.contains(" for ") {
             return Err(bad(
                 "an answer gap is the whole run's: no request name (drop \"for …\")",
@@ -434,8 +470,8 @@ fn parse_time_ms(text: &str) -> Option<f64> {
 /// `without_rules` in a scenario), so a scenario with no rules still fails at 100% errors or
 /// with broken bodies. A rule on the same metric for all requests, from the file or a flag,
 /// takes the always-on rule's place.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", try_from = "String")]
 pub enum AlwaysOn {
     /// `error-rate<1%`: transport errors, error statuses and contract breaks (goose counts a
     /// broken response as a failed request).
@@ -497,26 +533,16 @@ impl AlwaysOn {
 }
 
 impl FromStr for AlwaysOn {
-    type Err = String;
-    fn from_str(s: &str) -> Result<AlwaysOn, String> {
+    type Err = RuleError;
+    fn from_str(s: &str) -> Result<AlwaysOn, RuleError> {
         AlwaysOn::ALL
             .into_iter()
             .find(|a| a.name() == s.trim())
-            .ok_or_else(|| {
-                format!(
-                    "{s:?} is not an always-on rule; they are: {}",
-                    AlwaysOn::ALL.map(AlwaysOn::name).join(", ")
-                )
-            })
+            .ok_or_else(|| RuleError::NotAlwaysOn { name: s.to_owned() })
     }
 }
 
-impl<'de> Deserialize<'de> for AlwaysOn {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
+crate::load::values::try_from_string!(Rule, AlwaysOn);
 
 /// Where a rule of a run came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -598,15 +624,15 @@ mod tests {
             panic!("not goose's")
         };
         assert_eq!(
-            (g.metric.as_str(), g.request.as_deref()),
-            ("p95", Some("GET registration"))
+            (g.metric.as_str(), g.request),
+            ("p95", Some(Operation::Get))
         );
         let Rule::SchemaViolationRate(r) = rule("schema-violation-rate<=0.5% for GET registration")
         else {
             panic!("not ours")
         };
         assert_eq!(r.op, Op::LessOrEqual);
-        assert_eq!(r.request.as_deref(), Some("GET registration"));
+        assert_eq!(r.request, Some(Operation::Get));
         assert!(r.passes(0.5) && !r.passes(0.6));
         let Rule::Adjusted(a) = rule("adjusted-p99.9<1s for POST personalize") else {
             panic!("not adjusted")
@@ -630,6 +656,7 @@ mod tests {
             "p95<0"
                 .parse::<Rule>()
                 .unwrap_err()
+                .to_string()
                 .contains("it can never pass")
         );
         assert!("schema-violation-rate<0".parse::<Rule>().is_err());
@@ -649,7 +676,8 @@ mod tests {
         assert!(g.passes(1500.0) && !g.passes(1501.0));
         let typo = "p95<100ms for GET registratoin"
             .parse::<Rule>()
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(
             typo.contains("GET registratoin") && typo.contains("GET registration,"),
             "{typo}"
@@ -716,15 +744,13 @@ mod tests {
         let Rule::MixDrift(r) = rule("mix-drift<=5 for PATCH registration") else {
             panic!("not a drift rule")
         };
-        assert_eq!(
-            (r.limit, r.request.as_deref()),
-            (5.0, Some("PATCH registration"))
-        );
+        assert_eq!((r.limit, r.request), (5.0, Some(Operation::Patch)));
         assert!(r.passes(5.0) && !r.passes(5.1));
         assert!(
             "mix-drift>=3%"
                 .parse::<Rule>()
                 .unwrap_err()
+                .to_string()
                 .contains("ceiling")
         );
         assert!("mix-drift<0".parse::<Rule>().is_err());

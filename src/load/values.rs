@@ -7,9 +7,10 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 use crate::api::Operation;
+use crate::duration::DurationError;
 
 /// Relative weights of the four operations; 0 leaves one out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -99,73 +100,96 @@ impl CoMitigation {
 }
 
 impl FromStr for CoMitigation {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = ValueError;
+    fn from_str(s: &str) -> Result<Self, ValueError> {
         match s.to_ascii_lowercase().as_str() {
             "disabled" => Ok(CoMitigation::Disabled),
             "average" => Ok(CoMitigation::Average),
             "minimum" => Ok(CoMitigation::Minimum),
             "maximum" => Ok(CoMitigation::Maximum),
-            _ => Err(format!(
-                "{s:?} is not a mitigation mode; use disabled, average, minimum or maximum"
-            )),
+            _ => Err(ValueError::Mitigation(s.to_owned())),
         }
     }
+}
+
+/// Why a scenario value (from a file or a flag) was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ValueError {
+    #[error("{0:?} is not a mitigation mode; use disabled, average, minimum or maximum")]
+    Mitigation(String),
+    /// A flag's share that is no number.
+    #[error("{0:?} is not a number between 0 and 1")]
+    ShareText(String),
+    #[error("{0} is not between 0 and 1 (a share of responses: 1 validates all, 0.1 one in ten)")]
+    Share(f64),
+    /// A flag's value, as written.
+    #[error("{0:?} is not a number greater than 0")]
+    PositiveText(String),
+    /// A file's value.
+    #[error("{0} is not a number greater than 0")]
+    Positive(f64),
+    #[error(transparent)]
+    Duration(#[from] DurationError),
+    #[error("{0:?}: the range ends before it starts; write MIN..MAX")]
+    Backwards(String),
 }
 
 /// A share between 0 and 1.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(try_from = "f64")]
 pub struct SampleRate(pub f64);
 
 impl FromStr for SampleRate {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = ValueError;
+    fn from_str(s: &str) -> Result<Self, ValueError> {
         let v: f64 = s
             .trim()
             .parse()
-            .map_err(|_| format!("{s:?} is not a number between 0 and 1"))?;
-        SampleRate::new(v)
+            .map_err(|_| ValueError::ShareText(s.to_owned()))?;
+        SampleRate::try_from(v)
     }
 }
 
-impl SampleRate {
-    pub fn new(v: f64) -> Result<SampleRate, String> {
+impl TryFrom<f64> for SampleRate {
+    type Error = ValueError;
+    fn try_from(v: f64) -> Result<SampleRate, ValueError> {
         if (0.0..=1.0).contains(&v) {
             Ok(SampleRate(v))
         } else {
-            Err(format!(
-                "{v} is not between 0 and 1 (a share of responses: 1 validates all, 0.1 one in ten)"
-            ))
+            Err(ValueError::Share(v))
         }
-    }
-}
-
-impl<'de> Deserialize<'de> for SampleRate {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = f64::deserialize(d)?;
-        SampleRate::new(v).map_err(serde::de::Error::custom)
     }
 }
 
 /// A number greater than 0 (users started per second).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(try_from = "f64")]
 pub struct PositiveNumber(pub f64);
 
-impl<'de> Deserialize<'de> for PositiveNumber {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = f64::deserialize(d)?;
+impl FromStr for PositiveNumber {
+    type Err = ValueError;
+    fn from_str(s: &str) -> Result<Self, ValueError> {
+        s.parse::<f64>()
+            .ok()
+            .and_then(|v| PositiveNumber::try_from(v).ok())
+            .ok_or_else(|| ValueError::PositiveText(s.to_owned()))
+    }
+}
+
+impl TryFrom<f64> for PositiveNumber {
+    type Error = ValueError;
+    fn try_from(v: f64) -> Result<PositiveNumber, ValueError> {
         if v > 0.0 && v.is_finite() {
             Ok(PositiveNumber(v))
         } else {
-            Err(serde::de::Error::custom(format!(
-                "{v} is not a number greater than 0"
-            )))
+            Err(ValueError::Positive(v))
         }
     }
 }
 
 /// A length of time in [`crate::duration`]'s grammar: `500ms`, `5s`, `1.5s`, `2m`, `1h`, `1m30s`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
 pub struct Span(pub Duration);
 
 impl Span {
@@ -187,38 +211,30 @@ impl fmt::Display for Span {
 }
 
 impl FromStr for Span {
-    type Err = String;
+    type Err = DurationError;
     /// [`crate::duration`]'s grammar; whether a fraction or zero is allowed is decided where
-    /// the time is used (see [`LoadPlan`]'s checks).
-    fn from_str(text: &str) -> Result<Self, String> {
+    /// the time is used (see [`crate::load::LoadPlan`]'s checks).
+    fn from_str(text: &str) -> Result<Self, DurationError> {
         crate::duration::parse(text).map(Span)
     }
 }
 
-impl<'de> Deserialize<'de> for Span {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
-
 /// Pause after each request: a fixed time or a uniform range.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(try_from = "String")]
 pub struct ThinkTime {
     pub min: Duration,
     pub max: Duration,
 }
 
 impl FromStr for ThinkTime {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
+    type Err = ValueError;
+    fn from_str(text: &str) -> Result<Self, ValueError> {
         match text.split_once("..") {
             Some((a, b)) => {
                 let (min, max) = (a.parse::<Span>()?.0, b.parse::<Span>()?.0);
                 if max < min {
-                    return Err(format!(
-                        "{text:?}: the range ends before it starts; write MIN..MAX"
-                    ));
+                    return Err(ValueError::Backwards(text.to_owned()));
                 }
                 Ok(ThinkTime { min, max })
             }
@@ -230,9 +246,18 @@ impl FromStr for ThinkTime {
     }
 }
 
-impl<'de> Deserialize<'de> for ThinkTime {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
+/// serde's way to a value parsed from a string (`#[serde(try_from = "String")]`): its
+/// [`FromStr`], the same parser a flag goes through.
+macro_rules! try_from_string {
+    ($($ty:ty),*) => {$(
+        impl TryFrom<String> for $ty {
+            type Error = <$ty as FromStr>::Err;
+            fn try_from(text: String) -> Result<Self, Self::Error> {
+                text.parse()
+            }
+        }
+    )*};
 }
+pub(crate) use try_from_string;
+
+try_from_string!(Span, ThinkTime);
