@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::result::OperationStats;
+use super::figures::OperationStats;
 use super::scenario::LoadPlan;
 use super::timeline::TimelineSummary;
 use crate::api::Operation;

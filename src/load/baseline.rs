@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use std::str::FromStr;
 
-use super::result::{Latency, OperationStats};
+use super::figures::{Latency, OperationStats};
 use super::threshold::{Op, REGRESSION, RuleError, plain_number, split_request};
 use crate::api::Operation;
 

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use goose::metrics::{GooseRequestMetricTimingData, TimeBuckets};
 
-use super::result::Latency;
+use super::figures::Latency;
 
 /// Each power of two is split into `1 << SUB_BITS` buckets (goose's scheme).
 const SUB_BITS: u32 = 6;

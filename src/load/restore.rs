@@ -54,8 +54,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::LoadError;
-use super::after::{CONCURRENCY, Exchange, Read, Reader, TRIES, each_written, list};
 use super::feed::{Feed, FeedEntry};
+use super::reader::{CONCURRENCY, Exchange, Read, Reader, TRIES, each_written, list};
 use super::scenario::LoadPlan;
 use super::tally::Expected;
 use super::transactions::load_external_id;

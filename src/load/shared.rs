@@ -25,7 +25,7 @@ use reqwest::Url;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 
 use super::feed::path_slot;
-use super::result::AnswerGap;
+use super::figures::AnswerGap;
 use super::schedule::{Busy, Claim, Schedule};
 use super::tally::{Collected, Expected, Tally, Times, TransportKind};
 use super::timeline::{Exchange, OpStep, Step, Timeline};

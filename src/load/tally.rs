@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::api::client::ClientError;
 use crate::api::{Operation, PerOp};
+use crate::load::figures::AnswerGap;
 use crate::load::histogram::Histogram;
-use crate::load::result::AnswerGap;
 use crate::load::timeline::TimelineSummary;
 use crate::schema::judge::Judged;
 

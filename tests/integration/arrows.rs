@@ -380,17 +380,7 @@ fn sibling_cycles() -> Vec<String> {
 /// Circles being taken apart (issue 22): this list only shrinks. A circle not listed fails,
 /// and so does a listed one that is gone, so that it is struck off.
 const NOT_YET: &[&str] = &[
-    "src/load: after → attack → prepare → after",
-    "src/load: after ↔ prepare",
-    "src/load: after ↔ restore",
-    "src/load: arrival → scenario → threshold → baseline → result → arrival",
-    "src/load: arrival ↔ result",
-    "src/load: baseline → result → scenario → threshold → baseline",
-    "src/load: baseline → result → threshold → baseline",
-    "src/load: baseline ↔ result",
     "src/load: baseline ↔ threshold",
-    "src/load: histogram → result → mix → tally → histogram",
-    "src/load: mix → tally → result → mix",
     "src/load: shared ↔ transactions",
 ];
 
