@@ -139,8 +139,8 @@ impl LoadStage {
 pub enum Progress<'a> {
     /// An event of the contract stage.
     Contract(Event<'a>),
-    /// The contract stage is over; the load starts.
-    LoadStarting,
+    /// The contract stage is over (its result, to show before the load); the load starts.
+    LoadStarting(&'a SuiteResult),
 }
 
 /// Runs both stages and judges them.
@@ -176,7 +176,7 @@ pub async fn run(
     let load = match load_not_run {
         Some(why) => LoadStage::NotRun(why),
         None => {
-            progress(Progress::LoadStarting);
+            progress(Progress::LoadStarting(&suite));
             LoadStage::Ran(Box::new(load::run(config.load).await?))
         }
     };

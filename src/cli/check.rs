@@ -154,25 +154,43 @@ impl CheckArgs {
 
 pub fn run(args: CheckArgs, out: &mut dyn Write, console: Console) -> CmdResult {
     let dir = &args.report_dir;
-    let result = judged(&args, console).map_err(|failure| {
+    // The contract stage's tables are printed when it ends, before the load (a long soak does
+    // not hide them); `shown` says whether they were.
+    let mut shown = false;
+    let result = judged(&args, console, out, &mut shown).map_err(|failure| {
         super::not_judged(failure, "check", |why| {
             report::check::not_judged_files(dir, why)
         })
     })?;
     let mut files = super::write_files(report::check::files(dir, &result))?;
     files.extend(report::check::goose_files(&result));
-    report::check::human(out, &result, Some((dir, &files)), console.style()).map_err(io_failure)?;
+    let style = console.style();
+    let reports = Some((dir.as_path(), files.as_slice()));
+    if shown {
+        report::check::human_after_contract(out, &result, reports, style)
+    } else {
+        report::check::human(out, &result, reports, style)
+    }
+    .map_err(io_failure)?;
     super::finish(result.outcome())
 }
 
 /// The configuration, the report directory, then both stages: a result, or why there is none.
-fn judged(args: &CheckArgs, console: Console) -> Result<check::CheckResult, Failure> {
+fn judged(
+    args: &CheckArgs,
+    console: Console,
+    out: &mut dyn Write,
+    shown: &mut bool,
+) -> Result<check::CheckResult, Failure> {
     let config = args.config(console)?;
     let dir = &args.report_dir;
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the report directory {}", dir.display()))
         .map_err(Failure::runtime)?;
-    let result = super::runtime()?.block_on(check::run(config, &mut progress_event()));
+    let result = super::runtime()?.block_on(check::run(
+        config,
+        &mut progress_event(out, shown, console.style()),
+    ));
     clear_progress();
     result.map_err(|e| match e {
         CheckError::Contract(e) => contract_failure(e),
@@ -180,11 +198,23 @@ fn judged(args: &CheckArgs, console: Console) -> Result<check::CheckResult, Fail
     })
 }
 
-/// The progress of a check on a terminal (stderr), nothing elsewhere: CI logs stay quiet.
-fn progress_event() -> impl FnMut(Progress<'_>) {
+/// The progress of a check on a terminal (stderr), nothing else there: CI logs stay quiet. When
+/// the load starts, the contract stage's tables go to `out` (on a terminal or not), and `shown`
+/// says so. A write to `out` that fails leaves them to the end.
+fn progress_event<'a>(
+    out: &'a mut dyn Write,
+    shown: &'a mut bool,
+    style: report::Style,
+) -> impl FnMut(Progress<'_>) + 'a {
     let terminal = std::io::stderr().is_terminal();
     let mut done = 0usize;
     move |event| {
+        if let Progress::LoadStarting(suite) = event {
+            clear_progress();
+            *shown = report::check::human_contract(out, suite, style)
+                .and_then(|()| out.flush())
+                .is_ok();
+        }
         if !terminal {
             return;
         }
@@ -201,7 +231,7 @@ fn progress_event() -> impl FnMut(Progress<'_>) {
                     case.name
                 )
             }
-            Progress::LoadStarting => write!(err, "\r\x1b[2Kload: starting"),
+            Progress::LoadStarting(_) => write!(err, "\r\x1b[2Kload: starting"),
         };
         let _ = err.flush();
     }

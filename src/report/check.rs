@@ -13,6 +13,7 @@ use super::load;
 use super::names::{self, CHECK_JSON, JUNIT_XML, PUSHCHECK_HTML};
 use super::{File, ReportError, Style};
 use crate::check::{CheckResult, LoadStage};
+use crate::contract::SuiteResult;
 use crate::contract::result::TargetKind;
 use crate::contract::result::as_millis;
 
@@ -23,7 +24,12 @@ pub fn human(
     reports: Option<(&Path, &[String])>,
     style: Style,
 ) -> io::Result<()> {
-    let suite = &result.contract;
+    human_contract(out, &result.contract, style)?;
+    human_after_contract(out, result, reports, style)
+}
+
+/// The contract stage's part of [`human`]: shown as soon as the stage ends, before the load.
+pub fn human_contract(out: &mut dyn Write, suite: &SuiteResult, style: Style) -> io::Result<()> {
     let target = match suite.target.kind {
         TargetKind::Simulator => "the embedded simulator".to_owned(),
         TargetKind::Live => suite.target.base_url.clone(),
@@ -35,7 +41,16 @@ pub fn human(
         suite.duration.as_secs_f64()
     )?;
     contract::group_table(out, suite)?;
-    contract::details(out, suite, style)?;
+    contract::details(out, suite, style)
+}
+
+/// The rest of [`human`]: the load, the report files and the verdict.
+pub fn human_after_contract(
+    out: &mut dyn Write,
+    result: &CheckResult,
+    reports: Option<(&Path, &[String])>,
+    style: Style,
+) -> io::Result<()> {
     writeln!(out, "\n== Load")?;
     match &result.load {
         LoadStage::Ran(l) => load::tables(out, l, style)?,
