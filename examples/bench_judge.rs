@@ -34,6 +34,16 @@ fn round(body: &[u8], expect: &Expect<'_>) -> f64 {
     start.elapsed().as_secs_f64()
 }
 
+/// Seconds for `ITERATIONS` parses of `body` that keep nothing: what reading the bytes costs.
+fn parse_only(body: &[u8]) -> f64 {
+    let start = Instant::now();
+    for _ in 0..ITERATIONS {
+        let parsed: Result<serde::de::IgnoredAny, _> = serde_json::from_slice(black_box(body));
+        assert!(parsed.is_ok());
+    }
+    start.elapsed().as_secs_f64()
+}
+
 fn median(mut rounds: Vec<f64>) -> f64 {
     rounds.sort_by(f64::total_cmp);
     rounds[rounds.len() / 2]
@@ -56,10 +66,11 @@ fn main() {
         discard_body: true,
         ..full
     };
-    let (mut slow_rounds, mut fast_rounds) = (Vec::new(), Vec::new());
+    let (mut slow_rounds, mut fast_rounds, mut floor_rounds) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
         slow_rounds.push(round(body, &full));
         fast_rounds.push(round(body, &fast));
+        floor_rounds.push(parse_only(body));
     }
     let per = |s: f64| s * 1e6 / ITERATIONS as f64;
     let (slow, quick) = (median(slow_rounds), median(fast_rounds));
@@ -70,4 +81,8 @@ fn main() {
     println!("full judge (Value + jsonschema) {:>8.3} us", per(slow));
     println!("fast path (no Value)            {:>8.3} us", per(quick));
     println!("ratio full / fast               {:>8.2}x", slow / quick);
+    println!(
+        "(floor: serde_json parse, nothing kept {:>6.3} us)",
+        per(median(floor_rounds))
+    );
 }

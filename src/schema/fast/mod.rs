@@ -176,12 +176,9 @@ impl<'p> Walk<'p> {
 
     /// The node's checks for an object or array (`ty`), or not sure.
     fn compound<E: de::Error>(self, ty: u8) -> Result<Option<&'p compile::Check>, E> {
-        let ends_here = self
-            .ctx
-            .wants
-            .iter()
-            .enumerate()
-            .any(|(i, w)| self.mask & (1 << i) != 0 && w.path.len() == self.depth);
+        let ends_here = self.mask != 0
+            && (self.ctx.wants.iter().enumerate())
+                .any(|(i, w)| self.mask & (1 << i) != 0 && w.path.len() == self.depth);
         match self.node {
             _ if ends_here => Err(unsure()),
             Node::Any => Ok(None),
@@ -319,7 +316,7 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
             property = c.properties.iter().position(|(name, _)| name == key);
         }
         let mut next = 0;
-        for (i, want) in ctx.wants.iter().enumerate() {
+        for (i, want) in ctx.wants.iter().enumerate().filter(|_| mask != 0) {
             if mask & (1 << i) != 0 && want.path.get(depth) == Some(&key) {
                 next |= 1 << i;
             }
