@@ -206,6 +206,10 @@ impl Compiler<'_> {
             |v: &Value| -> Option<Vec<Node>> { Some(v.as_array()?.iter().map(sub).collect()) };
         let mut asserts = false;
         for (keyword, v) in map {
+            // Another `$id` than the file's own would move where its `$ref`s point.
+            if keyword == "$id" && v.as_str() != Some(&format!("{BASE_URI}{file}.json")) {
+                return None;
+            }
             if ANNOTATIONS.contains(&keyword.as_str()) {
                 continue;
             }
@@ -314,12 +318,12 @@ fn types(v: &Value) -> Option<u8> {
 }
 
 /// A pattern the fast path trusts: made only of characters whose meaning is the same in
-/// ECMA-262 and in the `regex` crate (no escapes, no `.`, no classes by name).
+/// ECMA-262 and in the `regex` crate (no escapes, no `.`, no classes by name, no group flags).
 fn pattern(source: &str) -> Option<regex::Regex> {
     let plain = source
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || "^$[]{}(),|?*+-_ ".contains(c));
-    if !plain || source.contains("[[") || source.contains("[^") {
+    if !plain || ["[[", "[^", "(?"].iter().any(|s| source.contains(s)) {
         return None;
     }
     regex::Regex::new(source).ok()

@@ -575,3 +575,46 @@ fn the_judge_answers_the_same_with_and_without_the_fast_path() {
         "the fast path was taken {fast_taken} times"
     );
 }
+
+/// Each thing the fast path does not understand sends the value to the full judge.
+#[test]
+fn what_it_does_not_understand_is_not_sure() {
+    let docs = vec![(
+        "t",
+        json!({"$id": "https://pushcheck.invalid/schemas/t.json", "type": "object", "properties": {
+            "unknown": {"type": "array", "uniqueItems": true},
+            "escape": {"type": "string", "pattern": "^\\d+$"},
+            "flags": {"type": "string", "pattern": "(?i)^a$"},
+            "moved": {"$id": "other.json", "type": "string"},
+            "date": {"type": "string", "format": "date"},
+            "whole": {"type": "integer"},
+            "numbers": {"enum": [1, 2]},
+            "bounded": {"type": "number", "maximum": 1.5},
+            "plain": {"type": "string", "pattern": "^a+$", "maxLength": 3}
+        }}),
+    )];
+    let node = Compiler { docs: &docs }.compile("t", &docs[0].1, 0);
+    let sure = |body: &str| walk(&node, body.as_bytes(), &[]);
+    for body in [
+        r#"{"unknown": []}"#,
+        r#"{"escape": "1"}"#,
+        r#"{"flags": "a"}"#,
+        r#"{"moved": "x"}"#,
+        r#"{"date": "2024-01-01"}"#,
+        r#"{"whole": 1.0}"#,
+        r#"{"numbers": 1}"#,
+        r#"{"bounded": 1}"#,
+        r#"{"plain": "aaaa"}"#,
+        r#"{"plain": "b"}"#,
+    ] {
+        assert!(!sure(body), "{body}");
+    }
+    for body in [
+        r#"{}"#,
+        r#"{"whole": 1}"#,
+        r#"{"plain": "aaa"}"#,
+        r#"{"other": 1}"#,
+    ] {
+        assert!(sure(body), "{body}");
+    }
+}
