@@ -263,12 +263,14 @@ impl Run {
     }
 
     /// What an answer about feed entry `at` must be: `meaning`, and the `applicationId` of the
-    /// entry's application (when known).
+    /// entry's application (when known); the body itself is not kept.
     pub(super) fn expect<'a>(&'a self, at: usize, meaning: Meaning<'a>) -> Expect<'a> {
         let code = self.feed.entries[at].app_code.to_str().unwrap_or_default();
         Expect {
             meaning,
             application_id: self.application_ids.get(code).map(String::as_str),
+            // The load reads the verdict only: a valid body is judged without a `Value`.
+            discard_body: true,
             ..Expect::default()
         }
     }

@@ -11,6 +11,12 @@
 //! operation documents says so in [`Expect`]: a narrower set of error schemas, or undocumented
 //! properties of a valid body reported as findings (lenient mode).
 //!
+//! A caller that does not read the body ([`Expect::discard_body`]: the load) gets the fast path
+//! first: [`crate::schema::fast`] streams the bytes through the schemas compiled from
+//! `schemas/` and checks the meaning's strings on the way, without a `serde_json::Value`; only
+//! when it is not sure (a break, or anything it does not understand) is the body judged the full
+//! way below, so every verdict and every message is the one the full judge gives.
+//!
 //! The judge returns data ([`Judged`], with a [`Detail`] of what broke so each runner words it
 //! its own way); it never prints and knows nothing of goose or the contract runner. The API's
 //! facts come from [`crate::api`] (statuses, schemas by operation, field names) and `schemas/`
@@ -19,6 +25,7 @@
 use serde_json::Value;
 
 use crate::api::{Operation, field, is_json_media_type};
+use crate::schema::fast::{self, Want};
 use crate::schema::{Mode, Violation, registry};
 
 /// What the request asked for, so the answer can be checked for its meaning.
@@ -63,6 +70,11 @@ pub struct Expect<'a> {
     /// `--application-id`, or learned from the run's first read); the load can set it the
     /// same way on its sampled answers.
     pub application_id: Option<&'a str>,
+    /// The caller does not read [`Judged::body`] (the load): a body the fast path
+    /// ([`crate::schema::fast`]) finds valid, meaning and `applicationId` included, is judged
+    /// while it is parsed, never built as a `Value`. Anything the fast path is not sure of is
+    /// judged the full way, so the verdicts and their words are the same either way.
+    pub discard_body: bool,
 }
 
 impl<'a> From<Meaning<'a>> for Expect<'a> {
@@ -160,7 +172,8 @@ pub struct Judged {
     pub validated: bool,
     /// The first break found, if any.
     pub problem: Option<Problem>,
-    /// The body, parsed, once it was found to be JSON.
+    /// The body, parsed, once it was found to be JSON (`None` when [`Expect::discard_body`]
+    /// let the fast path accept it).
     pub body: Option<Value>,
     /// Properties of a valid body no schema names, when [`Expect::undocumented`] asked (lenient
     /// mode).
@@ -219,8 +232,13 @@ fn steps(
     if !judged.validated {
         return Ok(());
     }
-    let value = judged.body.insert(parse(status, body, schemas)?);
     let scan = expect.undocumented && mode == Mode::Lenient;
+    // A body strict mode accepts has no undocumented property (see `check_schemas`).
+    let fast_mode = if scan { Mode::Strict } else { mode };
+    if expect.discard_body && fast_accepts(op, success, schemas, fast_mode, body, expect) {
+        return Ok(());
+    }
+    let value = judged.body.insert(parse(status, body, schemas)?);
     judged.undocumented = check_schemas(status, schemas, mode, value, scan)?;
     let problem = success
         .then(|| {
@@ -232,6 +250,71 @@ fn steps(
         Some(message) => Err(Problem::new(Detail::Meaning, message)),
         None => Ok(()),
     }
+}
+
+/// Whether the fast path is sure the body passes every check `steps` makes after the
+/// Content-Type: JSON, one of `schemas` (none: any JSON), and, for a 2xx, the strings that
+/// [`meaning_problem`] and [`application_problem`] compare, each found once where they read it.
+/// `false`: not sure (a meaning it cannot express as wants, such as a personalize's phone, is
+/// left to the full judge).
+fn fast_accepts(
+    op: Operation,
+    success: bool,
+    schemas: &[&str],
+    mode: Mode,
+    body: &[u8],
+    expect: &Expect<'_>,
+) -> bool {
+    const REGISTRATION: &[&str] = &[field::REGISTRATION_ID];
+    const APPLICATION: &[&str] = &[field::APPLICATION_ID];
+    const PERSON: &[&str] = &[field::EXTERNAL_ID];
+    let written;
+    let mut wants = [Want {
+        path: &[],
+        value: "",
+    }; 3];
+    let mut n = 0;
+    if success {
+        let mut want = |path, value| {
+            wants[n] = Want { path, value };
+            n += 1;
+        };
+        match expect.meaning {
+            Meaning::Nothing => {}
+            Meaning::Registration { id } => want(REGISTRATION, id),
+            Meaning::Wrote { id, name, value } => {
+                let Some(value) = value.as_str() else {
+                    return false;
+                };
+                written = [field::ADDITIONAL_DATA, name];
+                want(REGISTRATION, id);
+                want(&written, value);
+            }
+            Meaning::Person {
+                external_id,
+                phone: None,
+                email: None,
+            } => {
+                if let Some(sent) = external_id {
+                    want(PERSON, sent);
+                }
+            }
+            Meaning::Person { .. } => return false,
+        }
+        if let Some(id) = expect.application_id {
+            match op {
+                Operation::Get | Operation::Patch => want(APPLICATION, id),
+                Operation::Personalize => return false,
+                Operation::Depersonalize => {}
+            }
+        }
+    }
+    if schemas.is_empty() {
+        return n == 0 && fast::is_json(body);
+    }
+    schemas
+        .iter()
+        .any(|s| fast::accepts(s, mode, body, &wants[..n]))
 }
 
 /// A registration of a 2xx answer that carries another application's `applicationId` than

@@ -6,12 +6,14 @@
 //! - [`openapi`]: an OpenAPI 3.1 document assembled from the same files.
 //! - [`lint`]: the doc examples checked against the schemas, with the doc-vs-spec disagreements.
 //! - [`judge`]: one response judged: status, Content-Type, schema and meaning.
+//! - [`fast`]: the judge's fast path, a body found valid while it is parsed (no `Value`).
 //! - [`input`]: reading one JSON document from a file or stdin, with clear errors.
 //! - [`diff`]: a published OpenAPI 3.0/3.1 document compared with these schemas.
 //!
 //! This module knows nothing of runners, the simulator or the CLI.
 
 pub mod diff;
+pub mod fast;
 pub mod input;
 pub mod judge;
 pub mod lint;

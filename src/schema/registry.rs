@@ -362,7 +362,7 @@ fn find_maps(
 /// Adds `additionalProperties: false` to every object schema that lists `properties` and says
 /// nothing about additional ones. Walks schema keywords only, so a property that happens to be
 /// named like a keyword is never mistaken for one.
-fn close_objects(schema: &mut Value) {
+pub(super) fn close_objects(schema: &mut Value) {
     let Value::Object(map) = schema else { return };
     if map.contains_key("properties")
         && !map.contains_key("additionalProperties")
