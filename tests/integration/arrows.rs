@@ -231,6 +231,8 @@ fn sources() -> Vec<Source> {
     rust_files(&src)
         .into_iter()
         .filter(|f| !f.ends_with("main.rs") || f.parent() != Some(src.as_path()))
+        // A module's `tests.rs` is its `#[cfg(test)]` module in a file of its own.
+        .filter(|f| !f.ends_with("tests.rs"))
         .map(|file| {
             let text = fs::read_to_string(&file).expect("read source");
             let module = module_of(&src, &file);
