@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Args;
 
 use super::auth::TargetArgs;
-use super::load::{LoadSetup, clear_progress, load_failure};
+use super::load::{LoadSetup, ProgressArgs, clear_progress, load_failure};
 use super::suite::{SuiteFlags, contract_failure, refuse_feed_without_target};
 use super::{CmdResult, Console, Failure, io_failure};
 use crate::check::{self, CheckConfig, CheckError, Progress};
@@ -67,6 +67,8 @@ pub struct CheckArgs {
     target: TargetArgs,
     #[command(flatten)]
     suite: SuiteFlags,
+    #[command(flatten)]
+    output: ProgressArgs,
     /// Load scenario (default: scenarios/smoke.toml, or its built-in copy outside the project).
     #[arg(long, value_name = "FILE", help_heading = "Load")]
     scenario: Option<PathBuf>,
@@ -142,6 +144,7 @@ impl CheckArgs {
             target: &self.target,
             max_rps: self.max_rps,
             report_dir: Some(self.report_dir.clone()),
+            progress: self.output.progress,
         }
         .config(console)?;
         Ok(CheckConfig {

@@ -92,6 +92,8 @@ pub struct LoadArgs {
 
     #[command(flatten)]
     target: TargetArgs,
+    #[command(flatten)]
+    output: ProgressArgs,
     /// Allow a non-loopback --target.
     #[arg(long, help_heading = "Target")]
     allow_remote: bool,
@@ -171,6 +173,7 @@ impl LoadArgs {
             target: &self.target,
             max_rps: self.max_rps,
             report_dir: self.report_dir.clone(),
+            progress: self.output.progress,
         };
         Ok(LoadConfig {
             feed_limit: self.feed_limit,
@@ -190,6 +193,7 @@ pub(super) struct LoadSetup<'a> {
     pub target: &'a TargetArgs,
     pub max_rps: Option<u32>,
     pub report_dir: Option<PathBuf>,
+    pub progress: ProgressWhen,
 }
 
 impl LoadSetup<'_> {
@@ -211,7 +215,7 @@ impl LoadSetup<'_> {
             max_rps: self.max_rps,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             quiet_stdout: console.own_stdout,
-            progress: progress(),
+            progress: progress(self.progress),
             fail_on_residue: self.target.fail_on_residue,
             application_id: self.target.application_id.clone(),
         })
@@ -265,11 +269,53 @@ pub fn load_failure(error: LoadError) -> Failure {
     }
 }
 
-/// The live progress line, on a terminal only (stderr).
-pub(super) fn progress() -> Option<load::ProgressFn> {
-    std::io::stderr()
-        .is_terminal()
-        .then(|| Box::new(progress_line) as load::ProgressFn)
+/// The environment variable that sets `--progress` (a CI job's whole pipeline at once).
+pub const PROGRESS_ENV: &str = "PUSHCHECK_PROGRESS";
+
+/// When the load's progress shows on stderr.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProgressWhen {
+    // (Plain comments: doc comments here would turn clap's help into its long form.)
+    // A line redrawn in place, on a terminal only.
+    #[default]
+    Auto,
+    // Also off a terminal: one plain line a second (a CI log of a long soak).
+    Always,
+    Never,
+}
+
+/// `--progress`, shared by `load` and `check`.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct ProgressArgs {
+    /// When the load's progress shows on stderr: auto (a line redrawn in place on a terminal),
+    /// always (also off a terminal, one plain line a second: for CI logs), never.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t, env = PROGRESS_ENV, hide_env_values = true, help_heading = "Output")]
+    pub progress: ProgressWhen,
+}
+
+/// The live progress: redrawn in place on a terminal, plain lines with `always` elsewhere.
+pub(super) fn progress(when: ProgressWhen) -> Option<load::ProgressFn> {
+    let terminal = std::io::stderr().is_terminal();
+    match when {
+        ProgressWhen::Never => None,
+        _ if terminal => Some(Box::new(progress_line) as load::ProgressFn),
+        ProgressWhen::Always => Some(Box::new(progress_log_line) as load::ProgressFn),
+        ProgressWhen::Auto => None,
+    }
+}
+
+/// One progress line for a log: no escape codes, one line a second.
+fn progress_log_line(p: Progress) {
+    eprintln!(
+        "load: {}s  users {}/{}  {:.0} req/s  p95 ~{:.1} ms  errors {}  violations {}",
+        p.elapsed.as_secs(),
+        p.users_active,
+        p.users,
+        p.rps,
+        p.p95_ms,
+        p.errors,
+        p.violations
+    );
 }
 
 /// Clears the progress line, on a terminal.

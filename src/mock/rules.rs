@@ -321,6 +321,18 @@ impl Rules {
             };
             defects.has(defect)
         };
+        self.accepts(authorization, refused)
+    }
+
+    /// The admin routes' check: any configured credential, any scheme, never bent by a planted
+    /// defect (the admin routes are the harness's, not the API's).
+    pub fn admits(&self, authorization: Option<&[u8]>) -> bool {
+        self.accepts(authorization, |_| false)
+    }
+
+    /// `Scheme token` is one of the configured credentials, and `refused` does not refuse its
+    /// scheme.
+    fn accepts(&self, authorization: Option<&[u8]>, refused: impl Fn(&str) -> bool) -> bool {
         let Some((scheme, token)) = authorization
             .and_then(|v| std::str::from_utf8(v).ok())
             .and_then(|v| v.split_once(' '))
@@ -330,20 +342,6 @@ impl Rules {
         self.accepted
             .iter()
             .any(|(s, t)| s.eq_ignore_ascii_case(scheme) && t == token && !refused(s))
-    }
-
-    /// The admin routes' check: any configured credential, any scheme, never bent by a planted
-    /// defect (the admin routes are the harness's, not the API's).
-    pub fn admits(&self, authorization: Option<&[u8]>) -> bool {
-        let Some((scheme, token)) = authorization
-            .and_then(|v| std::str::from_utf8(v).ok())
-            .and_then(|v| v.split_once(' '))
-        else {
-            return false;
-        };
-        self.accepted
-            .iter()
-            .any(|(s, t)| s.eq_ignore_ascii_case(scheme) && t == token)
     }
 
     /// The application named by `AppCode`: 48001 when missing, 48012 when unknown.

@@ -6,7 +6,7 @@ use std::process::Command;
 use pushcheck::schema::{Mode, registry};
 use serde_json::Value;
 
-use crate::util::{TempDir, read_all, send_ctrl_c, wait_within};
+use crate::util::{TempDir, read_all, send_ctrl_c, wait_for_line, wait_within};
 
 fn check(dir: &TempDir, extra: &[&str]) -> (Option<i32>, String, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_pushcheck"))
@@ -154,14 +154,17 @@ fn ctrl_c_during_the_load_stage_stops_it_writes_the_reports_and_exits_3() {
     );
     let mut child = Command::new(env!("CARGO_BIN_EXE_pushcheck"))
         .args(["check", "--report-dir", "reports", "--scenario", &scenario])
+        .args(["--progress", "always"])
         .current_dir(dir.path())
         .env_remove("PUSHCHECK_TARGET")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("spawn");
-    // The contract stage takes milliseconds; 3 s in, the 60 s load is running.
-    std::thread::sleep(std::time::Duration::from_secs(3));
+    // The load's first progress line says the 60 s load is running.
+    let stderr = child.stderr.take().expect("stderr");
+    let (running, _) = wait_for_line(stderr, "load: ", std::time::Duration::from_secs(60));
+    assert!(running, "the load never reported progress");
     send_ctrl_c(&child);
     let code = wait_within(&mut child, std::time::Duration::from_secs(10));
     let stdout = read_all(child.stdout.take().expect("stdout"));
@@ -255,9 +258,12 @@ fn a_live_check_leaves_every_device_as_it_found_it() {
         "{stdout}"
     );
     assert_eq!(live.states(), before, "the devices changed:\n{stdout}");
-    // Ctrl-C during a long load on the same devices: still exactly as before.
-    let mut child = spawn(&["--scenario", &scenario]);
-    std::thread::sleep(std::time::Duration::from_secs(4));
+    // Ctrl-C during a long load on the same devices (once its first progress line says it
+    // runs): still exactly as before.
+    let mut child = spawn(&["--scenario", &scenario, "--progress", "always"]);
+    let stderr = child.stderr.take().expect("stderr");
+    let (running, _) = wait_for_line(stderr, "load: ", std::time::Duration::from_secs(60));
+    assert!(running, "the load never reported progress");
     send_ctrl_c(&child);
     let code = wait_within(&mut child, std::time::Duration::from_secs(30));
     assert_eq!(code, Some(3));

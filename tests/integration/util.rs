@@ -165,6 +165,33 @@ pub fn send_ctrl_c(child: &std::process::Child) {
     assert!(sent.success(), "kill -INT {}", child.id());
 }
 
+/// Reads `pipe` on a thread until a line starts with `prefix` (then returns, the thread
+/// draining the rest so the child never blocks on a full pipe) or `limit` passes: an event to
+/// wait on instead of a fixed sleep. Returns whether the line came, and a handle that gives
+/// the whole text once the pipe closes.
+pub fn wait_for_line(
+    pipe: impl std::io::Read + Send + 'static,
+    prefix: &str,
+    limit: std::time::Duration,
+) -> (bool, std::thread::JoinHandle<String>) {
+    use std::io::BufRead;
+    let (seen, told) = std::sync::mpsc::channel();
+    let prefix = prefix.to_owned();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in std::io::BufReader::new(pipe).lines() {
+            let Ok(line) = line else { break };
+            if line.starts_with(&prefix) {
+                let _ = seen.send(());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    (told.recv_timeout(limit).is_ok(), reader)
+}
+
 /// Everything left to read on a child's pipe.
 pub fn read_all(mut pipe: impl std::io::Read) -> String {
     let mut text = String::new();
