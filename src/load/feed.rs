@@ -36,6 +36,14 @@ pub struct FeedEntry {
 }
 
 impl FeedEntry {
+    /// The path the load requests for `op` on this registration (personalize with its flags).
+    pub fn request_path(&self, op: Operation) -> &str {
+        match op {
+            Operation::Personalize => &self.personalize_with_flags,
+            _ => self.path(op),
+        }
+    }
+
     /// A feed entry; fails when the app code cannot be a header value.
     pub fn new(registration_id: &str, app_code: &str) -> Result<FeedEntry, String> {
         let app_code = HeaderValue::from_str(app_code)

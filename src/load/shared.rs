@@ -29,12 +29,14 @@ use super::figures::AnswerGap;
 use super::schedule::{Busy, Claim, Schedule};
 use super::tally::{Collected, Expected, Tally, Times, TransportKind};
 use super::timeline::{Exchange, OpStep, Step, Timeline};
-use super::transactions::{CANCELLED_PAUSE, request_path};
 use crate::api::redact::Redactor;
 use crate::api::{APP_CODE_HEADER, Operation, PerOp};
 use crate::load::feed::Feed;
 use crate::schema::Mode;
 use crate::schema::judge::{self, Expect, Meaning};
+
+/// How long a cancelled user waits before its transaction returns (see [`Run::send`]).
+const CANCELLED_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// The run's stop: set on a stop signal (Ctrl-C, SIGTERM, SIGHUP) or when the run must end now;
 /// every request races it.
@@ -402,7 +404,7 @@ impl Run {
                 .request(op.http_method(), urls.entries[at][path_slot(op)].clone()),
             _ => user.get_request_builder(
                 &goose_method_from_method(op.http_method())?,
-                request_path(entry, op),
+                entry.request_path(op),
             )?,
         };
         Ok(builder

@@ -33,14 +33,11 @@ use super::mix::Mixer;
 use super::shared::Run;
 use crate::api::footprint::LOAD_ATTRIBUTE;
 use crate::api::{Operation, field};
-use crate::load::feed::FeedEntry;
 use crate::schema::judge::Meaning;
 
 /// Prefix of the `externalId` personalize uses; one person per registration, so that
 /// `setDeviceAsPrimary` never touches another writer's device.
 pub const EXTERNAL_ID_PREFIX: &str = "pushcheck-load-";
-/// How long a cancelled user waits before its transaction returns (see [`Run::send`]).
-pub(super) const CANCELLED_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// The goose request name of `op`: its label without the method, since goose prefixes the
 /// method itself, so goose's row for `op` is exactly [`Operation::label`].
@@ -49,14 +46,6 @@ pub fn request_name(op: Operation) -> &'static str {
     label
         .strip_prefix(op.method())
         .map_or(label, str::trim_start)
-}
-
-/// The path the load requests for `op` on `entry` (personalize with its flags).
-pub(super) fn request_path(entry: &FeedEntry, op: Operation) -> &str {
-    match op {
-        Operation::Personalize => &entry.personalize_with_flags,
-        _ => entry.path(op),
-    }
 }
 
 /// The goose request of `op` on feed entry `at`, named by operation, sent with `builder`.
@@ -68,7 +57,7 @@ fn goose_request<'a>(
 ) -> Result<GooseRequest<'a>, Box<TransactionError>> {
     Ok(GooseRequest::builder()
         .method(goose_method_from_method(op.http_method())?)
-        .path(request_path(&run.feed.entries[at], op))
+        .path(run.feed.entries[at].request_path(op))
         .name(request_name(op))
         .set_request_builder(builder)
         .build())
