@@ -1,7 +1,7 @@
 //! `pushcheck check`: the main job — contract suite, smoke load, one verdict, reports.
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
@@ -15,10 +15,8 @@ use crate::contract::Event;
 use crate::load::{Destination, LoadPlan, Rule, Scenario};
 use crate::report;
 use crate::schema::Mode;
-/// The scenario `check` runs unless told otherwise.
+/// The scenario `check` runs unless told otherwise (its built-in copy where no such file is).
 const DEFAULT_SCENARIO: &str = "scenarios/smoke.toml";
-/// That scenario, built in, for when the binary runs outside the project directory.
-const BUILT_IN_SMOKE: &str = include_str!("../../scenarios/smoke.toml");
 
 const AFTER_HELP: &str = "\
 Without --target, each stage starts the embedded simulator on 127.0.0.1: the contract suite
@@ -69,7 +67,8 @@ pub struct CheckArgs {
     suite: SuiteFlags,
     #[command(flatten)]
     output: ProgressArgs,
-    /// Load scenario (default: scenarios/smoke.toml, or its built-in copy outside the project).
+    /// Load scenario: a file, or a built-in name (`pushcheck scenarios list`); default
+    /// scenarios/smoke.toml, or its built-in copy outside the project.
     #[arg(long, value_name = "FILE", help_heading = "Load")]
     scenario: Option<PathBuf>,
     /// Load pass/fail rule; repeatable; added to the scenario's (replacing its rule on the same
@@ -103,16 +102,11 @@ impl CheckArgs {
     /// The scenario file (the default one, or its built-in copy outside the project) with the
     /// check's overrides ([`check::load_overrides`]), resolved; and the file's path.
     fn plan(&self, mode: Mode) -> Result<(LoadPlan, PathBuf), Failure> {
-        let path = self
+        let asked = self
             .scenario
             .clone()
             .unwrap_or_else(|| PathBuf::from(DEFAULT_SCENARIO));
-        let file = if self.scenario.is_none() && !path.exists() {
-            Scenario::from_toml(BUILT_IN_SMOKE, Path::new("(built-in) scenarios/smoke.toml"))
-        } else {
-            Scenario::from_file(&path)
-        }
-        .map_err(Failure::usage)?;
+        let (file, path) = Scenario::from_file_or_builtin(&asked).map_err(Failure::usage)?;
         let live_without_feed = self.target.target.is_some() && self.feed.is_none();
         let overrides = check::load_overrides(self.threshold.clone(), mode, live_without_feed);
         let plan = file

@@ -84,7 +84,8 @@ Exit codes:
 #[derive(Debug, Args)]
 #[command(after_help = AFTER_HELP, allow_negative_numbers = true)]
 pub struct LoadArgs {
-    /// Scenario file (TOML), e.g. scenarios/smoke.toml.
+    /// Scenario: a TOML file, or a built-in name such as read-heavy (`pushcheck scenarios
+    /// list`).
     #[arg(long, value_name = "FILE")]
     scenario: Option<PathBuf>,
     #[command(flatten)]
@@ -137,24 +138,27 @@ pub struct LoadArgs {
 
 impl LoadArgs {
     /// The scenario file's values with every flag given applied on top ([`Scenario::merge`]).
-    fn plan(&self) -> Result<LoadPlan, Failure> {
-        let file = match &self.scenario {
-            Some(path) => Scenario::from_file(path).map_err(Failure::usage)?,
-            None => Scenario::default(),
+    fn plan(&self) -> Result<(LoadPlan, Option<PathBuf>), Failure> {
+        let (file, path) = match &self.scenario {
+            Some(asked) => {
+                let (file, path) = Scenario::from_file_or_builtin(asked).map_err(Failure::usage)?;
+                (file, Some(path))
+            }
+            None => (Scenario::default(), None),
         };
-        file.merge(self.overrides.clone()).resolve().map_err(|e| {
-            let source = self
-                .scenario
+        let plan = file.merge(self.overrides.clone()).resolve().map_err(|e| {
+            let source = path
                 .as_ref()
                 .map_or("flags".to_owned(), |p| p.display().to_string());
             Failure::usage(anyhow::anyhow!("{source}: {e}"))
-        })
+        })?;
+        Ok((plan, path))
     }
 
     /// Everything the run is started with.
     fn config(&self, console: Console) -> Result<LoadConfig, Failure> {
         refuse_feed_without_target(self.feed.as_deref(), self.target.target.as_deref())?;
-        let plan = self.plan()?;
+        let (plan, scenario_file) = self.plan()?;
         let feed = self
             .feed
             .clone()
@@ -168,7 +172,7 @@ impl LoadArgs {
         .map_err(load_failure)?;
         let setup = LoadSetup {
             plan,
-            scenario_file: self.scenario.clone(),
+            scenario_file,
             destination,
             target: &self.target,
             max_rps: self.max_rps,

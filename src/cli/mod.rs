@@ -11,6 +11,7 @@ mod diff;
 mod generate;
 mod load;
 mod mock;
+mod scenarios;
 mod schemas;
 mod suite;
 
@@ -63,6 +64,9 @@ enum Command {
     /// export OpenAPI, diff a published OpenAPI file against them.
     #[command(subcommand, after_help = schemas::AFTER_HELP)]
     Schemas(schemas::SchemasCommand),
+    /// The built-in load scenarios: list them, or print one to start from.
+    #[command(subcommand, after_help = scenarios::AFTER_HELP)]
+    Scenarios(scenarios::ScenariosCommand),
 }
 
 /// How output may be styled, and what the process's output belongs to.
@@ -144,6 +148,7 @@ where
     }
     let result = match cli.command {
         Command::Schemas(cmd) => schemas::run(cmd, out, console),
+        Command::Scenarios(cmd) => scenarios::run(cmd, out),
         Command::Check(args) => check::run(*args, out, console),
         Command::Contract(args) => contract::run(*args, out, console),
         Command::Mock(args) => mock::run(*args, out),

@@ -24,6 +24,7 @@ use crate::load::threshold::{AlwaysOn, Rule};
 pub use crate::load::values::{CoMitigation, Mix, PositiveNumber, SampleRate, Span, ThinkTime};
 use crate::schema::Mode;
 
+pub mod builtin;
 mod file;
 mod plan;
 #[cfg(test)]

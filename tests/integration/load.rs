@@ -19,7 +19,7 @@ use pushcheck::mock::{Faults, RunningSimulator, SimulatorConfig, Stall, local_cr
 use pushcheck::report::names;
 use pushcheck::schema::{Mode, registry};
 
-use crate::util::{TempDir, project_path, run_cli};
+use crate::util::{TempDir, project_path, read_load_summary, run_cli};
 
 /// A plan from scenario TOML.
 fn plan(toml: &str) -> LoadPlan {
@@ -645,5 +645,48 @@ fn a_regression_gate_without_a_baseline_and_a_gooses_report_as_one_are_refused()
         run.stderr.contains("give pushcheck's summary.json"),
         "{}",
         run.stderr
+    );
+}
+
+/// The shipped scenarios are built in: `scenarios list` names them, `scenarios show` prints the
+/// file as shipped, `--scenario NAME` runs one from anywhere, and a name that is neither a file
+/// nor built in is a usage error listing the built-in names.
+#[test]
+fn built_in_scenarios_run_by_name_and_print() {
+    let list = run_cli(&["scenarios", "list"]);
+    assert_eq!(list.exit, Exit::Passed);
+    assert_eq!(list.stdout.lines().count(), 6, "{}", list.stdout);
+    assert!(list.stdout.contains("read-heavy"), "{}", list.stdout);
+    let shown = run_cli(&["scenarios", "show", "read-heavy"]);
+    assert_eq!(
+        shown.stdout,
+        std::fs::read_to_string(project_path("scenarios/read-heavy.toml")).unwrap()
+    );
+    let unknown = run_cli(&["scenarios", "show", "nope"]);
+    assert_eq!(unknown.exit, Exit::Usage);
+    let dir = TempDir::new("builtin-scenario");
+    let summary = dir.path().join("r");
+    let ran = run_cli(&[
+        "load",
+        "--scenario",
+        "read-heavy",
+        "--run-time",
+        "1s",
+        "--users",
+        "2",
+        "--report-dir",
+        summary.to_str().unwrap(),
+    ]);
+    assert_ne!(ran.exit, Exit::Usage, "{}{}", ran.stdout, ran.stderr);
+    let summary = read_load_summary(&summary.join("summary.json"));
+    assert_eq!(summary["scenario"]["name"], "read-heavy");
+    let missing = run_cli(&["load", "--scenario", "readheavy"]);
+    assert_eq!(missing.exit, Exit::Usage);
+    assert!(
+        missing.stderr.contains("readheavy")
+            && missing.stderr.contains("no built-in scenario of that name")
+            && missing.stderr.contains("read-heavy"),
+        "{}",
+        missing.stderr
     );
 }

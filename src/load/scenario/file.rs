@@ -18,6 +18,11 @@ pub enum ScenarioError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "cannot read scenario file {}: there is no such file, and no built-in scenario of that name (built in: {built_in}; `pushcheck scenarios list` shows them)",
+        path.display()
+    )]
+    Missing { path: PathBuf, built_in: String },
     #[error("{}:{line}:{column}: {}{message}", path.display(), field.as_deref().map(|f| format!("field `{f}`: ")).unwrap_or_default())]
     Invalid {
         path: PathBuf,
