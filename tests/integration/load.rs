@@ -113,7 +113,7 @@ fn smoke_scenario_passes_and_writes_every_report() {
             .unwrap_or_else(|e| panic!("{name} was not written: {e}"));
         assert!(meta.len() > 0, "{name} is empty");
     }
-    let summary = crate::util::read_load_summary(&reports.join(names::SUMMARY_JSON));
+    let summary = read_load_summary(&reports.join(names::SUMMARY_JSON));
     assert!(!summary.is_null(), "summary.json was written");
     let points = summary["timeline"]["points"].as_array().expect("timeline");
     let csv = std::fs::read_to_string(reports.join(names::TIMELINE_CSV)).expect("timeline.csv");
@@ -591,8 +591,7 @@ fn a_slower_run_fails_its_baseline_gates_naming_the_operation_and_figures() {
         out.contains("observed GET registration rps ") && out.contains(", fell "),
         "{out}"
     );
-    let summary =
-        crate::util::read_load_summary(&dir.path().join("slower").join(names::SUMMARY_JSON));
+    let summary = read_load_summary(&dir.path().join("slower").join(names::SUMMARY_JSON));
     let compared = &summary["baseline"]["operations"][0];
     assert_eq!(compared["operation"], "GET registration");
     let p95 = &compared["changes"][1];
