@@ -25,6 +25,9 @@ pub enum TargetError {
     NotUrl { shown: String, message: String },
     #[error("target URL {shown:?} must start with http:// or https://")]
     Scheme { shown: String },
+    /// A host and port without a scheme (`127.0.0.1:8080`), which URL parsers misread.
+    #[error("target URL {shown:?} has no scheme: write http://{shown} (or https://{shown})")]
+    NoScheme { shown: String },
     #[error("target URL {shown:?} has no host")]
     NoHost { shown: String },
     #[error(
@@ -37,6 +40,9 @@ pub enum TargetError {
 pub fn parse(url: &str) -> Result<TargetUrl, TargetError> {
     let trimmed = url.trim().trim_end_matches('/');
     let shown = without_userinfo(trimmed);
+    if !trimmed.contains("://") && !shown.is_empty() && !shown.contains(char::is_whitespace) {
+        return Err(TargetError::NoScheme { shown });
+    }
     let parsed = reqwest::Url::parse(trimmed).map_err(|e| TargetError::NotUrl {
         shown: shown.clone(),
         message: e.to_string(),
@@ -116,6 +122,23 @@ mod tests {
                 .to_string()
                 .contains("s3cr3t")
         );
+    }
+
+    #[test]
+    fn a_host_and_port_without_a_scheme_is_told_so() {
+        for url in ["127.0.0.1:37249", "localhost:8080", "api.example.test"] {
+            let err = parse(url).unwrap_err();
+            assert_eq!(
+                err,
+                TargetError::NoScheme {
+                    shown: url.to_owned()
+                }
+            );
+            assert!(
+                err.to_string().contains(&format!("write http://{url}")),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -95,10 +95,20 @@ pub fn refuse_feed_without_target(
     }
 }
 
-/// Checks, before any request, that each report path can be written: its directory exists and
-/// the path is not a directory. A file that did not exist is created and removed again.
+/// Checks, before any request, that each report path can be written: its directory is created
+/// when missing (as `load --report-dir` and `check` create theirs), and the path is not a
+/// directory. A file that did not exist is created and removed again.
 pub fn check_report_paths(paths: &[Option<&PathBuf>]) -> Result<(), Failure> {
     for path in paths.iter().flatten() {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                Failure::usage(anyhow::anyhow!(
+                    "cannot write the report {}: cannot create its directory {}: {e}",
+                    path.display(),
+                    parent.display()
+                ))
+            })?;
+        }
         let existed = path.exists();
         let opened = std::fs::OpenOptions::new()
             .append(true)

@@ -285,6 +285,14 @@ pub struct BaselineError {
 impl Baseline {
     /// Reads pushcheck's `summary.json` of an earlier run.
     pub fn read(path: &Path) -> Result<Baseline, BaselineError> {
+        // A run's report directory stands for the summary.json in it.
+        let in_dir;
+        let path = if path.is_dir() {
+            in_dir = path.join(crate::report::names::SUMMARY_JSON);
+            in_dir.as_path()
+        } else {
+            path
+        };
         let err = |message: String| BaselineError {
             path: path.to_owned(),
             message,
@@ -499,5 +507,16 @@ mod tests {
         std::fs::write(&path, r#"{"raw_metrics": {}}"#).unwrap();
         let err = Baseline::read(&path).unwrap_err().to_string();
         assert!(err.contains("give pushcheck's summary.json"), "{err}");
+    }
+
+    #[test]
+    fn a_report_directory_stands_for_its_summary() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Baseline::read(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("summary.json") && err.contains("cannot read it"),
+            "names the file it looked for: {err}"
+        );
+        assert!(!err.contains("Is a directory"), "{err}");
     }
 }

@@ -1124,6 +1124,23 @@ fn preflight_turns_configuration_mistakes_into_exit_2() {
     );
 }
 
+/// A report into a directory that does not exist yet: the directory is made, as `load` and
+/// `check` make theirs.
+#[test]
+fn a_report_into_a_missing_directory_is_written_there() {
+    let dir = TempDir::new("report-dir-made");
+    let json = dir.path().join("new").join("deeper").join("r.json");
+    let run = run_cli(&[
+        "contract",
+        "--filter",
+        "get.existing",
+        "--report-json",
+        json.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(run.exit, Exit::Passed, "{run:?}");
+    assert!(json.exists(), "{run:?}");
+}
+
 /// An unwritable report path is exit 2 before a single request reaches the target.
 #[test]
 fn an_unwritable_report_path_is_refused_before_any_request() {
@@ -1138,14 +1155,14 @@ fn an_unwritable_report_path_is_refused_before_any_request() {
         server
     });
     let dir = TempDir::new("unwritable");
-    let missing = dir
-        .path()
-        .join("no-such-dir")
-        .join("r.json")
-        .to_string_lossy()
-        .into_owned();
+    // Under a regular file no directory can be made; a missing directory is created instead.
+    let under_a_file = dir.write("a-file", "x");
+    let under_a_file = format!("{under_a_file}/r.json");
     let as_dir = dir.path().to_string_lossy().into_owned();
-    for (flag, path) in [("--report-json", &missing), ("--report-junit", &as_dir)] {
+    for (flag, path) in [
+        ("--report-json", &under_a_file),
+        ("--report-junit", &as_dir),
+    ] {
         let run = run_cli(&[
             "contract",
             "--target",
