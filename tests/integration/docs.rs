@@ -170,9 +170,11 @@ fn ci_recipes_parse_and_name_commands_that_exist() {
         let mut diffs = 0;
         for command in &all {
             let words = shell_words(command);
+            // A command that runs pushcheck (not one that names its file, like chmod).
             let Some(at) = words
-                .iter()
-                .position(|w| w == "pushcheck" || w.ends_with("/pushcheck"))
+                .first()
+                .filter(|w| *w == "pushcheck" || w.ends_with("/pushcheck"))
+                .map(|_| 0)
             else {
                 continue;
             };
@@ -271,4 +273,184 @@ fn ci_recipes_have_permissions_timeouts_one_run_per_pr_and_a_load_feed() {
             live[0]
         );
     }
+}
+
+/// A YAML document as JSON (keys as strings), to validate it against a JSON Schema.
+fn yaml_to_json(yaml: &Yaml) -> serde_json::Value {
+    use serde_json::Value;
+    match yaml {
+        Yaml::Real(r) => r
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map_or(Value::Null, Value::Number),
+        Yaml::Integer(i) => Value::from(*i),
+        Yaml::String(s) => Value::from(s.as_str()),
+        Yaml::Boolean(b) => Value::from(*b),
+        Yaml::Array(items) => Value::Array(items.iter().map(yaml_to_json).collect()),
+        Yaml::Hash(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let key = match k {
+                        Yaml::String(s) => s.clone(),
+                        Yaml::Integer(i) => i.to_string(),
+                        Yaml::Boolean(b) => b.to_string(),
+                        other => format!("{other:?}"),
+                    };
+                    (key, yaml_to_json(v))
+                })
+                .collect(),
+        ),
+        _ => Value::Null,
+    }
+}
+
+/// The GitHub recipe is a valid workflow (SchemaStore's published schema, kept as a fixture),
+/// and both recipes hold in CI: pushcheck built once and handed on, caches keyed on
+/// Cargo.lock, one staging run at a time on the devices, reports kept whatever the outcome.
+#[test]
+fn ci_recipes_are_valid_build_once_and_never_overlap_on_the_devices() {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(project_path(
+            "tests/fixtures/ci/github-workflow.schema.json",
+        ))
+        .expect("fixture"),
+    )
+    .expect("schema JSON");
+    let validator = jsonschema::validator_for(&schema).expect("the workflow schema compiles");
+    let text =
+        std::fs::read_to_string(project_path("examples/ci/github-actions.yml")).expect("recipe");
+    let github = &YamlLoader::load_from_str(&text).expect("YAML")[0];
+    let as_json = yaml_to_json(github);
+    let errors: Vec<String> = validator
+        .iter_errors(&as_json)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "not a valid workflow:\n{}",
+        errors.join("\n")
+    );
+    // A job that breaks the schema fails it: the check can fail.
+    let mut broken = as_json.clone();
+    broken["jobs"]["build"]["timeout-minutes"] = serde_json::json!("soon");
+    assert!(!validator.is_valid(&broken), "the schema check can fail");
+
+    let jobs = github["jobs"].as_hash().expect("jobs");
+    let uses = |job: &Yaml| -> Vec<String> {
+        job["steps"]
+            .as_vec()
+            .map(|steps| {
+                steps
+                    .iter()
+                    .filter_map(|s| s["uses"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let builds: Vec<&str> = jobs
+        .iter()
+        .filter(|(_, job)| {
+            job["steps"].as_vec().is_some_and(|steps| {
+                steps
+                    .iter()
+                    .any(|s| s["run"].as_str().is_some_and(|r| r.contains("cargo build")))
+            })
+        })
+        .filter_map(|(name, _)| name.as_str())
+        .collect();
+    assert_eq!(builds, ["build"], "github: pushcheck is built in one job");
+    for (name, job) in jobs {
+        let name = name.as_str().unwrap_or_default();
+        if name == "build" {
+            assert!(
+                uses(job)
+                    .iter()
+                    .any(|u| u.starts_with("Swatinem/rust-cache"))
+            );
+            continue;
+        }
+        assert_eq!(
+            job["needs"].as_str(),
+            Some("build"),
+            "github: {name} needs build"
+        );
+        assert!(
+            uses(job)
+                .iter()
+                .any(|u| u.starts_with("actions/download-artifact")),
+            "github: {name} takes the built binary"
+        );
+        let kept = job["steps"].as_vec().expect("steps").iter().any(|s| {
+            s["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("actions/upload-artifact"))
+                && s["if"].as_str() == Some("always()")
+        });
+        assert!(
+            kept,
+            "github: {name} keeps its reports whatever the outcome"
+        );
+    }
+    let staging = &github["jobs"]["staging"]["concurrency"];
+    assert!(
+        staging["group"].as_str().is_some(),
+        "github: staging has a concurrency group"
+    );
+    assert_eq!(
+        staging["cancel-in-progress"].as_bool(),
+        Some(false),
+        "github: a staging run is never cancelled mid-run (its devices would stay changed)"
+    );
+
+    let gitlab =
+        std::fs::read_to_string(project_path("examples/ci/gitlab-ci.yml")).expect("recipe");
+    let gitlab = &YamlLoader::load_from_str(&gitlab).expect("YAML")[0];
+    let build = &gitlab["pushcheck:build"];
+    let key_files: Vec<&str> = build["cache"]["key"]["files"]
+        .as_vec()
+        .expect("gitlab: the cache is keyed on files")
+        .iter()
+        .filter_map(Yaml::as_str)
+        .collect();
+    assert_eq!(
+        key_files,
+        ["Cargo.lock"],
+        "gitlab: cache keyed on Cargo.lock"
+    );
+    assert!(
+        build["artifacts"]["paths"].as_vec().is_some_and(|p| p
+            .iter()
+            .any(|p| p.as_str() == Some("target/release/pushcheck"))),
+        "gitlab: the build hands its binary on"
+    );
+    let template = &gitlab[".pushcheck"];
+    assert_eq!(template["artifacts"]["when"].as_str(), Some("always"));
+    assert!(
+        template["needs"]
+            .as_vec()
+            .is_some_and(|n| n.iter().any(|n| n.as_str() == Some("pushcheck:build"))),
+        "gitlab: every pushcheck job takes the built binary"
+    );
+    for (name, job) in gitlab.as_hash().expect("jobs") {
+        let name = name.as_str().unwrap_or_default();
+        if name.starts_with("pushcheck:") && name != "pushcheck:build" {
+            assert_eq!(
+                job["extends"].as_str(),
+                Some(".pushcheck"),
+                "gitlab: {name}"
+            );
+            let script = format!("{:?}", job["script"]);
+            assert!(
+                !script.contains("cargo build"),
+                "gitlab: {name} does not rebuild"
+            );
+        }
+    }
+    assert!(
+        gitlab["pushcheck:staging"]["resource_group"]
+            .as_str()
+            .is_some(),
+        "gitlab: staging runs hold their devices' resource group"
+    );
 }
