@@ -21,6 +21,9 @@ Examples:
   pushcheck contract --generate 2000 --seed 42           # generated sequences, checked against the model
   pushcheck contract --replay pushcheck-replay.json      # rerun a saved (shrunk) failing sequence
 
+A loopback --target without credentials (a `pushcheck mock` of your own) is sent the
+simulator's local API key, as `load` does.
+
 Against a live target, every --registration-id is read once before any case (a wrong key, an
 unknown app code or a registration that does not exist stops the run with exit 2; a read the
 server garbles is its fault: exit 1). Cases that write run only with --allow-writes and only on

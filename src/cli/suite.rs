@@ -53,19 +53,25 @@ impl SuiteFlags {
 
     /// The suite configuration for `target` (without a URL: the embedded simulator).
     pub fn suite_config(&self, target: &TargetArgs) -> Result<SuiteConfig, Failure> {
-        let credentials = target.credentials()?;
+        let mut credentials = target.credentials()?;
         let auth = &target.auth;
         let fail_on_residue = target.fail_on_residue;
         let application_id = &target.application_id;
         let target = match target.target.as_deref() {
             None => Target::Simulator,
-            Some(url) => Target::Live {
-                base_url: crate::api::target::parse(url)
-                    .map_err(Failure::usage)?
-                    .base_url,
-                registration_ids: self.registration_ids.clone(),
-                allow_writes: self.allow_writes,
-            },
+            Some(url) => {
+                let parsed = crate::api::target::parse(url).map_err(Failure::usage)?;
+                // The load's policy (`load::credentials_for`): a loopback target without
+                // credentials is a `pushcheck mock` and is sent its published local key.
+                if credentials.is_empty() && parsed.loopback {
+                    credentials = crate::mock::local_credentials();
+                }
+                Target::Live {
+                    base_url: parsed.base_url,
+                    registration_ids: self.registration_ids.clone(),
+                    allow_writes: self.allow_writes,
+                }
+            }
         };
         Ok(SuiteConfig {
             target,

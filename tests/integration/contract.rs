@@ -1376,3 +1376,40 @@ fn every_registration_answered_carries_the_application_id_given() {
         run.stdout
     );
 }
+
+/// A loopback target without credentials (a `pushcheck mock` of one's own) is sent the
+/// simulator's published local key, as `load` does; a wrong key given is still sent as given.
+#[test]
+fn a_loopback_target_without_credentials_gets_the_local_key() {
+    let runtime = crate::util::server_runtime();
+    let sim = runtime.block_on(crate::util::start_default_simulator(5));
+    let id = runtime
+        .block_on(crate::util::seeded_registration_ids(sim.base_url(), 1))
+        .remove(0);
+    let args = |extra: &[&str]| {
+        let mut all = vec![
+            "contract",
+            "--target",
+            sim.base_url(),
+            "--registration-id",
+            &id,
+            "--filter",
+            "get.existing",
+            "--app-code",
+            pushcheck::mock::config::DOC_APP_CODE,
+        ];
+        all.extend_from_slice(extra);
+        all.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let plain = args(&[]);
+    let run = run_cli(&plain.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(run.exit, Exit::Passed, "{run:?}");
+    let wrong = args(&["--api-key", "not-the-key"]);
+    let run = run_cli(&wrong.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_ne!(
+        run.exit,
+        Exit::Passed,
+        "a key given is sent as given: {run:?}"
+    );
+    runtime.block_on(async { sim.shutdown().await.expect("shutdown") });
+}

@@ -166,12 +166,23 @@ impl<'t> Positions<'t> {
             }
             None => (1, 1, None),
         };
+        let mut message = error.message().trim().to_owned();
+        // A top-level key written after a `[table]` header belongs to that table in TOML.
+        if let Some(key) = message
+            .strip_prefix("unknown field `")
+            .and_then(|rest| rest.split('`').next())
+            && super::Key::ALL.iter().any(|k| k.name() == key)
+        {
+            message.push_str(&format!(
+                "; `{key}` is a top-level key: in TOML every key after a [table] header belongs to that table, so put `{key}` above the first [table]"
+            ));
+        }
         ScenarioError::Invalid {
             path: path.to_owned(),
             line,
             column,
             field,
-            message: error.message().trim().to_owned(),
+            message,
         }
     }
 }

@@ -324,3 +324,23 @@ fn the_published_schema_has_every_key_of_the_scenario_and_no_other() {
         parse(&format!("[validation]\nmode = {name:?}")).expect("pushcheck reads it");
     }
 }
+
+#[test]
+fn a_top_level_key_after_a_table_says_where_it_belongs() {
+    let err = Scenario::from_toml("[mix]\nget = 1\nrun_time = \"2s\"\n", Path::new("s.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("s.toml:3:1: field `run_time`: unknown field `run_time`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("put `run_time` above the first [table]"),
+        "{err}"
+    );
+    // A key that is nowhere a scenario key gets no such hint.
+    let err = Scenario::from_toml("[mix]\nget = 1\nnope = 2\n", Path::new("s.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(!err.contains("top-level key"), "{err}");
+}
