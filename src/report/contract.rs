@@ -146,14 +146,31 @@ pub fn details(out: &mut dyn Write, result: &SuiteResult, style: Style) -> io::R
         } else {
             ""
         };
+        let harmless = if result.drift.iter().all(|f| f.kind != FindingKind::Breaking) {
+            " (nothing breaking: shown for information)"
+        } else {
+            ""
+        };
         writeln!(
             out,
-            "\nshape drift against the doc's pinned shapes{strict}:"
+            "\nshape drift against the doc's pinned shapes{strict}{harmless}:"
         )?;
+        // The first few cases that saw each change; the JSON report lists them all.
+        const SHOWN: usize = 3;
         for f in &result.drift {
             writeln!(out, "  {}: {}", f.schema, f.detail)?;
             if !f.cases.is_empty() {
-                writeln!(out, "      from: {}", f.cases.join(", "))?;
+                let mut from = f
+                    .cases
+                    .iter()
+                    .take(SHOWN)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                if f.cases.len() > SHOWN {
+                    from.push_str(&format!(" and {} more", f.cases.len() - SHOWN));
+                }
+                writeln!(out, "      from: {from}")?;
             }
         }
     }
