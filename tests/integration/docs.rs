@@ -1,9 +1,9 @@
-//! Documentation that must stay true: the README's reference sections are regenerated from
+//! Documentation that must stay true: the reference sections of docs/reference.md are regenerated from
 //! `--help` and the simulator's choices and compared; the CI recipes parse as YAML and every
 //! pushcheck command in them parses with the real command line.
 //!
 //! When the help text changes on purpose: `PUSHCHECK_BLESS=1 cargo test --test integration docs`
-//! rewrites the generated README sections.
+//! rewrites those generated sections.
 
 use yaml_rust2::{Yaml, YamlLoader};
 
@@ -58,8 +58,8 @@ fn generate(key: &str) -> String {
 
 #[test]
 fn readme_reference_matches_help_and_choices() {
-    let path = project_path("README.md");
-    let readme = std::fs::read_to_string(&path).expect("README.md");
+    let path = project_path("docs/reference.md");
+    let readme = std::fs::read_to_string(&path).expect("docs/reference.md");
     let mut out = String::with_capacity(readme.len());
     let mut rest = readme.as_str();
     let mut sections = Vec::new();
@@ -88,15 +88,15 @@ fn readme_reference_matches_help_and_choices() {
     ] {
         assert!(
             sections.iter().any(|s| s == required),
-            "README has a generated section `{required}`"
+            "docs/reference.md has a generated section `{required}`"
         );
     }
     if out != readme {
         if std::env::var_os("PUSHCHECK_BLESS").is_some() {
-            std::fs::write(&path, out).expect("rewrite README.md");
+            std::fs::write(&path, out).expect("rewrite docs/reference.md");
         } else {
             panic!(
-                "README.md's generated reference is out of date with --help or the simulator's choices; \
+                "docs/reference.md's generated reference is out of date with --help or the simulator's choices; \
                  run `PUSHCHECK_BLESS=1 cargo test --test integration docs` and review the diff"
             );
         }
@@ -453,4 +453,43 @@ fn ci_recipes_are_valid_build_once_and_never_overlap_on_the_devices() {
             .is_some(),
         "gitlab: staging runs hold their devices' resource group"
     );
+}
+
+/// The README is a front door: short, the install line and the three jobs on it, and every
+/// guide it points to exists (as does every local link in the guides).
+#[test]
+fn the_readme_is_a_front_door_and_its_links_hold() {
+    let readme = std::fs::read_to_string(project_path("README.md")).expect("README.md");
+    assert!(readme.lines().count() <= 220, "README.md has {} lines", readme.lines().count());
+    for needed in [
+        "cargo install --locked --path .",
+        "pushcheck check",
+        "pushcheck contract",
+        "pushcheck load",
+        "## What is not built yet",
+    ] {
+        assert!(readme.contains(needed), "README.md shows {needed:?}");
+    }
+    for (file, text) in [
+        ("README.md", readme.clone()),
+        ("docs/qa.md", std::fs::read_to_string(project_path("docs/qa.md")).expect("qa")),
+        (
+            "docs/performance.md",
+            std::fs::read_to_string(project_path("docs/performance.md")).expect("perf"),
+        ),
+        ("docs/ci.md", std::fs::read_to_string(project_path("docs/ci.md")).expect("ci")),
+    ] {
+        let base = std::path::Path::new(&project_path(file))
+            .parent()
+            .expect("a folder")
+            .to_owned();
+        for link in text.split("](").skip(1) {
+            let target = link.split(')').next().unwrap_or_default();
+            let path = target.split('#').next().unwrap_or_default();
+            if path.is_empty() || path.contains("://") {
+                continue;
+            }
+            assert!(base.join(path).exists(), "{file}: the link {target} leads nowhere");
+        }
+    }
 }
