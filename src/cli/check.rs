@@ -138,7 +138,7 @@ impl CheckArgs {
             target: &self.target,
             max_rps: self.max_rps,
             report_dir: Some(self.report_dir.clone()),
-            progress: self.output.progress,
+            output: self.output,
         }
         .config(console)?;
         Ok(CheckConfig {

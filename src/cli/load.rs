@@ -177,7 +177,7 @@ impl LoadArgs {
             target: &self.target,
             max_rps: self.max_rps,
             report_dir: self.report_dir.clone(),
-            progress: self.output.progress,
+            output: self.output,
         };
         Ok(LoadConfig {
             feed_limit: self.feed_limit,
@@ -197,7 +197,7 @@ pub(super) struct LoadSetup<'a> {
     pub target: &'a TargetArgs,
     pub max_rps: Option<u32>,
     pub report_dir: Option<PathBuf>,
-    pub progress: ProgressWhen,
+    pub output: ProgressArgs,
 }
 
 impl LoadSetup<'_> {
@@ -219,9 +219,11 @@ impl LoadSetup<'_> {
             max_rps: self.max_rps,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             quiet_stdout: console.own_stdout,
-            progress: progress(self.progress),
+            progress: progress(self.output.progress),
             fail_on_residue: self.target.fail_on_residue,
             application_id: self.target.application_id.clone(),
+            metrics_addr: self.output.metrics_addr,
+            metrics_bound: Some(Box::new(metrics_bound)),
         })
     }
 }
@@ -288,13 +290,28 @@ pub enum ProgressWhen {
     Never,
 }
 
-/// `--progress`, shared by `load` and `check`.
+/// `--progress` and `--metrics-addr`, shared by `load` and `check`.
 #[derive(Debug, Clone, Copy, clap::Args)]
 pub struct ProgressArgs {
     /// When the load's progress shows on stderr: auto (a line redrawn in place on a terminal),
     /// always (also off a terminal, one plain line a second: for CI logs), never.
     #[arg(long, value_enum, value_name = "WHEN", default_value_t, env = PROGRESS_ENV, hide_env_values = true, help_heading = "Output")]
     pub progress: ProgressWhen,
+    /// While the load runs, serve live figures (OpenMetrics text, for Prometheus) at
+    /// http://ADDR/metrics; port 0 picks a free one, printed on stderr. Requests, errors by kind,
+    /// contract breaks and latency per operation, users, arrival target: counts and operation
+    /// names only, no credentials or registration IDs, but anyone who can reach a non-loopback
+    /// ADDR can read them.
+    #[arg(long, value_name = "ADDR", help_heading = "Output")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+}
+
+/// Tells stderr where the live metrics are served.
+fn metrics_bound(addr: std::net::SocketAddr) {
+    eprintln!(
+        "metrics: http://{addr}{}",
+        load::metrics_endpoint::METRICS_PATH
+    );
 }
 
 /// The live progress: redrawn in place on a terminal, plain lines with `always` elsewhere.

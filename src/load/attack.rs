@@ -18,6 +18,7 @@ use goose::client::GooseClientBuilder;
 use goose::metrics::GooseMetrics;
 use goose::prelude::{GooseAttack, GooseError};
 
+use super::metrics_endpoint;
 use super::mix::{Mixer, Picked};
 use super::prepare::{Prepared, goose_reason};
 use super::quiet::QuietStdout;
@@ -27,6 +28,7 @@ use super::tally::Collected;
 use super::timeline::OpStep;
 use super::transactions;
 use super::{LoadConfig, LoadError, Progress, Reached};
+use crate::api::Operation;
 use crate::api::redact::Redactor;
 use crate::interrupt;
 
@@ -76,6 +78,8 @@ pub async fn attack(
         },
     ));
     let mixer = Arc::new(Mixer::new(&plan.mix, plan.shape.numbered_users()));
+    // Stopped when dropped, at the end of this function; nothing waits on it.
+    let _metrics = serve_metrics(config, &run, prepared).await?;
     let attack = goose_attack(config, prepared, scenario(&run, &mixer, plan)?)?;
 
     let overran = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -121,6 +125,31 @@ pub async fn attack(
         never_answered: answered == 0 && failed_without_answer > 0,
         notes,
     })
+}
+
+/// Starts the live metrics endpoint when `--metrics-addr` asks for one.
+async fn serve_metrics(
+    config: &LoadConfig,
+    run: &Arc<Run>,
+    prepared: &Prepared,
+) -> Result<Option<metrics_endpoint::Serving>, LoadError> {
+    let Some(addr) = config.metrics_addr else {
+        return Ok(None);
+    };
+    let plan = &config.plan;
+    let fixed = metrics_endpoint::Fixed {
+        operations: Operation::ALL
+            .into_iter()
+            .filter(|op| plan.mix.weight(*op) > 0)
+            .collect(),
+        users: plan.shape.peak_users(),
+        arrival_target: prepared.paced_rps.filter(|_| plan.arrival_rate.is_some()),
+    };
+    let serving = metrics_endpoint::serve(addr, Arc::clone(run), fixed).await?;
+    if let Some(told) = &config.metrics_bound {
+        told(serving.addr());
+    }
+    Ok(Some(serving))
 }
 
 /// The goose scenario, with the think time: an on-start transaction that puts the user at its

@@ -79,6 +79,17 @@ impl Histogram {
         self.count
     }
 
+    /// How many times are at or under `us`, to within a bucket (1/64 of the time): a bucket
+    /// counts when its lowest time is.
+    pub fn count_at_most(&self, us: u64) -> u64 {
+        self.buckets.range(..=us).map(|(_, c)| c).sum()
+    }
+
+    /// The sum of the times, in microseconds.
+    pub fn total_us(&self) -> u64 {
+        self.total
+    }
+
     /// The slowest time, in microseconds (0 without times).
     pub fn max_us(&self) -> u64 {
         self.max

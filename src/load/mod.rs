@@ -42,6 +42,7 @@ pub mod feed;
 pub mod figures;
 pub mod histogram;
 pub mod metrics;
+pub mod metrics_endpoint;
 pub mod mix;
 pub mod prepare;
 pub mod quiet;
@@ -60,6 +61,7 @@ pub mod transactions;
 pub mod values;
 mod verdict;
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -135,6 +137,11 @@ pub struct LoadConfig {
     /// The `applicationId` every registration answer must carry (`--application-id`); `None`:
     /// learned per application code from the preflight's read of its first device.
     pub application_id: Option<String>,
+    /// Serve live figures in the OpenMetrics text format at `http://ADDR/metrics` while the
+    /// load runs (`--metrics-addr`; see [`metrics_endpoint`]).
+    pub metrics_addr: Option<SocketAddr>,
+    /// Told the bound address once the metrics endpoint listens (port 0 picks one).
+    pub metrics_bound: Option<Box<dyn Fn(SocketAddr) + Send + Sync>>,
 }
 
 impl std::fmt::Debug for LoadConfig {
@@ -146,6 +153,7 @@ impl std::fmt::Debug for LoadConfig {
             .field("report_dir", &self.report_dir)
             .field("max_rps", &self.max_rps)
             .field("request_timeout", &self.request_timeout)
+            .field("metrics_addr", &self.metrics_addr)
             .finish_non_exhaustive()
     }
 }
@@ -181,6 +189,9 @@ pub enum LoadError {
     /// is not a registration): the server's fault (exit 1), found before any load.
     #[error("server finding before the load: {0}")]
     Server(String),
+    /// The metrics endpoint could not listen on `--metrics-addr` (exit 2: pick another).
+    #[error(transparent)]
+    Metrics(#[from] metrics_endpoint::BindError),
     /// goose failed while running.
     #[error("the load run failed: {0}")]
     Goose(String),
@@ -200,6 +211,7 @@ impl LoadError {
         matches!(
             self,
             LoadError::Config(_)
+                | LoadError::Metrics(_)
                 | LoadError::Feed(
                     FeedError::Read { .. } | FeedError::Line { .. } | FeedError::Empty(_)
                 )

@@ -750,6 +750,21 @@ impl Run {
         out
     }
 
+    /// The times every user has handed to the run so far (a user's current second not
+    /// included), for the live metrics endpoint.
+    pub(super) fn running_times(&self) -> PerOp<Times> {
+        self.times.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Each user's tallies, its current second's times and whether a request of it is in
+    /// flight, one user at a time (each user's lock held only while `f` reads it).
+    pub(super) fn each_user(&self, mut f: impl FnMut(&PerOp<Tally>, &PerOp<Times>, bool)) {
+        for slot in self.slots.iter() {
+            let data = slot.0.lock().unwrap_or_else(|p| p.into_inner());
+            f(&data.tallies, &data.times, data.pending.is_some());
+        }
+    }
+
     /// Live figures over all users, and how many users have sent a request.
     pub fn live(&self) -> (OpStep, usize) {
         let mut sum = OpStep::default();

@@ -53,6 +53,8 @@ fn config(sim: &RunningSimulator, plan: LoadPlan) -> LoadConfig {
         progress: None,
         fail_on_residue: false,
         application_id: None,
+        metrics_addr: None,
+        metrics_bound: None,
     }
 }
 

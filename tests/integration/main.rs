@@ -29,6 +29,9 @@ mod generate;
 // `pushcheck load`: scenarios, reports, exit codes, validation under load, CO, lost updates.
 mod load;
 
+// `--metrics-addr`: the live OpenMetrics endpoint scraped while a load runs, against summary.json.
+mod metrics;
+
 // Stages and arrival rate: rates held, shortfalls told apart, one writer per registration.
 mod pace;
 
