@@ -460,7 +460,11 @@ fn ci_recipes_are_valid_build_once_and_never_overlap_on_the_devices() {
 #[test]
 fn the_readme_is_a_front_door_and_its_links_hold() {
     let readme = std::fs::read_to_string(project_path("README.md")).expect("README.md");
-    assert!(readme.lines().count() <= 220, "README.md has {} lines", readme.lines().count());
+    assert!(
+        readme.lines().count() <= 220,
+        "README.md has {} lines",
+        readme.lines().count()
+    );
     for needed in [
         "cargo install --locked --path .",
         "pushcheck check",
@@ -472,12 +476,18 @@ fn the_readme_is_a_front_door_and_its_links_hold() {
     }
     for (file, text) in [
         ("README.md", readme.clone()),
-        ("docs/qa.md", std::fs::read_to_string(project_path("docs/qa.md")).expect("qa")),
+        (
+            "docs/qa.md",
+            std::fs::read_to_string(project_path("docs/qa.md")).expect("qa"),
+        ),
         (
             "docs/performance.md",
             std::fs::read_to_string(project_path("docs/performance.md")).expect("perf"),
         ),
-        ("docs/ci.md", std::fs::read_to_string(project_path("docs/ci.md")).expect("ci")),
+        (
+            "docs/ci.md",
+            std::fs::read_to_string(project_path("docs/ci.md")).expect("ci"),
+        ),
     ] {
         let base = std::path::Path::new(&project_path(file))
             .parent()
@@ -489,7 +499,10 @@ fn the_readme_is_a_front_door_and_its_links_hold() {
             if path.is_empty() || path.contains("://") {
                 continue;
             }
-            assert!(base.join(path).exists(), "{file}: the link {target} leads nowhere");
+            assert!(
+                base.join(path).exists(),
+                "{file}: the link {target} leads nowhere"
+            );
         }
     }
 }
