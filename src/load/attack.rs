@@ -76,7 +76,8 @@ pub async fn attack(
         },
     ));
     let mixer = Arc::new(Mixer::new(&plan.mix, plan.shape.numbered_users()));
-    let attack = goose_attack(config, prepared, scenario(&run, &mixer, plan)?)?;
+    let scenario = scenario(&run, &mixer, plan, &prepared.users_client)?;
+    let attack = goose_attack(config, prepared, scenario)?;
 
     let overran = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let watchers = [
@@ -135,6 +136,7 @@ fn scenario(
     run: &Arc<Run>,
     mixer: &Arc<Mixer>,
     plan: &LoadPlan,
+    client: &reqwest::Client,
 ) -> Result<goose::goose::Scenario, LoadError> {
     let mut scenario = goose::goose::Scenario::new("registration user");
     if !plan.think_time.max.is_zero() {
@@ -146,7 +148,7 @@ fn scenario(
         .set_weight(mixer.weights().pass())
         .map_err(|e| LoadError::Config(goose_reason(&e)))?;
     Ok(scenario
-        .register_transaction(transactions::start_transaction(mixer))
+        .register_transaction(transactions::start_transaction(mixer, client))
         .register_transaction(next))
 }
 

@@ -201,7 +201,10 @@ impl LoadError {
             self,
             LoadError::Config(_)
                 | LoadError::Feed(
-                    FeedError::Read { .. } | FeedError::Line { .. } | FeedError::Empty(_)
+                    FeedError::Read { .. }
+                        | FeedError::Line { .. }
+                        | FeedError::Empty(_)
+                        | FeedError::Untrusted { .. }
                 )
         )
     }
