@@ -59,6 +59,7 @@ pub mod env {
     pub const BEARER: &str = "PUSHCHECK_BEARER";
     pub const APP_CODE: &str = "PUSHCHECK_APP_CODE";
     pub const APPLICATION_ID: &str = "PUSHCHECK_APPLICATION_ID";
+    pub const CA_CERT: &str = "PUSHCHECK_CA_CERT";
 }
 
 impl Credentials {

@@ -13,6 +13,7 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use serde_json::Value;
 
 use super::auth::Credentials;
+use super::transport::{self, Route};
 use super::{APP_CODE_HEADER, Operation};
 
 /// The longest a connection may take to open: an unreachable target is reported in seconds.
@@ -27,6 +28,8 @@ pub struct ClientConfig {
     pub credentials: Option<Credentials>,
     pub timeout: Duration,
     pub user_agent: String,
+    /// Through the environment's proxy, or direct (the simulator pushcheck started).
+    pub route: Route,
 }
 
 impl ClientConfig {
@@ -38,6 +41,7 @@ impl ClientConfig {
             credentials: None,
             timeout: Duration::from_secs(5),
             user_agent: format!("pushcheck/{}", env!("CARGO_PKG_VERSION")),
+            route: Route::Environment,
         }
     }
 }
@@ -196,6 +200,12 @@ pub enum ClientError {
         base_url: String,
         message: String,
     },
+    #[error("{request}: {}", transport::untrusted_message(base_url, reason))]
+    Untrusted {
+        request: String,
+        base_url: String,
+        reason: String,
+    },
     #[error("{request}: {message}")]
     Transport { request: String, message: String },
     #[error("invalid client setup: {0}")]
@@ -206,6 +216,14 @@ impl ClientError {
     /// True when the target could not be reached at all (refused, no route, DNS).
     pub fn is_unreachable(&self) -> bool {
         matches!(self, ClientError::Connect { .. })
+    }
+
+    /// Why the target's TLS certificate was not trusted, when that is what failed.
+    pub fn untrusted(&self) -> Option<&str> {
+        match self {
+            ClientError::Untrusted { reason, .. } => Some(reason),
+            _ => None,
+        }
     }
 }
 
@@ -223,7 +241,7 @@ impl Client {
         let base = super::target::parse(&config.base_url)
             .map_err(|e| ClientError::Setup(e.to_string()))?
             .base_url;
-        let http = reqwest::Client::builder()
+        let http = transport::builder(config.route)
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(CONNECT_TIMEOUT))
             .user_agent(config.user_agent.clone())
@@ -321,7 +339,13 @@ impl Client {
     }
 
     fn classify(&self, error: reqwest::Error, request: &str) -> ClientError {
-        if error.is_timeout() {
+        if let Some(reason) = transport::untrusted_certificate(&error) {
+            ClientError::Untrusted {
+                request: request.to_owned(),
+                base_url: self.base.clone(),
+                reason,
+            }
+        } else if error.is_timeout() {
             ClientError::Timeout {
                 request: request.to_owned(),
                 after: self.config.timeout,

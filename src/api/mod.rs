@@ -17,6 +17,7 @@ mod per_op;
 pub mod preflight;
 pub mod redact;
 pub mod target;
+pub mod transport;
 
 pub use per_op::PerOp;
 

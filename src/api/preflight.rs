@@ -85,6 +85,8 @@ pub enum PreflightError {
     NoRegistrations,
     #[error("target {base_url} is unreachable: {message}")]
     Unreachable { base_url: String, message: String },
+    #[error("{}", super::transport::untrusted_message(base_url, reason))]
+    Untrusted { base_url: String, reason: String },
     #[error(
         "the target refused the credentials (HTTP {status} reading registration {registration_id}){hint}"
     )]
@@ -135,6 +137,12 @@ pub async fn preflight(
                 return Err(PreflightError::Unreachable {
                     base_url: client.base_url().to_owned(),
                     message: redactor.scrub(&message),
+                });
+            }
+            Err(ClientError::Untrusted { reason, .. }) => {
+                return Err(PreflightError::Untrusted {
+                    base_url: client.base_url().to_owned(),
+                    reason,
                 });
             }
             Err(e) => Reading::Unreadable(redactor.scrub(&e.to_string())),

@@ -4,8 +4,26 @@
 //!
 //! Each flag can also come from an environment variable, so CI passes secrets through its
 //! secret store instead of the command line. Values are wrapped in [`Secret`] at once.
+//! `--ca-cert` sets up the process's trust ([`crate::api::transport::trust`]) before any client
+//! is built.
+
+use std::path::PathBuf;
 
 use clap::Args;
+
+/// The "TLS and proxies" paragraph of the `--help` of every command that takes `--target`.
+macro_rules! tls_and_proxies {
+    () => {
+        "TLS and proxies: an https:// target's certificate is checked against the system's root
+certificates (rustls); a private CA's certificates go in --ca-cert FILE (PEM, one or more).
+A certificate that is not trusted stops the run with exit 2, saying so. HTTPS_PROXY,
+HTTP_PROXY, ALL_PROXY and NO_PROXY are honoured as curl does, a loopback --target included
+(list 127.0.0.1 in NO_PROXY to keep it direct); the simulator pushcheck starts itself is
+always reached directly.
+"
+    };
+}
+pub(super) use tls_and_proxies;
 
 use crate::api::auth::{Credentials, Secret, env};
 
@@ -40,14 +58,37 @@ pub struct TargetArgs {
         help_heading = "Target"
     )]
     pub application_id: Option<String>,
+    /// PEM file of the CA certificate(s) to trust besides the system's roots, for a target
+    /// whose certificate a private CA signed.
+    #[arg(
+        long,
+        env = env::CA_CERT,
+        value_name = "FILE",
+        help_heading = "Target"
+    )]
+    pub ca_cert: Option<PathBuf>,
     #[command(flatten)]
     pub auth: AuthArgs,
 }
 
 impl TargetArgs {
+    /// Trusts the `--ca-cert` roots in every client built from now on.
+    fn trust(&self) -> Result<(), super::Failure> {
+        let roots = match &self.ca_cert {
+            Some(path) => crate::api::transport::read_ca_file(path)
+                .map_err(|e| super::Failure::usage(anyhow::anyhow!(e)))?,
+            None => Vec::new(),
+        };
+        crate::api::transport::trust(roots);
+        Ok(())
+    }
+
     /// The credentials given, in the order API key, Basic, IBSSO, Bearer (usage error on a
-    /// malformed one).
+    /// malformed one). Every command that talks to its target reads them first, so the
+    /// `--ca-cert` roots are trusted here too (usage error, naming the file, on one that
+    /// cannot be read or holds no PEM certificate).
     pub(super) fn credentials(&self) -> Result<Vec<Credentials>, super::Failure> {
+        self.trust()?;
         self.auth
             .credentials()
             .map_err(|e| super::Failure::usage(anyhow::anyhow!(e)))

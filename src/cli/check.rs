@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
-use super::auth::TargetArgs;
+use super::auth::{TargetArgs, tls_and_proxies};
 use super::load::{LoadSetup, ProgressArgs, clear_progress, load_failure};
 use super::suite::{SuiteFlags, contract_failure, refuse_feed_without_target};
 use super::{CmdResult, Console, Failure, io_failure};
@@ -18,7 +18,8 @@ use crate::schema::Mode;
 /// The scenario `check` runs unless told otherwise (its built-in copy where no such file is).
 const DEFAULT_SCENARIO: &str = "scenarios/smoke.toml";
 
-const AFTER_HELP: &str = "\
+const AFTER_HELP: &str = concat!(
+    "\
 Without --target, each stage starts the embedded simulator on 127.0.0.1: the contract suite
 runs every case, then the smoke load runs with validation of responses, its thresholds, and the
 checks after the load (no acknowledged write lost, the simulator's invariants). One verdict,
@@ -46,16 +47,20 @@ Examples:
       --registration-id REG1 --registration-id REG2 --registration-id REG3 \\
       --allow-writes --allow-remote
 
+",
+    tls_and_proxies!(),
+    "
 Environment:
   PUSHCHECK_TARGET, PUSHCHECK_APP_CODE, PUSHCHECK_API_KEY, PUSHCHECK_BASIC,
-  PUSHCHECK_IBSSO, PUSHCHECK_BEARER
+  PUSHCHECK_IBSSO, PUSHCHECK_BEARER, PUSHCHECK_CA_CERT
 
 Exit codes:
   0  every contract case, threshold and invariant passed
   1  a case, threshold or invariant failed
   2  usage or configuration error (bad flag, scenario value or threshold, remote load without
      --allow-remote or without credentials)
-  3  runtime error (target unreachable, simulator or I/O failure, interrupted)";
+  3  runtime error (target unreachable, simulator or I/O failure, interrupted)"
+);
 
 /// Flags of `pushcheck check`.
 #[derive(Debug, Args)]

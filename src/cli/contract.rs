@@ -5,13 +5,13 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::auth::TargetArgs;
+use super::auth::{TargetArgs, tls_and_proxies};
 use super::suite::{SuiteFlags, check_report_paths, contract_failure};
 use super::{CmdResult, Console, Exit, Failure, io_failure};
 use crate::contract;
 use crate::report;
 
-const AFTER_HELP: &str = "\
+const AFTER_HELP: &str = concat!("\
 Examples:
   pushcheck contract                                    # against the embedded simulator
   pushcheck contract --filter 'personalize.*' --strict
@@ -52,9 +52,10 @@ is probed first), at --max-rps (default 5), with identities of a reserved namesp
 (pushcheck-gen-…, @example.invalid, 555-01XX phones); the devices are restored afterwards, and a
 difference that a documented simulator choice explains is reported, not failed.
 
+", tls_and_proxies!(), "
 Environment:
   PUSHCHECK_TARGET, PUSHCHECK_APP_CODE, PUSHCHECK_API_KEY, PUSHCHECK_BASIC,
-  PUSHCHECK_IBSSO, PUSHCHECK_BEARER
+  PUSHCHECK_IBSSO, PUSHCHECK_BEARER, PUSHCHECK_CA_CERT
 
 Exit codes:
   0  every case passed (or was skipped, with at least one run or --allow-all-skipped)
@@ -65,7 +66,7 @@ Exit codes:
      credentials rejected, unknown app code, a --registration-id that does not exist or
      belonged to a person before the run, no --registration-id for a live target, report
      path not writable, every case skipped
-  3  runtime error (target unreachable, simulator failed, report write failed, interrupted)";
+  3  runtime error (target unreachable, simulator failed, report write failed, interrupted)");
 
 /// Flags of `pushcheck contract`.
 #[derive(Debug, Args)]

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::args::parse_timeout;
-use super::auth::TargetArgs;
+use super::auth::{TargetArgs, tls_and_proxies};
 use super::suite::refuse_feed_without_target;
 use super::{CmdResult, Console, Failure, io_failure};
 use crate::load::scenario::Span;
@@ -19,7 +19,7 @@ use crate::load::{
 };
 use crate::report;
 
-const AFTER_HELP: &str = "\
+const AFTER_HELP: &str = concat!("\
 Without --target, the embedded simulator is started on 127.0.0.1 and seeded; the data feed is
 its registration listing and its invariant check runs after the load. A loopback --target
 without credentials is sent the simulator's local API key. A non-loopback --target needs
@@ -68,9 +68,10 @@ Examples:
   pushcheck load --scenario scenarios/read-heavy.toml --users 200 --run-time 1m
   pushcheck load --scenario scenarios/smoke.toml --threshold 'adjusted-p95<50ms' --without-rule error-rate
 
+", tls_and_proxies!(), "
 Environment:
   PUSHCHECK_TARGET, PUSHCHECK_APP_CODE, PUSHCHECK_API_KEY, PUSHCHECK_BASIC,
-  PUSHCHECK_IBSSO, PUSHCHECK_BEARER
+  PUSHCHECK_IBSSO, PUSHCHECK_BEARER, PUSHCHECK_CA_CERT
 
 Exit codes:
   0  every threshold and invariant passed
@@ -78,7 +79,7 @@ Exit codes:
   2  usage or configuration error (bad scenario value, a threshold goose refuses, remote target without --allow-remote)
   2  also: credentials the target refuses, an app code or registration it does not know,
      a live feed whose devices all belong to someone while the mix personalizes
-  3  runtime error (target unreachable or never answering, I/O, the run was interrupted)";
+  3  runtime error (target unreachable or never answering, I/O, the run was interrupted)");
 
 /// `pushcheck load` flags. Each scenario flag overrides the file's value.
 #[derive(Debug, Args)]

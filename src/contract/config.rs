@@ -74,6 +74,8 @@ pub enum ContractError {
     Preflight(#[from] PreflightError),
     #[error("target {base_url} is unreachable: {message}")]
     Unreachable { base_url: String, message: String },
+    #[error("{}", crate::api::transport::untrusted_message(base_url, reason))]
+    Untrusted { base_url: String, reason: String },
     #[error(
         "registration {id} cannot be read before writing to it ({message}); --registration-id must name existing registrations of the application"
     )]
@@ -88,7 +90,8 @@ impl ContractError {
         match self {
             ContractError::NoCase(_)
             | ContractError::Unreadable { .. }
-            | ContractError::Client(_) => true,
+            | ContractError::Client(_)
+            | ContractError::Untrusted { .. } => true,
             ContractError::Preflight(e) => !e.is_runtime(),
             ContractError::Simulator(_) | ContractError::Unreachable { .. } => false,
         }

@@ -176,6 +176,7 @@ impl Ctx {
             message: format!("no response: {e}"),
             request: Some(call.describe()),
             unreachable: e.is_unreachable(),
+            untrusted: e.untrusted().map(str::to_owned),
             ..Failure::default()
         })
     }

@@ -30,6 +30,7 @@ use crate::api::footprint::{Cause, Leftover};
 use crate::api::learn::{Ownership, ServerFinding, TargetChoices, probe};
 use crate::api::preflight::{Device, Reading, preflight};
 use crate::api::redact::Redactor;
+use crate::api::transport::Route;
 use crate::mock::{self, Application, RunningSimulator, Simulator, SimulatorConfig};
 
 /// Registrations seeded for a suite run: ~45 are used, the rest is headroom.
@@ -99,7 +100,13 @@ impl Prepared {
         run_tag: u64,
     ) -> Result<Prepared, ContractError> {
         let app_code = config.app_code.clone().unwrap_or_default();
-        let client = client(config, base_url, &config.credentials, &app_code)?;
+        let client = client(
+            config,
+            base_url,
+            &config.credentials,
+            &app_code,
+            Route::Environment,
+        )?;
         let devices: Vec<Device> = registration_ids.iter().map(Device::new).collect();
         let states = preflight(&client, &devices).await?;
         let redactor = Redactor::new(&config.credentials);
@@ -246,7 +253,13 @@ impl Prepared {
             .iter()
             .find(|(_, app)| *app != first_app)
             .map(|(id, _)| id.clone());
-        let client = client(config, &facts.base_url, &facts.credentials, &first_app)?;
+        let client = client(
+            config,
+            &facts.base_url,
+            &facts.credentials,
+            &first_app,
+            Route::Direct,
+        )?;
         Ok(Prepared {
             info: TargetInfo {
                 kind: TargetKind::Simulator,
@@ -465,8 +478,10 @@ fn client(
     base_url: &str,
     credentials: &[Credentials],
     app_code: &str,
+    route: Route,
 ) -> Result<Client, ContractError> {
     let mut client_config = ClientConfig::new(base_url);
+    client_config.route = route;
     client_config.timeout = config.timeout;
     client_config.credentials = credentials.first().cloned();
     client_config.app_code = (!app_code.is_empty()).then(|| app_code.to_owned());

@@ -52,6 +52,9 @@ pub struct Failure {
     /// The target could not be reached at all.
     #[serde(skip)]
     pub unreachable: bool,
+    /// Why the target's TLS certificate was not trusted, when that is why nothing came back.
+    #[serde(skip)]
+    pub untrusted: Option<String>,
 }
 
 impl Failure {

@@ -178,6 +178,15 @@ impl Prepared {
                 .push((spec.name, skeleton.clone()));
         }
         if let Err(failure) = &outcome
+            && let Some(reason) = &failure.untrusted
+            && first
+        {
+            return Err(ContractError::Untrusted {
+                base_url: self.client.base_url().to_owned(),
+                reason: reason.clone(),
+            });
+        }
+        if let Err(failure) = &outcome
             && failure.unreachable
             && first
         {

@@ -80,7 +80,8 @@ pub async fn attack(
     let mixer = Arc::new(Mixer::new(&plan.mix, plan.shape.numbered_users()));
     // Stopped when dropped, at the end of this function; nothing waits on it.
     let _metrics = serve_metrics(config, &run, prepared).await?;
-    let attack = goose_attack(config, prepared, scenario(&run, &mixer, plan)?)?;
+    let scenario = scenario(&run, &mixer, plan, &prepared.users_client)?;
+    let attack = goose_attack(config, prepared, scenario)?;
 
     let overran = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let watchers = [
@@ -164,6 +165,7 @@ fn scenario(
     run: &Arc<Run>,
     mixer: &Arc<Mixer>,
     plan: &LoadPlan,
+    client: &reqwest::Client,
 ) -> Result<goose::goose::Scenario, LoadError> {
     let mut scenario = goose::goose::Scenario::new("registration user");
     if !plan.think_time.max.is_zero() {
@@ -175,7 +177,7 @@ fn scenario(
         .set_weight(mixer.weights().pass())
         .map_err(|e| LoadError::Config(goose_reason(&e)))?;
     Ok(scenario
-        .register_transaction(transactions::start_transaction(mixer))
+        .register_transaction(transactions::start_transaction(mixer, client))
         .register_transaction(next))
 }
 

@@ -9,7 +9,8 @@
 //!
 //! goose also warns once per request that got no answer; against a target that is down that is
 //! thousands of lines a second. pushcheck counts those errors by kind in its result instead, so
-//! that warning is shown only with `verbose`.
+//! that warning is shown only with `verbose`. So are the TLS verifier's errors (one per refused
+//! handshake): pushcheck names a certificate it does not trust itself ([`crate::api::transport`]).
 //!
 //! This is the only place in `load` that writes to a terminal.
 
@@ -20,6 +21,8 @@ use log::{Level, LevelFilter, Log, Metadata, Record};
 
 /// The log target of goose's per-request warning (a request without an answer).
 const PER_REQUEST_TARGET: &str = "goose::goose";
+/// The log target of the TLS verifier's error on each certificate it refuses.
+const TLS_VERIFIER_TARGET: &str = "rustls_platform_verifier";
 
 #[derive(Debug)]
 struct StderrLogger;
@@ -30,7 +33,8 @@ impl Log for StderrLogger {
     }
 
     fn log(&self, record: &Record) {
-        let per_request = record.target() == PER_REQUEST_TARGET && record.level() == Level::Warn;
+        let per_request = (record.target() == PER_REQUEST_TARGET && record.level() == Level::Warn)
+            || record.target().starts_with(TLS_VERIFIER_TARGET);
         if self.enabled(record.metadata()) && (!per_request || log::max_level() >= Level::Info) {
             let target = record.target().split("::").next().unwrap_or("");
             let _ = writeln!(

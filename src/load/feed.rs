@@ -132,6 +132,8 @@ pub enum FeedError {
     Admin { url: String, message: String },
     #[error("the feed is empty: {0}")]
     Empty(String),
+    #[error("{}", crate::api::transport::untrusted_message(base_url, reason))]
+    Untrusted { base_url: String, reason: String },
 }
 
 impl Feed {
@@ -217,6 +219,12 @@ impl Feed {
             let page = match admin.registrations(page_size, entries.len()).await {
                 Ok(page) => page,
                 Err(AdminError::Unreachable { message, .. }) => return Err(admin_err(message)),
+                Err(AdminError::Untrusted { reason, .. }) => {
+                    return Err(FeedError::Untrusted {
+                        base_url: base_url.to_owned(),
+                        reason,
+                    });
+                }
                 Err(AdminError::Status { status, .. }) => {
                     return Err(admin_err(format!(
                         "HTTP {status} (is the target a pushcheck simulator? for a live account give --feed FILE)"

@@ -213,7 +213,10 @@ impl LoadError {
             LoadError::Config(_)
                 | LoadError::Metrics(_)
                 | LoadError::Feed(
-                    FeedError::Read { .. } | FeedError::Line { .. } | FeedError::Empty(_)
+                    FeedError::Read { .. }
+                        | FeedError::Line { .. }
+                        | FeedError::Empty(_)
+                        | FeedError::Untrusted { .. }
                 )
         )
     }

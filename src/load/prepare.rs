@@ -18,6 +18,7 @@ use super::{Feed, FeedSource, LoadConfig, LoadError, Reached, total_rate_for};
 use crate::api::RATE_LIMIT_PER_SECOND;
 use crate::api::client::{Client, ClientConfig};
 use crate::api::preflight::{Device, preflight};
+use crate::api::transport::{self, Route};
 use crate::load::arrival::{self, Pacing};
 use crate::load::baseline::{Baseline, DEFAULT_GATES};
 use crate::load::reader::Reader;
@@ -33,8 +34,11 @@ const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// What [`prepare`] settled.
 #[derive(Debug)]
 pub struct Prepared {
-    /// The client of the feed listing and the simulator's invariant check (goose has its own).
+    /// The client of the feed listing and the simulator's invariant check.
     pub client: reqwest::Client,
+    /// goose's users' client, one for all (one connection pool, as goose's own shared client):
+    /// the process's trust (`--ca-cert`) and proxy route, which goose's builder cannot take.
+    pub users_client: reqwest::Client,
     /// The API client of the reads and restore around a live run and of the checks after the
     /// load, paced under the rate cap.
     pub reader: Reader,
@@ -68,9 +72,17 @@ pub struct Prepared {
 /// Reads the feed, probes the target and builds goose's configuration.
 pub async fn prepare(config: &LoadConfig, at: &Reached) -> Result<Prepared, LoadError> {
     let plan = &config.plan;
-    let client = reqwest::Client::builder()
+    let route = route(at);
+    let client = transport::builder(route)
         .user_agent(concat!("pushcheck/", env!("CARGO_PKG_VERSION")))
         .timeout(config.request_timeout)
+        .build()
+        .map_err(|e| LoadError::Goose(format!("cannot build an HTTP client: {e}")))?;
+    // What goose's own shared client is (gzip on, no cookies), with pushcheck's trust and route.
+    let users_client = transport::builder(route)
+        .user_agent(concat!("pushcheck/", env!("CARGO_PKG_VERSION")))
+        .timeout(config.request_timeout)
+        .gzip(true)
         .build()
         .map_err(|e| LoadError::Goose(format!("cannot build an HTTP client: {e}")))?;
     let authorization = authorization(config)?;
@@ -109,6 +121,7 @@ pub async fn prepare(config: &LoadConfig, at: &Reached) -> Result<Prepared, Load
     let api = Client::new(ClientConfig {
         credentials: Some(config.credentials.clone()),
         timeout: config.request_timeout,
+        route,
         ..ClientConfig::new(at.target.base_url.clone())
     })
     .map_err(|e| LoadError::Config(e.to_string()))?;
@@ -143,6 +156,7 @@ pub async fn prepare(config: &LoadConfig, at: &Reached) -> Result<Prepared, Load
     }
     Ok(Prepared {
         client,
+        users_client,
         reader: Reader::new(
             api,
             per_op_cap.map(|c| std::time::Duration::from_secs_f64(1.0 / f64::from(c.max(1)))),
@@ -250,6 +264,16 @@ fn run_id() -> String {
     )
 }
 
+/// The simulator pushcheck started for the run is reached directly; any other target through
+/// the environment's proxy, if any (see [`crate::api::transport`]).
+fn route(at: &Reached) -> Route {
+    if at.embedded {
+        Route::Direct
+    } else {
+        Route::Environment
+    }
+}
+
 /// The shared preflight ([`crate::api::preflight`]) on the first registration of each app code
 /// in the feed (not every device: a feed may list thousands, and a live target allows 50
 /// requests/s): a target that does not answer is a runtime error (exit 3); refused credentials,
@@ -272,6 +296,7 @@ async fn probe(
     let client = Client::new(ClientConfig {
         credentials: Some(config.credentials.clone()),
         timeout: config.request_timeout.min(PROBE_TIMEOUT),
+        route: route(at),
         ..ClientConfig::new(at.target.base_url.clone())
     })
     .map_err(|e| LoadError::Config(e.to_string()))?;

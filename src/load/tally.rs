@@ -173,7 +173,7 @@ impl From<&ClientError> for TransportKind {
     fn from(e: &ClientError) -> TransportKind {
         match e {
             ClientError::Timeout { .. } => TransportKind::Timeout,
-            ClientError::Connect { .. } => TransportKind::Connect,
+            ClientError::Connect { .. } | ClientError::Untrusted { .. } => TransportKind::Connect,
             ClientError::Transport { .. } | ClientError::Setup(_) => TransportKind::Transport,
         }
     }

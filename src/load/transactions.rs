@@ -236,10 +236,18 @@ pub fn mix_transaction(run: &Arc<Run>, mixer: &Arc<Mixer>) -> goose::goose::Tran
 }
 
 /// goose's on-start transaction: puts the user at its phase of the mix ([`Mixer::start`]).
-pub fn start_transaction(mixer: &Arc<Mixer>) -> goose::goose::Transaction {
+///
+/// It also gives the user pushcheck's client (`client`: the `--ca-cert` roots and the proxy
+/// route, see [`crate::api::transport`]) in place of the one goose built.
+pub fn start_transaction(
+    mixer: &Arc<Mixer>,
+    client: &reqwest::Client,
+) -> goose::goose::Transaction {
     let mixer = Arc::clone(mixer);
+    let client = client.clone();
     let f: goose::goose::TransactionFunction = Arc::new(move |user| {
         mixer.start(user.weighted_users_index);
+        user.client = client.clone();
         Box::pin(async { Ok(()) })
     });
     goose::goose::Transaction::new(f)

@@ -29,6 +29,9 @@ pub enum AdminError {
     /// No HTTP answer (refused, reset, timed out).
     #[error("cannot call {url}: {message}")]
     Unreachable { url: String, message: String },
+    /// The target's TLS certificate was not trusted (why: "UnknownIssuer", …).
+    #[error("cannot call {url}: its TLS certificate is not trusted ({reason})")]
+    Untrusted { url: String, reason: String },
     /// An answer other than 2xx: probably not a pushcheck simulator.
     #[error("{url} answered HTTP {status}")]
     Status {
@@ -45,6 +48,7 @@ impl AdminError {
     pub fn url(&self) -> &str {
         match self {
             AdminError::Unreachable { url, .. }
+            | AdminError::Untrusted { url, .. }
             | AdminError::Status { url, .. }
             | AdminError::Body { url, .. } => url,
         }
@@ -112,9 +116,12 @@ impl AdminClient {
         let response = match request.send().await {
             Ok(r) => r,
             Err(e) => {
-                return Err(AdminError::Unreachable {
-                    url,
-                    message: e.to_string(),
+                return Err(match crate::api::transport::untrusted_certificate(&e) {
+                    Some(reason) => AdminError::Untrusted { url, reason },
+                    None => AdminError::Unreachable {
+                        url,
+                        message: e.to_string(),
+                    },
                 });
             }
         };

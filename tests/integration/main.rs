@@ -45,6 +45,9 @@ mod verdict;
 // Stand-ins for a live account (choices the docs leave open, one defect each), every command.
 mod live;
 
+// TLS (a private CA, --ca-cert) and proxies (HTTP_PROXY/NO_PROXY), as subprocesses.
+mod tls;
+
 // `pushcheck check` end to end, as a subprocess.
 mod check;
 

@@ -404,6 +404,7 @@ async fn prepare(config: &GenerateConfig, run_tag: u64) -> Result<target::Ready,
                 config.credentials.first(),
                 config.app_code.clone(),
                 config.timeout,
+                crate::api::transport::Route::Environment,
             )?;
             target::live(client, registration_ids, run_tag).await?
         }

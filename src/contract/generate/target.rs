@@ -20,6 +20,7 @@ use super::GenerateError;
 use super::step::{Namespace, placeholder};
 use crate::api::client::{Call, Client, ClientConfig};
 use crate::api::preflight::{Device, Reading, preflight};
+use crate::api::transport::Route;
 use crate::api::{Operation, field, message_id};
 use crate::contract::ContractError;
 use crate::contract::result::{TargetInfo, TargetKind};
@@ -74,6 +75,7 @@ pub async fn simulator(
         facts.credentials.first(),
         app_code,
         timeout,
+        Route::Direct,
     )?;
     Ok(Ready {
         info: TargetInfo {
@@ -86,7 +88,9 @@ pub async fn simulator(
         simulator: Some(sim),
         originals: None,
         admin: Some(AdminClient::new(
-            reqwest::Client::new(),
+            crate::api::transport::builder(Route::Direct)
+                .build()
+                .unwrap_or_default(),
             &facts.base_url,
             admin_authorization(&facts),
         )),
@@ -109,8 +113,10 @@ pub fn client(
     credentials: Option<&crate::api::auth::Credentials>,
     app_code: Option<String>,
     timeout: std::time::Duration,
+    route: Route,
 ) -> Result<Client, GenerateError> {
     let mut config = ClientConfig::new(base_url);
+    config.route = route;
     config.timeout = timeout;
     config.credentials = credentials.cloned();
     config.app_code = app_code;
