@@ -121,9 +121,14 @@ pub struct LoadArgs {
     seed_registrations: usize,
 
     /// Write pushcheck.html, summary.json, junit.xml, timeline.csv and goose's HTML and JSON
-    /// reports here.
-    #[arg(long, value_name = "DIR", help_heading = "Output")]
-    report_dir: Option<PathBuf>,
+    /// reports here (as `check` does).
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "target/pushcheck",
+        help_heading = "Output"
+    )]
+    report_dir: PathBuf,
     /// pushcheck's summary.json of an earlier run: per operation comparison and regression
     /// gates (`p95 regression>10%` and `rps regression>5%` unless --threshold gives gates);
     /// goose's report.json beside it goes to goose's own baseline (deltas in report.html).
@@ -177,7 +182,7 @@ impl LoadArgs {
             destination,
             target: &self.target,
             max_rps: self.max_rps,
-            report_dir: self.report_dir.clone(),
+            report_dir: Some(self.report_dir.clone()),
             output: self.output,
         };
         Ok(LoadConfig {
@@ -235,21 +240,18 @@ pub fn run(
     err: &mut dyn Write,
     console: Console,
 ) -> CmdResult {
-    let result = judged(&args, console).map_err(|failure| match &args.report_dir {
-        Some(dir) => super::not_judged(failure, "load", |why| {
+    let dir = &args.report_dir;
+    let result = judged(&args, console).map_err(|failure| {
+        super::not_judged(failure, "load", |why| {
             report::load::not_judged_files(dir, why)
-        }),
-        None => failure,
+        })
     })?;
-    if let Some(dir) = &args.report_dir {
-        super::write_files(report::load::files(dir, &result))?;
-    }
+    super::write_files(report::load::files(dir, &result))?;
     if args.json {
         let json = report::load::summary_json(&result).map_err(Failure::runtime)?;
         writeln!(out, "{json}").map_err(io_failure)?;
     } else {
-        report::load::human(out, &result, args.report_dir.as_deref(), console.style())
-            .map_err(io_failure)?;
+        report::load::human(out, &result, Some(dir), console.style()).map_err(io_failure)?;
     }
     let _ = err.flush();
     super::finish(result.outcome())
@@ -326,10 +328,10 @@ pub(super) fn progress(when: ProgressWhen) -> Option<load::ProgressFn> {
     }
 }
 
-/// One progress line for a log: no escape codes, one line a second.
-fn progress_log_line(p: Progress) {
-    eprintln!(
-        "load: {}s  users {}/{}  {:.0} req/s  p95 ~{:.1} ms  errors {}  violations {}",
+/// The figures of one progress report, for the terminal line and the log line alike.
+fn progress_figures(p: &Progress) -> String {
+    format!(
+        "{:>4}s  users {}/{}  {:.0} req/s  p95 ~{:.1} ms  errors {}  violations {}",
         p.elapsed.as_secs(),
         p.users_active,
         p.users,
@@ -337,7 +339,12 @@ fn progress_log_line(p: Progress) {
         p.p95_ms,
         p.errors,
         p.violations
-    );
+    )
+}
+
+/// One progress line for a log: no escape codes, one line a second.
+fn progress_log_line(p: Progress) {
+    eprintln!("load: {}", progress_figures(&p).trim_start());
 }
 
 /// Clears the progress line, on a terminal.
@@ -349,16 +356,6 @@ pub(super) fn clear_progress() {
 
 fn progress_line(p: Progress) {
     let mut err = std::io::stderr().lock();
-    let _ = write!(
-        err,
-        "\r\x1b[2K{:>4}s  users {}/{}  {:.0} req/s  p95 ~{:.1} ms  errors {}  violations {}",
-        p.elapsed.as_secs(),
-        p.users_active,
-        p.users,
-        p.rps,
-        p.p95_ms,
-        p.errors,
-        p.violations
-    );
+    let _ = write!(err, "\r\x1b[2K{}", progress_figures(&p));
     let _ = err.flush();
 }
