@@ -149,6 +149,9 @@ pub fn run(args: MockArgs, out: &mut dyn Write) -> CmdResult {
     }
     let runtime = super::runtime()?;
     runtime.block_on(async {
+        // Listening before the facts are printed: a stop signal sent as soon as they are is a
+        // graceful stop.
+        let signals = crate::mock::StopSignals::listen().map_err(failure)?;
         let simulator = Simulator::start(config).await.map_err(failure)?;
         let facts = simulator.facts();
         if args.json {
@@ -157,7 +160,7 @@ pub fn run(args: MockArgs, out: &mut dyn Write) -> CmdResult {
             write_facts(out, facts, user_credentials).map_err(io_failure)?;
         }
         out.flush().map_err(io_failure)?;
-        simulator.run_until_signal().await.map_err(failure)?;
+        simulator.run_until(signals).await.map_err(failure)?;
         Ok(Exit::Passed)
     })
 }

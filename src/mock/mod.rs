@@ -335,7 +335,13 @@ impl RunningSimulator {
 
     /// Serves until SIGINT or SIGTERM, then shuts down gracefully.
     pub async fn run_until_signal(self) -> Result<(), MockError> {
-        wait_for_signal().await?;
+        self.run_until(StopSignals::listen()?).await
+    }
+
+    /// Serves until one of `signals` arrives (listened to since before the caller said the
+    /// simulator is up), then shuts down gracefully.
+    pub async fn run_until(self, signals: StopSignals) -> Result<(), MockError> {
+        signals.recv().await?;
         self.shutdown().await
     }
 }
@@ -348,19 +354,46 @@ impl Drop for RunningSimulator {
     }
 }
 
-/// Resolves on SIGINT (Ctrl-C) or, on Unix, SIGTERM.
-async fn wait_for_signal() -> Result<(), MockError> {
+/// SIGINT (Ctrl-C) and, on Unix, SIGTERM, listened to from [`StopSignals::listen`] on: a
+/// signal sent as soon as the simulator says it is up (a supervisor, a test) is a graceful stop,
+/// never the default action that kills the process.
+#[derive(Debug)]
+pub struct StopSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate()).map_err(MockError::Signal)?;
-        tokio::select! {
-            result = tokio::signal::ctrl_c() => result.map_err(MockError::Signal),
-            _ = term.recv() => Ok(()),
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    /// Starts listening (inside a tokio runtime).
+    pub fn listen() -> Result<StopSignals, MockError> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(StopSignals {
+                interrupt: signal(SignalKind::interrupt()).map_err(MockError::Signal)?,
+                terminate: signal(SignalKind::terminate()).map_err(MockError::Signal)?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(StopSignals {})
         }
     }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c().await.map_err(MockError::Signal)
+
+    /// Resolves on the first of them.
+    async fn recv(mut self) -> Result<(), MockError> {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => Ok(()),
+                _ = self.terminate.recv() => Ok(()),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            tokio::signal::ctrl_c().await.map_err(MockError::Signal)
+        }
     }
 }

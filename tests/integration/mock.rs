@@ -1658,15 +1658,16 @@ fn a_simulator_on_a_shared_address_needs_its_own_credentials() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("spawn");
-    // The facts line comes once the simulator listens.
+    // The facts line comes once the simulator listens. The pipe stays open (read to its end
+    // below): a simulator whose stdout reader went away would see a broken pipe on its way out.
     let mut facts = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut facts)
-        .expect("facts line");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    stdout.read_line(&mut facts).expect("facts line");
     crate::util::send_ctrl_c(&child);
     let code = crate::util::wait_within(&mut child, Duration::from_secs(20));
+    let rest = crate::util::read_all(stdout);
     let stderr = crate::util::read_all(child.stderr.take().expect("stderr"));
-    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(code, Some(0), "{stderr}\n{rest}");
     assert!(facts.starts_with('{'), "{facts}");
     assert!(
         stderr.contains("which other machines can reach")
