@@ -333,11 +333,6 @@ impl RunningSimulator {
         }
     }
 
-    /// Serves until SIGINT or SIGTERM, then shuts down gracefully.
-    pub async fn run_until_signal(self) -> Result<(), MockError> {
-        self.run_until(StopSignals::listen()?).await
-    }
-
     /// Serves until one of `signals` arrives (listened to since before the caller said the
     /// simulator is up), then shuts down gracefully.
     pub async fn run_until(self, signals: StopSignals) -> Result<(), MockError> {
